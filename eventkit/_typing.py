@@ -1,0 +1,17 @@
+"""Type aliases shared across eventkit (allowed string values live here)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal, TypeAlias
+
+#: A point in a stream: a sequence number, an aware datetime, an ISO-8601
+#: string, or a duration ago ("15m", "2h", "1d", or a ``timedelta``).
+TimeLike: TypeAlias = int | dt.datetime | dt.timedelta | str
+
+#: Which clock a time selection uses: ``"time"`` is when the server stored the
+#: event (transaction time), ``"event_time"`` when it happened (valid time).
+TimeColumn: TypeAlias = Literal["time", "event_time"]
+
+#: Where an envelope value comes from (see :class:`eventkit.Rules`).
+RuleSource: TypeAlias = Literal["header", "field", "subject"]

@@ -1,0 +1,240 @@
+"""The envelope: one row per event, and the rules that find its type, key and time.
+
+Every table eventkit builds from a stream starts with these columns, in this
+order, ordered by ``seq``:
+
+========== ======================= ==============================================
+column     type                    meaning
+========== ======================= ==============================================
+seq        UInt64                  JetStream stream sequence: the total order
+subject    String                  NATS subject
+time       Datetime(ns, UTC)       when the server stored it (transaction time)
+type       String                  event type, by a rule
+key        String                  entity / aggregate id, by a rule
+event_time Datetime(ns, UTC)       when it happened (valid time), by a rule
+headers    String (JSON), nullable message headers as a JSON object
+data       Binary                  the payload exactly as stored
+error      String, nullable        why the payload did not decode, else null
+========== ======================= ==============================================
+
+Rules are pure: they turn columns into columns and know nothing of NATS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import polars as pl
+
+from eventkit.exceptions import ConfigurationError
+
+__all__ = ["ENVELOPE_SCHEMA", "TIME", "Rule", "Rules"]
+
+TIME = pl.Datetime("ns", "UTC")
+
+ENVELOPE_SCHEMA: dict[str, pl.DataType] = {
+    "seq": pl.UInt64(),
+    "subject": pl.String(),
+    "time": TIME,
+    "type": pl.String(),
+    "key": pl.String(),
+    "event_time": TIME,
+    "headers": pl.String(),
+    "data": pl.Binary(),
+    "error": pl.String(),
+}
+
+#: Stream metadata keys that carry a stream's own rules (set them once on the
+#: stream and every reader finds type, key and time the same way).
+METADATA_KEYS = {"type": "eventkit.type", "key": "eventkit.key", "event_time": "eventkit.event_time"}
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """Where one value is found: ``header:NAME``, ``field:NAME`` or ``subject:INDEX``.
+
+    Examples
+    --------
+    >>> Rule.parse("subject:-1")
+    Rule(source='subject', name='-1')
+    >>> Rule.parse("ride_id")  # a bare name is a payload field
+    Rule(source='field', name='ride_id')
+    """
+
+    source: str
+    name: str
+
+    @classmethod
+    def parse(cls, spec: str) -> Rule:
+        source, sep, name = spec.strip().partition(":")
+        if not sep:
+            source, name = "field", spec.strip()
+        if source not in ("header", "field", "subject") or not name:
+            raise ConfigurationError(
+                f"rule {spec!r} is not understood: write 'header:NAME', "
+                "'field:NAME' or 'subject:INDEX' (e.g. 'subject:-1')"
+            )
+        if source == "subject":
+            try:
+                int(name)
+            except ValueError:
+                raise ConfigurationError(
+                    f"rule {spec!r}: a subject rule takes a token index, e.g. 'subject:2'"
+                ) from None
+        return cls(source, name)
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.name}"
+
+
+def _rules(value: str | Iterable[str] | Iterable[Rule]) -> tuple[Rule, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    rules = tuple(r if isinstance(r, Rule) else Rule.parse(r) for r in items)
+    if not rules:
+        raise ConfigurationError("a rule list must name at least one place to look")
+    return rules
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class Rules:
+    """How an event's ``type``, ``key`` and ``event_time`` are found.
+
+    Each is a list of places tried in order; the first non-null value wins.
+    A place is ``"header:NAME"``, ``"field:NAME"`` (a top-level payload field)
+    or ``"subject:INDEX"`` (a subject token, negative from the end).
+
+    The defaults follow CloudEvents where headers are present, then common
+    payload field names, then the subject's last token for the type. A stream
+    may carry its own rules in its metadata (``eventkit.type``,
+    ``eventkit.key``, ``eventkit.event_time``, comma-separated), which readers
+    use unless given rules explicitly.
+
+    Examples
+    --------
+    >>> Rules(key="field:ride_id").key
+    (Rule(source='field', name='ride_id'),)
+    >>> print(Rules().describe())
+    type: header:ce-type, field:type, subject:-1
+    key: header:ce-subject, field:key, field:aggregate_id, field:entity_id, field:id
+    event_time: header:ce-time, field:event_time, field:timestamp
+    """
+
+    type: tuple[Rule, ...]
+    key: tuple[Rule, ...]
+    event_time: tuple[Rule, ...]
+
+    def __init__(
+        self,
+        type: str | Iterable[str] = "header:ce-type,field:type,subject:-1",  # noqa: A002
+        key: str | Iterable[str] = (
+            "header:ce-subject,field:key,field:aggregate_id,field:entity_id,field:id"
+        ),
+        event_time: str | Iterable[str] = "header:ce-time,field:event_time,field:timestamp",
+    ) -> None:
+        object.__setattr__(self, "type", _rules(type))
+        object.__setattr__(self, "key", _rules(key))
+        object.__setattr__(self, "event_time", _rules(event_time))
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, str] | None) -> Rules:
+        """Rules from a stream's metadata, defaults where it says nothing."""
+        given = {
+            name: metadata[meta_key]
+            for name, meta_key in METADATA_KEYS.items()
+            if metadata and metadata.get(meta_key)
+        }
+        return cls(**given)
+
+    def to_metadata(self) -> dict[str, str]:
+        """The stream metadata entries that make readers use these rules."""
+        return {
+            METADATA_KEYS[name]: ",".join(map(str, getattr(self, name)))
+            for name in METADATA_KEYS
+        }
+
+    def describe(self) -> str:
+        return "\n".join(
+            f"{name}: {', '.join(map(str, getattr(self, name)))}" for name in METADATA_KEYS
+        )
+
+    def fields(self) -> list[str]:
+        """Payload fields the rules read (decoded as strings for the envelope)."""
+        seen: dict[str, None] = {}
+        for name in METADATA_KEYS:
+            for rule in getattr(self, name):
+                if rule.source == "field":
+                    seen[rule.name] = None
+        return list(seen)
+
+    def headers(self) -> list[str]:
+        """Header names the rules read."""
+        return sorted(
+            {r.name for name in METADATA_KEYS for r in getattr(self, name) if r.source == "header"}
+        )
+
+    def exprs(self) -> dict[str, pl.Expr]:
+        """Polars expressions for ``type``, ``key`` and ``event_time``.
+
+        They read the columns ``subject``, ``headers`` (JSON text) and, for
+        each field rule, a string column ``__field__<name>`` holding the
+        payload field as text.
+        """
+        return {
+            "type": _first(self.type),
+            "key": _first(self.key),
+            "event_time": parse_times(_first(self.event_time)),
+        }
+
+
+def field_column(name: str) -> str:
+    return f"__field__{name}"
+
+
+def _one(rule: Rule) -> pl.Expr:
+    if rule.source == "field":
+        return pl.col(field_column(rule.name))
+    if rule.source == "subject":
+        return pl.col("subject").str.split(".").list.get(int(rule.name), null_on_oob=True)
+    return pl.col("headers").str.json_path_match(f"$['{rule.name}']")
+
+
+def _first(rules: tuple[Rule, ...]) -> pl.Expr:
+    exprs = [_one(r).cast(pl.String) for r in rules]
+    if len(exprs) == 1:
+        return exprs[0]
+    return pl.coalesce(exprs)
+
+
+_ISO_FORMATS = ("%Y-%m-%dT%H:%M:%S%.fZ", "%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%SZ",
+                "%Y-%m-%d %H:%M:%S%.f%:z")
+
+
+def parse_times(text: pl.Expr) -> pl.Expr:
+    """Datetime(ns, UTC) from ISO-8601 text or epoch numbers (s, ms, us or ns by size).
+
+    Unreadable values become null; the raw payload keeps them.
+
+    Examples
+    --------
+    >>> s = pl.Series(["2026-11-01T12:00:00.5Z", "2026-11-01T13:00:00+01:00",
+    ...                "1793534400000", "soon", None])
+    >>> pl.select(parse_times(pl.lit(s))).to_series().to_list()  # doctest: +NORMALIZE_WHITESPACE
+    [datetime.datetime(2026, 11, 1, 12, 0, 0, 500000, tzinfo=zoneinfo.ZoneInfo(key='UTC')),
+     datetime.datetime(2026, 11, 1, 12, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC')),
+     datetime.datetime(2026, 11, 1, 12, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC')),
+     None, None]
+    """
+    parsed = [
+        text.str.strptime(TIME, fmt, strict=False, exact=True) for fmt in _ISO_FORMATS
+    ]
+    number = text.str.strip_chars().cast(pl.Float64, strict=False)
+    magnitude = number.abs()
+    epoch_ns = (
+        pl.when(magnitude < 1e11).then(number * 1e9)
+        .when(magnitude < 1e14).then(number * 1e6)
+        .when(magnitude < 1e17).then(number * 1e3)
+        .otherwise(number)
+    )
+    as_epoch = epoch_ns.round().cast(pl.Int64, strict=False).cast(TIME)
+    return pl.coalesce([*parsed, as_epoch])
