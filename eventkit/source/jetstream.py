@@ -1,0 +1,461 @@
+"""JetStream over the bulk wire: stream facts, bounded ordered reads, acked publishing.
+
+This module is the only door to NATS. It yields raw batches (payload bytes
+with their sequence, subject, server time and headers) and knows nothing of
+payload formats: decoding happens above it.
+
+A read creates an ephemeral pull consumer with no acks, memory storage and an
+inactivity threshold (so it vanishes if the reader dies), keeps two pull
+requests in flight, and deletes the consumer at the end. Positions are stream
+sequences: when the connection drops, the server restarts or the stream
+leader moves, the read reconnects and continues after the last sequence it
+holds, dropping any redelivery by sequence (no redelivery flag is trusted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import secrets
+import ssl
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from eventkit.exceptions import (
+    ConfigurationError,
+    ConnectionFailedError,
+    EventkitError,
+    PermissionDeniedError,
+    ReadInterruptedError,
+    StreamNotFoundError,
+)
+from eventkit.source._wire import Address, Auth, Sink, Wire, encode_headers
+
+__all__ = ["JetStream", "RawBatch", "StreamInfo"]
+
+_API = "$JS.API"
+_TIME = pl.Datetime("ns", "UTC")
+
+
+@dataclass(frozen=True, slots=True)
+class StreamInfo:
+    """What a stream holds right now."""
+
+    name: str
+    subjects: tuple[str, ...]
+    messages: int
+    bytes: int
+    first_seq: int
+    last_seq: int
+    first_time: dt.datetime | None
+    last_time: dt.datetime | None
+    consumers: int
+    deleted: int
+    config: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> StreamInfo:
+        state, config = data["state"], data["config"]
+        return cls(
+            name=config["name"],
+            subjects=tuple(config.get("subjects") or ()),
+            messages=state["messages"],
+            bytes=state["bytes"],
+            first_seq=state["first_seq"],
+            last_seq=state["last_seq"],
+            first_time=_api_time(state.get("first_ts")) if state["messages"] else None,
+            last_time=_api_time(state.get("last_ts")) if state["messages"] else None,
+            consumers=state.get("consumer_count", 0),
+            deleted=state.get("num_deleted", 0),
+            config=config,
+        )
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return dict(self.config.get("metadata") or {})
+
+
+def _api_time(text: str | None) -> dt.datetime | None:
+    if not text or text.startswith("0001-01-01"):
+        return None
+    # RFC 3339 with up to nanoseconds; Python keeps microseconds
+    head, _, frac = text.rstrip("Z").partition(".")
+    micro = (frac + "000000")[:6]
+    return dt.datetime.fromisoformat(f"{head}.{micro}+00:00")
+
+
+def _rfc3339(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(slots=True)
+class RawBatch:
+    """Messages in stream order, undecoded: one entry per message in each list."""
+
+    seq: pl.Series          # UInt64
+    time: pl.Series         # Datetime(ns, UTC), server time
+    subjects: list[bytes]
+    headers: list[bytes | None]
+    payloads: list[bytes]
+
+    def __len__(self) -> int:
+        return len(self.payloads)
+
+
+def positions(replies: list[bytes]) -> tuple[pl.Series, pl.Series]:
+    """Stream sequences and server times split out of JetStream reply subjects, in bulk.
+
+    ``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>``, or the
+    newer form with ``<domain>.<account>`` after ``$JS.ACK`` and a token at the end.
+
+    Examples
+    --------
+    >>> seq, ts = positions([b"$JS.ACK.RIDES.c1.1.42.42.1793534400000000001.0"])
+    >>> seq.to_list(), ts.to_list()[0].isoformat()
+    ([42], '2026-11-01T12:00:00+00:00')
+    """
+    parts = pl.Series("r", replies, dtype=pl.Binary).cast(pl.String).str.split(".")
+    n = parts.list.len()
+    frame = pl.DataFrame({"p": parts, "n": n}).select(
+        seq=pl.when(pl.col("n") == 9).then(pl.col("p").list.get(5))
+        .otherwise(pl.col("p").list.get(7)).cast(pl.UInt64),
+        time=pl.when(pl.col("n") == 9).then(pl.col("p").list.get(7))
+        .otherwise(pl.col("p").list.get(9)).cast(pl.Int64).cast(_TIME),
+    )
+    return frame["seq"], frame["time"]
+
+
+def _last_position(reply: bytes) -> tuple[int, int]:
+    parts = reply.split(b".")
+    if len(parts) == 9:
+        return int(parts[5]), int(parts[7])
+    return int(parts[7]), int(parts[9])
+
+
+class JetStream:
+    """JetStream operations over one :class:`Wire`, reconnecting when it drops."""
+
+    def __init__(self, addresses: list[Address], auth: Auth, *,
+                 tls: ssl.SSLContext | None = None, name: str = "eventkit",
+                 connect_timeout: float = 5.0, api_timeout: float = 5.0) -> None:
+        self._addresses = addresses
+        self._auth = auth
+        self._tls = tls
+        self._name = name
+        self._connect_timeout = connect_timeout
+        self.api_timeout = api_timeout
+        self.wire: Wire | None = None
+
+    @property
+    def server(self) -> str:
+        """The server in use (or the first of the list), for messages."""
+        if self.wire is not None and self.wire.address is not None:
+            return str(self.wire.address)
+        return ", ".join(map(str, self._addresses))
+
+    async def connect(self) -> Wire:
+        if self.wire is None or self.wire.is_closed:
+            if self.wire is not None:
+                await self.wire.close()
+                # try the others first: the one we lost may be the one that died
+                self._addresses = self._addresses[1:] + self._addresses[:1]
+            wire = Wire(self._addresses, self._auth, tls=self._tls, name=self._name,
+                        connect_timeout=self._connect_timeout)
+            await wire.connect()
+            self.wire = wire
+        return self.wire
+
+    async def close(self) -> None:
+        if self.wire is not None:
+            await self.wire.close()
+
+    # -- the JSON API --------------------------------------------------------
+    async def api(self, op: str, body: dict[str, Any] | None = None, *,
+                  stream: str | None = None) -> dict[str, Any]:
+        wire = await self.connect()
+        subject = f"{_API}.{op}"
+        before = len(wire.permission_errors)
+        payload = json.dumps(body).encode() if body is not None else b""
+        try:
+            hdr, data = await wire.request(subject, payload, timeout=self.api_timeout)
+        except TimeoutError:
+            if len(wire.permission_errors) > before:
+                raise PermissionDeniedError(
+                    f"{self.server} denied {subject}: {wire.permission_errors[-1]}; "
+                    "ask for permission to use the JetStream API for this stream"
+                ) from None
+            raise ConnectionFailedError(
+                f"{self.server} did not answer {subject} in {self.api_timeout:.0f} s"
+            ) from None
+        if hdr is not None and not data and b" 503" in hdr[:13]:
+            raise ConnectionFailedError(
+                f"JetStream is not enabled on {self.server} (no responders for {op}): "
+                "start nats-server with -js, or connect to a JetStream server"
+            )
+        answer: dict[str, Any] = json.loads(data)
+        error = answer.get("error")
+        if error:
+            code, desc = error.get("err_code"), error.get("description", "")
+            where = f"stream {stream!r} on {self.server}" if stream else self.server
+            if code == 10059:
+                raise StreamNotFoundError(
+                    f"{where}: stream not found; list the streams with conn.streams()"
+                )
+            if error.get("code") == 403 or "permission" in desc.lower():
+                raise PermissionDeniedError(f"{where}: {desc}")
+            raise EventkitError(f"{where}: {op} failed: {desc} (error {code})")
+        return answer
+
+    async def stream_info(self, stream: str) -> StreamInfo:
+        _check_name(stream)
+        return StreamInfo.from_api(await self.api(f"STREAM.INFO.{stream}", stream=stream))
+
+    async def streams(self) -> list[StreamInfo]:
+        infos: list[StreamInfo] = []
+        while True:
+            page = await self.api("STREAM.LIST", {"offset": len(infos)})
+            infos += [StreamInfo.from_api(s) for s in page.get("streams") or []]
+            if not page.get("streams") or len(infos) >= page.get("total", 0):
+                return infos
+
+    async def add_stream(self, name: str, subjects: Sequence[str], **config: Any) -> StreamInfo:
+        _check_name(name)
+        body = {"name": name, "subjects": list(subjects), "storage": "file",
+                "retention": "limits", "num_replicas": 1, **config}
+        return StreamInfo.from_api(await self.api(f"STREAM.CREATE.{name}", body, stream=name))
+
+    async def delete_stream(self, name: str) -> None:
+        await self.api(f"STREAM.DELETE.{name}", stream=name)
+
+    # -- bounded reads -------------------------------------------------------
+    async def fetch(
+        self, stream: str, *, subjects: Sequence[str] = (), start: int | dt.datetime | None = None,
+        end: int | dt.datetime | None = None, batch: int = 50_000, pull: int = 10_000,
+        stall: float = 2.0, retries: int = 8,
+    ) -> AsyncIterator[RawBatch]:
+        """Messages from ``start`` to ``end`` (both inclusive), in batches of about ``batch``.
+
+        The read is bounded by what the stream holds when it starts (or by
+        ``end``): messages published during the read are left for the next.
+        """
+        info = await self.stream_info(stream)
+        stop_seq = info.last_seq if not isinstance(end, int) else min(end, info.last_seq)
+        stop_ns = _ns(end) if isinstance(end, dt.datetime) else None
+        after = 0 if start is None else (start - 1 if isinstance(start, int) else None)
+        start_time = start if isinstance(start, dt.datetime) else None
+        failures = 0
+        while True:
+            if after is not None and after >= stop_seq:
+                return
+            try:
+                async for raw in self._consume(stream, subjects, after, start_time, stop_seq,
+                                               stop_ns, batch, pull, stall):
+                    failures = 0
+                    after = int(raw.seq[-1])
+                    yield raw
+                return
+            except _Restart as why:
+                failures += 1
+                if failures > retries:
+                    resume = after + 1 if after is not None else start
+                    raise ReadInterruptedError(
+                        f"reading stream {stream!r} from {self.server} stopped after "
+                        f"sequence {after or 0}: {why}; gave up after {retries} retries. "
+                        f"Read again with start={resume!r} to continue"
+                    ) from None
+            await asyncio.sleep(min(0.1 * 2**failures, 2.0))
+
+    async def _consume(
+        self, stream: str, subjects: Sequence[str], after: int | None,
+        start_time: dt.datetime | None, stop_seq: int, stop_ns: int | None,
+        batch: int, pull: int, stall: float,
+    ) -> AsyncIterator[RawBatch]:
+        try:
+            wire = await self.connect()
+        except ConnectionFailedError as exc:
+            raise _Restart(str(exc)) from exc
+        config: dict[str, Any] = {
+            "name": f"eventkit_{secrets.token_hex(8)}", "ack_policy": "none",
+            "mem_storage": True, "num_replicas": 1, "replay_policy": "instant",
+            "inactive_threshold": 10_000_000_000, "max_waiting": 16,
+        }
+        if after is not None:
+            config |= {"deliver_policy": "by_start_sequence", "opt_start_seq": after + 1}
+        elif start_time is not None:
+            config |= {"deliver_policy": "by_start_time", "opt_start_time": _rfc3339(start_time)}
+        else:
+            config["deliver_policy"] = "all"
+        if len(subjects) == 1:
+            config["filter_subject"] = subjects[0]
+        elif subjects:
+            config["filter_subjects"] = list(subjects)
+        try:
+            created = await self.api(f"CONSUMER.CREATE.{stream}",
+                                     {"stream_name": stream, "config": config}, stream=stream)
+        except (ConnectionFailedError, ConnectionResetError) as exc:
+            raise _Restart(str(exc)) from exc
+        except EventkitError as exc:
+            if "insufficient resources" in str(exc) or "no suitable peers" in str(exc):
+                raise _Restart(str(exc)) from exc
+            raise
+        name = created["name"]
+        expected = created.get("num_pending", 0)
+        inbox, sid, sink = wire.subscribe(Sink())
+        next_subject = f"{_API}.CONSUMER.MSG.NEXT.{stream}.{name}"
+        received = outstanding = 0
+        last_seq = after or 0
+        pending: list[RawBatch] = []
+        buffered = 0
+        idle_since = time.monotonic()
+        try:
+            while received < expected:
+                want = min(pull, expected - received - outstanding)
+                while outstanding < 2 * pull and want > 0:
+                    req = {"batch": want, "expires": int(30e9)}
+                    wire.publish(next_subject, json.dumps(req).encode(), reply=inbox)
+                    outstanding += want
+                    want = min(pull, expected - received - outstanding)
+                await wire.drain()
+                await sink.wait(stall)
+                if wire.is_closed:
+                    raise _Restart(f"connection lost ({wire.error or 'closed'})")
+                for code, headers in sink.statuses:
+                    if code in (404, 408):
+                        outstanding -= int(headers.get("Nats-Pending-Messages", 0) or 0)
+                    elif code == 409 or code == 503:
+                        raise _Restart(f"consumer lost ({code})")
+                sink.statuses.clear()
+                if not len(sink):
+                    if time.monotonic() - idle_since > stall:
+                        raise _Restart(f"no messages for {stall:.0f} s")
+                    continue
+                idle_since = time.monotonic()
+                subjects_, replies, headers_, payloads = sink.take()
+                n = len(payloads)
+                received += n
+                outstanding = max(outstanding - n, 0)
+                seq, stime = positions(replies)
+                raw = RawBatch(seq, stime, subjects_, headers_, payloads)
+                raw, done = _trim(raw, last_seq, stop_seq, stop_ns)
+                if len(raw):
+                    last_seq = int(raw.seq[-1])
+                    pending.append(raw)
+                    buffered += len(raw)
+                if buffered >= batch or done:
+                    yield _concat(pending)
+                    pending, buffered = [], 0
+                if done:
+                    return
+            if pending:
+                yield _concat(pending)
+        finally:
+            if not wire.is_closed:
+                wire.unsubscribe(sid)
+                try:
+                    await self.api(f"CONSUMER.DELETE.{stream}.{name}", stream=stream)
+                except (EventkitError, ConnectionResetError, TimeoutError):
+                    pass  # the inactivity threshold removes it within seconds
+
+    # -- publishing ------------------------------------------------------------
+    async def publish_many(
+        self, subjects: Sequence[str], payloads: Sequence[bytes],
+        headers: Sequence[dict[str, str] | None] | None = None, *,
+        window: int = 4096, timeout: float = 10.0,
+    ) -> list[dict[str, Any]]:
+        """Publish with acks, ``window`` in flight; returns each message's PubAck."""
+        wire = await self.connect()
+        max_payload = int(wire.info.get("max_payload", 1 << 20))  # type: ignore[call-overload]
+        acks: list[dict[str, Any] | None] = [None] * len(payloads)
+        in_flight: list[tuple[int, str, asyncio.Future[tuple[bytes | None, bytes]]]] = []
+
+        async def settle(upto: int) -> None:
+            while len(in_flight) > upto:
+                i, reply, fut = in_flight.pop(0)
+                try:
+                    _, data = await asyncio.wait_for(fut, timeout)
+                except TimeoutError:
+                    raise ConnectionFailedError(
+                        f"{self.server} did not acknowledge message {i} on "
+                        f"{subjects[i]!r} in {timeout:.0f} s"
+                    ) from None
+                finally:
+                    wire.forget_reply(reply)
+                ack = json.loads(data) if data else {}
+                if "error" in ack:
+                    raise EventkitError(
+                        f"{self.server} refused message {i} on {subjects[i]!r}: "
+                        f"{ack['error'].get('description')}"
+                    )
+                acks[i] = ack
+
+        for i, payload in enumerate(payloads):
+            hdr = headers[i] if headers is not None else None
+            block = encode_headers(hdr) if hdr else None
+            size = len(payload) + (len(block) if block else 0)
+            if size > max_payload:
+                raise ConfigurationError(
+                    f"message {i} on {subjects[i]!r} is {size} bytes with headers, over the "
+                    f"server's max_payload of {max_payload}: it would be dropped"
+                )
+            reply, fut = wire.new_reply()
+            wire.publish(subjects[i], payload, reply=reply, headers=block)
+            in_flight.append((i, reply, fut))
+            if len(in_flight) >= window:
+                await wire.drain()
+                await settle(window // 2)
+        await wire.drain()
+        await settle(0)
+        return [a for a in acks if a is not None]
+
+
+class _Restart(Exception):
+    """Internal: the read must reconnect or recreate its consumer and continue."""
+
+
+def _ns(value: dt.datetime) -> int:
+    delta = value.astimezone(dt.UTC) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+def _trim(raw: RawBatch, after: int, stop_seq: int, stop_ns: int | None) -> tuple[RawBatch, bool]:
+    """Drop redeliveries (sequence not after ``after``) and what lies past the end."""
+    seq = raw.seq
+    keep = seq > after
+    keep &= seq <= stop_seq
+    if stop_ns is not None:
+        keep &= raw.time.dt.epoch("ns") <= stop_ns
+    done = bool(seq.max() >= stop_seq) or (  # type: ignore[operator]
+        stop_ns is not None and int(raw.time.dt.epoch("ns").max()) > stop_ns  # type: ignore[arg-type]
+    )
+    if keep.all() and seq.is_sorted() and seq.n_unique() == len(seq):
+        return raw, done
+    frame = pl.DataFrame({"seq": seq, "i": pl.int_range(len(seq), eager=True)}).filter(keep)
+    frame = frame.unique("seq", keep="first").sort("seq")
+    idx = frame["i"].to_list()
+    return RawBatch(
+        frame["seq"], raw.time.gather(idx),
+        [raw.subjects[i] for i in idx], [raw.headers[i] for i in idx],
+        [raw.payloads[i] for i in idx],
+    ), done
+
+
+def _concat(batches: list[RawBatch]) -> RawBatch:
+    if len(batches) == 1:
+        return batches[0]
+    return RawBatch(
+        pl.concat([b.seq for b in batches]), pl.concat([b.time for b in batches]),
+        [s for b in batches for s in b.subjects], [h for b in batches for h in b.headers],
+        [p for b in batches for p in b.payloads],
+    )
+
+
+def _check_name(stream: str) -> None:
+    if not stream or any(c in stream for c in " .*>\t\r\n/\\"):
+        raise ConfigurationError(
+            f"{stream!r} is not a valid stream name: no spaces, dots, '*', '>' or slashes"
+        )
