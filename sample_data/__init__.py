@@ -1,21 +1,29 @@
 """A deterministic ride-share event history for demos, tests and benchmarks.
 
+The names below live in :mod:`sample_data.rides` and are imported on first use,
+so that ``python -m sample_data.rides`` runs that module only once.
+
 >>> from sample_data import generate
 >>> generate(seed=1, n_events=200).columns
 ['subject', 'headers', 'data', 'arrival']
 """
 
-from sample_data.rides import (
-    CITIES,
-    RULES,
-    SHIPPED_ARGS,
-    STREAM,
-    SUBJECTS,
-    generate,
-    load,
-    payment_schema_switch,
-    write,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sample_data.rides import (
+        CITIES,
+        RULES,
+        SHIPPED_ARGS,
+        STREAM,
+        SUBJECTS,
+        generate,
+        load,
+        payment_schema_switch,
+        write,
+    )
 
 __all__ = [
     "CITIES",
@@ -28,3 +36,15 @@ __all__ = [
     "payment_schema_switch",
     "write",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from sample_data import rides
+
+        return getattr(rides, name)
+    raise AttributeError(f"module 'sample_data' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

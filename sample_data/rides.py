@@ -92,13 +92,16 @@ CITIES: dict[str, tuple[float, float, float, int, str]] = {
 
 #: Product -> fare multiplier.
 PRODUCTS = {"standard": 1.0, "xl": 1.5, "green": 1.1}
-_PRODUCT_WEIGHTS = (0.75, 0.15, 0.10)
+_PRODUCT_NAMES = tuple(PRODUCTS)
+_PRODUCT_CUM = (0.75, 0.90, 1.00)
 
 # Requests per local hour of the day, relative (night lull, two rush hours).
+# fmt: off
 _HOURLY = (
     0.35, 0.25, 0.20, 0.15, 0.15, 0.25, 0.50, 0.90, 1.00, 0.80, 0.60, 0.60,
     0.70, 0.70, 0.60, 0.65, 0.80, 1.00, 1.00, 0.85, 0.75, 0.70, 0.65, 0.50,
-)  # fmt: skip
+)
+# fmt: on
 
 # Fare per city currency: (base, per km, per minute, minimum), in currency units.
 _TARIFF = {
@@ -114,7 +117,7 @@ _PAYMENT_FAILS = 0.03
 _LATE = 0.015  # share of events that arrive seconds to minutes late
 _DUPLICATED = 0.001  # share of events published twice with the same Nats-Msg-Id
 _MALFORMED = 0.0005  # extra malformed messages, per clean event
-_EVENTS_PER_RIDE = 17.2  # measured mean, used to turn n_events into rides_per_day
+_EVENTS_PER_RIDE = 18.4  # measured mean, used to turn n_events into rides_per_day
 
 _MS_PER_DAY = 86_400_000
 _NS_PER_MS = 1_000_000
@@ -191,7 +194,8 @@ def generate(
     unknown = [c for c in cities if c not in CITIES]
     if unknown or not cities:
         raise ValueError(
-            f"unknown cities {unknown}: choose from {sorted(CITIES)}" if unknown
+            f"unknown cities {unknown}: choose from {sorted(CITIES)}"
+            if unknown
             else "give at least one city"
         )
     if n_events is not None and rides_per_day is not None:
@@ -211,7 +215,7 @@ def generate(
     rnd = random.Random(seed)
 
     requests = _requests(rnd, start_ms, days, tuple(cities), rides_per_day)
-    events = _Events(start_ms)
+    events = _Events()
     for number, (request_ms, city) in enumerate(requests, start=1):
         _ride(rnd, events, f"ride-{number:06d}", city, request_ms, switch_ms)
     return events.to_frame(rnd)
@@ -223,14 +227,14 @@ def write(path: str | Path = SHIPPED, **kwargs: Any) -> Path:
     The keyword arguments go to :func:`generate` (default: :data:`SHIPPED_ARGS`)
     and are also recorded in the file's metadata under ``sample_data.args``.
     """
-    args = dict(SHIPPED_ARGS) if not kwargs else kwargs
+    args = kwargs or dict(SHIPPED_ARGS)
     df = generate(**args)
     path = Path(path)
     recorded = {k: list(v) if isinstance(v, tuple) else v for k, v in args.items()}
     df.write_parquet(
         path,
         compression="zstd",
-        compression_level=19,
+        compression_level=9,
         metadata={"sample_data.args": orjson.dumps(recorded).decode()},
     )
     return path
@@ -273,140 +277,166 @@ def _requests(
 def _ride(
     rnd: random.Random, events: _Events, ride_id: str, city: str, t: int, switch_ms: int
 ) -> None:
-    """Append one ride's events, in event-time order."""
+    """Append one ride's events, in event-time order.
+
+    Each payload's fields after ``type``, ``ride_id`` and ``event_time`` are
+    written as compact JSON text directly (every string here is plain ASCII
+    that needs no escaping, and ``repr`` of a float is its shortest JSON
+    form): it is several times faster than building dicts for ``orjson``,
+    and byte-identical to ``orjson.dumps`` of the same object.
+    """
     lat0, lon0, _, _, currency = CITIES[city]
     add = events.add
-    gauss, uniform, random_ = rnd.gauss, rnd.uniform, rnd.random
+    gauss, uniform, random_, randrange = rnd.gauss, rnd.uniform, rnd.random, rnd.randrange
 
-    product = rnd.choices(tuple(PRODUCTS), weights=_PRODUCT_WEIGHTS)[0]
-    plat, plon = lat0 + gauss(0, 0.025), lon0 + gauss(0, 0.035)
-    dlat, dlon = plat + gauss(0, 0.03), plon + gauss(0, 0.045)
+    product = rnd.choices(_PRODUCT_NAMES, cum_weights=_PRODUCT_CUM)[0]
+    plat, plon = round(lat0 + gauss(0, 0.025), 6), round(lon0 + gauss(0, 0.035), 6)
+    dlat, dlon = round(plat + gauss(0, 0.03), 6), round(plon + gauss(0, 0.045), 6)
     # Straight-line km (equirectangular), times a road factor.
     kx = 111.32 * math.cos(math.radians(lat0))
     distance_km = max(0.6, 1.3 * math.hypot((dlat - plat) * 110.57, (dlon - plon) * kx))
-    add(ride_id, city, "ride_requested", t, {
-        "rider_id": f"rdr-{rnd.randrange(1, 200_000):06d}",
-        "city": city,
-        "product": product,
-        "pickup_lat": round(plat, 6),
-        "pickup_lon": round(plon, 6),
-        "dropoff_lat": round(dlat, 6),
-        "dropoff_lon": round(dlon, 6),
-    })  # fmt: skip
+    add(
+        ride_id,
+        city,
+        "ride_requested",
+        t,
+        f'"rider_id":"rdr-{randrange(1, 200_000):06d}","city":"{city}","product":"{product}",'
+        f'"pickup_lat":{plat!r},"pickup_lon":{plon!r},'
+        f'"dropoff_lat":{dlat!r},"dropoff_lon":{dlon!r}',
+    )
 
     u = random_()
     if u < _CANCEL_EARLY:
-        t += rnd.randrange(15_000, 240_000)
+        t += randrange(15_000, 240_000)
         by = "system" if u < _CANCEL_EARLY / 3 else "rider"
-        reason = "no_driver_available" if by == "system" else rnd.choice(
-            ("changed_plans", "wait_too_long", "requested_by_mistake")
+        reason = (
+            "no_driver_available"
+            if by == "system"
+            else rnd.choice(("changed_plans", "wait_too_long", "requested_by_mistake"))
         )
-        add(ride_id, city, "ride_cancelled", t, {"reason": reason, "by": by})
+        add(ride_id, city, "ride_cancelled", t, f'"reason":"{reason}","by":"{by}"')
         return
 
-    driver_id = f"drv-{rnd.randrange(1, 20_000):05d}"
-    eta_s = rnd.randrange(60, 600)
-    t += rnd.randrange(2_000, 45_000)
-    add(ride_id, city, "driver_assigned", t, {"driver_id": driver_id, "eta_s": eta_s})
+    driver_id = f"drv-{randrange(1, 20_000):05d}"
+    eta_s = randrange(60, 600)
+    t += randrange(2_000, 45_000)
+    add(ride_id, city, "driver_assigned", t, f'"driver_id":"{driver_id}","eta_s":{eta_s}')
 
     if u < _CANCEL_EARLY + _CANCEL_LATE:
-        t += rnd.randrange(10_000, eta_s * 1000)
+        t += randrange(10_000, eta_s * 1000)
         if random_() < 0.7:
             by, reason = "rider", rnd.choice(("changed_plans", "driver_too_far", "found_other"))
         else:
             by, reason = "driver", rnd.choice(("rider_no_show", "vehicle_issue"))
-        add(ride_id, city, "ride_cancelled", t, {"reason": reason, "by": by})
+        add(ride_id, city, "ride_cancelled", t, f'"reason":"{reason}","by":"{by}"')
         return
 
     t += int(eta_s * 1000 * uniform(0.7, 1.4))
-    add(ride_id, city, "trip_started", t, {"driver_id": driver_id})
+    add(ride_id, city, "trip_started", t, f'"driver_id":"{driver_id}"')
 
+    # A position about once a minute, along the straight line with some noise.
     avg_kmh = uniform(14.0, 34.0)
-    duration_ms = int(distance_km / avg_kmh * 3_600_000) + rnd.randrange(30_000, 120_000)
-    begin, step = t, 60_000
-    elapsed = rnd.randrange(20_000, 70_000)
+    duration_ms = int(distance_km / avg_kmh * 3_600_000) + randrange(30_000, 120_000)
+    begin = t
+    elapsed = randrange(20_000, 70_000)
     while elapsed < duration_ms - 5_000:
         f = elapsed / duration_ms
+        lat = round(plat + (dlat - plat) * f + gauss(0, 0.0004), 6)
+        lon = round(plon + (dlon - plon) * f + gauss(0, 0.0006), 6)
         speed = 0.0 if random_() < 0.08 else round(avg_kmh * uniform(0.4, 1.6), 1)
-        add(ride_id, city, "location_updated", begin + elapsed, {
-            "driver_id": driver_id,
-            "lat": round(plat + (dlat - plat) * f + gauss(0, 0.0004), 6),
-            "lon": round(plon + (dlon - plon) * f + gauss(0, 0.0006), 6),
-            "speed_kmh": speed,
-        })  # fmt: skip
-        elapsed += step + rnd.randrange(-15_000, 15_000)
+        add(
+            ride_id,
+            city,
+            "location_updated",
+            begin + elapsed,
+            f'"driver_id":"{driver_id}","lat":{lat!r},"lon":{lon!r},"speed_kmh":{speed!r}',
+        )
+        elapsed += randrange(45_000, 75_000)
     t = begin + duration_ms
 
     base, per_km, per_min, minimum = _TARIFF[currency]
     fare = (base + per_km * distance_km + per_min * duration_ms / 60_000) * PRODUCTS[product]
     fare = round(max(minimum, fare), 2)
-    add(ride_id, city, "trip_completed", t, {
-        "driver_id": driver_id,
-        "fare": fare,
-        "distance_km": round(distance_km, 2),
-        "duration_s": duration_ms // 1000,
-        "currency": currency,
-    })  # fmt: skip
+    add(
+        ride_id,
+        city,
+        "trip_completed",
+        t,
+        f'"driver_id":"{driver_id}","fare":{fare!r},"distance_km":{round(distance_km, 2)!r},'
+        f'"duration_s":{duration_ms // 1000},"currency":"{currency}"',
+    )
 
-    t += rnd.randrange(1_000, 8_000)
+    t += randrange(1_000, 8_000)
     cents = round(fare * 100)
     if random_() < _PAYMENT_FAILS:
         reason = rnd.choice(("card_declined", "insufficient_funds", "expired_card"))
-        add(ride_id, city, "payment_failed", t, {"reason": reason, "amount_cents": cents}, True)
-    elif t < switch_ms:
-        add(ride_id, city, "payment_captured", t, {"amount": fare, "currency": currency}, True)
+        add(
+            ride_id,
+            city,
+            "payment_failed",
+            t,
+            f'"reason":"{reason}","amount_cents":{cents}',
+            msg_id=True,
+        )
+    elif t < switch_ms:  # schema version 1
+        add(
+            ride_id,
+            city,
+            "payment_captured",
+            t,
+            f'"amount":{fare!r},"currency":"{currency}"',
+            msg_id=True,
+        )
     else:
-        add(ride_id, city, "payment_captured", t, {
-            "schema_version": 2,
-            "amount_cents": cents,
-            "currency": currency,
-            "method": "card" if random_() < 0.7 else "wallet",
-        }, True)  # fmt: skip
+        method = "card" if random_() < 0.7 else "wallet"
+        add(
+            ride_id,
+            city,
+            "payment_captured",
+            t,
+            f'"schema_version":2,"amount_cents":{cents},"currency":"{currency}",'
+            f'"method":"{method}"',
+            msg_id=True,
+        )
 
 
 class _Events:
     """Clean events as they are made, then turned into arriving messages."""
 
-    def __init__(self, start_ms: int) -> None:
+    def __init__(self) -> None:
         self.subject: list[str] = []
         self.data: list[bytes] = []
         self.event_ms: list[int] = []
-        self.msg_id: list[str] = []  # set as a header on payments and duplicates
+        self.msg_id: list[str] = []  # a header on payments and duplicates only
         self.has_msg_id: list[bool] = []
         self._subjects: dict[tuple[str, str], str] = {}
         self._days: dict[int, str] = {}
-        self._start_day = start_ms // _MS_PER_DAY
 
     def add(
-        self,
-        ride_id: str,
-        city: str,
-        kind: str,
-        ms: int,
-        fields: dict[str, Any],
-        msg_id: bool = False,
+        self, ride_id: str, city: str, kind: str, ms: int, fields: str, *, msg_id: bool = False
     ) -> None:
+        """Append one event; ``fields`` is the rest of the JSON object, as text."""
         subject = self._subjects.get((city, kind))
         if subject is None:
             subject = self._subjects[city, kind] = f"rides.{city}.{kind}"
-        payload = {"type": kind, "ride_id": ride_id, "event_time": self._iso(ms)}
-        payload.update(fields)
-        self.subject.append(subject)
-        self.data.append(orjson.dumps(payload))
-        self.event_ms.append(ms)
-        self.msg_id.append(f"{ride_id}:{kind}:{ms}")
-        self.has_msg_id.append(msg_id)
-
-    def _iso(self, ms: int) -> str:
+        # event_time: ISO-8601 UTC with milliseconds, made without datetime objects.
         day, rest = divmod(ms, _MS_PER_DAY)
-        prefix = self._days.get(day)
-        if prefix is None:
-            date = dt.datetime.fromtimestamp(day * 86_400, dt.UTC).date()
-            prefix = self._days[day] = f"{date.isoformat()}T"
+        date = self._days.get(day)
+        if date is None:
+            date = self._days[day] = dt.datetime.fromtimestamp(day * 86_400, dt.UTC).strftime(
+                "%Y-%m-%dT"
+            )
         seconds, milli = divmod(rest, 1000)
         minutes, second = divmod(seconds, 60)
         hour, minute = divmod(minutes, 60)
-        return f"{prefix}{hour:02d}:{minute:02d}:{second:02d}.{milli:03d}Z"
+        self.subject.append(subject)
+        self.data.append(
+            f'{{"type":"{kind}","ride_id":"{ride_id}","event_time":"{date}'
+            f'{hour:02d}:{minute:02d}:{second:02d}.{milli:03d}Z",{fields}}}'.encode()
+        )
+        self.event_ms.append(ms)
+        self.msg_id.append(f"{ride_id}:{kind}:{ms}")
+        self.has_msg_id.append(msg_id)
 
     def to_frame(self, rnd: random.Random) -> pl.DataFrame:
         """Delay, duplicate and corrupt the events, and order them by arrival."""
@@ -414,8 +444,7 @@ class _Events:
         expovariate, random_ = rnd.expovariate, rnd.random
         # Usual transport delay: 20 ms plus an exponential with a 250 ms mean.
         arrival = [
-            ms * _NS_PER_MS + int((20.0 + expovariate(0.004)) * _NS_PER_MS)
-            for ms in self.event_ms
+            ms * _NS_PER_MS + int((20.0 + expovariate(0.004)) * _NS_PER_MS) for ms in self.event_ms
         ]
         for i in rnd.sample(range(n), max(1, round(n * _LATE))):
             # Late: 2 s to 5 min, log-uniform.

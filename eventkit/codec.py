@@ -1,0 +1,328 @@
+"""Payload bytes to Arrow, in bulk: the envelope and one typed table per event type.
+
+Pure: lists of bytes and polars Series in, polars DataFrames out, no I/O.
+
+Decoding is done by the batch, never per message in Python: the payloads of a
+batch are joined into one NDJSON buffer and parsed by polars twice, first
+only the fields the envelope rules need (cheap, a fixed schema), then once per
+event type with that type's own schema (given by the registry, or inferred),
+so the fields of one type never collide with those of another.
+
+A payload that is empty or not a JSON object is kept: its bytes stay in
+``data``, ``error`` says why, and it is left out of the typed tables.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import orjson
+import polars as pl
+import pyarrow as pa
+
+from eventkit.envelope import ENVELOPE_SCHEMA, Rules, field_column
+
+__all__ = ["Decoded", "combine", "decode", "header_json"]
+
+EMPTY = "empty payload"
+
+
+@dataclass(slots=True)
+class Decoded:
+    """The envelope rows of a batch, and the payload fields of each event type."""
+
+    envelope: pl.DataFrame
+    typed: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls) -> Decoded:
+        return cls(pl.DataFrame(schema=ENVELOPE_SCHEMA))
+
+
+def header_json(block: bytes | None) -> str | None:
+    """A ``NATS/1.0`` header block as a JSON object (repeated names joined with ", ").
+
+    Examples
+    --------
+    >>> header_json(b"NATS/1.0\\r\\nce-type: trip_completed\\r\\nX: 1\\r\\nX: 2\\r\\n\\r\\n")
+    '{"ce-type": "trip_completed", "X": "1, 2"}'
+    >>> header_json(None) is None
+    True
+    """
+    if block is None:
+        return None
+    headers: dict[str, str] = {}
+    for line in block.decode("utf-8", "replace").split("\r\n")[1:]:
+        if line:
+            name, _, value = line.partition(":")
+            name, value = name.strip(), value.strip()
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return json.dumps(headers)
+
+
+def decode(
+    seq: pl.Series,
+    time: pl.Series,
+    subjects: Sequence[bytes] | Sequence[str],
+    headers: Sequence[bytes | None],
+    payloads: Sequence[bytes],
+    rules: Rules,
+    *,
+    schemas: Mapping[str, Mapping[str, pl.DataType]] | None = None,
+) -> Decoded:
+    """Decode one batch of messages (all lists in stream order, one entry per message).
+
+    Parameters
+    ----------
+    seq, time
+        Stream sequences (UInt64) and server times (Datetime ns UTC).
+    subjects, headers, payloads
+        Per message: subject, raw header block (or None) and payload bytes.
+    rules
+        How ``type``, ``key`` and ``event_time`` are found.
+    schemas
+        Per event type, the payload fields and their polars types (from a
+        schema registry); types not listed are inferred from the batch.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> t = pl.Series([dt.datetime(2026, 11, 1, tzinfo=dt.UTC)] * 3).cast(pl.Datetime("ns", "UTC"))
+    >>> out = decode(pl.Series([1, 2, 3], dtype=pl.UInt64), t,
+    ...              [b"rides.a", b"rides.a", b"rides.b"], [None, None, None],
+    ...              [b'{"type":"ride_requested","key":"r1","city":"Lisbon"}',
+    ...               b'{"type":"trip_completed","key":"r1","fare":9.5}', b'{oops'],
+    ...              Rules())
+    >>> out.envelope.select("seq", "type", "key", "error")
+    shape: (3, 4)
+    ┌─────┬────────────────┬──────┬─────────────────────────────────┐
+    │ seq ┆ type           ┆ key  ┆ error                           │
+    │ --- ┆ ---            ┆ ---  ┆ ---                             │
+    │ u64 ┆ str            ┆ str  ┆ str                             │
+    ╞═════╪════════════════╪══════╪═════════════════════════════════╡
+    │ 1   ┆ ride_requested ┆ r1   ┆ null                            │
+    │ 2   ┆ trip_completed ┆ r1   ┆ null                            │
+    │ 3   ┆ b              ┆ null ┆ invalid JSON: unexpected chara… │
+    └─────┴────────────────┴──────┴─────────────────────────────────┘
+    >>> out.typed["trip_completed"]
+    shape: (1, 2)
+    ┌─────┬──────┐
+    │ seq ┆ fare │
+    │ --- ┆ ---  │
+    │ u64 ┆ f64  │
+    ╞═════╪══════╡
+    │ 2   ┆ 9.5  │
+    └─────┴──────┘
+    """
+    n = len(payloads)
+    data = pl.Series("data", pa.array(payloads, pa.binary()), dtype=pl.Binary)
+    subject = pl.Series("subject", subjects)
+    if subject.dtype == pl.Binary:
+        subject = subject.cast(pl.String)
+    header_text = pl.Series(
+        "headers",
+        [None if h is None else header_json(h) for h in headers] if any(headers) else [None] * n,
+        dtype=pl.String,
+    )
+    errors, lines = _classify(payloads, data)
+    good = [i for i in range(n) if errors[i] is None] if any(errors) else range(n)
+    good_lines = lines if len(good) == n else [lines[i] for i in good]
+    fields = rules.fields()
+    projected, bad = _parse_projected(good_lines, fields)
+    if bad:
+        for j, reason in bad.items():
+            errors[good[j]] = reason
+        keep = [j for j in range(len(good)) if j not in bad]
+        good = [good[j] for j in keep]
+        good_lines = [good_lines[j] for j in keep]
+        projected, _ = _parse_projected(good_lines, fields)
+    frame = pl.DataFrame(
+        [seq.rename("seq").cast(pl.UInt64), subject, time.rename("time"), header_text, data,
+         pl.Series("error", errors, dtype=pl.String)]
+    )
+    field_frame = _scatter(projected, good, n, fields)
+    envelope = (
+        pl.concat([frame, field_frame], how="horizontal")
+        .with_columns(**rules.exprs())
+        .select(list(ENVELOPE_SCHEMA))
+    )
+    consumed = {
+        name for name in ("type", "key", "event_time")
+        if any(r.source == "field" and r.name == name for r in getattr(rules, name))
+    }
+    typed = _typed_tables(envelope, good, good_lines, schemas or {}, consumed)
+    return Decoded(envelope, typed)
+
+
+def _classify(payloads: Sequence[bytes], data: pl.Series) -> tuple[list[str | None], list[bytes]]:
+    """Reasons for payloads that cannot be NDJSON lines, and the lines themselves."""
+    n = len(payloads)
+    errors: list[str | None] = [None] * n
+    lines = list(payloads)
+    sizes = data.bin.size()
+    odd = (sizes < 2) | data.bin.contains(b"\n") | data.bin.contains(b"\r")
+    for i in odd.arg_true().to_list():
+        raw = payloads[i]
+        if not raw.strip():
+            errors[i] = EMPTY
+            continue
+        if b"\n" in raw or b"\r" in raw:  # JSON allows newlines between tokens only
+            reason = _json_object_error(raw)
+            if reason:
+                errors[i] = reason
+                continue
+            lines[i] = raw.replace(b"\r", b" ").replace(b"\n", b" ")
+    return errors, lines
+
+
+def _json_object_error(raw: bytes) -> str | None:
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return f"invalid JSON: {exc}"
+    if not isinstance(value, dict):
+        return f"not a JSON object: {type(value).__name__}"
+    return None
+
+
+def _read(lines: Sequence[bytes], schema: Mapping[str, pl.DataType] | None) -> pl.DataFrame:
+    buf = io.BytesIO(b"\n".join(lines))
+    if schema is None:
+        return pl.read_ndjson(buf, infer_schema_length=None)
+    return pl.read_ndjson(buf, schema=dict(schema))
+
+
+def _parse_projected(lines: Sequence[bytes], fields: list[str]) -> tuple[pl.DataFrame, dict[int, str]]:
+    """The rule fields of each line as text; or, if a line is bad, the bad lines' reasons."""
+    schema = {f: pl.String() for f in fields} or {"__none__": pl.String()}
+    if not lines:
+        return pl.DataFrame(schema=schema), {}
+    try:
+        out = _read(lines, schema)
+        if out.height == len(lines):
+            return out, {}
+    except (pl.exceptions.ComputeError, pl.exceptions.PolarsError):
+        pass
+    bad = {j: reason for j, line in enumerate(lines) if (reason := _json_object_error(line))}
+    if not bad:  # polars refuses what orjson accepts: keep the events, flag them
+        bad = {j: "payload not readable as an NDJSON object" for j in range(len(lines))}
+    return pl.DataFrame(schema=schema), bad
+
+
+def _scatter(projected: pl.DataFrame, good: Sequence[int], n: int, fields: list[str]) -> pl.DataFrame:
+    """Rule-field columns for all ``n`` rows (null where the payload did not decode)."""
+    if len(good) == n:
+        cols = projected
+    else:
+        idx = pl.DataFrame({"__row": pl.Series(list(good), dtype=pl.UInt32)})
+        cols = (
+            pl.DataFrame({"__row": pl.int_range(n, dtype=pl.UInt32, eager=True)})
+            .join(pl.concat([idx, projected.select(fields)], how="horizontal"),
+                  on="__row", how="left")
+            .drop("__row")
+        ) if fields else pl.DataFrame()
+    return pl.DataFrame([
+        (cols[f] if f in cols.columns else pl.Series([None] * n, dtype=pl.String))
+        .rename(field_column(f)) for f in fields
+    ]) if fields else pl.DataFrame()
+
+
+def _typed_tables(
+    envelope: pl.DataFrame, good: Sequence[int], lines: Sequence[bytes],
+    schemas: Mapping[str, Mapping[str, pl.DataType]], consumed: set[str],
+) -> dict[str, pl.DataFrame]:
+    """One frame per event type: ``seq``, then the payload fields."""
+    if not len(good):
+        return {}
+    groups = (
+        envelope.select("type").with_row_index("__row")
+        .join(pl.DataFrame({"__row": pl.Series(list(good), dtype=pl.UInt32),
+                            "__line": pl.int_range(len(good), dtype=pl.UInt32, eager=True)}),
+              on="__row", how="inner")
+        .group_by("type", maintain_order=True).agg("__row", "__line")
+    )
+    typed: dict[str, pl.DataFrame] = {}
+    for event_type, rows, line_idx in groups.iter_rows():
+        if event_type is None:
+            continue
+        fields = _read_type([lines[j] for j in line_idx], schemas.get(event_type))
+        seq = envelope["seq"].gather(rows)
+        typed[event_type] = _payload_names(fields, consumed).insert_column(0, seq)
+    return typed
+
+
+def _read_type(lines: list[bytes], schema: Mapping[str, pl.DataType] | None) -> pl.DataFrame:
+    try:
+        return _read(lines, schema)
+    except pl.exceptions.PolarsError:
+        # fields whose JSON types disagree within one type: read every field as text
+        names: dict[str, None] = {}
+        for line in lines:
+            names.update(dict.fromkeys(orjson.loads(line)))
+        return _read(lines, {name: pl.String() for name in names})
+
+
+_RESERVED = set(ENVELOPE_SCHEMA)
+
+
+def _payload_names(fields: pl.DataFrame, consumed: set[str]) -> pl.DataFrame:
+    """Payload fields under names that cannot collide with the envelope's.
+
+    A field the envelope took by rule under its own name (``type``, ``key``,
+    ``event_time``) is dropped; other envelope names get a ``payload_`` prefix.
+    """
+    fields = fields.drop(*consumed, strict=False)
+    clash = {c: f"payload_{c}" for c in fields.columns if c in _RESERVED}
+    return fields.rename(clash) if clash else fields
+
+
+def combine(parts: Sequence[Decoded]) -> Decoded:
+    """Decoded batches concatenated in order; a type's fields are the union over batches."""
+    if not parts:
+        return Decoded.empty()
+    envelope = pl.concat([p.envelope for p in parts], how="vertical", rechunk=False)
+    by_type: dict[str, list[pl.DataFrame]] = {}
+    for part in parts:
+        for name, frame in part.typed.items():
+            by_type.setdefault(name, []).append(frame)
+    return Decoded(envelope, {name: union(frames) for name, frames in by_type.items()})
+
+
+def union(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """Frames stacked with the union of their columns; types widened where they differ.
+
+    Numbers widen to a common numeric type; anything else that disagrees
+    (text in one batch, a number in another) becomes text.
+    """
+    if len(frames) == 1:
+        return frames[0]
+    try:
+        return pl.concat(frames, how="diagonal_relaxed", rechunk=False)
+    except pl.exceptions.PolarsError:
+        dtypes: dict[str, set[pl.DataType]] = {}
+        for f in frames:
+            for name, dtype in f.schema.items():
+                dtypes.setdefault(name, set()).add(dtype)
+        clash = [name for name, ds in dtypes.items() if len(ds) > 1]
+        frames = [f.with_columns(_as_text(f, clash)) for f in frames]
+        return pl.concat(frames, how="diagonal_relaxed", rechunk=False)
+
+
+def _as_text(frame: pl.DataFrame, names: list[str]) -> list[pl.Expr]:
+    out = []
+    for name in names:
+        if name not in frame.columns:
+            continue
+        dtype = frame.schema[name]
+        if isinstance(dtype, pl.Struct):
+            out.append(pl.col(name).struct.json_encode())
+        elif dtype.is_nested():
+            out.append(pl.col(name).map_elements(
+                lambda v: orjson.dumps(v.to_list() if isinstance(v, pl.Series) else v).decode(),
+                return_dtype=pl.String))
+        else:
+            out.append(pl.col(name).cast(pl.String))
+    return out
