@@ -1,0 +1,50 @@
+"""eventkit: explore event-sourced systems on NATS JetStream from Jupyter.
+
+>>> import eventkit as ek
+>>> ek.Rules(key="field:ride_id").key
+(Rule(source='field', name='ride_id'),)
+"""
+
+from eventkit.connection import Connection, connect
+from eventkit.envelope import ENVELOPE_SCHEMA, Rule, Rules
+from eventkit.events import Events, ReadInfo, Summary
+from eventkit.exceptions import (
+    AuthenticationError,
+    ClosedError,
+    ConfigurationError,
+    ConnectionFailedError,
+    EventkitError,
+    PermissionDeniedError,
+    ReadInterruptedError,
+    ServerNotFoundError,
+    StreamNotFoundError,
+    TimeArgumentError,
+)
+from eventkit.server import EmbeddedServer
+from eventkit.source.jetstream import StreamInfo
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ENVELOPE_SCHEMA",
+    "AuthenticationError",
+    "ClosedError",
+    "ConfigurationError",
+    "ConnectionFailedError",
+    "Connection",
+    "EmbeddedServer",
+    "Events",
+    "EventkitError",
+    "PermissionDeniedError",
+    "ReadInfo",
+    "ReadInterruptedError",
+    "Rule",
+    "Rules",
+    "ServerNotFoundError",
+    "StreamInfo",
+    "StreamNotFoundError",
+    "Summary",
+    "TimeArgumentError",
+    "__version__",
+    "connect",
+]

@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 import re
 from collections import Counter, defaultdict
+from typing import Any
 
 import orjson
 import polars as pl
@@ -52,7 +53,7 @@ FIELDS = {
     "payment_failed": {"reason", "amount_cents"},
 }
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-ARGS = {"seed": 11, "days": 2, "rides_per_day": 1200}
+ARGS: dict[str, Any] = {"seed": 11, "days": 2, "rides_per_day": 1200}
 
 
 def _parse(data: bytes) -> dict | None:
@@ -110,14 +111,13 @@ def test_public_names() -> None:
 
 
 def test_columns_and_arrival_order(df: pl.DataFrame) -> None:
-    assert df.schema == pl.Schema(
-        {
-            "subject": pl.String,
-            "headers": pl.String,
-            "data": pl.Binary,
-            "arrival": pl.Datetime("ns", "UTC"),
-        }
-    )
+    expected: dict[str, pl.DataType] = {
+        "subject": pl.String(),
+        "headers": pl.String(),
+        "data": pl.Binary(),
+        "arrival": pl.Datetime("ns", "UTC"),
+    }
+    assert df.schema == pl.Schema(expected)
     assert df["arrival"].is_sorted()
     assert 35_000 < df.height < 55_000
 
@@ -217,7 +217,7 @@ def test_late_events_arrive_out_of_order_within_a_ride(events: list[dict]) -> No
 def test_payment_schema_versions(events: list[dict]) -> None:
     switch = payment_schema_switch("2026-11-01T00:00:00Z", ARGS["days"])
     assert switch == dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
-    versions = Counter()
+    versions: Counter[int] = Counter()
     for e in events:
         if e["type"] != "payment_captured":
             continue

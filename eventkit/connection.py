@@ -1,0 +1,382 @@
+"""Connect to NATS and read streams into tables: the synchronous face and its async twins.
+
+Every call works in a plain notebook cell (it runs on eventkit's private I/O
+thread and waits), and every call has an ``a``-prefixed twin for ``await``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import enum
+import os
+import ssl
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import polars as pl
+from tqdm.auto import tqdm
+
+from eventkit._time import to_position
+from eventkit._typing import TimeLike
+from eventkit.codec import Decoded, combine, decode
+from eventkit.envelope import Rules
+from eventkit.events import Events, ReadInfo
+from eventkit.exceptions import ClosedError, ConfigurationError
+from eventkit.source import _loop
+from eventkit.source._wire import Auth, parse_servers
+from eventkit.source.jetstream import JetStream, RawBatch, StreamInfo
+
+__all__ = ["Connection", "connect"]
+
+_DEFAULT_URL = "nats://127.0.0.1:4222"
+_decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventkit-decode")
+
+
+class _State(enum.Enum):
+    UNOPENED = "unopened"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+def connect(
+    servers: str | Sequence[str] | None = None,
+    *,
+    user: str | None = None,
+    password: str | None = None,
+    token: str | None = None,
+    nkey_seed: str | os.PathLike[str] | None = None,
+    creds: str | os.PathLike[str] | None = None,
+    tls_ca: str | os.PathLike[str] | None = None,
+    tls_cert: str | os.PathLike[str] | None = None,
+    tls_key: str | os.PathLike[str] | None = None,
+    name: str = "eventkit",
+    connect_timeout: float = 5.0,
+) -> Connection:
+    """Connect to a NATS server (or cluster) with JetStream.
+
+    Parameters
+    ----------
+    servers
+        One URL, a comma-separated list or a list (``nats://`` or ``tls://``);
+        ``$NATS_URL`` or ``nats://127.0.0.1:4222`` by default.
+    user, password, token
+        Credentials (a URL may carry them too: ``nats://user:pass@host``).
+    nkey_seed
+        Path of a file holding an NKey user seed (``SU...``).
+    creds
+        Path of a ``.creds`` file (user JWT and seed).
+    tls_ca, tls_cert, tls_key
+        TLS: the CA that signed the server's certificate; a client certificate
+        and key for mutual TLS. Any of them makes TLS required.
+
+    Wrong credentials fail at once with :class:`~eventkit.AuthenticationError`;
+    an unreachable server fails within ``connect_timeout`` seconds with
+    :class:`~eventkit.ConnectionFailedError`. Neither message shows a secret.
+
+    Examples
+    --------
+    >>> conn = connect("nats://127.0.0.1:4222")          # doctest: +SKIP
+    >>> with connect(server.url) as conn:                # doctest: +SKIP
+    ...     events = conn.read("RIDES", start="15m")
+    """
+    conn = Connection(servers, user=user, password=password, token=token, nkey_seed=nkey_seed,
+                      creds=creds, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key, name=name,
+                      connect_timeout=connect_timeout)
+    return conn.open()
+
+
+class Connection:
+    """A connection to NATS JetStream. Create it with :func:`connect`."""
+
+    def __init__(
+        self, servers: str | Sequence[str] | None = None, *, user: str | None = None,
+        password: str | None = None, token: str | None = None,
+        nkey_seed: str | os.PathLike[str] | None = None,
+        creds: str | os.PathLike[str] | None = None,
+        tls_ca: str | os.PathLike[str] | None = None,
+        tls_cert: str | os.PathLike[str] | None = None,
+        tls_key: str | os.PathLike[str] | None = None,
+        name: str = "eventkit", connect_timeout: float = 5.0,
+    ) -> None:
+        servers = servers or os.environ.get("NATS_URL") or _DEFAULT_URL
+        addresses, url_auth = parse_servers(list(servers) if not isinstance(servers, str)
+                                            else servers)
+        auth = _auth(url_auth, user, password, token, nkey_seed, creds)
+        tls = _tls_context(tls_ca, tls_cert, tls_key)
+        self.servers = [str(a) for a in addresses]
+        self._auth_kind = auth.kind
+        self._js = JetStream(addresses, auth, tls=tls, name=name, connect_timeout=connect_timeout)
+        self._state = _State.UNOPENED
+
+    # -- lifecycle ---------------------------------------------------------
+    def open(self) -> Connection:
+        _loop.run(self.aopen())
+        return self
+
+    async def aopen(self) -> Connection:
+        if self._state is _State.CLOSED:
+            raise ClosedError("this connection is closed: call eventkit.connect() again")
+        await _on_loop(self._js.connect())
+        self._state = _State.OPEN
+        return self
+
+    def close(self) -> None:
+        if self._state is not _State.CLOSED:
+            _loop.run(self._js.close())
+            self._state = _State.CLOSED
+
+    async def aclose(self) -> None:
+        if self._state is not _State.CLOSED:
+            await _on_loop(self._js.close())
+            self._state = _State.CLOSED
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Connection:
+        return self
+
+    async def __aexit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    def _check_open(self) -> None:
+        if self._state is _State.CLOSED:
+            raise ClosedError("this connection is closed: call eventkit.connect() again")
+        if self._state is _State.UNOPENED:
+            raise ClosedError("this connection is not open yet: use eventkit.connect()")
+
+    @property
+    def server(self) -> str:
+        """The server in use (never with credentials)."""
+        return self._js.server
+
+    @property
+    def jetstream(self) -> JetStream:
+        """The JetStream source under this connection (for the store and replay)."""
+        self._check_open()
+        return self._js
+
+    def __repr__(self) -> str:
+        return (f"Connection(servers={', '.join(self.servers)!r}, auth={self._auth_kind!r}, "
+                f"state={self._state.value!r})")
+
+    # -- streams -----------------------------------------------------------
+    def streams(self) -> pl.DataFrame:
+        """Every stream: name, subjects, message count, first/last sequence and time."""
+        return _loop.run(self.astreams())
+
+    async def astreams(self) -> pl.DataFrame:
+        self._check_open()
+        infos = await _on_loop(self._js.streams())
+        return pl.DataFrame(
+            [{"name": i.name, "subjects": list(i.subjects), "messages": i.messages,
+              "bytes": i.bytes, "first_seq": i.first_seq, "last_seq": i.last_seq,
+              "first_time": i.first_time, "last_time": i.last_time,
+              "consumers": i.consumers} for i in infos],
+            schema={"name": pl.String, "subjects": pl.List(pl.String), "messages": pl.UInt64,
+                    "bytes": pl.UInt64, "first_seq": pl.UInt64, "last_seq": pl.UInt64,
+                    "first_time": pl.Datetime("us", "UTC"), "last_time": pl.Datetime("us", "UTC"),
+                    "consumers": pl.UInt32},
+        )
+
+    def stream(self, name: str) -> StreamInfo:
+        """What one stream holds now."""
+        return _loop.run(self.astream(name))
+
+    async def astream(self, name: str) -> StreamInfo:
+        self._check_open()
+        return await _on_loop(self._js.stream_info(name))
+
+    def create_stream(self, name: str, subjects: Sequence[str], **config: Any) -> StreamInfo:
+        """Create a stream (file storage, limits retention unless ``config`` says otherwise)."""
+        return _loop.run(self.acreate_stream(name, subjects, **config))
+
+    async def acreate_stream(self, name: str, subjects: Sequence[str],
+                             **config: Any) -> StreamInfo:
+        self._check_open()
+        return await _on_loop(self._js.add_stream(name, subjects, **config))
+
+    def publish_many(self, subjects: Sequence[str], payloads: Sequence[bytes],
+                     headers: Sequence[dict[str, str] | None] | None = None) -> int:
+        """Publish messages in order, each acknowledged by JetStream; returns how many.
+
+        Checks each message's size with its headers against the server's limit first.
+        """
+        return _loop.run(self.apublish_many(subjects, payloads, headers))
+
+    async def apublish_many(self, subjects: Sequence[str], payloads: Sequence[bytes],
+                            headers: Sequence[dict[str, str] | None] | None = None) -> int:
+        self._check_open()
+        if len(subjects) != len(payloads) or (headers is not None and len(headers) != len(payloads)):
+            raise ConfigurationError("subjects, payloads and headers must have the same length")
+        acks = await _on_loop(self._js.publish_many(subjects, payloads, headers))
+        return len(acks)
+
+    # -- reading -----------------------------------------------------------
+    def read(
+        self, stream: str, *, subjects: str | Sequence[str] | None = None,
+        start: TimeLike | None = None, end: TimeLike | None = None,
+        rules: Rules | None = None, progress: bool = True,
+    ) -> Events:
+        """Read part of a stream into tables.
+
+        Parameters
+        ----------
+        stream
+            Stream name.
+        subjects
+            Subject filter(s), e.g. ``"rides.>"``; the whole stream by default.
+        start, end
+            Inclusive bounds: a stream sequence, an aware datetime, an ISO
+            string, or a duration ago (``"15m"``). Unbounded by default; the
+            read ends at what the stream holds when it begins.
+        rules
+            How to find ``type``, ``key`` and ``event_time``; by default the
+            stream's own rules (its metadata) or :class:`~eventkit.Rules`' defaults.
+        progress
+            Show a progress bar (a widget in a notebook) for long reads.
+
+        Returns
+        -------
+        Events
+            ``to_polars()`` for the envelope, ``of_type(name)`` for typed tables.
+        """
+        return _loop.run(self.aread(stream, subjects=subjects, start=start, end=end,
+                                    rules=rules, progress=progress))
+
+    async def aread(
+        self, stream: str, *, subjects: str | Sequence[str] | None = None,
+        start: TimeLike | None = None, end: TimeLike | None = None,
+        rules: Rules | None = None, progress: bool = True,
+    ) -> Events:
+        self._check_open()
+        return await _on_loop(self._read(stream, subjects, start, end, rules, progress))
+
+    async def _read(
+        self, stream: str, subjects: str | Sequence[str] | None, start: TimeLike | None,
+        end: TimeLike | None, rules: Rules | None, progress: bool,
+    ) -> Events:
+        began = time.perf_counter()
+        read_at = dt.datetime.now(dt.UTC)
+        filters = (subjects,) if isinstance(subjects, str) else tuple(subjects or ())
+        lo = to_position(start, now=read_at, what="start")
+        hi = to_position(end, now=read_at, what="end")
+        info = await self._js.stream_info(stream)
+        rules = rules or Rules.from_metadata(info.metadata)
+        total = _estimate(info, lo, hi) if not filters else None
+        bar = tqdm(total=total, unit="ev", unit_scale=True, desc=f"reading {stream}",
+                   disable=not progress, delay=0.5, leave=False)
+        loop = asyncio.get_running_loop()
+        decoding: list[asyncio.Future[Decoded]] = []
+        parts: list[Decoded] = []
+        try:
+            async for raw in self._js.fetch(stream, subjects=filters, start=lo, end=hi):
+                # decode on a worker thread while the next batch arrives
+                decoding.append(loop.run_in_executor(_decoder, _decode, raw, rules))
+                bar.update(len(raw))
+                while len(decoding) > 2:
+                    parts.append(await decoding.pop(0))
+            parts += await asyncio.gather(*decoding)
+        finally:
+            bar.close()
+        decoded = combine(parts)
+        seqs = decoded.envelope["seq"]
+        return Events(decoded, ReadInfo(
+            server=self._js.server, stream=stream, subjects=filters,
+            first_seq=int(seqs[0]) if len(seqs) else None,
+            last_seq=int(seqs[-1]) if len(seqs) else None,
+            read_at=read_at, seconds=time.perf_counter() - began, rules=rules,
+        ))
+
+
+def _decode(raw: RawBatch, rules: Rules) -> Decoded:
+    return decode(raw.seq, raw.time, raw.subjects, raw.headers, raw.payloads, rules)
+
+
+def _estimate(info: StreamInfo, lo: int | dt.datetime | None, hi: int | dt.datetime | None) -> int | None:
+    if isinstance(lo, dt.datetime) or isinstance(hi, dt.datetime):
+        return None
+    first = max(lo or info.first_seq, info.first_seq)
+    last = min(hi if hi is not None else info.last_seq, info.last_seq)
+    return max(last - first + 1, 0)
+
+
+async def _on_loop(coro: Any) -> Any:
+    """Await ``coro`` on eventkit's I/O loop, from whichever loop the caller is on."""
+    target = _loop.loop()
+    if asyncio.get_running_loop() is target:
+        return await coro
+    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, target))
+
+
+def _read_secret(path: str | os.PathLike[str], what: str) -> str:
+    p = Path(path).expanduser()
+    try:
+        return p.read_text()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read the {what} file {str(p)!r}: {exc.strerror}") from None
+
+
+def _auth(url_auth: Auth, user: str | None, password: str | None, token: str | None,
+          nkey_seed: str | os.PathLike[str] | None,
+          creds: str | os.PathLike[str] | None) -> Auth:
+    if creds is not None:
+        jwt, seed = _parse_creds(_read_secret(creds, "creds"), str(creds))
+        return Auth(jwt=jwt, nkey_seed=seed)
+    if nkey_seed is not None:
+        seed = _read_secret(nkey_seed, "NKey seed").strip()
+        if not seed.startswith("SU"):
+            raise ConfigurationError(
+                f"the NKey seed file {str(nkey_seed)!r} does not hold a user seed (it should "
+                "start with 'SU')"
+            )
+        return Auth(nkey_seed=seed.encode())
+    if user is not None or password is not None:
+        return Auth(user=user or "", password=password)
+    if token is not None:
+        return Auth(token=token)
+    return url_auth
+
+
+def _parse_creds(text: str, path: str) -> tuple[str, bytes]:
+    """The user JWT and seed of a ``.creds`` file (the format ``nsc`` writes)."""
+    blocks: list[str] = []
+    inside: list[str] | None = None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("-----BEGIN"):
+            inside = []
+        elif line.startswith("------END") or line.startswith("-----END"):
+            if inside is not None:
+                blocks.append("".join(inside))
+            inside = None
+        elif inside is not None and line:
+            inside.append(line)
+    if len(blocks) < 2 or not blocks[1].startswith("SU"):
+        raise ConfigurationError(
+            f"{path!r} is not a NATS .creds file (a user JWT block then a seed block)"
+        )
+    return blocks[0], blocks[1].encode()
+
+
+def _tls_context(ca: str | os.PathLike[str] | None, cert: str | os.PathLike[str] | None,
+                 key: str | os.PathLike[str] | None) -> ssl.SSLContext | None:
+    if ca is None and cert is None:
+        return None
+    try:
+        ctx = ssl.create_default_context(cafile=str(ca) if ca is not None else None)
+        if cert is not None:
+            ctx.load_cert_chain(str(cert), str(key) if key is not None else None)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(f"cannot load the TLS files: {exc}") from None
+    return ctx

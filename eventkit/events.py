@@ -1,0 +1,176 @@
+"""What a read returns: the envelope table, the typed tables, and where they came from."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import polars as pl
+import pyarrow as pa
+
+from eventkit.codec import Decoded
+from eventkit.envelope import Rules
+from eventkit.exceptions import ConfigurationError
+
+__all__ = ["Events", "ReadInfo", "Summary"]
+
+_TYPED_HEAD = ["seq", "subject", "time", "type", "key", "event_time"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReadInfo:
+    """What was read: from where, which range, and how fast."""
+
+    server: str
+    stream: str
+    subjects: tuple[str, ...]
+    first_seq: int | None
+    last_seq: int | None
+    read_at: dt.datetime
+    seconds: float
+    rules: Rules = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A short account of a table of events."""
+
+    events: int
+    per_type: pl.DataFrame
+    first_time: dt.datetime | None
+    last_time: dt.datetime | None
+    first_event_time: dt.datetime | None
+    last_event_time: dt.datetime | None
+    entities: int
+    malformed: int
+    seconds: float | None
+
+    @property
+    def events_per_second(self) -> float | None:
+        if not self.seconds:
+            return None
+        return self.events / self.seconds
+
+    def __str__(self) -> str:
+        lines = [f"{self.events:,} events, {self.entities:,} entities, "
+                 f"{self.malformed:,} malformed (kept, flagged in 'error')"]
+        if self.first_event_time is not None:
+            lines.append(f"event time  {self.first_event_time:%Y-%m-%d %H:%M:%S} .. "
+                         f"{self.last_event_time:%Y-%m-%d %H:%M:%S} UTC")
+        if self.first_time is not None:
+            lines.append(f"stored      {self.first_time:%Y-%m-%d %H:%M:%S} .. "
+                         f"{self.last_time:%Y-%m-%d %H:%M:%S} UTC")
+        if self.events_per_second:
+            lines.append(f"read in {self.seconds:.2f} s: {self.events_per_second:,.0f} events/s")
+        width = max((len(t or "") for t in self.per_type["type"]), default=4)
+        for event_type, count in self.per_type.iter_rows():
+            lines.append(f"  {event_type or '(none)':<{width}}  {count:>10,}")
+        return "\n".join(lines)
+
+
+class Events:
+    """Events read from a stream: an envelope row per event, ordered by ``seq``.
+
+    ``to_polars()`` gives the envelope (see :mod:`eventkit.envelope`);
+    ``of_type(name)`` gives one event type with its payload fields as typed
+    columns.
+
+    Examples
+    --------
+    >>> from eventkit.codec import decode
+    >>> import datetime as dt
+    >>> t = pl.Series([dt.datetime(2026, 11, 1, tzinfo=dt.UTC)] * 2).cast(pl.Datetime("ns", "UTC"))
+    >>> events = Events(decode(pl.Series([1, 2], dtype=pl.UInt64), t, [b"r.x", b"r.x"],
+    ...                        [None, None], [b'{"type":"a","id":"k1","n":1}', b""], Rules()))
+    >>> len(events), events.types, events.malformed().height
+    (2, ['a'], 1)
+    >>> events.of_type("a").select("seq", "key", "n")
+    shape: (1, 3)
+    ┌─────┬─────┬─────┐
+    │ seq ┆ key ┆ n   │
+    │ --- ┆ --- ┆ --- │
+    │ u64 ┆ str ┆ i64 │
+    ╞═════╪═════╪═════╡
+    │ 1   ┆ k1  ┆ 1   │
+    └─────┴─────┴─────┘
+    """
+
+    def __init__(self, decoded: Decoded, info: ReadInfo | None = None) -> None:
+        self._envelope = decoded.envelope
+        self._typed: Mapping[str, pl.DataFrame] = decoded.typed
+        self.info = info
+
+    # -- tables ------------------------------------------------------------
+    def to_polars(self) -> pl.DataFrame:
+        """The envelope as a polars DataFrame, ordered by ``seq``."""
+        return self._envelope
+
+    def to_arrow(self) -> pa.Table:
+        """The envelope as a pyarrow Table."""
+        return self._envelope.to_arrow()
+
+    def lazy(self) -> pl.LazyFrame:
+        return self._envelope.lazy()
+
+    @property
+    def types(self) -> list[str]:
+        """Event types present, in order of first appearance."""
+        return list(self._typed)
+
+    def of_type(self, event_type: str) -> pl.DataFrame:
+        """One event type: ``seq, subject, time, type, key, event_time``, then its fields.
+
+        Events of the type whose payload did not decode are included with
+        null fields (their reason is in the envelope's ``error``).
+        """
+        if event_type not in self._typed:
+            if self._envelope.filter(pl.col("type") == event_type).is_empty():
+                known = ", ".join(self.types) or "none"
+                raise ConfigurationError(
+                    f"no events of type {event_type!r} in this read; types present: {known}"
+                )
+            return self._envelope.filter(pl.col("type") == event_type).select(_TYPED_HEAD)
+        head = self._envelope.filter(pl.col("type") == event_type).select(_TYPED_HEAD)
+        return head.join(self._typed[event_type], on="seq", how="left", maintain_order="left")
+
+    def malformed(self) -> pl.DataFrame:
+        """Events whose payload did not decode, with the reason in ``error``."""
+        return self._envelope.filter(pl.col("error").is_not_null())
+
+    # -- facts -------------------------------------------------------------
+    def summary(self) -> Summary:
+        env = self._envelope
+        per_type = (
+            env.group_by("type").len("events").sort(["events", "type"], descending=[True, False])
+        )
+        stats = env.select(
+            pl.col("time").min().alias("t0"), pl.col("time").max().alias("t1"),
+            pl.col("event_time").min().alias("e0"), pl.col("event_time").max().alias("e1"),
+            pl.col("key").n_unique().alias("keys"),
+            pl.col("key").null_count().alias("nokey"),
+            pl.col("error").is_not_null().sum().alias("bad"),
+        ).row(0, named=True)
+        entities = stats["keys"] - (1 if stats["nokey"] else 0)
+        return Summary(
+            events=env.height, per_type=per_type, first_time=stats["t0"], last_time=stats["t1"],
+            first_event_time=stats["e0"], last_event_time=stats["e1"], entities=entities,
+            malformed=stats["bad"], seconds=self.info.seconds if self.info else None,
+        )
+
+    def __len__(self) -> int:
+        return self._envelope.height
+
+    def __repr__(self) -> str:
+        where = ""
+        if self.info is not None:
+            where = f" from {self.info.stream!r}"
+            if self.info.first_seq is not None:
+                where += f" seq {self.info.first_seq}..{self.info.last_seq}"
+        return f"<Events{where}: {len(self):,} events, {len(self._typed)} types>"
+
+    def _repr_html_(self) -> str:
+        summary = html.escape(str(self.summary()))
+        return (f"<pre>{html.escape(repr(self))}\n{summary}</pre>"
+                + self._envelope.head(10)._repr_html_())

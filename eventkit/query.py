@@ -1,0 +1,904 @@
+"""Temporal queries: pure functions over polars frames of events.
+
+Every function takes a frame of events as its first argument: a polars
+``DataFrame`` or ``LazyFrame`` with the envelope columns (see
+:mod:`eventkit.envelope`) and, in a typed table, one column per decoded
+payload field. It returns the same kind of frame: a ``DataFrame`` for a
+``DataFrame``, a ``LazyFrame`` (nothing computed yet) for a ``LazyFrame``.
+Nothing here reads NATS or files; a function needs only the columns it uses.
+
+Order
+    Frames are in stream order (``seq`` ascending), as reads and stores give
+    them. On transaction time (``on="time"``, the default) events are taken
+    in that order. On valid time (``on="event_time"``) they are ordered by
+    ``(event_time, seq)``: ties in time are always broken by the sequence,
+    never left to chance. Transaction time never decreases along ``seq``, so
+    on ``time`` the two rules agree.
+
+Positions
+    An ``int`` (or a string of digits) is a stream sequence and selects on
+    ``seq`` whichever clock ``on`` names; an aware ``datetime`` or an ISO-8601
+    string is an instant on the ``on`` column; a ``timedelta`` or a duration
+    such as ``"15m"`` means that long before now. Naive datetimes are refused.
+
+Nulls
+    An event with a null ``event_time`` has no valid time: selections, states,
+    windows and joins on ``event_time`` leave it out. An event with a null key
+    belongs to no entity and is left out of every per-entity answer.
+
+Payload fields
+    The state of an entity is made of its payload columns: every column that
+    is not an envelope column nor part of the key (or those named in
+    ``fields=``).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Literal, TypeAlias, TypeVar
+
+import polars as pl
+
+from eventkit._time import parse_duration, to_position
+from eventkit._typing import TimeColumn, TimeLike
+from eventkit.envelope import ENVELOPE_SCHEMA
+from eventkit.exceptions import ConfigurationError, TimeArgumentError
+
+__all__ = [
+    "BuiltinFold",
+    "Reducer",
+    "as_of",
+    "between",
+    "diff",
+    "durations",
+    "join_as_of",
+    "late_events",
+    "sessions",
+    "state_at",
+    "upto",
+    "windows",
+]
+
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+
+#: The folds that run vectorised in polars: ``"merge"`` keeps the latest
+#: non-null value of each field, ``"last"`` the latest event's values as they are.
+BuiltinFold: TypeAlias = Literal["merge", "last"]
+
+#: A fold written in Python: ``(state, event) -> state``, where ``event`` is a
+#: dict of one event's columns and the first ``state`` is ``initial``.
+Reducer: TypeAlias = Callable[[Any, dict[str, Any]], Any]
+
+Position: TypeAlias = int | dt.datetime
+_Bound: TypeAlias = tuple[str, Position, Literal[">=", ">", "<=", "<"]]
+
+
+# -- selections -------------------------------------------------------------------
+
+
+def between(
+    frame: Frame, t0: TimeLike | None, t1: TimeLike | None, *, on: TimeColumn = "time"
+) -> Frame:
+    """Events from ``t0`` (included) up to ``t1`` (excluded).
+
+    The interval is half-open, so consecutive intervals never share an event.
+    ``None`` leaves that side open. Each bound is a sequence or a time (see
+    the module docstring); the two may differ in kind.
+
+    On an eager ``DataFrame`` whose selecting column is sorted (flagged by
+    ``set_sorted``, as a store sets it, or checked once) the rows are found by
+    binary search and returned as a zero-copy slice; otherwise by a filter.
+
+    Parameters
+    ----------
+    frame
+        Events in stream order.
+    t0, t1
+        Start (inclusive) and end (exclusive).
+    on
+        ``"time"``: when the store got the event; ``"event_time"``: when it
+        happened (events without one are left out).
+
+    Returns
+    -------
+    The same kind of frame, with the selected rows in stream order.
+
+    See Also
+    --------
+    as_of : everything known at one point.
+
+    Examples
+    --------
+    >>> at = lambda hm: dt.datetime.fromisoformat(f"2026-11-01T{hm}Z")
+    >>> events = pl.DataFrame({
+    ...     "seq": [1, 2, 3, 4],
+    ...     "time": [at("12:00"), at("12:05"), at("12:05"), at("12:10")],
+    ...     "event_time": [at("12:00"), at("11:50"), at("12:04"), None],
+    ... })
+    >>> between(events, "2026-11-01T12:05:00Z", None)["seq"].to_list()
+    [2, 3, 4]
+    >>> between(events, at("12:00"), at("12:05"), on="event_time")["seq"].to_list()
+    [1, 3]
+    >>> between(events, 2, 4)["seq"].to_list()  # sequences: 2 and 3
+    [2, 3]
+    """
+    lower = to_position(t0, what="t0")
+    upper = to_position(t1, what="t1")
+    return _select(frame, [_bound(lower, ">=", on), _bound(upper, "<", on)], on=on)
+
+
+def as_of(frame: Frame, t: TimeLike, *, on: TimeColumn = "time") -> Frame:
+    """Everything known at ``t``: the events at or before it.
+
+    With ``on="time"`` (the default) this is the store as it was at ``t``;
+    events stored at exactly ``t`` are included. A sequence includes the event
+    with that sequence. With ``on="event_time"`` it is the events that had
+    happened by ``t`` according to all we know now, late arrivals included; to
+    ask what was known at ``T`` about the world at ``t``, chain the two:
+    ``as_of(as_of(frame, T), t, on="event_time")``.
+
+    Parameters
+    ----------
+    frame
+        Events in stream order.
+    t
+        A sequence, a time or a duration ago.
+    on
+        The clock ``t`` is read on.
+
+    Returns
+    -------
+    The same kind of frame. On a sorted eager ``DataFrame`` the answer is a
+    slice found by binary search, O(log n); see :func:`between`.
+
+    Examples
+    --------
+    >>> at = lambda hm: dt.datetime.fromisoformat(f"2026-11-01T{hm}Z")
+    >>> events = pl.DataFrame({
+    ...     "seq": [1, 2, 3],
+    ...     "time": [at("12:00"), at("12:05"), at("12:10")],
+    ...     "event_time": [at("12:00"), at("12:06"), at("11:55")],
+    ... })
+    >>> as_of(events, at("12:05"))["seq"].to_list()
+    [1, 2]
+    >>> as_of(events, at("12:05"), on="event_time")["seq"].to_list()  # 3 arrived late
+    [1, 3]
+    """
+    return _select(frame, [_bound(to_position(t, what="t"), "<=", on)], on=on)
+
+
+def upto(frame: Frame, seq: int | str) -> Frame:
+    """The events up to and including stream sequence ``seq``.
+
+    Examples
+    --------
+    >>> upto(pl.DataFrame({"seq": [1, 2, 5, 9]}), 5)["seq"].to_list()
+    [1, 2, 5]
+    """
+    position = to_position(seq, what="seq")
+    if not isinstance(position, int):
+        raise TimeArgumentError(
+            f"upto takes a stream sequence, not {seq!r}: use as_of(frame, t) for a time"
+        )
+    return _select(frame, [_bound(position, "<=", "time")], on=None)
+
+
+# -- entity state -----------------------------------------------------------------
+
+
+def state_at(
+    frame: Frame,
+    t: TimeLike | None = None,
+    *,
+    key: str | Sequence[str] = "key",
+    fold: BuiltinFold | Reducer = "merge",
+    initial: Any = None,
+    on: TimeColumn = "time",
+    fields: Sequence[str] | None = None,
+) -> Frame:
+    """The state of each entity at ``t``: one row per entity, sorted by key.
+
+    The events known at ``t`` (see :func:`as_of`; ``None`` means all of them)
+    are folded per entity in order. On ``time`` that is stream order: a late
+    event is applied when it arrived, so it overwrites what came before it,
+    as it did in the store. On ``event_time`` it is ``(event_time, seq)``
+    order: a late event is applied where it happened, and changes a field
+    only if no event that happened after it set that field too. Events at the
+    same instant are applied in sequence order, so the higher sequence wins.
+
+    Parameters
+    ----------
+    frame
+        Events in stream order, with ``seq``, ``type``, the ``on`` column,
+        the key and the payload columns.
+    t
+        A sequence, a time, a duration ago, or ``None`` for the latest state.
+    key
+        The column (or columns) naming the entity.
+    fold
+        ``"merge"`` (the latest non-null value of each field wins), ``"last"``
+        (the fields of the entity's last event, nulls included), both run in
+        polars; or a Python reducer ``(state, event) -> state`` called once
+        per event in order, with ``event`` a dict of the event's columns.
+        A reducer's dict states become columns; other states one ``state``
+        column.
+    initial
+        The state a reducer starts from (a fresh deep copy per entity).
+    on
+        The clock ``t`` is read on and events are ordered by.
+    fields
+        The payload columns to fold (default: all of them).
+
+    Returns
+    -------
+    The key columns, then ``seq``, the ``on`` column and ``type`` of the last
+    event applied, then the state's columns.
+
+    Examples
+    --------
+    >>> at = lambda hm: dt.datetime.fromisoformat(f"2026-11-01T{hm}Z")
+    >>> events = pl.DataFrame({
+    ...     "seq": [1, 2, 3, 4],
+    ...     "time": [at("12:00"), at("12:01"), at("12:02"), at("12:09")],
+    ...     "type": ["ride_requested", "driver_assigned", "ride_requested", "trip_completed"],
+    ...     "key": ["r1", "r1", "r2", "r1"],
+    ...     "driver": [None, "d7", None, None],
+    ...     "fare": [None, None, None, 12.5],
+    ... })
+    >>> state_at(events, at("12:05"))
+    shape: (2, 6)
+    ┌─────┬─────┬─────────────────────────┬─────────────────┬────────┬──────┐
+    │ key ┆ seq ┆ time                    ┆ type            ┆ driver ┆ fare │
+    │ --- ┆ --- ┆ ---                     ┆ ---             ┆ ---    ┆ ---  │
+    │ str ┆ i64 ┆ datetime[μs, UTC]       ┆ str             ┆ str    ┆ f64  │
+    ╞═════╪═════╪═════════════════════════╪═════════════════╪════════╪══════╡
+    │ r1  ┆ 2   ┆ 2026-11-01 12:01:00 UTC ┆ driver_assigned ┆ d7     ┆ null │
+    │ r2  ┆ 3   ┆ 2026-11-01 12:02:00 UTC ┆ ride_requested  ┆ null   ┆ null │
+    └─────┴─────┴─────────────────────────┴─────────────────┴────────┴──────┘
+    >>> state_at(events)["driver", "fare"].row(0)  # merge keeps the driver
+    ('d7', 12.5)
+    >>> state_at(events, fold="last")["driver", "fare"].row(0)
+    (None, 12.5)
+    >>> count = lambda n, event: n + 1
+    >>> state_at(events, fold=count, initial=0)["key", "state"].rows()
+    [('r1', 3), ('r2', 1)]
+    """
+    keys = _names(key)
+    lf = _lazy(frame)
+    schema = lf.collect_schema()
+    _check_clock(schema, on)
+    _require(schema, ["type", *keys])
+    columns = _payload(schema, keys, fields)
+    history = _entity_events(frame if t is None else as_of(frame, t, on=on), keys, on)
+    last = [pl.col(c).last() for c in ("seq", on, "type")]
+    if callable(fold):
+        events = history.collect()
+        state = _reduce(events, keys, fold, initial, schema).lazy()
+        result = events.lazy().group_by(keys).agg(last).join(state, on=keys)
+    elif fold in ("merge", "last"):
+        if initial is not None:
+            raise ConfigurationError("initial= is for a Python reducer fold, not for fold=" + fold)
+        merge = fold == "merge"
+        result = history.group_by(keys).agg(
+            *last, *(pl.col(c).last(ignore_nulls=merge) for c in columns)
+        )
+    else:
+        raise ConfigurationError(
+            f"fold={fold!r}: use 'merge', 'last' or a function (state, event) -> state"
+        )
+    return _like(result.sort(keys), frame)
+
+
+def diff(
+    frame: Frame,
+    t1: TimeLike,
+    t2: TimeLike,
+    *,
+    key: str | Sequence[str] = "key",
+    end_types: Iterable[str] | None = None,
+    fold: BuiltinFold | Reducer = "merge",
+    initial: Any = None,
+    on: TimeColumn = "time",
+    fields: Sequence[str] | None = None,
+) -> Frame:
+    """What changed between ``t1`` and ``t2``: one row per entity that differs.
+
+    The states at ``t1`` and ``t2`` (see :func:`state_at`, which takes the
+    same ``key``, ``fold``, ``initial``, ``on`` and ``fields``) are compared
+    field by field, null-aware. An entity is
+
+    * ``"ended"`` if its last event at ``t2`` is one of ``end_types`` and at
+      ``t1`` it was not (or it had no event yet: an entity created and ended
+      in between is reported as ended, with a null ``before``);
+    * ``"created"`` if it had no event at ``t1``;
+    * ``"changed"`` if any field differs.
+
+    Entities that received events whose fields stayed equal are not listed.
+
+    Parameters
+    ----------
+    t1, t2
+        Two sequences or two times, ``t1`` at or before ``t2``.
+    end_types
+        Event types that end an entity, e.g. ``("trip_completed",
+        "ride_cancelled")``; ``None``: nothing ends.
+
+    Returns
+    -------
+    The key columns, ``change``, ``fields`` (the names of the fields that
+    differ), and ``before`` and ``after``: structs of the fields at ``t1``
+    (null if the entity did not exist) and at ``t2``.
+
+    Examples
+    --------
+    >>> at = lambda hm: dt.datetime.fromisoformat(f"2026-11-01T{hm}Z")
+    >>> events = pl.DataFrame({
+    ...     "seq": [1, 2, 3, 4, 5],
+    ...     "time": [at("12:00"), at("12:01"), at("12:02"), at("12:06"), at("12:07")],
+    ...     "type": ["ride_requested", "ride_requested", "driver_assigned",
+    ...              "driver_assigned", "trip_completed"],
+    ...     "key": ["r1", "r2", "r1", "r2", "r1"],
+    ...     "driver": [None, None, "d7", "d9", None],
+    ...     "fare": [None, None, None, None, 12.5],
+    ... })
+    >>> diff(events, at("12:01"), at("12:10"), end_types=["trip_completed"])
+    shape: (2, 5)
+    ┌─────┬─────────┬────────────────────┬─────────────┬─────────────┐
+    │ key ┆ change  ┆ fields             ┆ before      ┆ after       │
+    │ --- ┆ ---     ┆ ---                ┆ ---         ┆ ---         │
+    │ str ┆ str     ┆ list[str]          ┆ struct[2]   ┆ struct[2]   │
+    ╞═════╪═════════╪════════════════════╪═════════════╪═════════════╡
+    │ r1  ┆ ended   ┆ ["driver", "fare"] ┆ {null,null} ┆ {"d7",12.5} │
+    │ r2  ┆ changed ┆ ["driver"]         ┆ {null,null} ┆ {"d9",null} │
+    └─────┴─────────┴────────────────────┴─────────────┴─────────────┘
+    """
+    first, second = to_position(t1, what="t1"), to_position(t2, what="t2")
+    if isinstance(first, int) != isinstance(second, int):
+        raise TimeArgumentError(f"t1={t1!r} and t2={t2!r}: give two sequences or two times")
+    if second < first:  # type: ignore[operator]
+        raise TimeArgumentError(f"t2={t2!r} is before t1={t1!r}: diff looks forward in time")
+    keys = _names(key)
+    options: dict[str, Any] = dict(key=keys, fold=fold, initial=initial, on=on, fields=fields)
+    old = _lazy(state_at(frame, first, **options))
+    new = _lazy(state_at(frame, second, **options))
+    meta = {*keys, "seq", on, "type"}
+    old_schema, new_schema = old.collect_schema(), new.collect_schema()
+    columns = [c for c in {**new_schema, **old_schema} if c not in meta]
+    if not columns:
+        raise ConfigurationError(
+            "diff compares payload fields, and these events have none: "
+            "read them decoded (a typed table) or give a fold that makes a state"
+        )
+    old = old.select(*keys, "type", *(_column_or_null(old_schema, new_schema, c) for c in columns))
+    new = new.select(*keys, "type", *(_column_or_null(new_schema, old_schema, c) for c in columns))
+    joined = new.join(old, on=keys, how="left", suffix="\0before")
+    existed = pl.col("type\0before").is_not_null()
+    ends = list(end_types or ())
+    ended = pl.col("type").is_in(ends) & ~(existed & pl.col("type\0before").is_in(ends))
+    differs = [pl.col(c).ne_missing(pl.col(c + "\0before")) for c in columns]
+    change = (
+        pl.when(ended).then(pl.lit("ended"))
+        .when(~existed).then(pl.lit("created"))
+        .when(pl.any_horizontal(differs)).then(pl.lit("changed"))
+    )
+    result = joined.select(
+        *keys,
+        change.alias("change"),
+        pl.concat_list([pl.when(d).then(pl.lit(c)) for d, c in zip(differs, columns, strict=True)])
+        .list.drop_nulls()
+        .alias("fields"),
+        pl.when(existed)
+        .then(pl.struct([pl.col(c + "\0before").alias(c) for c in columns]))
+        .alias("before"),
+        pl.struct(columns).alias("after"),
+    ).filter(pl.col("change").is_not_null())
+    return _like(result.sort(keys), frame)
+
+
+# -- windows ----------------------------------------------------------------------
+
+
+def windows(
+    frame: Frame,
+    every: str | dt.timedelta,
+    *,
+    period: str | dt.timedelta | None = None,
+    by: str | Sequence[str] | None = None,
+    aggs: Mapping[str, pl.Expr] | Iterable[pl.Expr] | None = None,
+    on: TimeColumn = "time",
+) -> Frame:
+    """Event counts (and other aggregates) per time window, per group.
+
+    Windows start every ``every`` on a grid anchored at the Unix epoch (UTC)
+    and last ``period`` (default: ``every``, tumbling windows). A longer
+    period gives sliding windows, where an event counts in each window that
+    holds it; a window holds ``start <= t < end``. Only windows holding an
+    event are listed.
+
+    Parameters
+    ----------
+    every
+        The step between window starts: a ``timedelta`` or ``"1m"``, ``"15m"``...
+    period
+        The length of each window.
+    by
+        Columns to group by as well, e.g. ``"type"``, ``"subject"`` or ``"key"``.
+    aggs
+        More aggregates, as polars expressions (a mapping names them).
+    on
+        The clock the windows are laid on.
+
+    Returns
+    -------
+    ``window_start``, ``window_end``, the ``by`` columns, ``count`` and the
+    ``aggs``, sorted by window and group.
+
+    Examples
+    --------
+    >>> at = lambda hms: dt.datetime.fromisoformat(f"2026-11-01T{hms}Z")
+    >>> events = pl.DataFrame({
+    ...     "time": [at("12:00:10"), at("12:00:50"), at("12:01:00"), at("12:01:30")],
+    ...     "type": ["ride_requested", "ride_requested", "driver_assigned", "ride_requested"],
+    ...     "fare": [None, None, 7.0, None],
+    ... })
+    >>> windows(events, "1m", by="type")
+    shape: (3, 4)
+    ┌─────────────────────────┬─────────────────────────┬─────────────────┬───────┐
+    │ window_start            ┆ window_end              ┆ type            ┆ count │
+    │ ---                     ┆ ---                     ┆ ---             ┆ ---   │
+    │ datetime[μs, UTC]       ┆ datetime[μs, UTC]       ┆ str             ┆ u32   │
+    ╞═════════════════════════╪═════════════════════════╪═════════════════╪═══════╡
+    │ 2026-11-01 12:00:00 UTC ┆ 2026-11-01 12:01:00 UTC ┆ ride_requested  ┆ 2     │
+    │ 2026-11-01 12:01:00 UTC ┆ 2026-11-01 12:02:00 UTC ┆ driver_assigned ┆ 1     │
+    │ 2026-11-01 12:01:00 UTC ┆ 2026-11-01 12:02:00 UTC ┆ ride_requested  ┆ 1     │
+    └─────────────────────────┴─────────────────────────┴─────────────────┴───────┘
+    >>> windows(events, "1m", period="2m", aggs={"fares": pl.col("fare").sum()}).select(
+    ...     pl.col("window_start").dt.strftime("%H:%M"), "count", "fares").rows()
+    [('11:59', 2, 0.0), ('12:00', 4, 7.0), ('12:01', 2, 7.0)]
+    """
+    step = _duration(every, what="every")
+    length = step if period is None else _duration(period, what="period")
+    groups = _names(by)
+    lf = _lazy(frame)
+    schema = lf.collect_schema()
+    _check_clock(schema, on, seq=False)
+    _require(schema, groups)
+    start = pl.col(on).dt.truncate(step)
+    lf = lf.filter(pl.col(on).is_not_null())
+    if length == step:
+        lf = lf.with_columns(start.alias("window_start"))
+    else:
+        first = (pl.col(on) - length).dt.truncate(step) + step
+        unit, zone = schema[on].time_unit, schema[on].time_zone  # type: ignore[attr-defined]
+        starts = pl.datetime_ranges(first, start, step, time_unit=unit, time_zone=zone)
+        lf = lf.with_columns(starts.alias("window_start")).explode("window_start")
+    result = (
+        lf.filter(pl.col("window_start").is_not_null())
+        .group_by("window_start", *groups)
+        .agg(pl.len().alias("count"), *_aggregates(aggs))
+        .with_columns((pl.col("window_start") + length).alias("window_end"))
+        .sort("window_start", *groups)
+    )
+    order = ["window_start", "window_end", *groups]
+    return _like(result.select(*order, pl.exclude(order)), frame)
+
+
+def sessions(
+    frame: Frame,
+    gap: str | dt.timedelta,
+    *,
+    key: str | Sequence[str] = "key",
+    on: TimeColumn = "time",
+) -> Frame:
+    """Session windows per entity: runs of events with no pause longer than ``gap``.
+
+    An entity's events, in order, start a new session when more than ``gap``
+    has passed since the previous one; a pause of exactly ``gap`` stays in
+    the session. Sessions are numbered from 1 per entity.
+
+    Returns
+    -------
+    The key columns, ``session``, ``start`` and ``end`` (the first and last
+    event's time), ``duration`` and ``events`` (how many), sorted.
+
+    Examples
+    --------
+    >>> at = lambda hm: dt.datetime.fromisoformat(f"2026-11-01T{hm}Z")
+    >>> events = pl.DataFrame({
+    ...     "seq": [1, 2, 3, 4, 5],
+    ...     "time": [at("12:00"), at("12:04"), at("12:05"), at("12:30"), at("12:33")],
+    ...     "key": ["d7", "d7", "d9", "d7", "d7"],
+    ... })
+    >>> sessions(events, "10m").select("key", "session", "duration", "events").rows()
+    [('d7', 1, datetime.timedelta(seconds=240), 2),
+     ('d7', 2, datetime.timedelta(seconds=180), 2),
+     ('d9', 1, datetime.timedelta(0), 1)]
+    """
+    pause = _duration(gap, what="gap")
+    keys = _names(key)
+    history = _entity_events(frame, keys, on)
+    number = (pl.col(on).diff() > pause).fill_null(True).cum_sum().over(keys)
+    result = (
+        history.with_columns(number.cast(pl.UInt32).alias("session"))
+        .group_by(*keys, "session")
+        .agg(
+            pl.col(on).first().alias("start"),
+            pl.col(on).last().alias("end"),
+            pl.len().alias("events"),
+        )
+        .select(*keys, "session", "start", "end", (pl.col("end") - pl.col("start"))
+                .alias("duration"), "events")
+        .sort(*keys, "session")
+    )
+    return _like(result, frame)
+
+
+def durations(
+    frame: Frame,
+    start_type: str,
+    end_type: str,
+    *,
+    key: str | Sequence[str] = "key",
+    on: TimeColumn = "time",
+) -> Frame:
+    """Time from a ``start_type`` event to the next ``end_type`` event, per entity.
+
+    An entity's events of the two types are read in order. A start opens a
+    cycle unless one is open (a repeated start does not restart the clock:
+    a second request still waits since the first); an end closes the open
+    cycle (an end with no open cycle is ignored). A cycle still open has a
+    null ``end`` and ``duration``: it is still waiting.
+
+    Returns
+    -------
+    One row per cycle: the key columns, ``start``, ``end``, ``duration``,
+    ``start_seq`` and ``end_seq``, sorted by key and start.
+
+    Examples
+    --------
+    >>> at = lambda hm: dt.datetime.fromisoformat(f"2026-11-01T{hm}Z")
+    >>> events = pl.DataFrame({
+    ...     "seq": [1, 2, 3, 4, 5],
+    ...     "time": [at("12:00"), at("12:01"), at("12:02"), at("12:06"), at("12:07")],
+    ...     "type": ["ride_requested", "ride_requested", "ride_requested",
+    ...              "driver_assigned", "driver_assigned"],
+    ...     "key": ["r1", "r2", "r1", "r1", "r1"],
+    ... })
+    >>> durations(events, "ride_requested", "driver_assigned").select(
+    ...     "key", "duration", "start_seq", "end_seq").rows()
+    [('r1', datetime.timedelta(seconds=360), 1, 4), ('r2', None, 2, None)]
+    """
+    if start_type == end_type:
+        raise ConfigurationError(f"start and end are both {start_type!r}: give two event types")
+    keys = _names(key)
+    history = _entity_events(frame, keys, on).filter(pl.col("type").is_in([start_type, end_type]))
+    first_of_run = pl.col("type").ne_missing(pl.col("type").shift(1)).over(keys)
+    result = (
+        history.filter(first_of_run)
+        .with_columns(
+            pl.col(on).shift(-1).over(keys).alias("end"),
+            pl.col("seq").shift(-1).over(keys).alias("end_seq"),
+        )
+        .filter(pl.col("type") == start_type)
+        .select(
+            *keys,
+            pl.col(on).alias("start"),
+            "end",
+            (pl.col("end") - pl.col(on)).alias("duration"),
+            pl.col("seq").alias("start_seq"),
+            "end_seq",
+        )
+        .sort(*keys, "start_seq")
+    )
+    return _like(result, frame)
+
+
+# -- joins and lateness -----------------------------------------------------------
+
+
+def join_as_of(
+    left: Frame,
+    right: pl.DataFrame | pl.LazyFrame,
+    *,
+    by: str | Sequence[str] | None = "key",
+    by_left: str | Sequence[str] | None = None,
+    by_right: str | Sequence[str] | None = None,
+    fields: Sequence[str] | None = None,
+    suffix: str = "_right",
+    on: TimeColumn = "time",
+) -> Frame:
+    """Each left event with the latest right event before it, for the same entity.
+
+    "Before" is in ``(on, seq)`` order: a right event at the same instant as
+    the left one counts only if its sequence is lower (it was stored first),
+    and a left event is never matched with itself. Right events with a null
+    ``on`` or a null entity are never matched; a left event with no match
+    gets nulls. Typical: the driver's last location at each pickup.
+
+    Parameters
+    ----------
+    left, right
+        Events in stream order, e.g. two event types filtered from one table,
+        or two typed tables of one stream.
+    by
+        Entity columns matched on both sides (``None``: the latest right event
+        of any entity); ``by_left`` and ``by_right`` name them per side.
+    fields
+        Right columns to attach (default: its payload columns).
+    suffix
+        Added to the names of the attached columns, and of the right
+        event's ``seq`` and ``on`` column, which are attached too.
+
+    Returns
+    -------
+    The left frame in its order, with the attached columns.
+
+    Examples
+    --------
+    >>> at = lambda hm: dt.datetime.fromisoformat(f"2026-11-01T{hm}Z")
+    >>> events = pl.DataFrame({
+    ...     "seq": [1, 2, 3, 4, 5],
+    ...     "time": [at("12:00"), at("12:01"), at("12:02"), at("12:02"), at("12:03")],
+    ...     "type": ["driver_located", "driver_located", "ride_picked_up",
+    ...              "driver_located", "ride_picked_up"],
+    ...     "key": ["d7", "d9", "r1", "d7", "r2"],
+    ...     "driver": [None, None, "d7", None, "d7"],
+    ...     "lat": [52.50, 48.85, None, 52.51, None],
+    ... })
+    >>> pickups = events.filter(pl.col("type") == "ride_picked_up")
+    >>> located = events.filter(pl.col("type") == "driver_located")
+    >>> join_as_of(pickups, located, by_left="driver", by_right="key", fields=["lat"]
+    ...     ).select("key", "driver", "seq_right", "lat_right").rows()
+    [('r1', 'd7', 1, 52.5), ('r2', 'd7', 4, 52.51)]
+    """
+    left_keys = _names(by if by_left is None else by_left)
+    right_keys = _names(by if by_right is None else by_right)
+    if len(left_keys) != len(right_keys):
+        raise ConfigurationError(f"by_left {left_keys} and by_right {right_keys} differ in length")
+    lf, rf = _lazy(left), _lazy(right)
+    left_schema, right_schema = lf.collect_schema(), rf.collect_schema()
+    _check_clock(left_schema, on)
+    _check_clock(right_schema, on)
+    _require(left_schema, left_keys)
+    _require(right_schema, right_keys)
+    attached = _payload(right_schema, right_keys, fields)
+    common = [f"\0by{i}" for i in range(len(left_keys))]
+
+    def points(lf: pl.LazyFrame, keys: list[str], side: int, row: str) -> pl.LazyFrame:
+        return lf.with_row_index(row).select(
+            *(pl.col(k).alias(c) for k, c in zip(keys, common, strict=True)),
+            on, "seq", pl.lit(side, pl.UInt8).alias("\0side"), row,
+        ).filter(pl.all_horizontal(pl.col(on, *common).is_not_null()))
+
+    timeline = pl.concat(
+        [points(lf, left_keys, 0, "\0left"), points(rf, right_keys, 1, "\0right")],
+        how="diagonal",
+    ).sort(*common, on, "seq", "\0side")
+    latest = pl.col("\0right").forward_fill()
+    matches = timeline.select(
+        "\0left", (latest.over(common) if common else latest).alias("\0right")
+    ).filter(pl.col("\0left").is_not_null())
+    found = rf.with_row_index("\0right").select(
+        "\0right", *(pl.col(c).alias(c + suffix) for c in ("seq", on, *attached))
+    )
+    result = (
+        lf.with_row_index("\0left")
+        .join(matches, on="\0left", how="left")
+        .join(found, on="\0right", how="left")
+        .sort("\0left")
+        .drop("\0left", "\0right")
+    )
+    return _like(result, left)
+
+
+def late_events(frame: Frame, *, key: str | Sequence[str] | None = "key") -> Frame:
+    """Events that happened before something already seen for their entity.
+
+    An event is late if its ``event_time`` is strictly older than the latest
+    ``event_time`` among the entity's earlier events in stream order (lower
+    sequence). An equal time is not late. Events without an ``event_time``
+    are never late and do not move the mark; ``key=None`` compares across the
+    whole stream.
+
+    Returns
+    -------
+    The late events in stream order, with ``seen_event_time`` (the latest
+    event time seen before) and ``lateness`` (how far behind it they are).
+
+    Examples
+    --------
+    >>> at = lambda hm: dt.datetime.fromisoformat(f"2026-11-01T{hm}Z")
+    >>> events = pl.DataFrame({
+    ...     "seq": [1, 2, 3, 4, 5],
+    ...     "key": ["r1", "r2", "r1", "r1", "r2"],
+    ...     "event_time": [at("12:05"), at("12:00"), None, at("12:01"), at("12:00")],
+    ... })
+    >>> late_events(events).select("seq", "key", "lateness").rows()
+    [(4, 'r1', datetime.timedelta(seconds=240))]
+    """
+    keys = _names(key)
+    lf = _lazy(frame)
+    _require(lf.collect_schema(), ["event_time", *keys])
+    seen = pl.col("event_time").cum_max().forward_fill().shift(1)
+    result = (
+        lf.filter(pl.all_horizontal(pl.col(keys).is_not_null()) if keys else pl.lit(True))
+        .with_columns((seen.over(keys) if keys else seen).alias("seen_event_time"))
+        .filter(pl.col("event_time") < pl.col("seen_event_time"))
+        .with_columns((pl.col("seen_event_time") - pl.col("event_time")).alias("lateness"))
+    )
+    return _like(result, frame)
+
+
+# -- helpers ----------------------------------------------------------------------
+
+
+def _lazy(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    if isinstance(frame, pl.LazyFrame):
+        return frame
+    if isinstance(frame, pl.DataFrame):
+        return frame.lazy()
+    raise ConfigurationError(
+        f"expected a polars DataFrame or LazyFrame of events, got {type(frame).__name__}"
+    )
+
+
+def _like(result: pl.LazyFrame, frame: Frame) -> Frame:
+    """``result`` as the same kind of frame as ``frame``."""
+    return result.collect() if isinstance(frame, pl.DataFrame) else result  # type: ignore[return-value]
+
+
+def _names(columns: str | Sequence[str] | None) -> list[str]:
+    if columns is None:
+        return []
+    return [columns] if isinstance(columns, str) else list(columns)
+
+
+def _require(schema: pl.Schema, names: Iterable[str]) -> None:
+    missing = [n for n in names if n not in schema]
+    if missing:
+        raise ConfigurationError(
+            f"no column {', '.join(map(repr, missing))} in these events; "
+            f"their columns are: {', '.join(schema.names())}"
+        )
+
+
+def _check_clock(schema: pl.Schema, on: str, *, seq: bool = True) -> None:
+    if on not in ("time", "event_time"):
+        raise ConfigurationError(
+            f"on={on!r}: choose 'time' (when the store got the event) or "
+            "'event_time' (when it happened)"
+        )
+    _require(schema, ["seq", on] if seq else [on])
+    dtype = schema[on]
+    if not isinstance(dtype, pl.Datetime) or dtype.time_zone is None:
+        raise ConfigurationError(
+            f"column {on!r} is {dtype}, not a datetime with a time zone: eventkit "
+            f"compares instants; e.g. pl.col({on!r}).dt.replace_time_zone('UTC')"
+        )
+
+
+def _payload(schema: pl.Schema, keys: list[str], fields: Sequence[str] | None) -> list[str]:
+    """The payload columns a state is made of."""
+    if fields is not None:
+        _require(schema, fields)
+        return list(fields)
+    return [c for c in schema if c not in ENVELOPE_SCHEMA and c not in keys]
+
+
+def _duration(value: str | dt.timedelta, *, what: str) -> dt.timedelta:
+    length = parse_duration(value) if isinstance(value, str) else value
+    if not isinstance(length, dt.timedelta) or length <= dt.timedelta(0):
+        raise TimeArgumentError(f"{what}={value!r}: give a positive duration, e.g. '1m' or '15m'")
+    return length
+
+
+def _aggregates(aggs: Mapping[str, pl.Expr] | Iterable[pl.Expr] | None) -> list[pl.Expr]:
+    if aggs is None:
+        return []
+    if isinstance(aggs, Mapping):
+        return [expr.alias(name) for name, expr in aggs.items()]
+    return list(aggs)
+
+
+def _column_or_null(schema: pl.Schema, other: pl.Schema, column: str) -> pl.Expr:
+    """``column`` if ``schema`` has it, else nulls of the type ``other`` gives it."""
+    if column in schema:
+        return pl.col(column)
+    return pl.lit(None, other[column]).alias(column)
+
+
+# -- selection --------------------------------------------------------------------
+
+
+def _bound(position: Position | None, op: str, on: str) -> _Bound | None:
+    if position is None:
+        return None
+    return ("seq" if isinstance(position, int) else on, position, op)  # type: ignore[return-value]
+
+
+def _select(frame: Frame, bounds: list[_Bound | None], *, on: str | None) -> Frame:
+    """The rows inside every bound: a binary-searched slice where a sorted column allows."""
+    given = [b for b in bounds if b is not None]
+    lf = _lazy(frame)
+    schema = lf.collect_schema()
+    if on is not None and any(column == on for column, _, _ in given):
+        _check_clock(schema, on, seq=False)
+    _require(schema, [column for column, _, _ in given])
+    if isinstance(frame, pl.DataFrame):
+        start, stop, rest = 0, frame.height, []
+        for bound in given:
+            index = _search(frame, bound)
+            if index is None:
+                rest.append(bound)
+            elif bound[2] in (">=", ">"):
+                start = max(start, index)
+            else:
+                stop = min(stop, index)
+        frame = frame.slice(start, max(stop - start, 0))
+        if not rest:
+            return frame
+        lf, given = frame.lazy(), rest
+    return _like(lf.filter(*(_predicate(b, schema) for b in given)), frame)
+
+
+def _search(frame: pl.DataFrame, bound: _Bound) -> int | None:
+    """The row where ``bound`` starts or stops holding, if its column is sorted."""
+    column, value, op = bound
+    series = frame.get_column(column)
+    if series.null_count() or not series.is_sorted():
+        return None
+    physical = value if isinstance(value, int) else _physical(value, series.dtype)
+    side = "left" if op in (">=", "<") else "right"
+    return int(series.to_physical().search_sorted(physical, side=side))  # type: ignore[arg-type]
+
+
+def _physical(value: dt.datetime, dtype: pl.DataType) -> int:
+    return pl.Series([value]).cast(dtype).to_physical().item()
+
+
+def _predicate(bound: _Bound, schema: pl.Schema) -> pl.Expr:
+    column, value, op = bound
+    literal = pl.lit(value).cast(schema[column])
+    col = pl.col(column)
+    return {">=": col >= literal, ">": col > literal, "<=": col <= literal, "<": col < literal}[op]
+
+
+# -- entities and folds -----------------------------------------------------------
+
+
+def _entity_events(frame: pl.DataFrame | pl.LazyFrame, keys: list[str], on: str) -> pl.LazyFrame:
+    """The events that belong to an entity and have an ``on`` time, in fold order."""
+    lf = _lazy(frame)
+    schema = lf.collect_schema()
+    _check_clock(schema, on)
+    _require(schema, keys)
+    lf = lf.filter(pl.all_horizontal(pl.col(keys).is_not_null()), pl.col(on).is_not_null())
+    return lf.sort(on, "seq") if on == "event_time" else lf
+
+
+def _reduce(
+    events: pl.DataFrame, keys: list[str], fold: Reducer, initial: Any, schema: pl.Schema
+) -> pl.DataFrame:
+    """Run a Python reducer over each entity's events, in order."""
+    states: dict[tuple[Any, ...], Any] = {}
+    for event in events.iter_rows(named=True):
+        entity = tuple(event[k] for k in keys)
+        state = states[entity] if entity in states else copy.deepcopy(initial)
+        states[entity] = fold(state, event)
+    entities = pl.DataFrame(
+        [pl.Series(k, [e[i] for e in states], dtype=schema[k]) for i, k in enumerate(keys)]
+    )
+    values = list(states.values())
+    if values and all(isinstance(v, dict) for v in values):
+        table = pl.DataFrame(values, infer_schema_length=None)
+    else:
+        table = pl.DataFrame({"state": values}, strict=False)
+    clash = [c for c in table.columns if c in (*keys, "seq", "time", "event_time", "type")]
+    if clash:
+        raise ConfigurationError(
+            f"the fold's state has keys {clash}, which name the entity or its last event; "
+            "rename them in the state"
+        )
+    return pl.concat([entities, table], how="horizontal")
