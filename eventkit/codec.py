@@ -14,6 +14,7 @@ A payload that is empty or not a JSON object is kept: its bytes stay in
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 from collections.abc import Mapping, Sequence
@@ -128,54 +129,76 @@ def decode(
         dtype=pl.String,
     )
     errors, lines = _classify(payloads, data)
-    good = [i for i in range(n) if errors[i] is None] if any(errors) else range(n)
-    good_lines = lines if len(good) == n else [lines[i] for i in good]
+    good = pl.Series(errors, dtype=pl.String).is_null().arg_true()
     fields = rules.fields()
-    projected, bad = _parse_projected(good_lines, fields)
+    projected, bad = _parse_projected(lines, good, fields)
     if bad:
         for j, reason in bad.items():
             errors[good[j]] = reason
-        keep = [j for j in range(len(good)) if j not in bad]
-        good = [good[j] for j in keep]
-        good_lines = [good_lines[j] for j in keep]
-        projected, _ = _parse_projected(good_lines, fields)
+        good = pl.Series(errors, dtype=pl.String).is_null().arg_true()
+        projected, _ = _parse_projected(lines, good, fields)
     frame = pl.DataFrame(
         [seq.rename("seq").cast(pl.UInt64), subject, time.rename("time"), header_text, data,
          pl.Series("error", errors, dtype=pl.String)]
     )
     field_frame = _scatter(projected, good, n, fields)
-    envelope = (
-        pl.concat([frame, field_frame], how="horizontal")
-        .with_columns(**rules.exprs())
-        .select(list(ENVELOPE_SCHEMA))
-    )
+    envelope = rules.apply(pl.concat([frame, field_frame], how="horizontal")).select(
+        list(ENVELOPE_SCHEMA))
     consumed = {
         name for name in ("type", "key", "event_time")
         if any(r.source == "field" and r.name == name for r in getattr(rules, name))
     }
-    typed = _typed_tables(envelope, good, good_lines, schemas or {}, consumed)
+    typed = _typed_tables(envelope, good, lines, schemas or {}, consumed)
     return Decoded(envelope, typed)
 
 
-def _classify(payloads: Sequence[bytes], data: pl.Series) -> tuple[list[str | None], list[bytes]]:
-    """Reasons for payloads that cannot be NDJSON lines, and the lines themselves."""
+def _classify(payloads: Sequence[bytes], data: pl.Series) -> tuple[list[str | None], pa.Array]:
+    """Why payloads cannot be NDJSON lines (None where they can), and the lines.
+
+    The lines are one Arrow array whose values are the payloads each followed
+    by a newline, in one buffer: any subset of them taken by index is an
+    NDJSON text for polars, with no per-message work in Python.
+    """
     n = len(payloads)
     errors: list[str | None] = [None] * n
-    lines = list(payloads)
-    sizes = data.bin.size()
-    odd = (sizes < 2) | data.bin.contains(b"\n") | data.bin.contains(b"\r")
-    for i in odd.arg_true().to_list():
+    joined = bytearray(b"\n".join(payloads) + b"\n") if n else bytearray()
+    ends = (data.bin.size().cast(pl.Int64) + 1).cum_sum()
+    # Cheap, vectorised: a line polars will take starts with "{", ends with "}",
+    # is UTF-8 and has no line breaks. Only the rest is looked at one by one.
+    odd = ~(data.bin.starts_with(b"{") & data.bin.ends_with(b"}"))
+    odd |= data.bin.contains(b"\n") | data.bin.contains(b"\r")
+    for i in sorted({*odd.arg_true().to_list(), *_not_utf8(joined, ends)}):
         raw = payloads[i]
         if not raw.strip():
             errors[i] = EMPTY
             continue
-        if b"\n" in raw or b"\r" in raw:  # JSON allows newlines between tokens only
-            reason = _json_object_error(raw)
-            if reason:
-                errors[i] = reason
-                continue
-            lines[i] = raw.replace(b"\r", b" ").replace(b"\n", b" ")
+        reason = _json_object_error(raw)
+        if reason:
+            errors[i] = reason
+        else:  # JSON allows whitespace (and so line breaks) between tokens: same length
+            end = int(ends[i]) - 1
+            joined[end - len(raw):end] = raw.replace(b"\r", b" ").replace(b"\n", b" ")
+    offsets = pl.concat([pl.Series([0], dtype=pl.Int64), ends]).to_arrow()
+    lines = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), n, [None, offsets.buffers()[1], pa.py_buffer(joined)])
     return errors, lines
+
+
+def _not_utf8(joined: bytearray, ends: pl.Series) -> list[int]:
+    """Indices of lines that are not UTF-8, found by decoding the whole text at once."""
+    if joined.isascii():
+        return []
+    bad: list[int] = []
+    view = memoryview(joined)
+    pos = 0
+    while True:
+        try:
+            codecs.utf_8_decode(view[pos:], "strict", True)
+            return bad
+        except UnicodeDecodeError as exc:
+            i = int(ends.search_sorted(pos + exc.start, side="right"))
+            bad.append(i)
+            pos = int(ends[i])
 
 
 def _json_object_error(raw: bytes) -> str | None:
@@ -188,36 +211,48 @@ def _json_object_error(raw: bytes) -> str | None:
     return None
 
 
-def _read(lines: Sequence[bytes], schema: Mapping[str, pl.DataType] | None) -> pl.DataFrame:
-    buf = io.BytesIO(b"\n".join(lines))
+def _text(lines: pa.Array, rows: pl.Series) -> bytes:
+    """The NDJSON text of the lines at ``rows``."""
+    part = lines if len(rows) == len(lines) else lines.take(rows.to_arrow())
+    offsets = pa.Array.from_buffers(pa.int64(), len(part) + 1, [None, part.buffers()[1]],
+                                    offset=part.offset)
+    start, stop = offsets[0].as_py(), offsets[-1].as_py()
+    return part.buffers()[2][start:stop].to_pybytes()
+
+
+def _read(text: bytes, schema: Mapping[str, pl.DataType] | None) -> pl.DataFrame:
+    buf = io.BytesIO(text)
     if schema is None:
         return pl.read_ndjson(buf, infer_schema_length=None)
     return pl.read_ndjson(buf, schema=dict(schema))
 
 
-def _parse_projected(lines: Sequence[bytes], fields: list[str]) -> tuple[pl.DataFrame, dict[int, str]]:
-    """The rule fields of each line as text; or, if a line is bad, the bad lines' reasons."""
+def _parse_projected(
+    lines: pa.Array, rows: pl.Series, fields: list[str]
+) -> tuple[pl.DataFrame, dict[int, str]]:
+    """The rule fields of each line as text; or, if lines are bad, their reasons."""
     schema = {f: pl.String() for f in fields} or {"__none__": pl.String()}
-    if not lines:
+    if not len(rows):
         return pl.DataFrame(schema=schema), {}
     try:
-        out = _read(lines, schema)
-        if out.height == len(lines):
+        out = _read(_text(lines, rows), schema)
+        if out.height == len(rows):
             return out, {}
-    except (pl.exceptions.ComputeError, pl.exceptions.PolarsError):
+    except pl.exceptions.PolarsError:
         pass
-    bad = {j: reason for j, line in enumerate(lines) if (reason := _json_object_error(line))}
+    values = lines.take(rows.to_arrow()).to_pylist()
+    bad = {j: reason for j, line in enumerate(values) if (reason := _json_object_error(line))}
     if not bad:  # polars refuses what orjson accepts: keep the events, flag them
-        bad = {j: "payload not readable as an NDJSON object" for j in range(len(lines))}
+        bad = dict.fromkeys(range(len(values)), "payload not readable as an NDJSON object")
     return pl.DataFrame(schema=schema), bad
 
 
-def _scatter(projected: pl.DataFrame, good: Sequence[int], n: int, fields: list[str]) -> pl.DataFrame:
+def _scatter(projected: pl.DataFrame, good: pl.Series, n: int, fields: list[str]) -> pl.DataFrame:
     """Rule-field columns for all ``n`` rows (null where the payload did not decode)."""
     if len(good) == n:
         cols = projected
     else:
-        idx = pl.DataFrame({"__row": pl.Series(list(good), dtype=pl.UInt32)})
+        idx = pl.DataFrame({"__row": good.cast(pl.UInt32)})
         cols = (
             pl.DataFrame({"__row": pl.int_range(n, dtype=pl.UInt32, eager=True)})
             .join(pl.concat([idx, projected.select(fields)], how="horizontal"),
@@ -231,38 +266,36 @@ def _scatter(projected: pl.DataFrame, good: Sequence[int], n: int, fields: list[
 
 
 def _typed_tables(
-    envelope: pl.DataFrame, good: Sequence[int], lines: Sequence[bytes],
+    envelope: pl.DataFrame, good: pl.Series, lines: pa.Array,
     schemas: Mapping[str, Mapping[str, pl.DataType]], consumed: set[str],
 ) -> dict[str, pl.DataFrame]:
     """One frame per event type: ``seq``, then the payload fields."""
     if not len(good):
         return {}
     groups = (
-        envelope.select("type").with_row_index("__row")
-        .join(pl.DataFrame({"__row": pl.Series(list(good), dtype=pl.UInt32),
-                            "__line": pl.int_range(len(good), dtype=pl.UInt32, eager=True)}),
-              on="__row", how="inner")
-        .group_by("type", maintain_order=True).agg("__row", "__line")
+        envelope.select("type").with_row_index("__row")[good]
+        .group_by("type", maintain_order=True).agg("__row")
     )
     typed: dict[str, pl.DataFrame] = {}
-    for event_type, rows, line_idx in groups.iter_rows():
+    for event_type, rows in groups.iter_rows():
         if event_type is None:
             continue
-        fields = _read_type([lines[j] for j in line_idx], schemas.get(event_type))
+        rows = pl.Series(rows, dtype=pl.UInt32)
+        fields = _read_type(_text(lines, rows), schemas.get(event_type))
         seq = envelope["seq"].gather(rows)
         typed[event_type] = _payload_names(fields, consumed).insert_column(0, seq)
     return typed
 
 
-def _read_type(lines: list[bytes], schema: Mapping[str, pl.DataType] | None) -> pl.DataFrame:
+def _read_type(text: bytes, schema: Mapping[str, pl.DataType] | None) -> pl.DataFrame:
     try:
-        return _read(lines, schema)
+        return _read(text, schema)
     except pl.exceptions.PolarsError:
         # fields whose JSON types disagree within one type: read every field as text
         names: dict[str, None] = {}
-        for line in lines:
+        for line in text.splitlines():
             names.update(dict.fromkeys(orjson.loads(line)))
-        return _read(lines, {name: pl.String() for name in names})
+        return _read(text, {name: pl.String() for name in names})
 
 
 _RESERVED = set(ENVELOPE_SCHEMA)

@@ -29,7 +29,7 @@ from eventkit.events import Events, ReadInfo
 from eventkit.exceptions import ClosedError, ConfigurationError
 from eventkit.source import _loop
 from eventkit.source._wire import Auth, parse_servers
-from eventkit.source.jetstream import JetStream, RawBatch, StreamInfo
+from eventkit.source.jetstream import JetStream, PublishResult, RawBatch, StreamInfo
 
 __all__ = ["Connection", "connect"]
 
@@ -207,20 +207,20 @@ class Connection:
         return await _on_loop(self._js.add_stream(name, subjects, **config))
 
     def publish_many(self, subjects: Sequence[str], payloads: Sequence[bytes],
-                     headers: Sequence[dict[str, str] | None] | None = None) -> int:
-        """Publish messages in order, each acknowledged by JetStream; returns how many.
+                     headers: Sequence[dict[str, str] | None] | None = None) -> PublishResult:
+        """Publish messages in order, each acknowledged by JetStream.
 
         Checks each message's size with its headers against the server's limit first.
         """
         return _loop.run(self.apublish_many(subjects, payloads, headers))
 
     async def apublish_many(self, subjects: Sequence[str], payloads: Sequence[bytes],
-                            headers: Sequence[dict[str, str] | None] | None = None) -> int:
+                            headers: Sequence[dict[str, str] | None] | None = None,
+                            ) -> PublishResult:
         self._check_open()
         if len(subjects) != len(payloads) or (headers is not None and len(headers) != len(payloads)):
             raise ConfigurationError("subjects, payloads and headers must have the same length")
-        acks = await _on_loop(self._js.publish_many(subjects, payloads, headers))
-        return len(acks)
+        return await _on_loop(self._js.publish_many(subjects, payloads, headers))
 
     # -- reading -----------------------------------------------------------
     def read(

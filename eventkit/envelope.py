@@ -173,68 +173,87 @@ class Rules:
             {r.name for name in METADATA_KEYS for r in getattr(self, name) if r.source == "header"}
         )
 
-    def exprs(self) -> dict[str, pl.Expr]:
-        """Polars expressions for ``type``, ``key`` and ``event_time``.
+    def apply(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Add ``type``, ``key`` and ``event_time`` to ``frame``.
 
-        They read the columns ``subject``, ``headers`` (JSON text) and, for
-        each field rule, a string column ``__field__<name>`` holding the
-        payload field as text.
+        ``frame`` has ``subject``, ``headers`` (JSON text) and, for each field
+        rule, a text column named by :func:`field_column`. A later place is
+        only looked at for the rows the earlier ones left null, so the common
+        case (the first place answers) costs one column.
         """
-        return {
-            "type": _first(self.type),
-            "key": _first(self.key),
-            "event_time": parse_times(_first(self.event_time)),
-        }
+        return frame.with_columns(
+            _first(frame, self.type).alias("type"),
+            _first(frame, self.key).alias("key"),
+            parse_times(_first(frame, self.event_time)).alias("event_time"),
+        )
 
 
 def field_column(name: str) -> str:
     return f"__field__{name}"
 
 
-def _one(rule: Rule) -> pl.Expr:
+def _one(frame: pl.DataFrame, rule: Rule) -> pl.Series:
     if rule.source == "field":
-        return pl.col(field_column(rule.name))
+        return frame.get_column(field_column(rule.name)).cast(pl.String)
     if rule.source == "subject":
-        return pl.col("subject").str.split(".").list.get(int(rule.name), null_on_oob=True)
-    return pl.col("headers").str.json_path_match(f"$['{rule.name}']")
+        return frame.get_column("subject").str.split(".").list.get(
+            int(rule.name), null_on_oob=True)
+    return frame.get_column("headers").str.json_path_match(f"$['{rule.name}']")
 
 
-def _first(rules: tuple[Rule, ...]) -> pl.Expr:
-    exprs = [_one(r).cast(pl.String) for r in rules]
-    if len(exprs) == 1:
-        return exprs[0]
-    return pl.coalesce(exprs)
+def _first(frame: pl.DataFrame, rules: tuple[Rule, ...]) -> pl.Series:
+    """The first non-null value over ``rules``, looking further only where needed."""
+    out = _one(frame, rules[0])
+    for rule in rules[1:]:
+        missing = out.is_null()
+        if not missing.any():
+            break
+        if rule.source == "header" and frame.get_column("headers").null_count() == frame.height:
+            continue
+        out = out.zip_with(~missing, _one(frame, rule))
+    return out
 
 
 _ISO_FORMATS = ("%Y-%m-%dT%H:%M:%S%.fZ", "%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%SZ",
                 "%Y-%m-%d %H:%M:%S%.f%:z")
 
 
-def parse_times(text: pl.Expr) -> pl.Expr:
+def parse_times(text: pl.Series) -> pl.Series:
     """Datetime(ns, UTC) from ISO-8601 text or epoch numbers (s, ms, us or ns by size).
 
-    Unreadable values become null; the raw payload keeps them.
+    Unreadable values become null; the raw payload keeps them. Each format is
+    tried only on the values the ones before it could not read.
 
     Examples
     --------
     >>> s = pl.Series(["2026-11-01T12:00:00.5Z", "2026-11-01T13:00:00+01:00",
     ...                "1793534400000", "soon", None])
-    >>> pl.select(parse_times(pl.lit(s))).to_series().to_list()  # doctest: +NORMALIZE_WHITESPACE
+    >>> parse_times(s).to_list()  # doctest: +NORMALIZE_WHITESPACE
     [datetime.datetime(2026, 11, 1, 12, 0, 0, 500000, tzinfo=zoneinfo.ZoneInfo(key='UTC')),
      datetime.datetime(2026, 11, 1, 12, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC')),
      datetime.datetime(2026, 11, 1, 12, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC')),
      None, None]
     """
-    parsed = [
-        text.str.strptime(TIME, fmt, strict=False, exact=True) for fmt in _ISO_FORMATS
-    ]
+    text = text.cast(pl.String)
+    given = text.is_not_null()
+    out = pl.Series(text.name, [None] * len(text), dtype=TIME)
+    for fmt in _ISO_FORMATS:
+        todo = given & out.is_null()
+        if not todo.any():
+            return out
+        out = out.zip_with(~todo, text.str.strptime(TIME, fmt, strict=False, exact=True))
+    todo = given & out.is_null()
+    if todo.any():
+        out = out.zip_with(~todo, _epoch(text))
+    return out
+
+
+def _epoch(text: pl.Series) -> pl.Series:
     number = text.str.strip_chars().cast(pl.Float64, strict=False)
-    magnitude = number.abs()
-    epoch_ns = (
-        pl.when(magnitude < 1e11).then(number * 1e9)
-        .when(magnitude < 1e14).then(number * 1e6)
-        .when(magnitude < 1e17).then(number * 1e3)
+    return pl.select(
+        pl.when(number.abs() < 1e11).then(number * 1e9)
+        .when(number.abs() < 1e14).then(number * 1e6)
+        .when(number.abs() < 1e17).then(number * 1e3)
         .otherwise(number)
-    )
-    as_epoch = epoch_ns.round().cast(pl.Int64, strict=False).cast(TIME)
-    return pl.coalesce([*parsed, as_epoch])
+        .round().cast(pl.Int64, strict=False).cast(TIME)
+    ).to_series()

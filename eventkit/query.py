@@ -516,7 +516,7 @@ def sessions(
      ('d7', 2, datetime.timedelta(seconds=180), 2),
      ('d9', 1, datetime.timedelta(0), 1)]
     """
-    pause = _duration(gap, what="gap")
+    pause = _duration(gap, what="gap", zero=True)
     keys = _names(key)
     history = _entity_events(frame, keys, on)
     number = (pl.col(on).diff() > pause).fill_null(True).cum_sum().over(keys)
@@ -721,7 +721,7 @@ def late_events(frame: Frame, *, key: str | Sequence[str] | None = "key") -> Fra
     keys = _names(key)
     lf = _lazy(frame)
     _require(lf.collect_schema(), ["event_time", *keys])
-    seen = pl.col("event_time").cum_max().forward_fill().shift(1)
+    seen = pl.col("event_time").cum_max().shift(1)
     result = (
         lf.filter(pl.all_horizontal(pl.col(keys).is_not_null()) if keys else pl.lit(True))
         .with_columns((seen.over(keys) if keys else seen).alias("seen_event_time"))
@@ -787,9 +787,11 @@ def _payload(schema: pl.Schema, keys: list[str], fields: Sequence[str] | None) -
     return [c for c in schema if c not in ENVELOPE_SCHEMA and c not in keys]
 
 
-def _duration(value: str | dt.timedelta, *, what: str) -> dt.timedelta:
+def _duration(value: str | dt.timedelta, *, what: str, zero: bool = False) -> dt.timedelta:
     length = parse_duration(value) if isinstance(value, str) else value
-    if not isinstance(length, dt.timedelta) or length <= dt.timedelta(0):
+    if not isinstance(length, dt.timedelta) or length < dt.timedelta(0) or (
+        length == dt.timedelta(0) and not zero
+    ):
         raise TimeArgumentError(f"{what}={value!r}: give a positive duration, e.g. '1m' or '15m'")
     return length
 

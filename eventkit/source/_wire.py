@@ -258,6 +258,7 @@ class Wire:
         self.error: BaseException | None = None
         self.permission_errors: list[str] = []
         self.closed = asyncio.Event()
+        self._out = bytearray()
 
     # -- connecting --------------------------------------------------------
     async def connect(self) -> None:
@@ -428,23 +429,33 @@ class Wire:
     def _write(self, data: bytes) -> None:
         if self._writer is None or self.closed.is_set():
             raise ConnectionResetError(f"connection to {self.address} is closed")
+        if self._out:
+            self._writer.write(bytes(self._out))
+            self._out.clear()
         self._writer.write(data)
 
     async def drain(self) -> None:
-        assert self._writer is not None
+        """Send what :meth:`publish` queued, and wait while the socket is backed up."""
+        if self._writer is None or self.closed.is_set():
+            raise ConnectionResetError(f"connection to {self.address} is closed")
+        if self._out:
+            self._writer.write(bytes(self._out))
+            self._out.clear()
         await self._writer.drain()
 
     def publish(self, subject: str, payload: bytes, *, reply: str = "",
                 headers: bytes | None = None) -> None:
-        """Queue one message (call :meth:`drain` now and then)."""
+        """Queue one message; :meth:`drain` sends what is queued in one write."""
+        if self.closed.is_set():
+            raise ConnectionResetError(f"connection to {self.address} is closed")
         subj = subject.encode()
         rep = b" " + reply.encode() if reply else b""
         if headers:
             total = len(headers) + len(payload)
-            self._write(b"HPUB %s%s %d %d\r\n%s%s\r\n" % (subj, rep, len(headers), total,
-                                                         headers, payload))
+            self._out += b"HPUB %s%s %d %d\r\n%s%s\r\n" % (subj, rep, len(headers), total,
+                                                          headers, payload)
         else:
-            self._write(b"PUB %s%s %d\r\n%s\r\n" % (subj, rep, len(payload), payload))
+            self._out += b"PUB %s%s %d\r\n%s\r\n" % (subj, rep, len(payload), payload)
 
     def _subscribe_sink(self, subject: str, sink: Sink) -> bytes:
         sid = str(next(self._sids)).encode()
@@ -457,6 +468,12 @@ class Wire:
         sink = sink or Sink()
         inbox = f"_INBOX.{secrets.token_hex(11)}"
         return inbox, self._subscribe_sink(inbox, sink), sink
+
+    def subscribe_prefix(self, sink: Sink | None = None) -> tuple[str, bytes, Sink]:
+        """A fresh inbox prefix ``P``; everything sent to ``P.<anything>`` goes to ``sink``."""
+        sink = sink or Sink()
+        inbox = f"_INBOX.{secrets.token_hex(11)}"
+        return inbox, self._subscribe_sink(f"{inbox}.*", sink), sink
 
     def unsubscribe(self, sid: bytes) -> None:
         self._sinks.pop(sid, None)

@@ -365,52 +365,79 @@ class JetStream:
     async def publish_many(
         self, subjects: Sequence[str], payloads: Sequence[bytes],
         headers: Sequence[dict[str, str] | None] | None = None, *,
-        window: int = 4096, timeout: float = 10.0,
-    ) -> list[dict[str, Any]]:
-        """Publish with acks, ``window`` in flight; returns each message's PubAck."""
+        window: int = 8192, timeout: float = 10.0,
+    ) -> PublishResult:
+        """Publish in order with JetStream acks, ``window`` messages in flight.
+
+        Acks arrive on one inbox subscription and are checked in bulk; a
+        refused message stops the publish with the server's reason.
+        """
         wire = await self.connect()
         max_payload = int(wire.info.get("max_payload", 1 << 20))  # type: ignore[call-overload]
-        acks: list[dict[str, Any] | None] = [None] * len(payloads)
-        in_flight: list[tuple[int, str, asyncio.Future[tuple[bytes | None, bytes]]]] = []
-
-        async def settle(upto: int) -> None:
-            while len(in_flight) > upto:
-                i, reply, fut = in_flight.pop(0)
-                try:
-                    _, data = await asyncio.wait_for(fut, timeout)
-                except TimeoutError:
-                    raise ConnectionFailedError(
-                        f"{self.server} did not acknowledge message {i} on "
-                        f"{subjects[i]!r} in {timeout:.0f} s"
-                    ) from None
-                finally:
-                    wire.forget_reply(reply)
-                ack = json.loads(data) if data else {}
-                if "error" in ack:
-                    raise EventkitError(
-                        f"{self.server} refused message {i} on {subjects[i]!r}: "
-                        f"{ack['error'].get('description')}"
+        inbox, sid, acks = wire.subscribe_prefix()
+        sent = stored = duplicates = 0
+        try:
+            for i, payload in enumerate(payloads):
+                hdr = headers[i] if headers is not None else None
+                block = encode_headers(hdr) if hdr else None
+                size = len(payload) + (len(block) if block else 0)
+                if size > max_payload:
+                    raise ConfigurationError(
+                        f"message {i} on {subjects[i]!r} is {size} bytes with headers, over "
+                        f"the max_payload of {max_payload} of {self.server}: it would be dropped"
                     )
-                acks[i] = ack
+                wire.publish(subjects[i], payload, reply=f"{inbox}.{i}", headers=block)
+                sent += 1
+                if sent % 512 == 0:
+                    await wire.drain()
+                    while sent - (stored + duplicates) >= window:
+                        stored, duplicates = await self._count_acks(
+                            acks, stored, duplicates, subjects, timeout)
+            await wire.drain()
+            while stored + duplicates < sent:
+                stored, duplicates = await self._count_acks(
+                    acks, stored, duplicates, subjects, timeout)
+        finally:
+            if not wire.is_closed:
+                wire.unsubscribe(sid)
+        return PublishResult(stored, duplicates)
 
-        for i, payload in enumerate(payloads):
-            hdr = headers[i] if headers is not None else None
-            block = encode_headers(hdr) if hdr else None
-            size = len(payload) + (len(block) if block else 0)
-            if size > max_payload:
-                raise ConfigurationError(
-                    f"message {i} on {subjects[i]!r} is {size} bytes with headers, over the "
-                    f"server's max_payload of {max_payload}: it would be dropped"
-                )
-            reply, fut = wire.new_reply()
-            wire.publish(subjects[i], payload, reply=reply, headers=block)
-            in_flight.append((i, reply, fut))
-            if len(in_flight) >= window:
-                await wire.drain()
-                await settle(window // 2)
-        await wire.drain()
-        await settle(0)
-        return [a for a in acks if a is not None]
+    async def _count_acks(self, acks: Sink, stored: int, duplicates: int,
+                          subjects: Sequence[str], timeout: float) -> tuple[int, int]:
+        before = len(acks)
+        await acks.wait(timeout)
+        if self.wire is None or self.wire.is_closed:
+            raise ConnectionFailedError(f"connection to {self.server} lost while publishing")
+        if len(acks) == before and not acks.statuses:
+            raise ConnectionFailedError(
+                f"{self.server} acknowledged nothing in {timeout:.0f} s while publishing"
+            )
+        if acks.statuses:
+            code, _ = acks.statuses[0]
+            raise ConnectionFailedError(
+                f"{self.server}: no stream takes these subjects (status {code}); "
+                "create the stream first"
+            )
+        reply_subjects, _, _, answers = acks.take()
+        for subject, answer in zip(reply_subjects, answers, strict=True):
+            if b'"error"' in answer:
+                i = int(subject.rsplit(b".", 1)[1])
+                reason = json.loads(answer)["error"].get("description")
+                raise EventkitError(f"{self.server} refused message {i} on {subjects[i]!r}: "
+                                    f"{reason}")
+            if b'"duplicate"' in answer:
+                duplicates += 1
+            else:
+                stored += 1
+        return stored, duplicates
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    """How a publish went: messages stored, and repeats the server dropped by msg id."""
+
+    stored: int
+    duplicates: int
 
 
 class _Restart(Exception):

@@ -104,7 +104,7 @@ def test_public_names() -> None:
     assert STREAM == "RIDES"
     assert SUBJECTS == ["rides.>"]
     assert RULES == {
-        "eventkit.type": "field:type",
+        "eventkit.type": "field:type,subject:-1",
         "eventkit.key": "field:ride_id",
         "eventkit.event_time": "field:event_time",
     }
