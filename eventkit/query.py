@@ -721,7 +721,7 @@ def late_events(frame: Frame, *, key: str | Sequence[str] | None = "key") -> Fra
     keys = _names(key)
     lf = _lazy(frame)
     _require(lf.collect_schema(), ["event_time", *keys])
-    seen = pl.col("event_time").cum_max().shift(1)
+    seen = pl.col("event_time").cum_max().forward_fill().shift(1)
     result = (
         lf.filter(pl.all_horizontal(pl.col(keys).is_not_null()) if keys else pl.lit(True))
         .with_columns((seen.over(keys) if keys else seen).alias("seen_event_time"))
