@@ -21,6 +21,7 @@ import sysconfig
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
@@ -29,6 +30,7 @@ from eventkit.exceptions import ConnectionFailedError, ServerNotFoundError
 __all__ = ["EmbeddedServer", "find_nats_server"]
 
 _PR_SET_PDEATHSIG = 1
+_spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventkit-spawn")
 
 
 def find_nats_server() -> str:
@@ -130,10 +132,12 @@ class EmbeddedServer:
             cmd += ["-c", str(conf)]
         cmd += list(self._args)
         log = (self._work / "server.log").open("ab")
-        self._proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - the child must die with us
-        )
+        # PR_SET_PDEATHSIG fires when the *thread* that forked dies: fork from one
+        # thread that lives as long as the process, whichever thread asks.
+        self._proc = _spawner.submit(
+            subprocess.Popen, cmd, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+        ).result()
         log.close()
         self._wait_ready(ports_dir, timeout)
         return self

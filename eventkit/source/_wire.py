@@ -193,8 +193,11 @@ class Sink:
         self.headers.append(hdr)
         self.payloads.append(payload)
 
-    def on_status(self, code: int, headers: dict[str, str]) -> None:
-        self.statuses.append((code, headers))
+    def on_status(self, subject: bytes, block: bytes) -> None:
+        """A status message (``NATS/1.0 <code> ...``, no payload)."""
+        code, _, headers = parse_headers(block)
+        if code is not None:
+            self.statuses.append((code, headers))
 
     def wake(self) -> None:
         self._waiter.set()
@@ -230,6 +233,9 @@ class _Replies(Sink):
         fut = self.futures.pop(subject.rsplit(b".", 1)[-1], None)
         if fut is not None and not fut.done():
             fut.set_result((hdr, payload))
+
+    def on_status(self, subject: bytes, block: bytes) -> None:  # e.g. 503 no responders
+        self.deliver(subject, b"", block, b"")
 
 
 class Wire:
@@ -269,10 +275,12 @@ class Wire:
                 await asyncio.wait_for(self._connect_one(address), self._connect_timeout)
                 return
             except AuthenticationError:
+                await self._drop()
                 raise
             except TimeoutError:
                 failures.append(f"{address}: no answer in {self._connect_timeout:.0f} s")
             except ssl.SSLCertVerificationError as exc:
+                await self._drop()
                 raise ConnectionFailedError(
                     f"TLS to {address} failed: the server's certificate is not trusted "
                     f"({exc.verify_message}); pass the CA that signed it (tls_ca=...)"
@@ -280,6 +288,7 @@ class Wire:
             except (OSError, ssl.SSLError, ConnectionFailedError) as exc:
                 failures.append(f"{address}: {_reason(exc)}")
             await self._drop()
+            self.closed.clear()
         raise ConnectionFailedError(
             "could not connect to NATS: " + "; ".join(failures)
             + ". Check that the server runs and the URL is right (eventkit serve starts one)"
@@ -391,9 +400,7 @@ class Wire:
                 if sink is not None:
                     hdr = buf[start:start + hsize]
                     if size == hsize and hdr[8:9] == b" ":  # "NATS/1.0 <code>": a status
-                        code, _, headers = parse_headers(hdr)
-                        if code is not None:
-                            sink.on_status(code, headers)
+                        sink.on_status(parts[0], hdr)
                     else:
                         sink.deliver(parts[0], parts[2] if len(parts) == 5 else b"", hdr,
                                      buf[start + hsize:start + size])

@@ -346,19 +346,21 @@ class JetStream:
                     last_seq = int(raw.seq[-1])
                     pending.append(raw)
                     buffered += len(raw)
-                if buffered >= batch or done:
+                if pending and (buffered >= batch or done):
                     yield _concat(pending)
                     pending, buffered = [], 0
                 if done:
                     return
             if pending:
                 yield _concat(pending)
+        except (ConnectionError, OSError) as exc:
+            raise _Restart(f"connection lost ({exc})") from exc
         finally:
             if not wire.is_closed:
                 wire.unsubscribe(sid)
                 try:
                     await self.api(f"CONSUMER.DELETE.{stream}.{name}", stream=stream)
-                except (EventkitError, ConnectionResetError, TimeoutError):
+                except (EventkitError, OSError, TimeoutError):
                     pass  # the inactivity threshold removes it within seconds
 
     # -- publishing ------------------------------------------------------------

@@ -1,0 +1,99 @@
+"""The two commands a new user runs first: ``eventkit demo`` and ``eventkit serve``."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import eventkit as ek
+
+pytestmark = pytest.mark.integration
+
+CLI = [sys.executable, "-m", "eventkit.cli"]
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _wait_gone(pid: int, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_demo_runs_offline_and_writes_a_page(tmp_path):
+    t = time.perf_counter()
+    out = subprocess.run([*CLI, "demo", "--out", str(tmp_path / "demo")], capture_output=True,
+                         text=True, timeout=120, check=True)
+    assert time.perf_counter() - t < 60
+    text = out.stdout
+    published = int(re.search(r"published ([\d,]+) sample", text).group(1).replace(",", ""))
+    read = int(re.search(r"([\d,]+) events, ([\d,]+) entities", text).group(1).replace(",", ""))
+    assert published == read > 50_000
+    assert re.search(r"read in [\d.]+ s: [\d,]+ events/s", text)
+    assert "trip_completed" in text and "malformed" in text
+    page = tmp_path / "demo" / "index.html"
+    assert str(page.resolve()) in text
+    html = page.read_text()
+    assert html.count("<svg") == 3
+    assert "<script" not in html  # self-contained: no JavaScript, no network
+
+
+def _serve() -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen([*CLI, "serve", "--port", "-1"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.search(r"(nats://\S+)", line)
+    assert match, line
+    return proc, match.group(1)
+
+
+def test_serve_prints_a_url_that_works_and_ctrl_c_stops_everything():
+    proc, url = _serve()
+    with proc:
+        with ek.connect(url) as conn:
+            assert conn.streams().height == 0
+        servers = _children(proc.pid)
+        assert len(servers) == 1
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+        assert _wait_gone(servers[0])
+
+
+def test_a_killed_serve_takes_its_server_with_it():
+    proc, url = _serve()
+    with proc:
+        servers = _children(proc.pid)
+        assert len(servers) == 1 and _alive(servers[0])
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        assert _wait_gone(servers[0]), "nats-server outlived its killed parent"
