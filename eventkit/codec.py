@@ -119,6 +119,8 @@ def decode(
     └─────┴──────┘
     """
     n = len(payloads)
+    if n == 0:
+        return Decoded.empty()
     data = pl.Series("data", pa.array(payloads, pa.binary()), dtype=pl.Binary)
     subject = pl.Series("subject", subjects)
     if subject.dtype == pl.Binary:

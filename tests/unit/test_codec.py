@@ -1,0 +1,135 @@
+"""The bulk decoder against a one-message-at-a-time oracle."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import orjson
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from eventkit.codec import combine, decode
+from eventkit.envelope import ENVELOPE_SCHEMA, Rules
+
+T0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**53), 2**53),
+                    st.floats(allow_nan=False, allow_infinity=False, width=32),
+                    st.text(max_size=12))
+good_payloads = st.fixed_dictionaries(
+    {"type": st.sampled_from(["a_happened", "b_happened", "c_happened"]),
+     "key": st.sampled_from(["k1", "k2", "k3"])},
+    optional={"n": st.integers(0, 1000), "x": st.floats(-1e6, 1e6, allow_nan=False),
+              "s": st.text(max_size=8), "event_time": st.just("2026-11-01T12:00:00.250Z")},
+).map(orjson.dumps)
+bad_payloads = st.sampled_from([
+    b"", b"   ", b"{", b'{"type": "a_happened"', b"[1, 2]", b"42", b'"text"', b"null",
+    b"\xff\xfe{}", b'{"type":"a_happened","s":"caf\xe9"}', b"{\n}", b'{"type":\n"b_happened"}',
+    b"\r\n",
+])
+payloads = st.lists(st.one_of(good_payloads, good_payloads, good_payloads, bad_payloads),
+                    max_size=60)
+
+
+def _oracle_error(raw: bytes) -> bool:
+    try:
+        return not isinstance(orjson.loads(raw), dict)
+    except orjson.JSONDecodeError:
+        return True
+
+
+def _batch(items: list[bytes], first_seq: int = 1):
+    n = len(items)
+    seq = pl.Series(range(first_seq, first_seq + n), dtype=pl.UInt64)
+    time = pl.Series([T0 + dt.timedelta(seconds=i) for i in range(n)],
+                     dtype=pl.Datetime("ns", "UTC"))
+    subjects = [f"ev.x.{(first_seq + i - 1) % 3}".encode() for i in range(n)]
+    return seq, time, subjects, [None] * n, items
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(payloads)
+def test_every_message_is_kept_and_flagged_exactly_when_it_does_not_decode(items):
+    out = decode(*_batch(items), Rules())
+    env = out.envelope
+    assert env.schema == pl.Schema(ENVELOPE_SCHEMA)
+    assert env.height == len(items)
+    assert env["data"].to_list() == items  # raw bytes, exactly
+    flagged = env["error"].is_not_null().to_list()
+    assert flagged == [_oracle_error(p) for p in items]
+    for row, raw in zip(env.iter_rows(named=True), items, strict=True):
+        if row["error"] is None:
+            payload = orjson.loads(raw)
+            assert row["type"] == payload.get("type", row["subject"].rsplit(".", 1)[1])
+            assert row["key"] == payload.get("key")
+            if "event_time" in payload:
+                assert row["event_time"] == dt.datetime(2026, 11, 1, 12, 0, 0, 250000,
+                                                        tzinfo=dt.UTC)
+        else:  # falls back to the subject's last token for the type
+            assert row["type"] == row["subject"].rsplit(".", 1)[1]
+            assert row["key"] is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(payloads, st.integers(1, 5))
+def test_typed_tables_match_per_message_decoding(items, pieces):
+    cut = [len(items) * i // pieces for i in range(pieces + 1)]
+    parts = [decode(*_batch(items[a:b], first_seq=a + 1), Rules())
+             for a, b in zip(cut, cut[1:], strict=False)]
+    out = combine(parts)
+    assert out.envelope["seq"].to_list() == list(range(1, len(items) + 1))
+    expected: dict[str, list[tuple[int, dict]]] = {}
+    for seq, raw in enumerate(items, start=1):
+        if not _oracle_error(raw):
+            payload = orjson.loads(raw)
+            by_subject = str((seq - 1) % 3)
+            expected.setdefault(payload.get("type", by_subject), []).append((seq, payload))
+    assert set(out.typed) == set(expected)
+    for event_type, rows in expected.items():
+        table = out.typed[event_type]
+        assert table["seq"].to_list() == [s for s, _ in rows]
+        for got, (_, payload) in zip(table.iter_rows(named=True), rows, strict=True):
+            for name in ("n", "x", "s"):
+                if name in payload and payload[name] is not None:
+                    value = got[name]
+                    assert value == payload[name] or abs(value - payload[name]) < 1e-6
+
+
+def test_fields_of_one_type_never_clash_with_another():
+    items = [b'{"type":"a","key":"k","v":{"x":1}}', b'{"type":"b","key":"k","v":"text"}',
+             b'{"type":"c","key":"k","v":3}']
+    out = decode(*_batch(items), Rules())
+    assert out.typed["a"].schema["v"] == pl.Struct({"x": pl.Int64})
+    assert out.typed["b"].schema["v"] == pl.String
+    assert out.typed["c"].schema["v"] == pl.Int64
+
+
+def test_a_type_whose_field_changes_json_kind_reads_as_text():
+    items = [b'{"type":"a","key":"k","v":{"x":1}}', b'{"type":"a","key":"k","v":3}']
+    table = decode(*_batch(items), Rules()).typed["a"]
+    assert [orjson.loads(v) for v in table["v"]] == [{"x": 1}, 3]
+
+
+def test_batches_with_different_field_types_combine():
+    one = decode(*_batch([b'{"type":"a","key":"k","v":1}']), Rules())
+    two = decode(*_batch([b'{"type":"a","key":"k","v":2.5,"w":"new"}'], 2), Rules())
+    three = decode(*_batch([b'{"type":"a","key":"k","v":"x"}'], 3), Rules())
+    table = combine([one, two, three]).typed["a"]
+    assert table["v"].to_list() == ["1", "2.5", "x"]
+    assert table["w"].to_list() == [None, "new", None]
+
+
+def test_rules_from_headers_subjects_and_fields():
+    rules = Rules(type="header:ce-type,subject:1", key="subject:2", event_time="header:ce-time")
+    seq, time, _, _, _ = _batch([b"{}", b"{}"])
+    out = decode(seq, time, [b"orders.created.o-1", b"orders.paid.o-2"],
+                 [b"NATS/1.0\r\nce-type: order_created\r\nce-time: 2026-11-01T10:00:00Z\r\n\r\n",
+                  None],
+                 [b'{"total": 5}', b'{"total": 7}'], rules)
+    env = out.envelope
+    assert env["type"].to_list() == ["order_created", "paid"]
+    assert env["key"].to_list() == ["o-1", "o-2"]
+    assert env["event_time"].to_list() == [dt.datetime(2026, 11, 1, 10, tzinfo=dt.UTC), None]
+    assert env["headers"].to_list()[0] == (
+        '{"ce-type": "order_created", "ce-time": "2026-11-01T10:00:00Z"}')

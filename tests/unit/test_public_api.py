@@ -1,0 +1,25 @@
+"""The public names are the ones we mean (and nothing private leaks out)."""
+
+from __future__ import annotations
+
+import eventkit as ek
+
+
+def test_exported_names():
+    assert set(ek.__all__) == {
+        "ENVELOPE_SCHEMA", "AuthenticationError", "ClosedError", "ConfigurationError",
+        "ConnectionFailedError", "Connection", "EmbeddedServer", "Events", "EventkitError",
+        "PermissionDeniedError", "ReadInfo", "ReadInterruptedError", "Rule", "Rules",
+        "ServerNotFoundError", "StreamInfo", "StreamNotFoundError", "Summary",
+        "TimeArgumentError", "__version__", "connect",
+    }
+    for name in ek.__all__:
+        assert hasattr(ek, name), name
+
+
+def test_every_error_is_an_eventkit_error_and_value_errors_are_value_errors():
+    errors = [getattr(ek, n) for n in ek.__all__ if n.endswith("Error")]
+    assert all(issubclass(e, ek.EventkitError) for e in errors)
+    assert issubclass(ek.ConfigurationError, ValueError)
+    assert issubclass(ek.TimeArgumentError, ValueError)
+    assert issubclass(ek.StreamNotFoundError, LookupError)
