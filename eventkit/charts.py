@@ -18,7 +18,7 @@ from eventkit import query
 from eventkit._time import parse_duration
 from eventkit._typing import TimeColumn
 
-__all__ = ["MAX_ROWS", "rate", "totals", "values", "to_svg"]
+__all__ = ["MAX_ROWS", "rate", "to_svg", "totals", "values"]
 
 MAX_ROWS = 5_000
 
@@ -44,7 +44,7 @@ def pick_step(start: dt.datetime, end: dt.datetime, groups: int,
     --------
     >>> t0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     >>> pick_step(t0, t0 + dt.timedelta(days=2), groups=8)
-    datetime.timedelta(seconds=600)
+    datetime.timedelta(seconds=300)
     """
     span = max((end - start).total_seconds(), 1.0)
     per_group = max(max_rows // max(groups, 1), 1)

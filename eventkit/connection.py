@@ -80,9 +80,12 @@ def connect(
 
     Examples
     --------
-    >>> conn = connect("nats://127.0.0.1:4222")          # doctest: +SKIP
-    >>> with connect(server.url) as conn:                # doctest: +SKIP
-    ...     events = conn.read("RIDES", start="15m")
+    >>> from eventkit import EmbeddedServer
+    >>> with EmbeddedServer() as server, connect(server.url) as conn:
+    ...     _ = conn.create_stream("ORDERS", ["orders.>"])
+    ...     _ = conn.publish_many(["orders.o1"], [b'{"type":"order_placed","key":"o1"}'])
+    ...     conn.read("ORDERS", start="15m").to_polars()["type"].to_list()
+    ['order_placed']
     """
     conn = Connection(servers, user=user, password=password, token=token, nkey_seed=nkey_seed,
                       creds=creds, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key, name=name,
@@ -218,7 +221,8 @@ class Connection:
                             headers: Sequence[dict[str, str] | None] | None = None,
                             ) -> PublishResult:
         self._check_open()
-        if len(subjects) != len(payloads) or (headers is not None and len(headers) != len(payloads)):
+        lengths = {len(subjects), len(payloads), len(payloads if headers is None else headers)}
+        if len(lengths) > 1:
             raise ConfigurationError("subjects, payloads and headers must have the same length")
         return await _on_loop(self._js.publish_many(subjects, payloads, headers))
 
@@ -303,7 +307,9 @@ def _decode(raw: RawBatch, rules: Rules) -> Decoded:
     return decode(raw.seq, raw.time, raw.subjects, raw.headers, raw.payloads, rules)
 
 
-def _estimate(info: StreamInfo, lo: int | dt.datetime | None, hi: int | dt.datetime | None) -> int | None:
+def _estimate(
+    info: StreamInfo, lo: int | dt.datetime | None, hi: int | dt.datetime | None
+) -> int | None:
     if isinstance(lo, dt.datetime) or isinstance(hi, dt.datetime):
         return None
     first = max(lo or info.first_seq, info.first_seq)
@@ -324,7 +330,9 @@ def _read_secret(path: str | os.PathLike[str], what: str) -> str:
     try:
         return p.read_text()
     except OSError as exc:
-        raise ConfigurationError(f"cannot read the {what} file {str(p)!r}: {exc.strerror}") from None
+        raise ConfigurationError(
+            f"cannot read the {what} file {str(p)!r}: {exc.strerror}"
+        ) from None
 
 
 def _auth(url_auth: Auth, user: str | None, password: str | None, token: str | None,

@@ -47,7 +47,11 @@ ENVELOPE_SCHEMA: dict[str, pl.DataType] = {
 
 #: Stream metadata keys that carry a stream's own rules (set them once on the
 #: stream and every reader finds type, key and time the same way).
-METADATA_KEYS = {"type": "eventkit.type", "key": "eventkit.key", "event_time": "eventkit.event_time"}
+METADATA_KEYS = {
+    "type": "eventkit.type",
+    "key": "eventkit.key",
+    "event_time": "eventkit.event_time",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +130,7 @@ class Rules:
 
     def __init__(
         self,
-        type: str | Iterable[str] = "header:ce-type,field:type,subject:-1",  # noqa: A002
+        type: str | Iterable[str] = "header:ce-type,field:type,subject:-1",
         key: str | Iterable[str] = (
             "header:ce-subject,field:key,field:aggregate_id,field:entity_id,field:id"
         ),

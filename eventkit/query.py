@@ -37,7 +37,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
 import polars as pl
 
@@ -45,6 +45,9 @@ from eventkit._time import parse_duration, to_position
 from eventkit._typing import TimeColumn, TimeLike
 from eventkit.envelope import ENVELOPE_SCHEMA
 from eventkit.exceptions import ConfigurationError, TimeArgumentError
+
+if TYPE_CHECKING:
+    from polars._typing import EngineType
 
 __all__ = [
     "BuiltinFold",
@@ -266,29 +269,26 @@ def state_at(
     [('r1', 3), ('r2', 1)]
     """
     keys = _names(key)
-    lf = _lazy(frame)
-    schema = lf.collect_schema()
+    schema = _lazy(frame).collect_schema()
     _check_clock(schema, on)
     _require(schema, ["type", *keys])
     columns = _payload(schema, keys, fields)
-    history = _entity_events(frame if t is None else as_of(frame, t, on=on), keys, on)
-    last = [pl.col(c).last() for c in ("seq", on, "type")]
+    known = frame if t is None else as_of(frame, t, on=on)
     if callable(fold):
-        events = history.collect()
-        state = _reduce(events, keys, fold, initial, schema).lazy()
-        result = events.lazy().group_by(keys).agg(last).join(state, on=keys)
+        result = _reduce(_entity_events(known, keys, on).collect(), keys, fold, initial, on)
     elif fold in ("merge", "last"):
         if initial is not None:
             raise ConfigurationError("initial= is for a Python reducer fold, not for fold=" + fold)
-        merge = fold == "merge"
-        result = history.group_by(keys).agg(
-            *last, *(pl.col(c).last(ignore_nulls=merge) for c in columns)
+        result = _last_values(
+            _timeline(known, on), keys, on, columns,
+            skip_nulls=fold == "merge", eager=isinstance(frame, pl.DataFrame),
         )
     else:
         raise ConfigurationError(
             f"fold={fold!r}: use 'merge', 'last' or a function (state, event) -> state"
         )
-    return _like(result.sort(keys), frame)
+    # Ordered aggregations ("last") run about twice as fast in memory as streaming.
+    return _like(result.sort(keys), frame, engine="in-memory")
 
 
 def diff(
@@ -744,9 +744,11 @@ def _lazy(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _like(result: pl.LazyFrame, frame: Frame) -> Frame:
+def _like(result: pl.LazyFrame, frame: Frame, *, engine: EngineType = "auto") -> Frame:
     """``result`` as the same kind of frame as ``frame``."""
-    return result.collect() if isinstance(frame, pl.DataFrame) else result  # type: ignore[return-value]
+    if isinstance(frame, pl.DataFrame):
+        return result.collect(engine=engine)  # type: ignore[return-value]
+    return result  # type: ignore[return-value]
 
 
 def _names(columns: str | Sequence[str] | None) -> list[str]:
@@ -870,37 +872,97 @@ def _predicate(bound: _Bound, schema: pl.Schema) -> pl.Expr:
 # -- entities and folds -----------------------------------------------------------
 
 
+def _not_null(frame: pl.DataFrame | pl.LazyFrame, columns: Iterable[str]) -> list[pl.Expr]:
+    """Predicates dropping nulls, but none for a column known to hold no null."""
+    if isinstance(frame, pl.DataFrame):
+        columns = [c for c in columns if frame.get_column(c).null_count()]
+    return [pl.col(c).is_not_null() for c in columns]
+
+
+def _where(lf: pl.LazyFrame, predicates: list[pl.Expr]) -> pl.LazyFrame:
+    return lf.filter(*predicates) if predicates else lf
+
+
+def _timeline(frame: pl.DataFrame | pl.LazyFrame, on: str) -> pl.LazyFrame:
+    """The events that have an ``on`` time, in fold order: ``(on, seq)``."""
+    lf = _where(_lazy(frame), _not_null(frame, [on]))
+    return lf.sort(on, "seq") if on == "event_time" else lf
+
+
 def _entity_events(frame: pl.DataFrame | pl.LazyFrame, keys: list[str], on: str) -> pl.LazyFrame:
     """The events that belong to an entity and have an ``on`` time, in fold order."""
     lf = _lazy(frame)
     schema = lf.collect_schema()
     _check_clock(schema, on)
     _require(schema, keys)
-    lf = lf.filter(pl.all_horizontal(pl.col(keys).is_not_null()), pl.col(on).is_not_null())
-    return lf.sort(on, "seq") if on == "event_time" else lf
+    return _where(_timeline(frame, on), _not_null(frame, keys))
+
+
+def _last_values(
+    history: pl.LazyFrame,
+    keys: list[str],
+    on: str,
+    columns: list[str],
+    *,
+    skip_nulls: bool,
+    eager: bool,
+) -> pl.LazyFrame:
+    """Per entity: its last event's ``seq``, ``on`` and ``type``, and each column's
+    last value (the last non-null one if ``skip_nulls``).
+
+    On eager data, grouping by a 64-bit hash of the key is about twice as fast
+    as grouping by the key's text. A second, independent hash checks every
+    group, and if two keys ever shared one, everything is grouped by the key
+    itself, so the answer stays exact (barring two simultaneous collisions).
+    """
+    aggregates = [
+        *(pl.col(c).last() for c in ("seq", on, "type")),
+        *(pl.col(c).last(ignore_nulls=skip_nulls) for c in columns),
+    ]
+    by_key = history.group_by(keys).agg(aggregates)
+    if not eager:
+        return by_key.filter(pl.all_horizontal(pl.col(keys).is_not_null()))
+    check = _hash(keys, seed=2) // (1 << 32)
+    groups = (
+        history.group_by(_hash(keys, seed=1).alias("\0entity"))
+        .agg(
+            *(pl.col(k).last() for k in keys),
+            (check.sum() == pl.len() * check.last()).alias("\0single"),
+            *aggregates,
+        )
+        .collect(engine="in-memory")
+    )
+    if groups.get_column("\0single").all():
+        by_key = groups.lazy().drop("\0entity", "\0single")
+    return by_key.filter(pl.all_horizontal(pl.col(keys).is_not_null()))
+
+
+def _hash(keys: list[str], *, seed: int) -> pl.Expr:
+    return pl.col(keys[0]).hash(seed) if len(keys) == 1 else pl.struct(keys).hash(seed)
 
 
 def _reduce(
-    events: pl.DataFrame, keys: list[str], fold: Reducer, initial: Any, schema: pl.Schema
-) -> pl.DataFrame:
+    events: pl.DataFrame, keys: list[str], fold: Reducer, initial: Any, on: str
+) -> pl.LazyFrame:
     """Run a Python reducer over each entity's events, in order."""
     states: dict[tuple[Any, ...], Any] = {}
     for event in events.iter_rows(named=True):
         entity = tuple(event[k] for k in keys)
         state = states[entity] if entity in states else copy.deepcopy(initial)
         states[entity] = fold(state, event)
-    entities = pl.DataFrame(
-        [pl.Series(k, [e[i] for e in states], dtype=schema[k]) for i, k in enumerate(keys)]
-    )
     values = list(states.values())
     if values and all(isinstance(v, dict) for v in values):
         table = pl.DataFrame(values, infer_schema_length=None)
     else:
         table = pl.DataFrame({"state": values}, strict=False)
-    clash = [c for c in table.columns if c in (*keys, "seq", "time", "event_time", "type")]
+    clash = [c for c in table.columns if c in (*keys, "seq", on, "type")]
     if clash:
         raise ConfigurationError(
             f"the fold's state has keys {clash}, which name the entity or its last event; "
             "rename them in the state"
         )
-    return pl.concat([entities, table], how="horizontal")
+    entities = pl.DataFrame(
+        [pl.Series(k, [e[i] for e in states], dtype=events.schema[k]) for i, k in enumerate(keys)]
+    )
+    last = events.lazy().group_by(keys).agg(pl.col(c).last() for c in ("seq", on, "type"))
+    return last.join(pl.concat([entities, table], how="horizontal").lazy(), on=keys)

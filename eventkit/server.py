@@ -84,9 +84,9 @@ class EmbeddedServer:
 
     Examples
     --------
-    >>> with EmbeddedServer() as server:           # doctest: +SKIP
+    >>> with EmbeddedServer() as server:
     ...     print(server.url)
-    nats://127.0.0.1:41234
+    nats://127.0.0.1:...
     """
 
     def __init__(

@@ -36,7 +36,7 @@ def loop() -> asyncio.AbstractEventLoop:
     return _get_loop()
 
 
-def submit(coro: Coroutine[Any, Any, T]) -> "asyncio.Future[T] | Any":
+def submit(coro: Coroutine[Any, Any, T]) -> asyncio.Future[T] | Any:
     """Schedule ``coro`` on the private loop; returns a ``concurrent.futures.Future``."""
     return asyncio.run_coroutine_threadsafe(coro, _get_loop())
 

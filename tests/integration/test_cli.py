@@ -90,7 +90,7 @@ def test_serve_prints_a_url_that_works_and_ctrl_c_stops_everything():
 
 
 def test_a_killed_serve_takes_its_server_with_it():
-    proc, url = _serve()
+    proc, _ = _serve()
     with proc:
         servers = _children(proc.pid)
         assert len(servers) == 1 and _alive(servers[0])

@@ -74,6 +74,9 @@ def test_tls_asked_for_but_not_offered_is_refused(server):
 
 
 def test_server_without_jetstream_is_named():
-    with ek.EmbeddedServer(jetstream=False) as server, ek.connect(server.url) as conn:
-        with pytest.raises(ek.ConnectionFailedError, match="JetStream is not enabled"):
-            conn.streams()
+    with (
+        ek.EmbeddedServer(jetstream=False) as server,
+        ek.connect(server.url) as conn,
+        pytest.raises(ek.ConnectionFailedError, match="JetStream is not enabled"),
+    ):
+        conn.streams()

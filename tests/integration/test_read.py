@@ -99,7 +99,7 @@ def test_malformed_payloads_are_kept_flagged_and_counted(rides, conn):
     assert any(r == "empty payload" for r in reasons)
     assert any(r.startswith("invalid JSON") for r in reasons)
     assert all(d is not None for d in bad["data"])  # raw bytes kept
-    assert any(not d.decode("utf-8", "ignore") == d.decode("utf-8", "replace")
+    assert any(d.decode("utf-8", "ignore") != d.decode("utf-8", "replace")
                for d in bad["data"] if d)  # the non-UTF-8 one
     assert events.summary().malformed == bad.height
 

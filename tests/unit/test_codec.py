@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import orjson
 import polars as pl
@@ -76,7 +77,7 @@ def test_every_message_is_kept_and_flagged_exactly_when_it_does_not_decode(items
 def test_typed_tables_match_per_message_decoding(items, pieces):
     cut = [len(items) * i // pieces for i in range(pieces + 1)]
     parts = [decode(*_batch(items[a:b], first_seq=a + 1), Rules())
-             for a, b in zip(cut, cut[1:], strict=False)]
+             for a, b in itertools.pairwise(cut)]
     out = combine(parts)
     assert out.envelope["seq"].to_list() == list(range(1, len(items) + 1))
     expected: dict[str, list[tuple[int, dict]]] = {}
