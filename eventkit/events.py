@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import html
 from collections.abc import Mapping
+from typing import Any
 from dataclasses import dataclass, field
 
 import polars as pl
 import pyarrow as pa
 
-from eventkit.codec import Decoded
+from eventkit import query
+from eventkit._typing import TimeColumn, TimeLike
+from eventkit.codec import Decoded, union
 from eventkit.envelope import Rules
 from eventkit.exceptions import ConfigurationError
 
@@ -134,6 +137,72 @@ class Events:
             return self._envelope.filter(pl.col("type") == event_type).select(_TYPED_HEAD)
         head = self._envelope.filter(pl.col("type") == event_type).select(_TYPED_HEAD)
         return head.join(self._typed[event_type], on="seq", how="left", maintain_order="left")
+
+    def wide(self) -> pl.DataFrame:
+        """The envelope with every type's payload fields as columns (null where absent).
+
+        This is the frame entity states are folded over: a ride's state
+        merges the fields of all its events, whatever their type.
+        """
+        if not self._typed:
+            return self._envelope
+        fields = union(list(self._typed.values())).sort("seq")
+        return self._envelope.join(fields, on="seq", how="left", maintain_order="left")
+
+    # -- temporal selections (see eventkit.query): Events in, Events out ------
+    def _keep(self, envelope: pl.DataFrame) -> Events:
+        seqs = envelope.select("seq")
+        typed = {name: frame.join(seqs, on="seq", how="semi", maintain_order="left")
+                 for name, frame in self._typed.items()}
+        return Events(Decoded(envelope, {n: f for n, f in typed.items() if f.height}), self.info)
+
+    def between(self, t0: TimeLike | None, t1: TimeLike | None, *,
+                on: TimeColumn = "time") -> Events:
+        """Events from ``t0`` (included) to ``t1`` (excluded); see :func:`eventkit.query.between`."""
+        return self._keep(query.between(self._envelope, t0, t1, on=on))
+
+    def as_of(self, t: TimeLike, *, on: TimeColumn = "time") -> Events:
+        """Everything known at ``t``; see :func:`eventkit.query.as_of`."""
+        return self._keep(query.as_of(self._envelope, t, on=on))
+
+    def upto(self, seq: int | str) -> Events:
+        """Events up to and including sequence ``seq``."""
+        return self._keep(query.upto(self._envelope, seq))
+
+    # -- temporal answers (see eventkit.query): polars frames ----------------
+    def state_at(self, t: TimeLike | None = None, **options: Any) -> pl.DataFrame:
+        """One row per entity: its state at ``t``; see :func:`eventkit.query.state_at`."""
+        return query.state_at(self._payload_frame(), t, **options)
+
+    def diff(self, t1: TimeLike, t2: TimeLike, **options: Any) -> pl.DataFrame:
+        """Entities created, changed and ended between ``t1`` and ``t2``; see
+        :func:`eventkit.query.diff`."""
+        return query.diff(self._payload_frame(), t1, t2, **options)
+
+    def windows(self, every: str | dt.timedelta, **options: Any) -> pl.DataFrame:
+        """Counts (and aggregates) per time window; see :func:`eventkit.query.windows`."""
+        return query.windows(self._envelope, every, **options)
+
+    def sessions(self, gap: str | dt.timedelta, **options: Any) -> pl.DataFrame:
+        """Session windows per entity; see :func:`eventkit.query.sessions`."""
+        return query.sessions(self._envelope, gap, **options)
+
+    def durations(self, start_type: str, end_type: str, **options: Any) -> pl.DataFrame:
+        """Time from ``start_type`` to the next ``end_type`` per entity; see
+        :func:`eventkit.query.durations`."""
+        return query.durations(self._envelope, start_type, end_type, **options)
+
+    def join_as_of(self, left_type: str, right_type: str, **options: Any) -> pl.DataFrame:
+        """Each ``left_type`` event with the latest ``right_type`` event before it; see
+        :func:`eventkit.query.join_as_of`."""
+        return query.join_as_of(self.of_type(left_type), self.of_type(right_type), **options)
+
+    def late_events(self, **options: Any) -> pl.DataFrame:
+        """Events older (in ``event_time``) than one already seen for their entity."""
+        return query.late_events(self._envelope, **options)
+
+    def _payload_frame(self) -> pl.DataFrame:
+        return self.wide().drop("headers", "data", "error")
 
     def malformed(self) -> pl.DataFrame:
         """Events whose payload did not decode, with the reason in ``error``."""

@@ -367,12 +367,20 @@ class Wire:
                     pong.set_exception(ConnectionResetError(f"connection to {self.address} lost"))
 
     def _parse(self, buf: bytes) -> bytes:
-        """Consume every complete operation in ``buf``; return the rest."""
+        """Consume every complete operation in ``buf``; return the rest.
+
+        The hot path: runs of deliveries to one plain :class:`Sink` append
+        straight to its lists, with no call per message.
+        """
         pos = 0
         end = len(buf)
         sinks = self._sinks
         touched: set[Sink] = set()
         find = buf.find
+        cur_sid: bytes | None = None
+        sink: Sink | None = None
+        plain = False
+        add_subject = add_reply = add_header = add_payload = list.append  # rebound below
         while pos < end:
             eol = find(_CRLF, pos)
             if eol < 0:
@@ -380,38 +388,50 @@ class Wire:
             op = buf[pos:pos + 4]
             if op == b"MSG ":
                 parts = buf[pos + 4:eol].split(b" ")
-                size = int(parts[-1])
                 start = eol + 2
-                if start + size + 2 > end:
+                stop = start + int(parts[-1])
+                if stop + 2 > end:
                     break
-                sink = sinks.get(parts[1])
-                if sink is not None:
+                if parts[1] != cur_sid:
+                    cur_sid = parts[1]
+                    sink = sinks.get(cur_sid)
+                    plain = type(sink) is Sink
+                    if sink is not None:
+                        touched.add(sink)
+                        if plain:
+                            add_subject, add_reply = sink.subjects.append, sink.replies.append
+                            add_header, add_payload = sink.headers.append, sink.payloads.append
+                if plain:
+                    add_subject(parts[0])
+                    add_reply(parts[2] if len(parts) == 4 else b"")
+                    add_header(None)
+                    add_payload(buf[start:stop])
+                elif sink is not None:
                     sink.deliver(parts[0], parts[2] if len(parts) == 4 else b"", None,
-                                 buf[start:start + size])
-                    touched.add(sink)
-                pos = start + size + 2
+                                 buf[start:stop])
+                pos = stop + 2
             elif op == b"HMSG":
                 parts = buf[pos + 5:eol].split(b" ")
                 hsize, size = int(parts[-2]), int(parts[-1])
                 start = eol + 2
                 if start + size + 2 > end:
                     break
-                sink = sinks.get(parts[1])
-                if sink is not None:
+                hsink = sinks.get(parts[1])
+                if hsink is not None:
                     hdr = buf[start:start + hsize]
                     if size == hsize and hdr[8:9] == b" ":  # "NATS/1.0 <code>": a status
-                        sink.on_status(parts[0], hdr)
+                        hsink.on_status(parts[0], hdr)
                     else:
-                        sink.deliver(parts[0], parts[2] if len(parts) == 5 else b"", hdr,
-                                     buf[start + hsize:start + size])
-                    touched.add(sink)
+                        hsink.deliver(parts[0], parts[2] if len(parts) == 5 else b"", hdr,
+                                      buf[start + hsize:start + size])
+                    touched.add(hsink)
                 pos = start + size + 2
             else:
                 line = buf[pos:eol]
                 pos = eol + 2
                 self._control(line)
-        for sink in touched:
-            sink.wake()
+        for woken in touched:
+            woken.wake()
         return buf[pos:]
 
     def _control(self, line: bytes) -> None:

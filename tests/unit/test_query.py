@@ -463,3 +463,23 @@ def test_a_sorted_frame_is_sliced_not_copied(events: pl.DataFrame) -> None:
 def test_a_python_fold_whose_state_names_the_entity_is_refused(events: pl.DataFrame) -> None:
     with pytest.raises(ConfigurationError, match="rename them"):
         query.state_at(events, fold=lambda state, event: {"key": event["key"]})
+
+
+def test_a_hash_collision_falls_back_to_grouping_by_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [
+        {"seq": i, "time": BASE + i * SECOND, "type": "updated", "key": k, "event_time": None,
+         "status": s, "fare": i, "driver": None}
+        for i, (k, s) in enumerate([("a", "x"), ("b", None), ("c", "y"), ("a", None)], start=1)
+    ]
+    events = pl.DataFrame(rows, schema={k: v for k, v in SCHEMA.items() if k != "subject"})
+    expected = query.state_at(events)
+    real = query._hash
+
+    def colliding(keys: list[str], *, seed: int) -> pl.Expr:  # every key in one group
+        return pl.lit(0, pl.UInt64) if seed == 1 else real(keys, seed=seed)
+
+    monkeypatch.setattr(query, "_hash", colliding)
+    got = query.state_at(events)
+    assert got.equals(expected)
+    assert got.select("key", "status", "fare").rows() == [("a", "x", 4), ("b", None, 2),
+                                                          ("c", "y", 3)]
