@@ -115,6 +115,9 @@ def tight_oracle_state_at(rows: list[tuple[Any, ...]], columns: list[str], t: dt
 
 
 def median_seconds(run: Callable[[], object], repeat: int) -> float:
+    """The median of ``repeat`` timed runs, after one untimed run that warms up
+    the allocator (the first pass over fresh memory pays its page faults)."""
+    run()
     times = []
     for _ in range(repeat):
         gc.collect()

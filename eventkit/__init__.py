@@ -17,11 +17,13 @@ from eventkit.exceptions import (
     PermissionDeniedError,
     ReadInterruptedError,
     ServerNotFoundError,
+    StoreError,
     StreamNotFoundError,
     TimeArgumentError,
 )
 from eventkit.server import EmbeddedServer
 from eventkit.source.jetstream import StreamInfo
+from eventkit.store import Store
 
 __version__ = "0.1.0"
 
@@ -41,6 +43,8 @@ __all__ = [
     "Rule",
     "Rules",
     "ServerNotFoundError",
+    "Store",
+    "StoreError",
     "StreamInfo",
     "StreamNotFoundError",
     "Summary",

@@ -1,7 +1,9 @@
-"""The ``eventkit`` command: ``demo`` and ``serve``.
+"""The ``eventkit`` command: ``demo``, ``serve`` and ``sync``.
 
     eventkit demo [--out DIR]         the sample history, end to end, on an embedded server
     eventkit serve [--store DIR]      a local JetStream server until Ctrl-C
+    eventkit sync --stream S --store DIR [--server URL] [--follow]
+                                      copy a stream into a local Parquet store, incrementally
 """
 
 from __future__ import annotations
@@ -100,6 +102,37 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sync(args: argparse.Namespace) -> int:
+    import eventkit as ek
+
+    store = ek.Store(args.store)
+    with ek.connect(args.server, creds=args.creds, tls_ca=args.tls_ca) as conn:
+        result = store.sync(conn, args.stream, subjects=args.subjects or None,
+                            progress=not args.no_progress, batch=args.batch)
+        print(result, flush=True)
+        if args.follow:
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            follower = store.follow(conn, interval=args.interval, batch=args.batch)
+            print(f"following {result.stream!r} into {store.path} (Ctrl-C stops)", flush=True)
+            seen = follower.events
+            try:
+                while not stop.wait(1.0) and follower.running:
+                    if follower.events != seen:
+                        seen = follower.events
+                        print(f"{follower.events:,} new events; store at seq "
+                              f"{store.last_seq:,}", flush=True)
+            except KeyboardInterrupt:
+                pass
+            finally:
+                follower.stop()
+            if follower.error is not None and not follower.running and not stop.is_set():
+                print(f"eventkit sync: {follower.error}", file=sys.stderr)
+                return 2
+    print(f"{store}", flush=True)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="eventkit", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -112,6 +145,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=4222, help="client port (-1: any free)")
     serve.add_argument("--sample", action="store_true", help="load the sample history")
     serve.set_defaults(run=_serve)
+    sync = sub.add_parser("sync", help="copy a stream into a local Parquet store, resuming "
+                                       "after the last sequence it holds")
+    sync.add_argument("--server", help="NATS URL(s), comma-separated ($NATS_URL by default)")
+    sync.add_argument("--stream", help="stream name (the store's own once synced)")
+    sync.add_argument("--store", required=True, help="store directory")
+    sync.add_argument("--subjects", action="append",
+                      help="subject filter for the first sync (repeatable)")
+    sync.add_argument("--creds", help="a .creds file")
+    sync.add_argument("--tls-ca", help="CA certificate of the server")
+    sync.add_argument("--follow", action="store_true", help="keep syncing until Ctrl-C")
+    sync.add_argument("--interval", type=float, default=1.0,
+                      help="seconds between syncs with --follow")
+    sync.add_argument("--batch", type=int, default=50_000,
+                      help="events per Parquet segment (memory is bounded by a few)")
+    sync.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sync.set_defaults(run=_sync)
     args = parser.parse_args(argv)
     from eventkit.exceptions import EventkitError
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import codecs
 import io
-import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -49,7 +49,7 @@ def header_json(block: bytes | None) -> str | None:
     Examples
     --------
     >>> header_json(b"NATS/1.0\\r\\nce-type: trip_completed\\r\\nX: 1\\r\\nX: 2\\r\\n\\r\\n")
-    '{"ce-type": "trip_completed", "X": "1, 2"}'
+    '{"ce-type":"trip_completed","X":"1, 2"}'
     >>> header_json(None) is None
     True
     """
@@ -61,7 +61,7 @@ def header_json(block: bytes | None) -> str | None:
             name, _, value = line.partition(":")
             name, value = name.strip(), value.strip()
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    return json.dumps(headers)
+    return orjson.dumps(headers).decode()
 
 
 def decode(
@@ -127,18 +127,25 @@ def decode(
         subject = subject.cast(pl.String)
     header_text = pl.Series(
         "headers",
-        [None if h is None else header_json(h) for h in headers] if any(headers) else [None] * n,
+        [header_json(h) if h is not None else None for h in headers]
+        if any(headers) else [None] * n,
         dtype=pl.String,
     )
     errors, lines = _classify(payloads, data)
     good = pl.Series(errors, dtype=pl.String).is_null().arg_true()
     fields = rules.fields()
-    projected, bad = _parse_projected(lines, good, fields)
-    if bad:
-        for j, reason in bad.items():
-            errors[good[j]] = reason
-        good = pl.Series(errors, dtype=pl.String).is_null().arg_true()
-        projected, _ = _parse_projected(lines, good, fields)
+    # Fast path: one parse of every line, when the types' fields agree with
+    # each other (and no registry schema asks for per-type decoding).
+    wide = None if schemas else _read_wide(lines, good)
+    if wide is not None:
+        projected = wide.select(_rule_text(wide, f) for f in fields) if fields else wide
+    else:
+        projected, bad = _parse_projected(lines, good, fields)
+        if bad:
+            for j, reason in bad.items():
+                errors[good[j]] = reason
+            good = pl.Series(errors, dtype=pl.String).is_null().arg_true()
+            projected, _ = _parse_projected(lines, good, fields)
     frame = pl.DataFrame(
         [seq.rename("seq").cast(pl.UInt64), subject, time.rename("time"), header_text, data,
          pl.Series("error", errors, dtype=pl.String)]
@@ -150,8 +157,78 @@ def decode(
         name for name in ("type", "key", "event_time")
         if any(r.source == "field" and r.name == name for r in getattr(rules, name))
     }
-    typed = _typed_tables(envelope, good, lines, schemas or {}, consumed)
+    if wide is not None and _kinds_agree(wide, envelope["type"].gather(good),
+                                         data.gather(good)):
+        typed = _split_types(envelope, good, wide, consumed)
+    else:
+        typed = _typed_tables(envelope, good, lines, schemas or {}, consumed)
     return Decoded(envelope, typed)
+
+
+def _read_wide(lines: pa.Array, rows: pl.Series) -> pl.DataFrame | None:
+    """Every field of every line in one parse, or None if the lines disagree."""
+    if not len(rows):
+        return None
+    try:
+        wide = _read(_text(lines, rows), None)
+    except pl.exceptions.PolarsError:
+        return None
+    return wide if wide.height == len(rows) else None
+
+
+def _kinds_agree(wide: pl.DataFrame, types: pl.Series, data: pl.Series) -> bool:
+    """Would each type, parsed alone, give its fields the types the shared parse gave?
+
+    A shared parse widens a field two types use differently (text in one,
+    numbers or objects in another; integers in one, decimals in another).
+    Look for that, only in fields that more than one type uses; if it
+    happened, the caller parses each type on its own.
+    """
+    text: pl.Series | None = None
+    for name, dtype in wide.schema.items():
+        if dtype not in (pl.String, pl.Float64):
+            continue
+        present = wide.get_column(name).is_not_null()
+        if types.filter(present).n_unique() < 2:
+            continue
+        if dtype == pl.String:
+            if text is None:
+                text = data.cast(pl.String)
+            pattern = '"' + re.escape(name) + r'"\s*:\s*"'
+            odd = ~text.str.contains(pattern)  # a value that is not a JSON string
+        else:
+            values = wide.get_column(name)
+            odd = values == values.floor()  # an integer value
+        kinds = pl.DataFrame({"type": types, "odd": odd}).filter(present).group_by("type").agg(
+            pl.col("odd").all().alias("all_odd"), pl.col("odd").any().alias("any_odd"))
+        if kinds["all_odd"].any() and not kinds["any_odd"].all():
+            return False
+    return True
+
+
+def _rule_text(wide: pl.DataFrame, name: str) -> pl.Series:
+    """A payload field as text for the rules (null where it is absent or nested)."""
+    if name not in wide.columns or wide.schema[name].is_nested():
+        return pl.Series(name, [None] * wide.height, dtype=pl.String)
+    return wide.get_column(name).cast(pl.String)
+
+
+def _split_types(envelope: pl.DataFrame, good: pl.Series, wide: pl.DataFrame,
+                 consumed: set[str]) -> dict[str, pl.DataFrame]:
+    """Per-type frames out of one wide parse: each type keeps the fields it has."""
+    tagged = wide.with_columns(
+        envelope.get_column("type").gather(good).alias("__type"),
+        envelope.get_column("seq").gather(good).alias("__seq"),
+    )
+    typed: dict[str, pl.DataFrame] = {}
+    for (event_type,), part in tagged.partition_by("__type", as_dict=True,
+                                                  maintain_order=True).items():
+        if event_type is None:
+            continue
+        present = [c for c in wide.columns if part.get_column(c).null_count() < part.height]
+        fields = _payload_names(part.select("__seq", *present), consumed)
+        typed[event_type] = fields.rename({"__seq": "seq"})
+    return typed
 
 
 def _classify(payloads: Sequence[bytes], data: pl.Series) -> tuple[list[str | None], pa.Array]:
@@ -284,8 +361,9 @@ def _typed_tables(
             continue
         rows = pl.Series(rows, dtype=pl.UInt32)
         fields = _read_type(_text(lines, rows), schemas.get(event_type))
-        seq = envelope["seq"].gather(rows)
-        typed[event_type] = _payload_names(fields, consumed).insert_column(0, seq)
+        seq = envelope["seq"].gather(rows).to_frame()
+        fields = _payload_names(fields, consumed)
+        typed[event_type] = pl.concat([seq, fields], how="horizontal") if fields.width else seq
     return typed
 
 

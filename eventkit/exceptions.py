@@ -15,6 +15,7 @@ password, token, seed or JWT.
     ├── PermissionDeniedError                the account may not do this
     ├── StreamNotFoundError (LookupError)    no such stream on the server
     ├── ReadInterruptedError                 server went away mid-read, retries spent
+    ├── StoreError                           a local store does not match, is busy or damaged
     └── ClosedError (RuntimeError)           use of a closed connection
 """
 
@@ -29,6 +30,7 @@ __all__ = [
     "PermissionDeniedError",
     "ReadInterruptedError",
     "ServerNotFoundError",
+    "StoreError",
     "StreamNotFoundError",
     "TimeArgumentError",
 ]
@@ -68,6 +70,10 @@ class StreamNotFoundError(EventkitError, LookupError):
 
 class ReadInterruptedError(EventkitError):
     """The server went away during a read and retries did not bring it back."""
+
+
+class StoreError(EventkitError):
+    """A local store holds another stream, is being written by another sync, or is damaged."""
 
 
 class ClosedError(EventkitError, RuntimeError):

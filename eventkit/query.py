@@ -30,6 +30,8 @@ Payload fields
     The state of an entity is made of its payload columns: every column that
     is not an envelope column nor part of the key (or those named in
     ``fields=``).
+
+The examples assume ``import datetime as dt`` and ``import polars as pl``.
 """
 
 from __future__ import annotations
@@ -106,7 +108,8 @@ def between(
 
     Returns
     -------
-    The same kind of frame, with the selected rows in stream order.
+    DataFrame or LazyFrame, as ``frame``
+        The selected rows in stream order.
 
     See Also
     --------
@@ -127,9 +130,10 @@ def between(
     >>> between(events, 2, 4)["seq"].to_list()  # sequences: 2 and 3
     [2, 3]
     """
+    _check_on(on)
     lower = to_position(t0, what="t0")
     upper = to_position(t1, what="t1")
-    return _select(frame, [_bound(lower, ">=", on), _bound(upper, "<", on)], on=on)
+    return _select(frame, [_bound(lower, ">=", on), _bound(upper, "<", on)])
 
 
 def as_of(frame: Frame, t: TimeLike, *, on: TimeColumn = "time") -> Frame:
@@ -153,8 +157,9 @@ def as_of(frame: Frame, t: TimeLike, *, on: TimeColumn = "time") -> Frame:
 
     Returns
     -------
-    The same kind of frame. On a sorted eager ``DataFrame`` the answer is a
-    slice found by binary search, O(log n); see :func:`between`.
+    DataFrame or LazyFrame, as ``frame``
+        The rows at or before ``t``. On a sorted eager ``DataFrame`` they are a
+        slice found by binary search, O(log n); see :func:`between`.
 
     Examples
     --------
@@ -169,7 +174,8 @@ def as_of(frame: Frame, t: TimeLike, *, on: TimeColumn = "time") -> Frame:
     >>> as_of(events, at("12:05"), on="event_time")["seq"].to_list()  # 3 arrived late
     [1, 3]
     """
-    return _select(frame, [_bound(to_position(t, what="t"), "<=", on)], on=on)
+    _check_on(on)
+    return _select(frame, [_bound(to_position(t, what="t"), "<=", on)])
 
 
 def upto(frame: Frame, seq: int | str) -> Frame:
@@ -185,7 +191,7 @@ def upto(frame: Frame, seq: int | str) -> Frame:
         raise TimeArgumentError(
             f"upto takes a stream sequence, not {seq!r}: use as_of(frame, t) for a time"
         )
-    return _select(frame, [_bound(position, "<=", "time")], on=None)
+    return _select(frame, [_bound(position, "<=", "time")])
 
 
 # -- entity state -----------------------------------------------------------------
@@ -236,8 +242,9 @@ def state_at(
 
     Returns
     -------
-    The key columns, then ``seq``, the ``on`` column and ``type`` of the last
-    event applied, then the state's columns.
+    DataFrame or LazyFrame, as ``frame``
+        The key columns, then ``seq``, the ``on`` column and ``type`` of the last
+        event applied, then the state's columns.
 
     Examples
     --------
@@ -267,8 +274,25 @@ def state_at(
     >>> count = lambda n, event: n + 1
     >>> state_at(events, fold=count, initial=0)["key", "state"].rows()
     [('r1', 3), ('r2', 1)]
+
+    A late event, and a tie: seq 2 arrives after seq 1 but happened before
+    it; seq 3 happened at the same instant as seq 1.
+
+    >>> late = pl.DataFrame({
+    ...     "seq": [1, 2, 3],
+    ...     "time": [at("12:00"), at("12:05"), at("12:06")],
+    ...     "event_time": [at("12:00"), at("11:58"), at("12:00")],
+    ...     "type": ["driver_assigned", "ride_requested", "driver_located"],
+    ...     "key": ["r1", "r1", "r1"],
+    ...     "status": ["assigned", "requested", None],
+    ...     "zone": [None, "north", "south"],
+    ... })
+    >>> state_at(late, at("12:05"))["status", "zone"].row(0)  # as it arrived
+    ('requested', 'north')
+    >>> state_at(late, at("12:05"), on="event_time")["status", "zone"].row(0)  # as it happened
+    ('assigned', 'south')
     """
-    keys = _names(key)
+    keys: list[str] = _names(key)
     schema = _lazy(frame).collect_schema()
     _check_clock(schema, on)
     _require(schema, ["type", *keys])
@@ -327,9 +351,10 @@ def diff(
 
     Returns
     -------
-    The key columns, ``change``, ``fields`` (the names of the fields that
-    differ), and ``before`` and ``after``: structs of the fields at ``t1``
-    (null if the entity did not exist) and at ``t2``.
+    DataFrame or LazyFrame, as ``frame``
+        The key columns, ``change``, ``fields`` (the names of the fields that
+        differ), and ``before`` and ``after``: structs of the fields at ``t1``
+        (null if the entity did not exist) and at ``t2``.
 
     Examples
     --------
@@ -359,7 +384,7 @@ def diff(
         raise TimeArgumentError(f"t1={t1!r} and t2={t2!r}: give two sequences or two times")
     if second < first:  # type: ignore[operator]
         raise TimeArgumentError(f"t2={t2!r} is before t1={t1!r}: diff looks forward in time")
-    keys = _names(key)
+    keys: list[str] = _names(key)
     options: dict[str, Any] = dict(key=keys, fold=fold, initial=initial, on=on, fields=fields)
     old = _lazy(state_at(frame, first, **options))
     new = _lazy(state_at(frame, second, **options))
@@ -414,8 +439,9 @@ def windows(
     Windows start every ``every`` on a grid anchored at the Unix epoch (UTC)
     and last ``period`` (default: ``every``, tumbling windows). A longer
     period gives sliding windows, where an event counts in each window that
-    holds it; a window holds ``start <= t < end``. Only windows holding an
-    event are listed.
+    holds it; a window holds ``start <= t < end``, so an event at a window's
+    end counts in the next one. Only windows holding an event are listed. On
+    ``event_time`` a late event counts where it happened.
 
     Parameters
     ----------
@@ -432,8 +458,9 @@ def windows(
 
     Returns
     -------
-    ``window_start``, ``window_end``, the ``by`` columns, ``count`` and the
-    ``aggs``, sorted by window and group.
+    DataFrame or LazyFrame, as ``frame``
+        ``window_start``, ``window_end``, the ``by`` columns, ``count`` and the
+        ``aggs``, sorted by window and group.
 
     Examples
     --------
@@ -460,7 +487,7 @@ def windows(
     """
     step = _duration(every, what="every")
     length = step if period is None else _duration(period, what="period")
-    groups = _names(by)
+    groups: list[str] = _names(by)
     lf = _lazy(frame)
     schema = lf.collect_schema()
     _check_clock(schema, on, seq=False)
@@ -496,12 +523,23 @@ def sessions(
 
     An entity's events, in order, start a new session when more than ``gap``
     has passed since the previous one; a pause of exactly ``gap`` stays in
-    the session. Sessions are numbered from 1 per entity.
+    the session. Sessions are numbered from 1 per entity. On ``event_time``
+    a late event joins the session of the moment it happened.
+
+    Parameters
+    ----------
+    gap
+        The longest pause inside a session: a ``timedelta`` or ``"10m"``...
+    key
+        The column (or columns) naming the entity.
+    on
+        The clock pauses are measured on.
 
     Returns
     -------
-    The key columns, ``session``, ``start`` and ``end`` (the first and last
-    event's time), ``duration`` and ``events`` (how many), sorted.
+    DataFrame or LazyFrame, as ``frame``
+        The key columns, ``session``, ``start`` and ``end`` (the first and last
+        event's time), ``duration`` and ``events`` (how many), sorted.
 
     Examples
     --------
@@ -517,7 +555,7 @@ def sessions(
      ('d9', 1, datetime.timedelta(0), 1)]
     """
     pause = _duration(gap, what="gap", zero=True)
-    keys = _names(key)
+    keys: list[str] = _names(key)
     history = _entity_events(frame, keys, on)
     number = (pl.col(on).diff() > pause).fill_null(True).cum_sum().over(keys)
     result = (
@@ -528,8 +566,8 @@ def sessions(
             pl.col(on).last().alias("end"),
             pl.len().alias("events"),
         )
-        .select(*keys, "session", "start", "end", (pl.col("end") - pl.col("start"))
-                .alias("duration"), "events")
+        .with_columns((pl.col("end") - pl.col("start")).alias("duration"))
+        .select(*keys, "session", "start", "end", "duration", "events")
         .sort(*keys, "session")
     )
     return _like(result, frame)
@@ -549,12 +587,24 @@ def durations(
     cycle unless one is open (a repeated start does not restart the clock:
     a second request still waits since the first); an end closes the open
     cycle (an end with no open cycle is ignored). A cycle still open has a
-    null ``end`` and ``duration``: it is still waiting.
+    null ``end`` and ``duration``: it is still waiting. On ``event_time`` a
+    late event takes its place in the cycle where it happened.
+
+    Parameters
+    ----------
+    start_type, end_type
+        The event types that open and close a cycle, e.g. ``"ride_requested"``
+        and ``"driver_assigned"`` for the waiting time.
+    key
+        The column (or columns) naming the entity.
+    on
+        The clock durations are measured on.
 
     Returns
     -------
-    One row per cycle: the key columns, ``start``, ``end``, ``duration``,
-    ``start_seq`` and ``end_seq``, sorted by key and start.
+    DataFrame or LazyFrame, as ``frame``
+        One row per cycle: the key columns, ``start``, ``end``, ``duration``,
+        ``start_seq`` and ``end_seq``, sorted by key and start.
 
     Examples
     --------
@@ -572,7 +622,7 @@ def durations(
     """
     if start_type == end_type:
         raise ConfigurationError(f"start and end are both {start_type!r}: give two event types")
-    keys = _names(key)
+    keys: list[str] = _names(key)
     history = _entity_events(frame, keys, on).filter(pl.col("type").is_in([start_type, end_type]))
     first_of_run = pl.col("type").ne_missing(pl.col("type").shift(1)).over(keys)
     result = (
@@ -633,7 +683,8 @@ def join_as_of(
 
     Returns
     -------
-    The left frame in its order, with the attached columns.
+    DataFrame or LazyFrame, as ``left``
+        The left frame in its order, with the attached columns.
 
     Examples
     --------
@@ -647,6 +698,7 @@ def join_as_of(
     ...     "driver": [None, None, "d7", None, "d7"],
     ...     "lat": [52.50, 48.85, None, 52.51, None],
     ... })
+    >>> # seq 4 happened at the instant of the pickup seq 3, but was stored after it
     >>> pickups = events.filter(pl.col("type") == "ride_picked_up")
     >>> located = events.filter(pl.col("type") == "driver_located")
     >>> join_as_of(pickups, located, by_left="driver", by_right="key", fields=["lat"]
@@ -663,7 +715,7 @@ def join_as_of(
     _check_clock(right_schema, on)
     _require(left_schema, left_keys)
     _require(right_schema, right_keys)
-    attached = _payload(right_schema, right_keys, fields)
+    attached: list[str] = _payload(right_schema, right_keys, fields)
     common = [f"\0by{i}" for i in range(len(left_keys))]
 
     def points(lf: pl.LazyFrame, keys: list[str], side: int, row: str) -> pl.LazyFrame:
@@ -702,10 +754,16 @@ def late_events(frame: Frame, *, key: str | Sequence[str] | None = "key") -> Fra
     are never late and do not move the mark; ``key=None`` compares across the
     whole stream.
 
+    Parameters
+    ----------
+    key
+        The column (or columns) naming the entity, or ``None``.
+
     Returns
     -------
-    The late events in stream order, with ``seen_event_time`` (the latest
-    event time seen before) and ``lateness`` (how far behind it they are).
+    DataFrame or LazyFrame, as ``frame``
+        The late events in stream order, with ``seen_event_time`` (the latest
+        event time seen before) and ``lateness`` (how far behind it they are).
 
     Examples
     --------
@@ -718,7 +776,7 @@ def late_events(frame: Frame, *, key: str | Sequence[str] | None = "key") -> Fra
     >>> late_events(events).select("seq", "key", "lateness").rows()
     [(4, 'r1', datetime.timedelta(seconds=240))]
     """
-    keys = _names(key)
+    keys: list[str] = _names(key)
     lf = _lazy(frame)
     _require(lf.collect_schema(), ["event_time", *keys])
     seen = pl.col("event_time").cum_max().forward_fill().shift(1)
@@ -766,12 +824,16 @@ def _require(schema: pl.Schema, names: Iterable[str]) -> None:
         )
 
 
-def _check_clock(schema: pl.Schema, on: str, *, seq: bool = True) -> None:
+def _check_on(on: str) -> None:
     if on not in ("time", "event_time"):
         raise ConfigurationError(
             f"on={on!r}: choose 'time' (when the store got the event) or "
             "'event_time' (when it happened)"
         )
+
+
+def _check_clock(schema: pl.Schema, on: str, *, seq: bool = True) -> None:
+    _check_on(on)
     _require(schema, ["seq", on] if seq else [on])
     dtype = schema[on]
     if not isinstance(dtype, pl.Datetime) or dtype.time_zone is None:
@@ -822,14 +884,16 @@ def _bound(position: Position | None, op: str, on: str) -> _Bound | None:
     return ("seq" if isinstance(position, int) else on, position, op)  # type: ignore[return-value]
 
 
-def _select(frame: Frame, bounds: list[_Bound | None], *, on: str | None) -> Frame:
+def _select(frame: Frame, bounds: list[_Bound | None]) -> Frame:
     """The rows inside every bound: a binary-searched slice where a sorted column allows."""
     given = [b for b in bounds if b is not None]
     lf = _lazy(frame)
     schema = lf.collect_schema()
-    if on is not None and any(column == on for column, _, _ in given):
-        _check_clock(schema, on, seq=False)
-    _require(schema, [column for column, _, _ in given])
+    for column, _, _ in given:
+        if column == "seq":
+            _require(schema, ["seq"])
+        else:
+            _check_clock(schema, column, seq=False)
     if isinstance(frame, pl.DataFrame):
         start, stop, rest = 0, frame.height, []
         for bound in given:
@@ -853,18 +917,33 @@ def _search(frame: pl.DataFrame, bound: _Bound) -> int | None:
     series = frame.get_column(column)
     if series.null_count() or not series.is_sorted():
         return None
-    physical = value if isinstance(value, int) else _physical(value, series.dtype)
-    side = "left" if op in (">=", "<") else "right"
-    return int(series.to_physical().search_sorted(physical, side=side))  # type: ignore[arg-type]
+    side: Literal["left", "right"] = "left" if op in (">=", "<") else "right"
+    if isinstance(value, dt.datetime):
+        value = _ticks(value, series.dtype, op)
+    return series.to_physical().search_sorted(value, side=side)  # type: ignore[return-value]
 
 
-def _physical(value: dt.datetime, dtype: pl.DataType) -> int:
-    return pl.Series([value]).cast(dtype).to_physical().item()
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_NS_PER_TICK = {"ns": 1, "us": 1_000, "ms": 1_000_000}
+
+
+def _ticks(value: dt.datetime, dtype: pl.DataType, op: str) -> int:
+    """``value`` in a datetime column's units, rounded so that ``op`` keeps its meaning.
+
+    On a coarser clock than ``value`` (milliseconds), ``t >= 12:00:00.0005``
+    means ``t >= 12:00:00.001``, while ``t <= 12:00:00.0005`` means
+    ``t <= 12:00:00.000``.
+    """
+    ns = (value - _EPOCH) // dt.timedelta(microseconds=1) * 1_000
+    per_tick = _NS_PER_TICK[dtype.time_unit]  # type: ignore[attr-defined]
+    return -(-ns // per_tick) if op in (">=", "<") else ns // per_tick
 
 
 def _predicate(bound: _Bound, schema: pl.Schema) -> pl.Expr:
     column, value, op = bound
-    literal = pl.lit(value).cast(schema[column])
+    literal = pl.lit(value)
+    if isinstance(value, dt.datetime):
+        literal = pl.lit(_ticks(value, schema[column], op)).cast(schema[column])
     col = pl.col(column)
     return {">=": col >= literal, ">": col > literal, "<=": col <= literal, "<": col < literal}[op]
 

@@ -106,6 +106,17 @@ def test_fields_of_one_type_never_clash_with_another():
     assert out.typed["c"].schema["v"] == pl.Int64
 
 
+def test_integers_of_one_type_stay_integers_beside_decimals_of_another():
+    items = [b'{"type":"a","key":"k","v":1}', b'{"type":"b","key":"k","v":2.5}',
+             b'{"type":"c","key":"k","v":"3"}', b'{"type":"d","key":"k","w":"x"}',
+             b'{"type":"d","key":"k","w":"y"}']
+    out = decode(*_batch(items), Rules())
+    assert out.typed["a"].schema["v"] == pl.Int64
+    assert out.typed["b"].schema["v"] == pl.Float64
+    assert out.typed["c"].schema["v"] == pl.String
+    assert out.typed["d"].columns == ["seq", "w"]
+
+
 def test_a_type_whose_field_changes_json_kind_reads_as_text():
     items = [b'{"type":"a","key":"k","v":{"x":1}}', b'{"type":"a","key":"k","v":3}']
     table = decode(*_batch(items), Rules()).typed["a"]
@@ -133,4 +144,4 @@ def test_rules_from_headers_subjects_and_fields():
     assert env["key"].to_list() == ["o-1", "o-2"]
     assert env["event_time"].to_list() == [dt.datetime(2026, 11, 1, 10, tzinfo=dt.UTC), None]
     assert env["headers"].to_list()[0] == (
-        '{"ce-type": "order_created", "ce-time": "2026-11-01T10:00:00Z"}')
+        '{"ce-type":"order_created","ce-time":"2026-11-01T10:00:00Z"}')

@@ -10,8 +10,8 @@ def test_exported_names():
         "ENVELOPE_SCHEMA", "AuthenticationError", "ClosedError", "ConfigurationError",
         "ConnectionFailedError", "Connection", "EmbeddedServer", "Events", "EventkitError",
         "PermissionDeniedError", "ReadInfo", "ReadInterruptedError", "Rule", "Rules",
-        "ServerNotFoundError", "StreamInfo", "StreamNotFoundError", "Summary",
-        "TimeArgumentError", "__version__", "connect",
+        "ServerNotFoundError", "Store", "StoreError", "StreamInfo", "StreamNotFoundError",
+        "Summary", "TimeArgumentError", "__version__", "connect",
     }
     for name in ek.__all__:
         assert hasattr(ek, name), name

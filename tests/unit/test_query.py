@@ -11,7 +11,7 @@ import datetime as dt
 import math
 import operator
 from collections import defaultdict
-from typing import Any
+from typing import Any, get_args
 
 import polars as pl
 import pytest
@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eventkit import query
+from eventkit._typing import TimeColumn
 from eventkit.envelope import TIME
 from eventkit.exceptions import ConfigurationError, TimeArgumentError
 
@@ -75,7 +76,7 @@ def histories(draw: st.DrawFn, max_size: int = 24) -> list[Row]:
     return rows
 
 
-def frame(rows: list[Row], lazy: bool) -> pl.DataFrame | pl.LazyFrame:
+def frame(rows: list[Row], lazy: bool) -> Any:
     df = pl.DataFrame(rows, schema=SCHEMA)
     return df.lazy() if lazy else df
 
@@ -97,7 +98,7 @@ def positions(rows: list[Row]) -> st.SearchStrategy[int | dt.datetime]:
     )
 
 
-clocks = st.sampled_from(["time", "event_time"])
+clocks: st.SearchStrategy[TimeColumn] = st.sampled_from(["time", "event_time"])
 
 
 # -- oracles: one event at a time -----------------------------------------------------
@@ -228,7 +229,7 @@ def oracle_join(
             if left[on] is None or right[on] is None:
                 continue
             if left_by is not None and (
-                left[left_by] is None or left[left_by] != right[right_by]
+                left[left_by] is None or left[left_by] != right[right_by or left_by]
             ):
                 continue
             if (right[on], right["seq"]) < (left[on], left["seq"]) and (
@@ -262,7 +263,9 @@ def oracle_late(rows: list[Row], by_entity: bool) -> list[Row]:
 
 @EXAMPLES
 @given(data=st.data(), rows=histories(), lazy=st.booleans(), on=clocks)
-def test_between_as_of_upto(data: st.DataObject, rows: list[Row], lazy: bool, on: str) -> None:
+def test_between_as_of_upto(
+    data: st.DataObject, rows: list[Row], lazy: bool, on: TimeColumn
+) -> None:
     t0, t1 = data.draw(st.one_of(st.none(), positions(rows))), data.draw(positions(rows))
     events = frame(rows, lazy)
 
@@ -280,10 +283,12 @@ def test_between_as_of_upto(data: st.DataObject, rows: list[Row], lazy: bool, on
 
 @EXAMPLES
 @given(data=st.data(), rows=histories(), lazy=st.booleans(), on=clocks,
-       fold=st.sampled_from(["merge", "last"]))
-def test_state_at(data: st.DataObject, rows: list[Row], lazy: bool, on: str, fold: str) -> None:
+       fold=st.sampled_from(get_args(query.BuiltinFold)))
+def test_state_at(
+    data: st.DataObject, rows: list[Row], lazy: bool, on: TimeColumn, fold: query.BuiltinFold
+) -> None:
     t = data.draw(st.one_of(st.none(), positions(rows)))
-    got = collect(query.state_at(frame(rows, lazy), t, on=on, fold=fold), lazy)  # type: ignore[arg-type]
+    got = collect(query.state_at(frame(rows, lazy), t, on=on, fold=fold), lazy)
     assert got.columns == ["key", "seq", on, "type", *FIELDS]
     assert got.to_dicts() == oracle_state(rows, t, on, fold)
 
@@ -298,7 +303,7 @@ def tally(state: dict[str, Any], event: Row) -> dict[str, Any]:
 @EXAMPLES
 @given(data=st.data(), rows=histories(), lazy=st.booleans(), on=clocks)
 def test_state_at_with_a_python_fold(
-    data: st.DataObject, rows: list[Row], lazy: bool, on: str
+    data: st.DataObject, rows: list[Row], lazy: bool, on: TimeColumn
 ) -> None:
     t = data.draw(st.one_of(st.none(), positions(rows)))
     initial = {"n": 0, "trail": ""}
@@ -312,7 +317,7 @@ def test_state_at_with_a_python_fold(
 @given(data=st.data(), rows=histories(), lazy=st.booleans(), on=clocks,
        ends=st.sampled_from([[], ["ended"], ["ended", "picked"]]))
 def test_diff(
-    data: st.DataObject, rows: list[Row], lazy: bool, on: str, ends: list[str]
+    data: st.DataObject, rows: list[Row], lazy: bool, on: TimeColumn, ends: list[str]
 ) -> None:
     kind = data.draw(st.sampled_from(["seq", "time"]))
     points = st.integers(0, 80) if kind == "seq" else positions(rows).filter(
@@ -327,19 +332,19 @@ def test_diff(
        every=st.sampled_from([60, 120, 300]),
        period=st.sampled_from([None, 1.0, 2.0, 1.5, 0.5]),
        by=st.sampled_from([[], ["type"], ["key"], ["type", "key"]]))
-def test_windows(rows: list[Row], lazy: bool, on: str, every: int, period: float | None,
+def test_windows(rows: list[Row], lazy: bool, on: TimeColumn, every: int, period: float | None,
                  by: list[str]) -> None:
     step = every * SECOND
     length = None if period is None else period * step
     got = collect(query.windows(frame(rows, lazy), f"{every}s", period=length, by=by or None,
-                                aggs={"fares": pl.col("fare").sum()}, on=on), lazy)  # type: ignore[arg-type]
+                                aggs={"fares": pl.col("fare").sum()}, on=on), lazy)
     assert got.to_dicts() == oracle_windows(rows, step, length or step, by, on)
 
 
 @EXAMPLES
 @given(rows=histories(), lazy=st.booleans(), on=clocks, gap=st.sampled_from([0, 60, 90, 400]))
-def test_sessions(rows: list[Row], lazy: bool, on: str, gap: int) -> None:
-    got = collect(query.sessions(frame(rows, lazy), gap * SECOND, on=on), lazy)  # type: ignore[arg-type]
+def test_sessions(rows: list[Row], lazy: bool, on: TimeColumn, gap: int) -> None:
+    got = collect(query.sessions(frame(rows, lazy), gap * SECOND, on=on), lazy)
     expected = oracle_sessions(rows, gap * SECOND, on)
     assert got.select("key", "session", "start", "end", "events", "duration").to_dicts() == expected
 
@@ -347,9 +352,9 @@ def test_sessions(rows: list[Row], lazy: bool, on: str, gap: int) -> None:
 @EXAMPLES
 @given(rows=histories(), lazy=st.booleans(), on=clocks,
        types=st.lists(st.sampled_from(TYPES), min_size=2, max_size=2, unique=True))
-def test_durations(rows: list[Row], lazy: bool, on: str, types: list[str]) -> None:
+def test_durations(rows: list[Row], lazy: bool, on: TimeColumn, types: list[str]) -> None:
     begin, finish = types
-    got = collect(query.durations(frame(rows, lazy), begin, finish, on=on), lazy)  # type: ignore[arg-type]
+    got = collect(query.durations(frame(rows, lazy), begin, finish, on=on), lazy)
     assert got.to_dicts() == oracle_durations(rows, begin, finish, on)
 
 
@@ -357,14 +362,14 @@ def test_durations(rows: list[Row], lazy: bool, on: str, types: list[str]) -> No
 @given(rows=histories(), lazy=st.booleans(), on=clocks,
        types=st.tuples(st.sampled_from(TYPES), st.sampled_from(TYPES)),
        by=st.sampled_from([("driver", "key"), ("key", "key"), (None, None)]))
-def test_join_as_of(rows: list[Row], lazy: bool, on: str, types: tuple[str, str],
+def test_join_as_of(rows: list[Row], lazy: bool, on: TimeColumn, types: tuple[str, str],
                     by: tuple[str | None, str | None]) -> None:
     left_type, right_type = types
     events = frame(rows, lazy)
     left = events.filter(pl.col("type") == left_type)
     right = events.filter(pl.col("type") == right_type)
     got = collect(query.join_as_of(left, right, by=None, by_left=by[0], by_right=by[1],
-                                   fields=["status", "fare"], on=on), lazy)  # type: ignore[arg-type]
+                                   fields=["status", "fare"], on=on), lazy)
     columns = ["seq", "seq_right", f"{on}_right", "status_right", "fare_right"]
     assert got.select(columns).to_dicts() == oracle_join(rows, left_type, right_type, by, on)
 
@@ -426,7 +431,7 @@ def test_time_arguments(events: pl.DataFrame) -> None:
     assert query.as_of(events, "1d")["seq"].to_list() == [1, 2]  # a day ago: all of it
     assert query.as_of(events, dt.timedelta(days=365 * 100))["seq"].to_list() == []
     with pytest.raises(TimeArgumentError, match="upto takes a stream sequence"):
-        query.upto(events, "2026-11-01T12:00:00Z")  # type: ignore[arg-type]
+        query.upto(events, "2026-11-01T12:00:00Z")
 
 
 def test_diff_arguments(events: pl.DataFrame) -> None:
@@ -483,3 +488,19 @@ def test_a_hash_collision_falls_back_to_grouping_by_key(monkeypatch: pytest.Monk
     assert got.equals(expected)
     assert got.select("key", "status", "fare").rows() == [("a", "x", 4), ("b", None, 2),
                                                           ("c", "y", 3)]
+
+
+@pytest.mark.parametrize("unit", ["ms", "us", "ns"])
+@pytest.mark.parametrize("sort_flag", [True, False])
+def test_bounds_between_ticks_of_a_coarse_clock(unit: str, sort_flag: bool) -> None:
+    times = [BASE + dt.timedelta(milliseconds=m) for m in (0, 1, 1, 2)]
+    events = pl.DataFrame({"seq": [1, 2, 3, 4], "time": times}).with_columns(
+        pl.col("time").dt.cast_time_unit(unit)  # type: ignore[arg-type]
+    )
+    events = events.set_sorted("time") if sort_flag else events.with_columns(
+        pl.col("time") + pl.duration(nanoseconds=0))
+    half = BASE + dt.timedelta(microseconds=500)
+    assert query.as_of(events, half)["seq"].to_list() == [1]
+    assert query.between(events, half, None)["seq"].to_list() == [2, 3, 4]
+    assert query.between(events.lazy(), half, None).collect()["seq"].to_list() == [2, 3, 4]
+    assert query.as_of(events, BASE + dt.timedelta(milliseconds=1))["seq"].to_list() == [1, 2, 3]
