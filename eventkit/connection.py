@@ -29,6 +29,7 @@ from eventkit.events import Events, ReadInfo
 from eventkit.exceptions import ClosedError, ConfigurationError
 from eventkit.source import _loop
 from eventkit.source._wire import Auth, parse_servers
+from eventkit.source.options import resolve
 from eventkit.source.jetstream import JetStream, PublishResult, RawBatch, StreamInfo
 
 __all__ = ["Connection", "connect"]
@@ -46,6 +47,7 @@ class _State(enum.Enum):
 def connect(
     servers: str | Sequence[str] | None = None,
     *,
+    context: str | bool | None = None,
     user: str | None = None,
     password: str | None = None,
     token: str | None = None,
@@ -64,6 +66,10 @@ def connect(
     servers
         One URL, a comma-separated list or a list (``nats://`` or ``tls://``);
         ``$NATS_URL`` or ``nats://127.0.0.1:4222`` by default.
+    context
+        A NATS context saved by ``nats context save`` (its name, or ``True``
+        for the selected one): settings not passed here come from it, then
+        from ``NATS_*`` environment variables.
     user, password, token
         Credentials (a URL may carry them too: ``nats://user:pass@host``).
     nkey_seed
@@ -87,9 +93,9 @@ def connect(
     ...     conn.read("ORDERS", start="15m").to_polars()["type"].to_list()
     ['order_placed']
     """
-    conn = Connection(servers, user=user, password=password, token=token, nkey_seed=nkey_seed,
-                      creds=creds, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key, name=name,
-                      connect_timeout=connect_timeout)
+    conn = Connection(servers, context=context, user=user, password=password, token=token,
+                      nkey_seed=nkey_seed, creds=creds, tls_ca=tls_ca, tls_cert=tls_cert,
+                      tls_key=tls_key, name=name, connect_timeout=connect_timeout)
     return conn.open()
 
 
@@ -97,7 +103,8 @@ class Connection:
     """A connection to NATS JetStream. Create it with :func:`connect`."""
 
     def __init__(
-        self, servers: str | Sequence[str] | None = None, *, user: str | None = None,
+        self, servers: str | Sequence[str] | None = None, *,
+        context: str | bool | None = None, user: str | None = None,
         password: str | None = None, token: str | None = None,
         nkey_seed: str | os.PathLike[str] | None = None,
         creds: str | os.PathLike[str] | None = None,
@@ -106,11 +113,13 @@ class Connection:
         tls_key: str | os.PathLike[str] | None = None,
         name: str = "eventkit", connect_timeout: float = 5.0,
     ) -> None:
-        servers = servers or os.environ.get("NATS_URL") or _DEFAULT_URL
-        addresses, url_auth = parse_servers(list(servers) if not isinstance(servers, str)
-                                            else servers)
-        auth = _auth(url_auth, user, password, token, nkey_seed, creds)
-        tls = _tls_context(tls_ca, tls_cert, tls_key)
+        o = resolve(dict(servers=servers, user=user, password=password, token=token,
+                         nkey_seed=nkey_seed, creds=creds, tls_ca=tls_ca, tls_cert=tls_cert,
+                         tls_key=tls_key), context)
+        urls = o["servers"] or _DEFAULT_URL
+        addresses, url_auth = parse_servers(urls if isinstance(urls, str) else list(urls))
+        auth = _auth(url_auth, o["user"], o["password"], o["token"], o["nkey_seed"], o["creds"])
+        tls = _tls_context(o["tls_ca"], o["tls_cert"], o["tls_key"])
         self.servers = [str(a) for a in addresses]
         self._auth_kind = auth.kind
         self._js = JetStream(addresses, auth, tls=tls, name=name, connect_timeout=connect_timeout)

@@ -829,7 +829,7 @@ class Store:
             top = min(cp.last_seq, facts.last_seq)
             in_stream = (seqs >= facts.first_seq) & (seqs <= facts.last_seq)
             if len(deleted):
-                in_stream &= ~seqs.is_in(deleted)
+                in_stream &= ~seqs.is_in(deleted.implode())
             matched = int(in_stream.sum())
             kept = len(seqs) - matched
             if facts.pending_all is None:  # the whole stream: count from the sequences

@@ -281,11 +281,25 @@ class Wire:
                 failures.append(f"{address}: no answer in {self._connect_timeout:.0f} s")
             except ssl.SSLCertVerificationError as exc:
                 await self._drop()
+                if "hostname" in (exc.verify_message or "").lower():
+                    raise ConnectionFailedError(
+                        f"TLS to {address} failed: the server's certificate is not valid for "
+                        f"{address.host!r} (hostname mismatch): connect with a name the "
+                        "certificate lists"
+                    ) from exc
                 raise ConnectionFailedError(
                     f"TLS to {address} failed: the server's certificate is not trusted "
                     f"({exc.verify_message}); pass the CA that signed it (tls_ca=...)"
                 ) from exc
-            except (OSError, ssl.SSLError, ConnectionFailedError) as exc:
+            except ssl.SSLError as exc:
+                await self._drop()
+                if "certificate required" in str(exc).lower():
+                    raise ConnectionFailedError(
+                        f"TLS to {address} failed: the server requires a client certificate; "
+                        "pass tls_cert=... and tls_key=..."
+                    ) from exc
+                failures.append(f"{address}: TLS failed ({exc.reason or exc})")
+            except (OSError, ConnectionFailedError) as exc:
                 failures.append(f"{address}: {_reason(exc)}")
             await self._drop()
             self.closed.clear()
