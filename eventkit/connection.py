@@ -29,8 +29,8 @@ from eventkit.events import Events, ReadInfo
 from eventkit.exceptions import ClosedError, ConfigurationError
 from eventkit.source import _loop
 from eventkit.source._wire import Auth, parse_servers
-from eventkit.source.options import resolve
 from eventkit.source.jetstream import JetStream, PublishResult, RawBatch, StreamInfo
+from eventkit.source.options import resolve
 
 __all__ = ["Connection", "connect"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import html
 from collections.abc import Mapping
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -158,7 +158,10 @@ class Events:
 
     def between(self, t0: TimeLike | None, t1: TimeLike | None, *,
                 on: TimeColumn = "time") -> Events:
-        """Events from ``t0`` (included) to ``t1`` (excluded); see :func:`eventkit.query.between`."""
+        """Events from ``t0`` (included) to ``t1`` (excluded).
+
+        See :func:`eventkit.query.between`.
+        """
         return self._keep(query.between(self._envelope, t0, t1, on=on))
 
     def as_of(self, t: TimeLike, *, on: TimeColumn = "time") -> Events:

@@ -65,15 +65,17 @@ def test_tls_with_a_custom_ca(certs):
         url = server.url.replace("nats://", "tls://")
         with ek.connect(url, tls_ca=certs.ca) as conn:
             _roundtrip(conn)
-        with pytest.raises(ek.ConnectionFailedError, match="not trusted.*tls_ca"):
+        with pytest.raises(ek.ConnectionFailedError, match=r"not trusted.*tls_ca"):
             ek.connect(url, tls_ca=certs.other_ca)
 
 
 def test_tls_hostname_mismatch_is_named(tmp_path):
     wrong = pki(tmp_path, server_names=("nats.example.com",), server_ips=())
-    with ek.EmbeddedServer(config=_tls_conf(wrong)) as server:
-        with pytest.raises(ek.ConnectionFailedError, match="(?i)hostname|not trusted"):
-            ek.connect(server.url.replace("nats://", "tls://"), tls_ca=wrong.ca)
+    with (
+        ek.EmbeddedServer(config=_tls_conf(wrong)) as server,
+        pytest.raises(ek.ConnectionFailedError, match=r"not valid for '127\.0\.0\.1'"),
+    ):
+        ek.connect(server.url.replace("nats://", "tls://"), tls_ca=wrong.ca)
 
 
 def test_mutual_tls(certs):
@@ -83,7 +85,7 @@ def test_mutual_tls(certs):
                         tls_key=certs.client_key) as conn:
             _roundtrip(conn)
         t = time.perf_counter()
-        with pytest.raises(ek.ConnectionFailedError, match="(?i)client certificate"):
+        with pytest.raises(ek.ConnectionFailedError, match=r"requires a client certificate"):
             ek.connect(url, tls_ca=certs.ca)
         assert time.perf_counter() - t < 5
 
@@ -115,7 +117,7 @@ def test_nats_context_file(monkeypatch, tmp_path):
         ctx_dir = home / ".config" / "nats" / "context"
         ctx_dir.mkdir(parents=True)
         (ctx_dir / "local.json").write_text(
-            '{"description": "", "url": "%s", "token": "ctx-token-55"}' % server.url)
+            f'{{"description": "", "url": "{server.url}", "token": "ctx-token-55"}}')
         (home / ".config" / "nats" / "context.txt").write_text("local")
         monkeypatch.setenv("HOME", str(home))
         monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
