@@ -12,6 +12,7 @@ import enum
 import os
 import ssl
 import time
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,7 +27,7 @@ from eventkit._typing import TimeLike
 from eventkit.codec import Decoded, combine, decode
 from eventkit.envelope import Rules
 from eventkit.events import Events, ReadInfo
-from eventkit.exceptions import ClosedError, ConfigurationError
+from eventkit.exceptions import ClosedError, ConfigurationError, EventkitWarning
 from eventkit.source import _loop
 from eventkit.source._wire import Auth, parse_servers
 from eventkit.source.jetstream import JetStream, PublishResult, RawBatch, StreamInfo
@@ -264,16 +265,17 @@ class Connection:
         Events
             ``to_polars()`` for the envelope, ``of_type(name)`` for typed tables.
         """
-        return _loop.run(self.aread(stream, subjects=subjects, start=start, end=end,
-                                    rules=rules, progress=progress))
+        return _told(_loop.run(self.aread(stream, subjects=subjects, start=start, end=end,
+                                          rules=rules, progress=progress, warn=False)))
 
     async def aread(
         self, stream: str, *, subjects: str | Sequence[str] | None = None,
         start: TimeLike | None = None, end: TimeLike | None = None,
-        rules: Rules | None = None, progress: bool = True,
+        rules: Rules | None = None, progress: bool = True, warn: bool = True,
     ) -> Events:
         self._check_open()
-        return await _on_loop(self._read(stream, subjects, start, end, rules, progress))
+        events = await _on_loop(self._read(stream, subjects, start, end, rules, progress))
+        return _told(events) if warn else events
 
     async def _read(
         self, stream: str, subjects: str | Sequence[str] | None, start: TimeLike | None,
@@ -292,8 +294,10 @@ class Connection:
         loop = asyncio.get_running_loop()
         decoding: list[asyncio.Future[Decoded]] = []
         parts: list[Decoded] = []
+        notes: list[str] = []
         try:
-            async for raw in self._js.fetch(stream, subjects=filters, start=lo, end=hi):
+            async for raw in self._js.fetch(stream, subjects=filters, start=lo, end=hi,
+                                            notes=notes):
                 # decode on a worker thread while the next batch arrives
                 decoding.append(loop.run_in_executor(_decoder, _decode, raw, rules))
                 bar.update(len(raw))
@@ -309,7 +313,15 @@ class Connection:
             first_seq=int(seqs[0]) if len(seqs) else None,
             last_seq=int(seqs[-1]) if len(seqs) else None,
             read_at=read_at, seconds=time.perf_counter() - began, rules=rules,
+            notes=tuple(notes),
         ))
+
+
+def _told(events: Events) -> Events:
+    """Say, in the caller's thread, what the read did differently than asked."""
+    for note in events.info.notes if events.info else ():
+        warnings.warn(note, EventkitWarning, stacklevel=3)
+    return events
 
 
 def _decode(raw: RawBatch, rules: Rules) -> Decoded:

@@ -34,6 +34,7 @@ class ReadInfo:
     read_at: dt.datetime
     seconds: float
     rules: Rules = field(repr=False)
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

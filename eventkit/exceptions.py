@@ -17,6 +17,8 @@ password, token, seed or JWT.
     ├── ReadInterruptedError                 server went away mid-read, retries spent
     ├── StoreError                           a local store does not match, is busy or damaged
     └── ClosedError (RuntimeError)           use of a closed connection
+
+    EventkitWarning (UserWarning)            something worked, differently than asked
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ __all__ = [
     "ConfigurationError",
     "ConnectionFailedError",
     "EventkitError",
+    "EventkitWarning",
     "PermissionDeniedError",
     "ReadInterruptedError",
     "ServerNotFoundError",
@@ -78,3 +81,7 @@ class StoreError(EventkitError):
 
 class ClosedError(EventkitError, RuntimeError):
     """The object was closed and cannot be used again."""
+
+
+class EventkitWarning(UserWarning):
+    """Something worked, but not the way it was asked (e.g. a slower fallback)."""

@@ -263,6 +263,7 @@ class Wire:
         self._tokens = itertools.count(1)
         self.error: BaseException | None = None
         self.permission_errors: list[str] = []
+        self._requests: dict[str, list[asyncio.Future[tuple[bytes | None, bytes]]]] = {}
         self.closed = asyncio.Event()
         self._out = bytearray()
 
@@ -461,8 +462,14 @@ class Wire:
         elif line.startswith(b"-ERR"):
             reason = line[4:].strip(b" '").decode(errors="replace")
             if "permissions violation" in reason.lower():
-                # not fatal: remembered for the operation that caused it
+                # not fatal: fail the requests it was about, at once
                 self.permission_errors.append(reason)
+                denied = reason.rsplit(" to ", 1)[-1].strip('" ')
+                for fut in self._requests.pop(denied, []):
+                    if not fut.done():
+                        fut.set_exception(PermissionError(reason))
+                for sink in self._sinks.values():  # waiters look again
+                    sink.wake()
             else:  # the server closes the connection after any other -ERR
                 self.error = ConnectionFailedError(f"{self.address} reported: {reason}")
 
@@ -537,12 +544,18 @@ class Wire:
                       headers: bytes | None = None) -> tuple[bytes | None, bytes]:
         """Publish with a reply subject and wait for the answer: (header block, payload)."""
         reply, fut = self.new_reply()
+        self._requests.setdefault(subject, []).append(fut)
         self.publish(subject, payload, reply=reply, headers=headers)
         try:
             await self.drain()
             return await asyncio.wait_for(fut, timeout)
         finally:
             self.forget_reply(reply)
+            waiting = self._requests.get(subject, [])
+            if fut in waiting:
+                waiting.remove(fut)
+            if not waiting:
+                self._requests.pop(subject, None)
 
     async def flush(self, timeout: float = 5.0) -> None:
         """Round trip to the server: everything written before is processed."""

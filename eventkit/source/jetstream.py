@@ -34,7 +34,7 @@ from eventkit.exceptions import (
     ReadInterruptedError,
     StreamNotFoundError,
 )
-from eventkit.source._wire import Address, Auth, Sink, Wire, encode_headers
+from eventkit.source._wire import Address, Auth, Sink, Wire, encode_headers, parse_headers
 
 __all__ = ["JetStream", "RawBatch", "StreamInfo"]
 
@@ -183,6 +183,11 @@ class JetStream:
         payload = json.dumps(body).encode() if body is not None else b""
         try:
             hdr, data = await wire.request(subject, payload, timeout=self.api_timeout)
+        except PermissionError as exc:
+            raise PermissionDeniedError(
+                f"{self.server} denied {subject} to this user ({exc}); ask for permission "
+                "to use the JetStream API for this stream"
+            ) from None
         except TimeoutError:
             if len(wire.permission_errors) > before:
                 raise PermissionDeniedError(
@@ -236,29 +241,46 @@ class JetStream:
     async def fetch(
         self, stream: str, *, subjects: Sequence[str] = (), start: int | dt.datetime | None = None,
         end: int | dt.datetime | None = None, batch: int = 50_000, pull: int = 10_000,
-        stall: float = 2.0, retries: int = 8,
+        stall: float = 2.0, retries: int = 8, notes: list[str] | None = None,
     ) -> AsyncIterator[RawBatch]:
         """Messages from ``start`` to ``end`` (both inclusive), in batches of about ``batch``.
 
         The read is bounded by what the stream holds when it starts (or by
         ``end``): messages published during the read are left for the next.
+        Without permission to create a consumer it reads with direct get,
+        where the stream allows it, and says so in ``notes``.
         """
         info = await self.stream_info(stream)
+        _check_filters(info, subjects, self.server)
         stop_seq = info.last_seq if not isinstance(end, int) else min(end, info.last_seq)
         stop_ns = _ns(end) if isinstance(end, dt.datetime) else None
         after = 0 if start is None else (start - 1 if isinstance(start, int) else None)
         start_time = start if isinstance(start, dt.datetime) else None
         failures = 0
+        consume = self._consume
         while True:
             if after is not None and after >= stop_seq:
                 return
             try:
-                async for raw in self._consume(stream, subjects, after, start_time, stop_seq,
-                                               stop_ns, batch, pull, stall):
+                async for raw in consume(stream, subjects, after, start_time, stop_seq,
+                                         stop_ns, batch, pull, stall):
                     failures = 0
                     after = int(raw.seq[-1])
                     yield raw
                 return
+            except PermissionDeniedError as denied:
+                if consume == self._consume_direct or not info.config.get("allow_direct"):
+                    raise PermissionDeniedError(
+                        f"{denied}; stream {stream!r} does not allow direct get either, so "
+                        "there is no way to read it with these permissions"
+                    ) from None
+                if notes is not None:
+                    notes.append(
+                        f"no permission to create a consumer on stream {stream!r} at "
+                        f"{self.server}: read it with direct get instead (slower, no consumer)"
+                    )
+                consume = self._consume_direct
+                continue
             except _Restart as why:
                 failures += 1
                 if failures > retries:
@@ -363,6 +385,72 @@ class JetStream:
                 except (EventkitError, OSError, TimeoutError):
                     pass  # the inactivity threshold removes it within seconds
 
+    async def _consume_direct(
+        self, stream: str, subjects: Sequence[str], after: int | None,
+        start_time: dt.datetime | None, stop_seq: int, stop_ns: int | None,
+        batch: int, pull: int, stall: float,
+    ) -> AsyncIterator[RawBatch]:
+        """The same batches through the direct-get API: no consumer, for read-only users."""
+        try:
+            wire = await self.connect()
+        except ConnectionFailedError as exc:
+            raise _Restart(str(exc)) from exc
+        inbox, sid, sink = wire.subscribe_prefix()
+        subject = f"{_API}.DIRECT.GET.{stream}"
+        last_seq = after or 0
+        one_filter = subjects[0] if len(subjects) == 1 else None
+        pending: list[RawBatch] = []
+        buffered = 0
+        try:
+            while True:
+                body: dict[str, Any] = {"batch": pull}
+                if after is None and last_seq == 0 and start_time is not None:
+                    body["start_time"] = _rfc3339(start_time)
+                else:
+                    body["seq"] = last_seq + 1
+                if one_filter:
+                    body["next_by_subj"] = one_filter
+                wire.publish(subject, json.dumps(body).encode(), reply=f"{inbox}.d")
+                await wire.drain()
+                ended = False
+                deadline = time.monotonic() + stall * 5
+                while not ended:
+                    await sink.wait(stall)
+                    if wire.is_closed:
+                        raise _Restart(f"connection lost ({wire.error or 'closed'})")
+                    if wire.permission_errors and not len(sink) and not sink.statuses:
+                        raise PermissionDeniedError(f"{self.server} denied {subject}")
+                    for code, _ in sink.statuses:
+                        ended = ended or code in (204, 404, 408)
+                    sink.statuses.clear()
+                    if time.monotonic() > deadline:
+                        raise _Restart(f"no answer to direct get in {stall * 5:.0f} s")
+                _, _, blocks, payloads = sink.take()
+                raw = _direct_batch(blocks, payloads)
+                if not len(raw):
+                    break
+                if subjects and not one_filter:
+                    raw = _filter_subjects(raw, subjects)
+                raw, done = _trim(raw, last_seq, stop_seq, stop_ns)
+                if len(raw):
+                    last_seq = int(raw.seq[-1])
+                    pending.append(raw)
+                    buffered += len(raw)
+                elif not done:
+                    last_seq = max(last_seq, int(_direct_batch(blocks[-1:], payloads[-1:]).seq[-1]))
+                if pending and (buffered >= batch or done):
+                    yield _concat(pending)
+                    pending, buffered = [], 0
+                if done or last_seq >= stop_seq:
+                    break
+            if pending:
+                yield _concat(pending)
+        except (ConnectionError, OSError) as exc:
+            raise _Restart(f"connection lost ({exc})") from exc
+        finally:
+            if not wire.is_closed:
+                wire.unsubscribe(sid)
+
     # -- publishing ------------------------------------------------------------
     async def publish_many(
         self, subjects: Sequence[str], payloads: Sequence[bytes],
@@ -377,6 +465,7 @@ class JetStream:
         wire = await self.connect()
         max_payload = int(wire.info.get("max_payload", 1 << 20))  # type: ignore[call-overload]
         inbox, sid, acks = wire.subscribe_prefix()
+        denied = len(wire.permission_errors)
         sent = stored = duplicates = 0
         try:
             for i, payload in enumerate(payloads):
@@ -394,22 +483,27 @@ class JetStream:
                     await wire.drain()
                     while sent - (stored + duplicates) >= window:
                         stored, duplicates = await self._count_acks(
-                            acks, stored, duplicates, subjects, timeout)
+                            acks, stored, duplicates, subjects, timeout, denied)
             await wire.drain()
             while stored + duplicates < sent:
                 stored, duplicates = await self._count_acks(
-                    acks, stored, duplicates, subjects, timeout)
+                    acks, stored, duplicates, subjects, timeout, denied)
         finally:
             if not wire.is_closed:
                 wire.unsubscribe(sid)
         return PublishResult(stored, duplicates)
 
     async def _count_acks(self, acks: Sink, stored: int, duplicates: int,
-                          subjects: Sequence[str], timeout: float) -> tuple[int, int]:
+                          subjects: Sequence[str], timeout: float,
+                          denied: int) -> tuple[int, int]:
         before = len(acks)
         await acks.wait(timeout)
         if self.wire is None or self.wire.is_closed:
             raise ConnectionFailedError(f"connection to {self.server} lost while publishing")
+        if len(self.wire.permission_errors) > denied:
+            raise PermissionDeniedError(
+                f"{self.server} denied publishing: {self.wire.permission_errors[-1]}"
+            )
         if len(acks) == before and not acks.statuses:
             raise ConnectionFailedError(
                 f"{self.server} acknowledged nothing in {timeout:.0f} s while publishing"
@@ -481,6 +575,87 @@ def _concat(batches: list[RawBatch]) -> RawBatch:
         [s for b in batches for s in b.subjects], [h for b in batches for h in b.headers],
         [p for b in batches for p in b.payloads],
     )
+
+
+_DIRECT_HEADERS = ("Nats-Stream", "Nats-Subject", "Nats-Sequence", "Nats-Time-Stamp",
+                   "Nats-Num-Pending", "Nats-Last-Sequence", "Nats-UpTo-Sequence")
+
+
+def _direct_batch(blocks: list[bytes | None], payloads: list[bytes]) -> RawBatch:
+    """A raw batch out of direct-get replies (position and subject are in their headers)."""
+    seqs: list[int] = []
+    stamps: list[str] = []
+    subjects: list[bytes] = []
+    originals: list[bytes | None] = []
+    for block in blocks:
+        _, _, headers = parse_headers(block or b"NATS/1.0\r\n\r\n")
+        seqs.append(int(headers["Nats-Sequence"]))
+        stamps.append(headers["Nats-Time-Stamp"])
+        subjects.append(headers["Nats-Subject"].encode())
+        rest = {k: v for k, v in headers.items() if k not in _DIRECT_HEADERS}
+        originals.append(encode_headers(rest) if rest else None)
+    times = pl.Series(stamps, dtype=pl.String).str.to_datetime(
+        time_unit="ns", time_zone="UTC", format="%Y-%m-%dT%H:%M:%S%.fZ")
+    return RawBatch(pl.Series(seqs, dtype=pl.UInt64), times, subjects, originals, payloads)
+
+
+def _filter_subjects(raw: RawBatch, filters: Sequence[str]) -> RawBatch:
+    keep = [i for i, s in enumerate(raw.subjects)
+            if any(subject_matches(f, s.decode()) for f in filters)]
+    return RawBatch(raw.seq.gather(keep), raw.time.gather(keep),
+                    [raw.subjects[i] for i in keep], [raw.headers[i] for i in keep],
+                    [raw.payloads[i] for i in keep])
+
+
+def subject_matches(pattern: str, subject: str) -> bool:
+    """Whether ``subject`` matches the NATS ``pattern`` (``*`` one token, ``>`` the rest).
+
+    Examples
+    --------
+    >>> subject_matches("rides.*.trip_started", "rides.lisbon.trip_started")
+    True
+    >>> subject_matches("rides.>", "rides")
+    False
+    """
+    p, s = pattern.split("."), subject.split(".")
+    for i, token in enumerate(p):
+        if token == ">":
+            return len(s) > i
+        if i >= len(s) or (token != "*" and token != s[i]):
+            return False
+    return len(p) == len(s)
+
+
+def subjects_overlap(a: str, b: str) -> bool:
+    """Whether some subject matches both patterns.
+
+    Examples
+    --------
+    >>> subjects_overlap("rides.>", "rides.berlin.*"), subjects_overlap("rides.>", "orders.>")
+    (True, False)
+    """
+    x, y = a.split("."), b.split(".")
+    for i in range(max(len(x), len(y))):
+        tx = x[i] if i < len(x) else None
+        ty = y[i] if i < len(y) else None
+        if tx == ">" or ty == ">":
+            return tx is not None and ty is not None
+        if tx is None or ty is None:
+            return False
+        if tx != ty and "*" not in (tx, ty):
+            return False
+    return True
+
+
+def _check_filters(info: StreamInfo, filters: Sequence[str], server: str) -> None:
+    if not info.subjects:  # mirrors and sourced streams take subjects from elsewhere
+        return
+    for f in filters:
+        if not any(subjects_overlap(f, s) for s in info.subjects):
+            raise ConfigurationError(
+                f"subject {f!r} is not in stream {info.name!r} on {server}: the stream "
+                f"holds {', '.join(info.subjects)}"
+            )
 
 
 def _check_name(stream: str) -> None:

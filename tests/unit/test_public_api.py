@@ -8,7 +8,7 @@ import eventkit as ek
 def test_exported_names():
     assert set(ek.__all__) == {
         "ENVELOPE_SCHEMA", "AuthenticationError", "ClosedError", "ConfigurationError",
-        "ConnectionFailedError", "Connection", "EmbeddedServer", "Events", "EventkitError",
+        "ConnectionFailedError", "Connection", "EmbeddedServer", "Events", "EventkitError", "EventkitWarning",
         "PermissionDeniedError", "ReadInfo", "ReadInterruptedError", "Rule", "Rules",
         "ServerNotFoundError", "Store", "StoreError", "StreamInfo", "StreamNotFoundError",
         "Summary", "TimeArgumentError", "__version__", "connect",
@@ -19,6 +19,7 @@ def test_exported_names():
 
 def test_every_error_is_an_eventkit_error_and_value_errors_are_value_errors():
     errors = [getattr(ek, n) for n in ek.__all__ if n.endswith("Error")]
+    assert issubclass(ek.EventkitWarning, UserWarning)
     assert all(issubclass(e, ek.EventkitError) for e in errors)
     assert issubclass(ek.ConfigurationError, ValueError)
     assert issubclass(ek.TimeArgumentError, ValueError)
