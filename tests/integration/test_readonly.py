@@ -87,6 +87,8 @@ def test_no_way_to_read_is_a_clear_error(secured):
 
 def test_a_subject_outside_the_stream_is_named(secured):
     server, _ = secured
-    with ek.connect(server.url, user="reader", password="reader-pw-2") as conn:
-        with pytest.raises(ek.ConfigurationError, match=r"'orders\.>' is not in stream 'RIDES'"):
-            conn.read("RIDES", subjects="orders.>")
+    with (
+        ek.connect(server.url, user="reader", password="reader-pw-2") as conn,
+        pytest.raises(ek.ConfigurationError, match=r"'orders\.>' is not in stream 'RIDES'"),
+    ):
+        conn.read("RIDES", subjects="orders.>")
