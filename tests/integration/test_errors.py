@@ -80,3 +80,21 @@ def test_server_without_jetstream_is_named():
         pytest.raises(ek.ConnectionFailedError, match="JetStream is not enabled"),
     ):
         conn.streams()
+
+
+def test_server_gone_for_good_mid_read_is_a_bounded_clear_error(fresh_server):
+    import threading
+
+    from sample_data import generate
+    from sample_data.publish import publish
+
+    with ek.connect(fresh_server.url) as conn:
+        publish(conn, generate(seed=4, n_events=150_000))
+        threading.Timer(0.1, fresh_server.kill).start()
+        t = time.perf_counter()
+        with pytest.raises(ek.ReadInterruptedError) as info:
+            conn.read("RIDES", progress=False)
+        assert time.perf_counter() - t < 20
+        message = str(info.value)
+        assert "'RIDES'" in message and fresh_server.url in message
+        assert "start=" in message  # where to resume
