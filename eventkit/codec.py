@@ -157,8 +157,8 @@ def decode(
         name for name in ("type", "key", "event_time")
         if any(r.source == "field" and r.name == name for r in getattr(rules, name))
     }
-    if wide is not None and _kinds_agree(wide, envelope["type"].gather(good),
-                                         data.gather(good)):
+    if wide is not None and _kinds_agree(wide.drop(*consumed, strict=False),
+                                         envelope["type"].gather(good), data.gather(good)):
         typed = _split_types(envelope, good, wide, consumed)
     else:
         typed = _typed_tables(envelope, good, lines, schemas or {}, consumed)

@@ -239,9 +239,11 @@ def parse_times(text: pl.Series) -> pl.Series:
      None, None]
     """
     text = text.cast(pl.String)
+    out = text.str.strptime(TIME, _ISO_FORMATS[0], strict=False, exact=True)
+    if out.null_count() == text.null_count():  # the common case: one format throughout
+        return out
     given = text.is_not_null()
-    out = pl.Series(text.name, [None] * len(text), dtype=TIME)
-    for fmt in _ISO_FORMATS:
+    for fmt in _ISO_FORMATS[1:]:
         todo = given & out.is_null()
         if not todo.any():
             return out

@@ -119,15 +119,25 @@ def positions(replies: list[bytes]) -> tuple[pl.Series, pl.Series]:
     >>> seq.to_list(), ts.to_list()[0].isoformat()
     ([42], '2026-11-01T12:00:00+00:00')
     """
-    parts = pl.Series("r", replies, dtype=pl.Binary).cast(pl.String).str.split(".")
-    n = parts.list.len()
-    frame = pl.DataFrame({"p": parts, "n": n}).select(
-        seq=pl.when(pl.col("n") == 9).then(pl.col("p").list.get(5))
-        .otherwise(pl.col("p").list.get(7)).cast(pl.UInt64),
-        time=pl.when(pl.col("n") == 9).then(pl.col("p").list.get(7))
-        .otherwise(pl.col("p").list.get(9)).cast(pl.Int64).cast(_TIME),
-    )
-    return frame["seq"], frame["time"]
+    text = pl.Series("r", replies, dtype=pl.Binary).cast(pl.String)
+    if not replies:
+        return pl.Series("seq", [], dtype=pl.UInt64), pl.Series("time", [], dtype=_TIME)
+    # One consumer's replies share "$JS.ACK.<stream>.<consumer>." (or the longer
+    # form's six tokens): split only the varying tail.
+    tokens = replies[0].split(b".")
+    head = 4 if len(tokens) == 9 else 6
+    prefix = sum(len(t) + 1 for t in tokens[:head])
+    if text.str.slice(0, prefix).n_unique() == 1:
+        tail = text.str.slice(prefix).str.split_exact(".", 3)
+        seq, stamp = tail.struct.field("field_1"), tail.struct.field("field_3")
+    else:  # replies of more than one consumer: the general way
+        parts = text.str.split(".")
+        long = parts.list.len() != 9
+        seq = parts.list.get(7, null_on_oob=True).zip_with(
+            long, parts.list.get(5, null_on_oob=True))
+        stamp = parts.list.get(9, null_on_oob=True).zip_with(
+            long, parts.list.get(7, null_on_oob=True))
+    return seq.cast(pl.UInt64).rename("seq"), stamp.cast(pl.Int64).cast(_TIME).rename("time")
 
 
 def _last_position(reply: bytes) -> tuple[int, int]:
