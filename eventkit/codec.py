@@ -136,9 +136,9 @@ def decode(
     fields = rules.fields()
     # Fast path: one parse of every line, when the types' fields agree with
     # each other (and no registry schema asks for per-type decoding).
-    wide = None if schemas else _read_wide(lines, good)
-    if wide is not None:
-        projected = wide.select(_rule_text(wide, f) for f in fields) if fields else wide
+    wide = None if schemas else _read_wide(lines)
+    if wide is not None:  # one row per message; a payload that did not decode has none
+        field_frame = pl.DataFrame([_rule_text(wide, f).rename(field_column(f)) for f in fields])
     else:
         projected, bad = _parse_projected(lines, good, fields)
         if bad:
@@ -146,17 +146,19 @@ def decode(
                 errors[good[j]] = reason
             good = pl.Series(errors, dtype=pl.String).is_null().arg_true()
             projected, _ = _parse_projected(lines, good, fields)
+        field_frame = _scatter(projected, good, n, fields)
     frame = pl.DataFrame(
         [seq.rename("seq").cast(pl.UInt64), subject, time.rename("time"), header_text, data,
          pl.Series("error", errors, dtype=pl.String)]
     )
-    field_frame = _scatter(projected, good, n, fields)
     envelope = rules.apply(pl.concat([frame, field_frame], how="horizontal")).select(
         list(ENVELOPE_SCHEMA))
     consumed = {
         name for name in ("type", "key", "event_time")
         if any(r.source == "field" and r.name == name for r in getattr(rules, name))
     }
+    if wide is not None:
+        wide = wide[good]
     if wide is not None and _kinds_agree(wide.drop(*consumed, strict=False),
                                          envelope["type"].gather(good), data.gather(good)):
         typed = _split_types(envelope, good, wide, consumed)
@@ -165,15 +167,18 @@ def decode(
     return Decoded(envelope, typed)
 
 
-def _read_wide(lines: pa.Array, rows: pl.Series) -> pl.DataFrame | None:
-    """Every field of every line in one parse, or None if the lines disagree."""
-    if not len(rows):
-        return None
+def _read_wide(lines: pa.Array) -> pl.DataFrame | None:
+    """Every field of every line in one parse, or None if the lines disagree.
+
+    Rows of payloads that did not decode are empty (their line is ``{}``).
+    """
     try:
-        wide = _read(_text(lines, rows), None)
+        wide = _read(_text(lines, None), None)
     except pl.exceptions.PolarsError:
         return None
-    return wide if wide.height == len(rows) else None
+    if wide.width == 0:  # no fields at all: polars gives no rows either
+        return pl.DataFrame(height=len(lines)) if len(lines) else None
+    return wide if wide.height == len(lines) else None
 
 
 def _kinds_agree(wide: pl.DataFrame, types: pl.Series, data: pl.Series) -> bool:
@@ -234,36 +239,39 @@ def _split_types(envelope: pl.DataFrame, good: pl.Series, wide: pl.DataFrame,
 def _classify(payloads: Sequence[bytes], data: pl.Series) -> tuple[list[str | None], pa.Array]:
     """Why payloads cannot be NDJSON lines (None where they can), and the lines.
 
-    The lines are one Arrow array whose values are the payloads each followed
-    by a newline, in one buffer: any subset of them taken by index is an
-    NDJSON text for polars, with no per-message work in Python.
+    The lines are one Arrow array over one buffer, a line per payload, each
+    followed by a newline: any subset of them taken by index is an NDJSON
+    text for polars, with no per-message work in Python. A payload that
+    cannot be a line stands as ``{}`` there, so the whole buffer always
+    parses with one row per message.
     """
     n = len(payloads)
     errors: list[str | None] = [None] * n
-    joined = bytearray(b"\n".join(payloads) + b"\n") if n else bytearray()
-    ends = (data.bin.size().cast(pl.Int64) + 1).cum_sum()
+    joined = b"\n".join([*payloads, b""])
+    sizes = data.bin.size().cast(pl.Int64)
     # Cheap, vectorised: a line polars will take starts with "{", ends with "}",
     # is UTF-8 and has no line breaks. Only the rest is looked at one by one.
     odd = ~(data.bin.starts_with(b"{") & data.bin.ends_with(b"}"))
     odd |= data.bin.contains(b"\n") | data.bin.contains(b"\r")
-    for i in sorted({*odd.arg_true().to_list(), *_not_utf8(joined, ends)}):
+    replaced: dict[int, bytes] = {}
+    for i in sorted({*odd.arg_true().to_list(), *_not_utf8(joined, (sizes + 1).cum_sum())}):
         raw = payloads[i]
-        if not raw.strip():
-            errors[i] = EMPTY
-            continue
-        reason = _json_object_error(raw)
+        reason = EMPTY if not raw.strip() else _json_object_error(raw)
         if reason:
             errors[i] = reason
-        else:  # JSON allows whitespace (and so line breaks) between tokens: same length
-            end = int(ends[i]) - 1
-            joined[end - len(raw):end] = raw.replace(b"\r", b" ").replace(b"\n", b" ")
-    offsets = pl.concat([pl.Series([0], dtype=pl.Int64), ends]).to_arrow()
+            replaced[i] = b"{}"
+        else:  # JSON allows whitespace, and so line breaks, between tokens
+            replaced[i] = raw.replace(b"\r", b" ").replace(b"\n", b" ")
+    if replaced:
+        joined = b"\n".join([*(replaced.get(i, p) for i, p in enumerate(payloads)), b""])
+        sizes = sizes.scatter(list(replaced), [len(r) for r in replaced.values()])
+    offsets = pl.concat([pl.Series([0], dtype=pl.Int64), (sizes + 1).cum_sum()]).to_arrow()
     lines = pa.LargeBinaryArray.from_buffers(
         pa.large_binary(), n, [None, offsets.buffers()[1], pa.py_buffer(joined)])
     return errors, lines
 
 
-def _not_utf8(joined: bytearray, ends: pl.Series) -> list[int]:
+def _not_utf8(joined: bytes, ends: pl.Series) -> list[int]:
     """Indices of lines that are not UTF-8, found by decoding the whole text at once."""
     if joined.isascii():
         return []
@@ -290,9 +298,9 @@ def _json_object_error(raw: bytes) -> str | None:
     return None
 
 
-def _text(lines: pa.Array, rows: pl.Series) -> bytes:
-    """The NDJSON text of the lines at ``rows``."""
-    part = lines if len(rows) == len(lines) else lines.take(rows.to_arrow())
+def _text(lines: pa.Array, rows: pl.Series | None) -> bytes:
+    """The NDJSON text of the lines at ``rows`` (all of them for None)."""
+    part = lines if rows is None or len(rows) == len(lines) else lines.take(rows.to_arrow())
     offsets = pa.Array.from_buffers(pa.int64(), len(part) + 1, [None, part.buffers()[1]],
                                     offset=part.offset)
     start, stop = offsets[0].as_py(), offsets[-1].as_py()

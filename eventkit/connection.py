@@ -301,7 +301,7 @@ class Connection:
                 # decode on a worker thread while the next batch arrives
                 decoding.append(loop.run_in_executor(_decoder, _decode, raw, rules))
                 bar.update(len(raw))
-                while len(decoding) > 2:
+                while len(decoding) > 1:  # bound memory: one batch decoding, one arriving
                     parts.append(await decoding.pop(0))
             parts += await asyncio.gather(*decoding)
         finally:
