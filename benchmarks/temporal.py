@@ -116,7 +116,6 @@ def tight_oracle_state_at(rows: list[tuple[Any, ...]], columns: list[str], t: dt
 
 def seconds(run: Callable[[], object]) -> float:
     """One run's wall time, with Python's garbage collector paused (as timeit does)."""
-    gc.collect()
     gc.disable()
     try:
         began = time.perf_counter()
@@ -131,6 +130,15 @@ def median_seconds(run: Callable[[], object], repeat: int) -> float:
     the allocator (the first pass over fresh memory pays its page faults)."""
     run()
     return statistics.median(seconds(run) for _ in range(repeat))
+
+
+def time_oracles(part: pl.DataFrame, t: dt.datetime) -> tuple[float, float]:
+    """Median seconds of both oracles over ``part``, its rows made outside the timer."""
+    dicts, columns, rows = part.to_dicts(), part.columns, part.rows()
+    return (
+        median_seconds(lambda: oracle_state_at(dicts, t), repeat=3),
+        median_seconds(lambda: tight_oracle_state_at(rows, columns, t), repeat=3),
+    )
 
 
 def show(rows: list[tuple[str, float, str]]) -> None:
@@ -158,25 +166,18 @@ def main() -> None:
     results: list[tuple[str, float, str]] = []
 
     # state_at against the Python-loop oracle, timed on a slice and scaled to
-    # the same events. The runs alternate, so that a busy machine slows both.
+    # the same events.
+    fast = median_seconds(lambda: query.state_at(events, t), repeat=5)
     entities = query.state_at(events, t).height
     part = events.head(args.oracle_slice)
     scale = known / part.height
-    dicts, columns, rows = part.to_dicts(), part.columns, part.rows()  # outside the timer
-    fast, loop, tight = [], [], []
-    for _ in range(5):
-        fast.append(seconds(lambda: query.state_at(events, t)))
-        loop.append(seconds(lambda: oracle_state_at(dicts, t)) * scale)
-        tight.append(seconds(lambda: tight_oracle_state_at(rows, columns, t)) * scale)
-    ratio = statistics.median(o / f for o, f in zip(loop, fast, strict=True))
-    tight_ratio = statistics.median(o / f for o, f in zip(tight, fast, strict=True))
+    loop, tight = (seconds * scale for seconds in time_oracles(part, t))
+    ratio = loop / fast
     results += [
-        (f"state_at(t), merge fold, {known:,} events", statistics.median(fast),
-         f"{entities:,} entities"),
-        ("oracle: loop over dict events (as the tests)", statistics.median(loop),
+        (f"state_at(t), merge fold, {known:,} events", fast, f"{entities:,} entities"),
+        ("oracle: loop over dict events (as the tests)", loop,
          f"x{ratio:.0f} slower; timed on {part.height:,} events and scaled"),
-        ("oracle: tight loop over tuples", statistics.median(tight),
-         f"x{tight_ratio:.0f} slower"),
+        ("oracle: tight loop over tuples", tight, f"x{tight / fast:.0f} slower"),
     ]
     valid = median_seconds(lambda: query.state_at(events, t, on="event_time"), repeat=3)
     results.append(("state_at(t, on='event_time')", valid, "sorts by (event_time, seq)"))

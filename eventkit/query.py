@@ -990,29 +990,29 @@ def _last_values(
     last value (the last non-null one if ``skip_nulls``).
 
     On eager data, grouping by a 64-bit hash of the key is about twice as fast
-    as grouping by the key's text. A second, independent hash checks every
-    group, and if two keys ever shared one, everything is grouped by the key
-    itself, so the answer stays exact (barring two simultaneous collisions).
+    as grouping by the key's text. A second, independent hash counts the
+    entities again: if the counts differ, two keys shared a hash and the
+    events are grouped by the key itself, so the answer stays exact (barring
+    collisions of both hashes at once).
     """
     aggregates = [
         *(pl.col(c).last() for c in ("seq", on, "type")),
         *(pl.col(c).last(ignore_nulls=skip_nulls) for c in columns),
     ]
     by_key = history.group_by(keys).agg(aggregates)
-    if not eager:
-        return by_key.filter(pl.all_horizontal(pl.col(keys).is_not_null()))
-    check = _hash(keys, seed=2) // (1 << 32)
-    groups = (
-        history.group_by(_hash(keys, seed=1).alias("\0entity"))
-        .agg(
-            *(pl.col(k).last() for k in keys),
-            (check.sum() == pl.len() * check.last()).alias("\0single"),
-            *aggregates,
+    if eager:
+        history = history.collect(engine="in-memory").lazy()
+        groups, entities = pl.collect_all(
+            [
+                history.group_by(_hash(keys, seed=1).alias("\0entity")).agg(
+                    *(pl.col(k).last() for k in keys), *aggregates
+                ),
+                history.select(_hash(keys, seed=2).n_unique()),
+            ],
+            engine="in-memory",
         )
-        .collect(engine="in-memory")
-    )
-    if groups.get_column("\0single").all():
-        by_key = groups.lazy().drop("\0entity", "\0single")
+        if groups.height == entities.item():
+            by_key = groups.lazy().drop("\0entity")
     return by_key.filter(pl.all_horizontal(pl.col(keys).is_not_null()))
 
 

@@ -480,8 +480,10 @@ def test_a_hash_collision_falls_back_to_grouping_by_key(monkeypatch: pytest.Monk
     expected = query.state_at(events)
     real = query._hash
 
-    def colliding(keys: list[str], *, seed: int) -> pl.Expr:  # every key in one group
-        return pl.lit(0, pl.UInt64) if seed == 1 else real(keys, seed=seed)
+    def colliding(keys: list[str], *, seed: int) -> pl.Expr:  # "a" and "c" share a hash
+        if seed == 1:
+            return pl.col(keys[0]).replace({"c": "a"}).hash(seed)
+        return real(keys, seed=seed)
 
     monkeypatch.setattr(query, "_hash", colliding)
     got = query.state_at(events)
