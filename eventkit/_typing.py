@@ -13,5 +13,9 @@ TimeLike: TypeAlias = int | dt.datetime | dt.timedelta | str
 #: event (transaction time), ``"event_time"`` when it happened (valid time).
 TimeColumn: TypeAlias = Literal["time", "event_time"]
 
+#: The folds that run vectorised in polars: ``"merge"`` keeps the latest
+#: non-null value of each field, ``"last"`` the latest event's values as they are.
+BuiltinFold: TypeAlias = Literal["merge", "last"]
+
 #: Where an envelope value comes from (see :class:`eventkit.Rules`).
 RuleSource: TypeAlias = Literal["header", "field", "subject"]

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 import polars as pl
 
 from eventkit._time import parse_duration, to_position
-from eventkit._typing import TimeColumn, TimeLike
+from eventkit._typing import BuiltinFold, TimeColumn, TimeLike
 from eventkit.envelope import ENVELOPE_SCHEMA
 from eventkit.exceptions import ConfigurationError, TimeArgumentError
 
@@ -68,9 +68,6 @@ __all__ = [
 
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
-#: The folds that run vectorised in polars: ``"merge"`` keeps the latest
-#: non-null value of each field, ``"last"`` the latest event's values as they are.
-BuiltinFold: TypeAlias = Literal["merge", "last"]
 
 #: A fold written in Python: ``(state, event) -> state``, where ``event`` is a
 #: dict of one event's columns and the first ``state`` is ``initial``.
@@ -505,7 +502,9 @@ def windows(
         lf.filter(pl.col("window_start").is_not_null())
         .group_by("window_start", *groups)
         .agg(pl.len().alias("count"), *_aggregates(aggs))
-        .with_columns((pl.col("window_start") + length).alias("window_end"))
+        .with_columns(  # adding a Python timedelta would turn ns into us
+            (pl.col("window_start") + pl.lit(length).cast(pl.Duration(
+                schema[on].time_unit))).alias("window_end"))  # type: ignore[attr-defined]
         .sort("window_start", *groups)
     )
     order = ["window_start", "window_end", *groups]

@@ -506,3 +506,15 @@ def test_bounds_between_ticks_of_a_coarse_clock(unit: str, sort_flag: bool) -> N
     assert query.between(events, half, None)["seq"].to_list() == [2, 3, 4]
     assert query.between(events.lazy(), half, None).collect()["seq"].to_list() == [2, 3, 4]
     assert query.as_of(events, BASE + dt.timedelta(milliseconds=1))["seq"].to_list() == [1, 2, 3]
+
+
+def test_window_bounds_keep_the_clock_unit():
+    frame = pl.DataFrame({
+        "seq": pl.Series([1, 2], dtype=pl.UInt64),
+        "time": pl.Series([dt.datetime(2026, 1, 1, tzinfo=dt.UTC)] * 2,
+                          dtype=pl.Datetime("ns", "UTC")),
+        "type": ["a", "b"],
+    })
+    for period in (None, "5m"):
+        out = query.windows(frame, "1m", period=period, by="type")
+        assert out.schema["window_end"] == out.schema["window_start"] == pl.Datetime("ns", "UTC")
