@@ -22,6 +22,7 @@ from eventkit.exceptions import (
     StreamNotFoundError,
     TimeArgumentError,
 )
+from eventkit.replay import Fold, Latest, Replay, ReplayRun
 from eventkit.server import EmbeddedServer
 from eventkit.source.jetstream import StreamInfo
 from eventkit.store import Store
@@ -39,9 +40,13 @@ __all__ = [
     "EventkitError",
     "EventkitWarning",
     "Events",
+    "Fold",
+    "Latest",
     "PermissionDeniedError",
     "ReadInfo",
     "ReadInterruptedError",
+    "Replay",
+    "ReplayRun",
     "Rule",
     "Rules",
     "ServerNotFoundError",

@@ -39,11 +39,11 @@ import re
 import string
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
 from tqdm.auto import tqdm
@@ -58,10 +58,11 @@ from eventkit.exceptions import (
     StoreError,
 )
 from eventkit.source import _loop
+from eventkit.source.jetstream import StreamInfo
 
 if TYPE_CHECKING:
     from eventkit.connection import Connection
-    from eventkit.source.jetstream import JetStream, RawBatch, StreamInfo
+    from eventkit.source.jetstream import JetStream, RawBatch
 
 try:  # POSIX; elsewhere a store has no cross-process lock
     import fcntl
@@ -158,6 +159,7 @@ class Checkpoint:
     rules: Rules
     last_seq: int
     segments: tuple[Segment, ...] = ()
+    created: str | None = None  #: when the stream was created (tells a recreated one apart)
 
     @property
     def events(self) -> int:
@@ -184,13 +186,11 @@ class Checkpoint:
                 f"segment {segment.lo}..{segment.hi} does not follow sequence {self.last_seq} "
                 f"of the store of stream {self.stream!r}: nothing was written"
             )
-        return Checkpoint(self.stream, self.subjects, self.rules, segment.hi,
-                          (*self.segments, segment))
+        return replace(self, last_seq=segment.hi, segments=(*self.segments, segment))
 
     def advance(self, last_seq: int) -> Checkpoint:
         """This checkpoint moved to ``last_seq``, nothing new (no message matched the filter)."""
-        return Checkpoint(self.stream, self.subjects, self.rules, max(last_seq, self.last_seq),
-                          self.segments)
+        return replace(self, last_seq=max(last_seq, self.last_seq))
 
     def files(self) -> list[Path]:
         """Every file the checkpoint lists, relative to the store."""
@@ -208,6 +208,7 @@ class Checkpoint:
         return json.dumps({
             "format": FORMAT,
             "stream": self.stream,
+            "stream_created": self.created,
             "subjects": list(self.subjects),
             "rules": {name: ",".join(map(str, getattr(self.rules, name)))
                       for name in ("type", "key", "event_time")},
@@ -232,7 +233,8 @@ class Checkpoint:
                 )
             rules = Rules(**data["rules"])
             return cls(data["stream"], tuple(data["subjects"]), rules, int(data["last_seq"]),
-                       tuple(Segment.from_dict(s) for s in data["segments"]))
+                       tuple(Segment.from_dict(s) for s in data["segments"]),
+                       data.get("stream_created"))
         except StoreError:
             raise
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -479,7 +481,7 @@ class IntegrityReport:
             lines.append("  gaps:    not tracked for a store of some subjects only")
         lines.append(f"  duplicate Nats-Msg-Id: {self.duplicates.height:,}"
                      f"  malformed: {self.malformed.height:,}  late: {self.late.height:,}"
-                     + (f" (up to {self.late['late_by'].max()})" if self.late.height else ""))
+                     + (f" (up to {self.late['late_by'].max()!s})" if self.late.height else ""))
         width = max((len(t or "(none)") for t in self.per_type["type"]), default=4)
         for name, n in self.per_type.iter_rows():
             lines.append(f"    {name or '(none)':<{width}}  {n:>10,}")
@@ -665,14 +667,17 @@ class Store:
             name = stream or (cp.stream if cp else None)
             if name is None:
                 raise StoreError(f"the store {self.path} is empty: name the stream to sync")
-            info = await js.stream_info(name)
-            cp = _settle(cp, self.path, name, subjects, rules, info)
+            answer = await js.api(f"STREAM.INFO.{name}", stream=name)
+            info = StreamInfo.from_api(answer)
+            cp = _settle(cp, self.path, name, subjects, rules, info, answer.get("created"))
             self._conn = conn
-            if info.last_seq < cp.last_seq:
+            if info.last_seq < cp.last_seq or (cp.created and answer.get("created")
+                                               and cp.created != answer["created"]):
                 raise StoreError(
-                    f"stream {name!r} on {js.server} ends at seq {info.last_seq}, but the store "
-                    f"{self.path} holds it up to seq {cp.last_seq}: the stream was deleted and "
-                    "created again. Sync into a new directory (this store keeps the old history)"
+                    f"stream {name!r} on {js.server} was deleted and created again since the "
+                    f"store {self.path} synced it (up to seq {cp.last_seq}; the stream now ends "
+                    f"at seq {info.last_seq}). Sync into a new directory (this store keeps the "
+                    "old history)"
                 )
             writer = _Writer(self.path, cp)
             if info.last_seq == cp.last_seq:
@@ -684,36 +689,41 @@ class Store:
             prev = cp.last_seq
             bar = tqdm(total=stop - prev, unit="seq", unit_scale=True, desc=f"syncing {name}",
                        disable=not progress, delay=0.5, leave=False)
-            pending: list[asyncio.Future[None]] = []
+            # concurrent futures of the writer thread: a cancelled await (Ctrl-C) must not
+            # unlock the store while the thread still writes the batch it started
+            pending: list[Future[None]] = []
             stopped = False
             try:
-                fetch = js.fetch(name, subjects=cp.subjects, start=prev + 1, end=stop,
-                                 batch=batch)
+                fetch = cast("AsyncGenerator[RawBatch, None]", js.fetch(
+                    name, subjects=cp.subjects, start=prev + 1, end=stop, batch=batch))
                 async with contextlib.aclosing(fetch) as batches:
                     async for raw in batches:
                         hi = int(raw.seq[-1])
                         found = await gaps.find(prev, raw.seq) if gaps else None
-                        pending.append(loop.run_in_executor(
-                            _writer, writer.append, raw, prev + 1, hi, found))
+                        pending.append(_writer.submit(writer.append, raw, prev + 1, hi, found))
                         bar.update(hi - prev)
                         prev = hi
                         while len(pending) > 1:  # one batch written while the next arrives
-                            await pending.pop(0)
+                            await asyncio.wrap_future(pending[0])
+                            pending.pop(0)
                         if should_stop():
                             stopped = True
                             break
                 if not stopped and prev < stop:
                     # nothing after prev up to stop: deleted at the end, or no subject matched
                     found = await gaps.tail(prev, stop) if gaps else None
-                    pending.append(loop.run_in_executor(
-                        _writer, writer.append, None, prev + 1, stop, found))
+                    pending.append(_writer.submit(writer.append, None, prev + 1, stop, found))
                     bar.update(stop - prev)
                 while pending:
-                    await pending.pop(0)
+                    await asyncio.wrap_future(pending[0])
+                    pending.pop(0)
             finally:
                 bar.close()
-                if pending:  # let the writer finish what it started before unlocking
-                    await asyncio.wait(pending)
+                for queued in pending:
+                    queued.cancel()  # not started yet: never will be
+                started = [asyncio.wrap_future(f) for f in pending if not f.cancelled()]
+                if started:
+                    await asyncio.wait(started)
             return writer.result(began)
 
     def _recover(self) -> Checkpoint | None:
@@ -760,25 +770,26 @@ class Store:
         """
         return _loop.run(self._compact(target))
 
-    async def _compact(self, target: int, small: int = 0) -> int:
+    async def _compact(self, target: int, below: int | None = None, at_least: int = 0) -> int:
         loop = asyncio.get_running_loop()
         async with _locked(self.path):
-            return await loop.run_in_executor(_writer, self._compact_now, target, small)
+            return await loop.run_in_executor(_writer, self._compact_now, target, below,
+                                              at_least)
 
-    def _compact_now(self, target: int, small: int) -> int:
+    def _compact_now(self, target: int, below: int | None, at_least: int) -> int:
         cp = self._recover()
         if cp is None:
             return 0
-        runs = plan_compaction(cp.segments, target)
-        if not runs or (small and sum(len(r) for r in runs) < small):
+        runs = plan_compaction(cp.segments, target, below)
+        if not runs or sum(len(r) for r in runs) < at_least:
             return 0
         writer = _Writer(self.path, cp)
         return writer.merge(runs)
 
-    def small_segments(self, target: int = 500_000) -> int:
+    def small_segments(self, target: int = 500_000, below: int | None = None) -> int:
         """How many segments a :meth:`compact` would merge."""
         cp = self.checkpoint()
-        return sum(len(r) for r in plan_compaction(cp.segments, target)) if cp else 0
+        return sum(len(r) for r in plan_compaction(cp.segments, target, below)) if cp else 0
 
     # -- integrity ---------------------------------------------------------
     def integrity(self, conn: Connection | None = None) -> IntegrityReport:
@@ -837,7 +848,7 @@ class Store:
                 expected = span - int(((deleted >= facts.first_seq) & (deleted <= top)).sum())
                 behind = facts.messages - expected
             else:
-                behind = facts.pending_after
+                behind = facts.pending_after or 0
                 expected = facts.pending_all - behind
             missing = expected - matched
         if not cp.subjects:
@@ -872,19 +883,29 @@ class Store:
         )
 
 
-def plan_compaction(segments: Sequence[Segment], target: int) -> list[list[Segment]]:
+def plan_compaction(segments: Sequence[Segment], target: int,
+                    below: int | None = None) -> list[list[Segment]]:
     """Runs of two or more consecutive segments that together hold at most ``target`` events.
+
+    With ``below``, only segments of fewer events than that take part.
 
     Examples
     --------
     >>> segs = [Segment(1, 10, 10), Segment(11, 20, 10), Segment(21, 90, 70), Segment(91, 95, 5)]
     >>> [[s.lo for s in run] for run in plan_compaction(segs, 25)]
     [[1, 11]]
+    >>> [[s.lo for s in run] for run in plan_compaction(segs, 100, below=20)]
+    [[1, 11]]
     """
     runs: list[list[Segment]] = []
     run: list[Segment] = []
     size = 0
     for seg in segments:
+        if below is not None and seg.events >= below:
+            if len(run) > 1:
+                runs.append(run)
+            run, size = [], 0
+            continue
         if run and size + seg.events <= target:
             run.append(seg)
             size += seg.events
@@ -935,10 +956,11 @@ def _subjects(subjects: str | Sequence[str] | None) -> tuple[str, ...] | None:
 
 
 def _settle(cp: Checkpoint | None, path: Path, stream: str, subjects: tuple[str, ...] | None,
-            rules: Rules | None, info: StreamInfo) -> Checkpoint:
+            rules: Rules | None, info: StreamInfo, created: str | None) -> Checkpoint:
     """The checkpoint to sync on: the store's, checked against the arguments, or a new one."""
     if cp is None:
-        return Checkpoint(stream, subjects or (), rules or Rules.from_metadata(info.metadata), 0)
+        return Checkpoint(stream, subjects or (), rules or Rules.from_metadata(info.metadata), 0,
+                          created=created)
     if cp.stream != stream:
         raise StoreError(f"the store {path} holds stream {cp.stream!r}, not {stream!r}: "
                          "use one directory per stream")
@@ -948,6 +970,8 @@ def _settle(cp: Checkpoint | None, path: Path, stream: str, subjects: tuple[str,
     if rules is not None and rules != cp.rules:
         raise StoreError(f"the store {path} was synced with other rules:\n{cp.rules.describe()}"
                          "\nleave rules out to use them, or sync into another directory")
+    if cp.created is None and created:  # a store from before stream_created was recorded
+        cp = replace(cp, created=created)
     return cp
 
 
@@ -1055,8 +1079,7 @@ class _Writer:
             elif seg.lo not in skip:
                 segments.append(seg)
         old = set(self.cp.files())
-        self.commit(Checkpoint(self.cp.stream, self.cp.subjects, self.cp.rules,
-                               self.cp.last_seq, tuple(segments)))
+        self.commit(replace(self.cp, segments=tuple(segments)))
         for rel in old - set(self.cp.files()):
             (self.path / rel).unlink(missing_ok=True)
         return sum(len(r) for r in runs) - len(runs)
@@ -1157,9 +1180,14 @@ class _Busy(StoreError):
     """Another sync holds the store's lock (a follower retries)."""
 
 
+_LOCK_TIMEOUT = 10.0  # seconds a sync waits for another one to finish
+_SMALL = 10_000  # a follower merges segments smaller than this, once it has 64 of them
+
+
 @contextlib.asynccontextmanager
-async def _locked(path: Path, timeout: float = 10.0) -> AsyncIterator[None]:
+async def _locked(path: Path) -> AsyncIterator[None]:
     lock = _Lock(path)
+    timeout = _LOCK_TIMEOUT
     deadline = time.monotonic() + timeout
     try:
         while not lock.try_acquire():
@@ -1317,7 +1345,7 @@ class Follower:
     def _start(self) -> None:
         conn = self._conn
         conn.jetstream  # noqa: B018  (a closed connection fails here, not in the background)
-        self._future = _loop.submit(self._run())
+        self._future = cast("Future[None]", _loop.submit(self._run()))
 
     @property
     def running(self) -> bool:
@@ -1336,8 +1364,8 @@ class Follower:
                 self.syncs += 1
                 self.events += result.events
                 failures = 0
-                if self._compact:
-                    await self.store._compact(500_000, small=64)
+                if self._compact and self.store.small_segments(below=_SMALL) >= 64:
+                    await self.store._compact(500_000, below=_SMALL, at_least=64)
             except asyncio.CancelledError:
                 raise
             except (_Busy, ReadInterruptedError, OSError) as exc:

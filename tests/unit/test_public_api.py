@@ -9,7 +9,7 @@ def test_exported_names():
     assert set(ek.__all__) == {
         "ENVELOPE_SCHEMA", "AuthenticationError", "ClosedError", "ConfigurationError",
         "ConnectionFailedError", "Connection", "EmbeddedServer", "Events", "EventkitError", "EventkitWarning",
-        "PermissionDeniedError", "ReadInfo", "ReadInterruptedError", "Rule", "Rules",
+        "PermissionDeniedError", "ReadInfo", "ReadInterruptedError", "Rule", "Rules", "Fold", "Latest", "Replay", "ReplayRun",
         "ServerNotFoundError", "Store", "StoreError", "StreamInfo", "StreamNotFoundError",
         "Summary", "TimeArgumentError", "__version__", "connect",
     }

@@ -1,0 +1,315 @@
+"""The local store against a real stream: the same tables as a read, incremental, exact."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import fcntl
+import time
+
+import nats
+import polars as pl
+import pytest
+
+import eventkit as ek
+from eventkit import cli
+from eventkit.source import _loop
+
+pytestmark = pytest.mark.integration
+
+
+def _api(conn: ek.Connection, op: str, body: dict | None = None) -> dict:
+    return _loop.run(conn.jetstream.api(op, body))
+
+
+def _publish(conn: ek.Connection, stream: str, n: int, start: int = 0) -> None:
+    prefix = stream.lower()
+    conn.publish_many(
+        [f"{prefix}.t{i % 3}" for i in range(start, start + n)],
+        [b'{"type":"t%d","key":"k%d","n":%d}' % (i % 3, i % 7, i) for i in range(start, start + n)],
+    )
+
+
+@pytest.fixture()
+def stream(conn, request) -> str:
+    name = request.node.name.replace("test_", "")[:20].upper().replace("-", "_")
+    name = "".join(c if c.isalnum() else "_" for c in name)
+    conn.create_stream(name, [f"{name.lower()}.>"])
+    yield name
+    conn.jetstream  # noqa: B018
+    _loop.run(conn.jetstream.delete_stream(name))
+
+
+def test_the_store_holds_what_a_read_gives(rides, conn, tmp_path):
+    store = ek.Store(tmp_path / "rides")
+    result = store.sync(conn, "RIDES", progress=False)
+    assert (result.events, result.first_seq, result.last_seq, result.gaps) == (
+        rides.messages, 1, rides.last_seq, 0)
+    events = conn.read("RIDES", progress=False)
+    assert store.scan().collect().equals(events.to_polars())
+    assert set(store.types) == set(events.types)
+    for name in events.types:
+        assert store.of_type(name).collect().equals(events.of_type(name)), name
+    assert sum(store.types.values()) == len(store) == rides.messages
+
+
+def test_a_sync_resumes_after_the_last_sequence_and_nothing_new_is_quick(conn, stream,
+                                                                          tmp_path):
+    store = ek.Store(tmp_path / "s")
+    _publish(conn, stream, 5000)
+    assert store.sync(conn, stream, progress=False, batch=1000).events == 5000
+    _publish(conn, stream, 3000, start=5000)
+    again = ek.Store(tmp_path / "s").sync(conn, progress=False, batch=1000)
+    assert (again.events, again.first_seq, again.last_seq) == (3000, 5001, 8000)
+    began = time.perf_counter()
+    nothing = store.sync(conn, progress=False)
+    took = time.perf_counter() - began
+    assert (nothing.events, nothing.last_seq) == (0, 8000)
+    assert took < 0.5, took
+    seqs = store.scan().select("seq").collect()["seq"]
+    assert seqs.to_list() == list(range(1, 8001))
+    segments = store.checkpoint().segments
+    assert len(segments) >= 2 and any(s.lo == 5001 for s in segments)  # one or more per sync
+
+
+def test_the_files_are_plain_parquet_for_other_tools(rides, conn, tmp_path):
+    import pyarrow.dataset as pads
+
+    store = ek.Store(tmp_path / "rides")
+    store.sync(conn, "RIDES", progress=False, batch=20_000)
+    env = store.scan().collect()
+    by_glob = pl.scan_parquet(tmp_path / "rides" / "envelope" / "*.parquet").collect()
+    assert by_glob.equals(env)
+    table = pads.dataset(tmp_path / "rides" / "envelope", format="parquet").to_table()
+    assert table.num_rows == env.height
+    assert table.column("seq").to_pylist() == env["seq"].to_list()
+    fares = pl.scan_parquet(tmp_path / "rides" / "types" / "trip_completed" / "*.parquet")
+    assert fares.select("fare").collect()["fare"].to_list() == (
+        store.of_type("trip_completed").select("fare").collect()["fare"].to_list())
+
+
+def test_the_integrity_report_is_exact(conn, tmp_path):
+    conn.create_stream("AUDIT", ["audit.>"], duplicate_window=100_000_000)
+
+    def ev(type_: str, key: str, hms: str, msg_id: str | None = None):
+        body = b'{"type":"%s","key":"%s","event_time":"2026-11-01T%sZ"}' % (
+            type_.encode(), key.encode(), hms.encode())
+        return f"audit.{type_}", body, ({"Nats-Msg-Id": msg_id} if msg_id else None)
+
+    first = [
+        ev("z", "k9", "12:00:00"), ev("z", "k9", "12:00:00"),        # 1, 2: purged
+        ev("a", "k1", "12:00:00", "m1"), ev("b", "k1", "12:00:05"),  # 3, 4
+        ev("a", "k2", "12:00:01"), ev("b", "k1", "12:00:02"),        # 5, 6: 6 is 3 s late
+        ("audit.c", b'{"type": oops', None), ("audit.c", b"", None),  # 7, 8: malformed
+        ev("a", "k2", "11:59:00"), ev("a", "k3", "12:00:00", "m2"),  # 9: 61 s late, 10
+    ]
+    second = [  # after the duplicate window: the same msg ids are stored again
+        ev("a", "k3", "12:00:00", "m1"), ev("b", "k1", "12:00:04", "m2"),  # 11, 12: 1 s late
+        ev("a", "k1", "12:00:06"), ev("b", "k2", "12:00:10"), ev("a", "k4", "12:00:00"),
+    ]
+    for batch in (first, second):
+        conn.publish_many(*(list(x) for x in zip(*batch, strict=True)))
+        time.sleep(0.15)
+    _api(conn, "STREAM.PURGE.AUDIT", {"seq": 3})
+    _api(conn, "STREAM.MSG.DELETE.AUDIT", {"seq": 13})
+    store = ek.Store(tmp_path / "audit")
+    store.sync(conn, "AUDIT", progress=False)
+    _api(conn, "STREAM.MSG.DELETE.AUDIT", {"seq": 15})  # the store keeps it
+    later = [ev("a", "k1", "12:00:07"), ev("b", "k1", "12:00:00")]  # 16, 17: not synced
+    conn.publish_many(*(list(x) for x in zip(*later, strict=True)))
+
+    report = store.integrity(conn)
+
+    # the stream's own numbers, from an independent client
+    async def oracle() -> tuple[int, int, int, int]:
+        nc = await nats.connect(conn.servers[0])
+        info = await nats.js.JetStreamContext(nc).stream_info("AUDIT")
+        await nc.close()
+        s = info.state
+        return s.first_seq, s.last_seq, s.messages, s.num_deleted
+
+    assert (report.stream_first_seq, report.stream_last_seq, report.stream_messages,
+            report.stream_deleted) == asyncio.run(oracle()) == (3, 17, 13, 2)
+    assert (report.synced_to, report.store_events, report.store_first_seq,
+            report.store_last_seq) == (15, 12, 3, 15)
+    assert (report.expected, report.matched, report.missing, report.kept, report.behind) == (
+        11, 11, 0, 1, 2)
+    assert report.ok
+    assert report.gaps.rows() == [(1, 2, 2, "purged or expired"), (13, 13, 1, "deleted")]
+    assert report.duplicates.rows() == [("m1", 2, [3, 11]), ("m2", 2, [10, 12])]
+    assert report.malformed["seq"].to_list() == [7, 8]
+    assert report.malformed["error"][1] == "empty payload"
+    assert report.late.select("seq", "key", "late_by").rows() == [
+        (6, "k1", dt.timedelta(seconds=3)), (9, "k2", dt.timedelta(seconds=61)),
+        (12, "k1", dt.timedelta(seconds=1))]
+    assert report.per_type.rows() == [("a", 6), ("b", 4), ("c", 2)]
+    text = str(report)
+    assert "missing 0" in text and "1 kept" in text and "2 newer" in text
+    # without a connection: the store's side only
+    offline = ek.Store(tmp_path / "audit").integrity()
+    assert offline.stream_messages is None and offline.expected is None
+    assert offline.gaps.rows() == report.gaps.rows()
+    assert offline.late.height == 3 and offline.duplicates.height == 2
+
+
+def test_a_store_of_some_subjects(rides, conn, tmp_path):
+    store = ek.Store(tmp_path / "berlin")
+    store.sync(conn, "RIDES", subjects="rides.berlin.>", progress=False)
+    want = conn.read("RIDES", subjects="rides.berlin.>", progress=False).to_polars()
+    assert store.scan().collect().equals(want)
+    assert store.last_seq == rides.last_seq  # it looked at the whole stream
+    assert store.sync(conn, progress=False).events == 0
+    report = store.integrity(conn)
+    assert (report.expected, report.matched, report.missing, report.behind) == (
+        want.height, want.height, 0, 0)
+    assert not report.gaps_tracked and report.gaps.is_empty()
+
+
+def test_a_store_refuses_another_stream_subjects_rules_or_a_recreated_stream(
+        conn, stream, tmp_path):
+    _publish(conn, stream, 10)
+    store = ek.Store(tmp_path / "s")
+    store.sync(conn, stream, progress=False)
+    with pytest.raises(ek.StoreError, match="holds stream"):
+        store.sync(conn, "RIDES", progress=False)
+    with pytest.raises(ek.StoreError, match="holds subjects"):
+        store.sync(conn, subjects="x.>", progress=False)
+    with pytest.raises(ek.StoreError, match="other rules"):
+        store.sync(conn, rules=ek.Rules(key="field:n"), progress=False)
+    _loop.run(conn.jetstream.delete_stream(stream))
+    conn.create_stream(stream, [f"{stream.lower()}.>"])
+    _publish(conn, stream, 3)
+    with pytest.raises(ek.StoreError, match="deleted and created again"):
+        store.sync(conn, progress=False)
+    _publish(conn, stream, 30)  # past the store's last sequence: still another stream
+    with pytest.raises(ek.StoreError, match="deleted and created again"):
+        store.sync(conn, progress=False)
+    with pytest.raises(ek.StoreError, match="name the stream"):
+        ek.Store(tmp_path / "empty").sync(conn, progress=False)
+
+
+def test_a_second_writer_waits_then_says_who_holds_the_store(conn, stream, tmp_path,
+                                                              monkeypatch):
+    import eventkit.store as store_module
+
+    _publish(conn, stream, 10)
+    store = ek.Store(tmp_path / "s")
+    store.sync(conn, stream, progress=False)
+    with (tmp_path / "s" / ".lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.write("12345\n")
+        held.flush()
+        monkeypatch.setattr(store_module, "_LOCK_TIMEOUT", 0.3)
+        with pytest.raises(ek.StoreError, match="process 12345 is writing"):
+            store.sync(conn, progress=False)
+        assert store.scan().collect().height == 10  # reading needs no lock
+
+
+def test_follow_keeps_the_store_current_without_blocking(conn, stream, tmp_path):
+    store = ek.Store(tmp_path / "live")
+    began = time.perf_counter()
+    follower = store.follow(conn, stream, interval=0.05)
+    assert time.perf_counter() - began < 0.2
+    try:
+        for published in (500, 1000, 1500):
+            _publish(conn, stream, 500, start=published - 500)
+            _wait(lambda n=published: store.last_seq == n)
+        _wait(lambda: follower.events == 1500)  # counted when its sync returns
+        assert follower.running and follower.error is None and follower.syncs >= 3
+    finally:
+        follower.stop()
+    assert not follower.running
+    assert store.scan().select("seq").collect()["seq"].to_list() == list(range(1, 1501))
+    assert "stopped" in repr(follower)
+
+
+def test_follow_rides_out_a_server_restart(fresh_server, tmp_path):
+    with ek.connect(fresh_server.url) as conn:
+        conn.create_stream("LIVE", ["live.>"])
+        _publish(conn, "LIVE", 100)
+        store = ek.Store(tmp_path / "live")
+        follower = store.follow(conn, "LIVE", interval=0.05)
+        try:
+            _wait(lambda: store.last_seq == 100)
+            fresh_server.kill()
+            _wait(lambda: follower.error is not None)
+            fresh_server.start()
+            _publish(conn, "LIVE", 100, start=100)
+            _wait(lambda: store.last_seq == 200, timeout=30)
+            assert follower.running
+        finally:
+            follower.stop()
+        assert store.scan().select("seq").collect()["seq"].to_list() == list(range(1, 201))
+
+
+def _wait(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.02)
+
+
+def test_compact_merges_small_segments_and_keeps_every_event(conn, stream, tmp_path):
+    store = ek.Store(tmp_path / "s")
+    for i in range(6):
+        _publish(conn, stream, 100, start=i * 100)
+        store.sync(conn, stream, progress=False)
+    before = store.scan().collect()
+    typed = {t: store.of_type(t).collect() for t in store.types}
+    assert len(store.checkpoint().segments) == 6
+    assert store.compact(target=250) == 3  # 6 segments -> 3
+    assert len(store.checkpoint().segments) == 3
+    assert store.scan().collect().equals(before)
+    for t, frame in typed.items():
+        assert store.of_type(t).collect().equals(frame)
+    assert len(list((tmp_path / "s" / "envelope").glob("*.parquet"))) == 3
+    _publish(conn, stream, 10, start=600)
+    assert store.sync(conn, progress=False).first_seq == 601
+
+
+def test_async_twin_and_the_cli(server, conn, stream, tmp_path, capsys):
+    _publish(conn, stream, 50)
+
+    async def main() -> ek.store.SyncResult:
+        return await ek.Store(tmp_path / "a").async_sync(conn, stream, progress=False)
+
+    assert asyncio.run(main()).events == 50
+    argv = ["sync", "--server", server.url, "--stream", stream, "--store",
+            str(tmp_path / "cli"), "--no-progress"]
+    assert cli.main(argv) == 0
+    assert "stored 50 new events" in capsys.readouterr().out
+    assert cli.main(argv) == 0
+    assert "nothing new after seq 50" in capsys.readouterr().out
+    assert cli.main([*argv[:4], "RIDES", *argv[5:]]) == 2
+    assert "holds stream" in capsys.readouterr().err
+
+
+def test_a_cancelled_sync_leaves_a_readable_store_and_resumes(conn, stream, tmp_path):
+    for start in range(0, 60_000, 20_000):
+        _publish(conn, stream, 20_000, start=start)
+    store = ek.Store(tmp_path / "s")
+
+    async def interrupted() -> None:  # what Ctrl-C in a notebook does to a running sync
+        task = asyncio.ensure_future(store.async_sync(conn, stream, progress=False, batch=2000))
+        while store.last_seq == 0:
+            await asyncio.sleep(0.005)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(interrupted())
+    # the sync ends on eventkit's own loop after the batch it was writing; readable meanwhile
+    for _ in range(5):
+        seqs = ek.Store(tmp_path / "s").scan().select("seq").collect()["seq"]
+        assert seqs.to_list() == list(range(1, len(seqs) + 1))
+    with (tmp_path / "s" / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # waits until it has ended
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    held = store.last_seq
+    assert 0 < held < 60_000
+    seqs = ek.Store(tmp_path / "s").scan().select("seq").collect()["seq"]
+    assert seqs.to_list() == list(range(1, held + 1))
+    result = store.sync(conn, progress=False)  # the lock was released
+    assert (result.first_seq, result.last_seq) == (held + 1, 60_000)
+    assert store.scan().select("seq").collect()["seq"].to_list() == list(range(1, 60_001))
