@@ -302,6 +302,17 @@ class JetStream:
                     ) from None
             await asyncio.sleep(min(0.1 * 2**failures, 2.0))
 
+    async def first_seq_at(self, stream: str, when: dt.datetime,
+                           subjects: Sequence[str] = ()) -> int | None:
+        """The first sequence stored at or after ``when`` (a start-by-time consumer)."""
+        batches = self.fetch(stream, subjects=subjects, start=when, batch=1, pull=1)
+        try:
+            async for raw in batches:
+                return int(raw.seq[0])
+            return None
+        finally:
+            await batches.aclose()
+
     async def _consume(
         self, stream: str, subjects: Sequence[str], after: int | None,
         start_time: dt.datetime | None, stop_seq: int, stop_ns: int | None,

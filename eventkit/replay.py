@@ -1,0 +1,664 @@
+"""Replay: history played back in sequence order, into projections or back onto NATS.
+
+A replay reads events in batches (from what a read returned, from a store,
+or straight from a stream), bounded by ``start`` and ``until``, and feeds
+them in order to a projection: code that turns events into state. It runs
+as fast as possible or at a multiple of the original pace (``speed``), in the
+foreground (:meth:`Replay.run`) or in the background (:meth:`Replay.start`,
+with pause, resume, step, seek and stop, the kernel staying free).
+
+Projections:
+
+- :class:`Fold`: a reducer ``(state, event) -> state`` per entity, with an
+  initial state; called once per event, in Python.
+- :class:`Latest`: the latest non-null value of each field per entity,
+  vectorised a batch at a time; the same answer as
+  :func:`eventkit.query.state_at` with the default fold.
+- any object with ``apply(event: dict)`` or ``apply_batch(frame)``, and
+  ``state() -> pl.DataFrame`` (``snapshot()`` / ``restore()`` are optional).
+
+Every ``snapshot_every`` events a background run keeps a snapshot of the
+projection, so seeking costs the events since the nearest snapshot before
+the target, not the whole history.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import orjson
+import polars as pl
+
+from eventkit import query
+from eventkit._time import to_position
+from eventkit._typing import TimeColumn, TimeLike
+from eventkit.exceptions import ConfigurationError
+
+__all__ = ["Fold", "Latest", "Projection", "Replay", "ReplayRun", "subjects_regex"]
+
+_HEAD = ["seq", "subject", "time", "type", "key", "event_time"]
+
+
+@runtime_checkable
+class Projection(Protocol):
+    """What a replay drives: ``apply(event)`` or ``apply_batch(frame)``, and ``state()``."""
+
+    def state(self) -> pl.DataFrame: ...
+
+
+class Fold:
+    """A projection from a reducer ``(state, event) -> state``, one state per entity.
+
+    Parameters
+    ----------
+    fn
+        Called once per event, in sequence order, with the entity's state
+        (a deep copy of ``initial`` the first time) and the event as a dict
+        (envelope columns and payload fields).
+    initial
+        An entity's state before its first event.
+    key
+        The column naming the entity (``None``: one state for all events).
+
+    Examples
+    --------
+    >>> def count(state, event):
+    ...     return {"events": state["events"] + 1, "last": event["type"]}
+    >>> fold = Fold(count, {"events": 0, "last": None})
+    >>> for e in [{"key": "r1", "type": "a"}, {"key": "r2", "type": "a"},
+    ...           {"key": "r1", "type": "b"}]:
+    ...     fold.apply(e)
+    >>> fold.state()
+    shape: (2, 3)
+    ┌─────┬────────┬──────┐
+    │ key ┆ events ┆ last │
+    │ --- ┆ ---    ┆ ---  │
+    │ str ┆ i64    ┆ str  │
+    ╞═════╪════════╪══════╡
+    │ r1  ┆ 2      ┆ b    │
+    │ r2  ┆ 1      ┆ a    │
+    └─────┴────────┴──────┘
+    """
+
+    def __init__(self, fn: Callable[[Any, dict[str, Any]], Any], initial: Any = None, *,
+                 key: str | None = "key") -> None:
+        self.fn = fn
+        self.initial = initial
+        self.key = key
+        self._states: dict[Any, Any] = {}
+
+    def apply(self, event: dict[str, Any]) -> None:
+        k = event.get(self.key) if self.key else None
+        if self.key and k is None:
+            return  # an event of no entity
+        states = self._states
+        current = states[k] if k in states else copy.deepcopy(self.initial)
+        states[k] = self.fn(current, event)
+
+    def state(self) -> pl.DataFrame:
+        name = self.key or "key"
+        keys = sorted(self._states, key=lambda k: (k is None, str(k)))
+        values = [self._states[k] for k in keys]
+        if values and all(isinstance(v, dict) for v in values):
+            return pl.DataFrame([{name: k, **v} for k, v in zip(keys, values, strict=True)],
+                                infer_schema_length=None)
+        return pl.DataFrame({name: keys, "state": values}, strict=False)
+
+    def snapshot(self) -> Any:
+        return copy.deepcopy(self._states)
+
+    def restore(self, snapshot: Any) -> None:
+        self._states = copy.deepcopy(snapshot)
+
+
+class Latest:
+    """Per entity, the latest non-null value of each field; vectorised, a batch at a time.
+
+    The same answer as ``eventkit.query.state_at(frame, fold="merge")`` over
+    the events replayed so far. Only the entities a batch touches are merged
+    again, so a batch costs its own size, not the number of entities.
+    """
+
+    def __init__(self, *, key: str = "key", fields: Sequence[str] | None = None) -> None:
+        self.key = key
+        self.fields = fields
+        self._state: pl.DataFrame | None = None
+
+    def apply_batch(self, frame: pl.DataFrame) -> None:
+        events = frame.drop("headers", "data", "error", strict=False)
+        if self._state is None:
+            self._state = query.state_at(events, key=self.key, fields=self.fields)
+            return
+        keys = events.select(self.key).unique()
+        touched = self._state.join(keys, on=self.key, how="semi")
+        merged = query.state_at(pl.concat([touched, events], how="diagonal_relaxed"),
+                                key=self.key, fields=self.fields)
+        rest = self._state.join(keys, on=self.key, how="anti")
+        self._state = pl.concat([rest, merged], how="diagonal_relaxed").sort(self.key)
+
+    def state(self) -> pl.DataFrame:
+        return self._state if self._state is not None else pl.DataFrame()
+
+    def snapshot(self) -> Any:
+        return self._state  # frames are immutable: nothing to copy
+
+    def restore(self, snapshot: Any) -> None:
+        self._state = snapshot
+
+
+# -- where events come from ------------------------------------------------------
+
+
+class _Source(Protocol):
+    def frames(self, after: int, until: int | dt.datetime | None, size: int,
+               ) -> Iterator[pl.DataFrame]: ...
+
+
+@dataclass
+class _FrameSource:
+    """Events in memory (what a read returned): slices of one wide frame."""
+
+    wide: pl.DataFrame
+
+    def frames(self, after: int, until: int | dt.datetime | None, size: int,
+               ) -> Iterator[pl.DataFrame]:
+        part = _until(self.wide.filter(pl.col("seq") > after), until)
+        for offset in range(0, part.height, size):
+            yield part.slice(offset, size)
+
+
+@dataclass
+class _StoreSource:
+    """A local store: the envelope and each type's fields, read from Parquet by sequence."""
+
+    store: Any
+
+    def frames(self, after: int, until: int | dt.datetime | None, size: int,
+               ) -> Iterator[pl.DataFrame]:
+        from eventkit.codec import union
+
+        types = list(self.store.types)
+        while True:
+            head = _until(self.store.scan().filter(pl.col("seq") > after), until)
+            head = head.head(size).collect()
+            if head.is_empty():
+                return
+            lo, hi = int(head["seq"][0]), int(head["seq"][-1])
+            fields = [self.store.of_type(t).filter(pl.col("seq").is_between(lo, hi))
+                      .drop([c for c in _HEAD if c != "seq"]).collect() for t in types]
+            fields = [f for f in fields if f.height]
+            if fields:
+                head = head.join(union(fields), on="seq", how="left", maintain_order="left")
+            yield head
+            after = hi
+
+
+@dataclass
+class _StreamSource:
+    """Straight from a stream: start-by-sequence reads (start-by-time to find the start)."""
+
+    conn: Any
+    stream: str
+    subjects: tuple[str, ...]
+
+    def frames(self, after: int, until: int | dt.datetime | None, size: int,
+               ) -> Iterator[pl.DataFrame]:
+        last = self.conn.stream(self.stream).last_seq  # bounded by what the stream holds now
+        stop = min(until, last) if isinstance(until, int) else last
+        while after < stop:
+            hi = min(after + size, stop)
+            frame = self.conn.read(self.stream, subjects=self.subjects or None, start=after + 1,
+                                   end=hi, progress=False).wide()
+            if isinstance(until, dt.datetime):
+                kept = frame.filter(pl.col("time") <= until)
+                if kept.height:
+                    yield kept
+                if kept.height < frame.height:
+                    return
+            elif frame.height:
+                yield frame
+            after = hi
+
+    def first_seq_at(self, when: dt.datetime) -> int:
+        """The first sequence stored at or after ``when``."""
+        from eventkit.source import _loop
+
+        seq = _loop.run(self.conn.jetstream.first_seq_at(self.stream, when, self.subjects))
+        return seq if seq is not None else self.conn.stream(self.stream).last_seq + 1
+
+
+def subjects_regex(patterns: Sequence[str]) -> str:
+    """A regular expression for the subjects NATS ``patterns`` match.
+
+    Examples
+    --------
+    >>> subjects_regex(["rides.*.trip_started", "orders.>"])
+    '^(?:rides\\\\.[^.]+\\\\.trip_started|orders\\\\..+)$'
+    """
+
+    def one(pattern: str) -> str:
+        return r"\.".join("[^.]+" if t == "*" else ".+" if t == ">" else re.escape(t)
+                          for t in pattern.split("."))
+
+    return "^(?:" + "|".join(one(p) for p in patterns) + ")$"
+
+
+def _until(frame: Any, until: int | dt.datetime | None) -> Any:
+    if until is None:
+        return frame
+    if isinstance(until, int):
+        return frame.filter(pl.col("seq") <= until)
+    return frame.filter(pl.col("time") <= until)
+
+
+# -- the replay ------------------------------------------------------------------
+
+
+class Replay:
+    """History from ``start`` to ``until``, in sequence order, at the pace you choose.
+
+    Parameters
+    ----------
+    source
+        What a read returned (:class:`~eventkit.Events`), a
+        :class:`~eventkit.Store`, or a connection (then give ``stream``).
+    start, until
+        Inclusive bounds on transaction time: a sequence, an aware datetime,
+        an ISO string or a duration ago.
+    subjects
+        Subject filter(s), e.g. ``"rides.>"``.
+    speed
+        ``None``: as fast as possible; ``1.0``: the original pace; ``60``: 60 times faster.
+    pace_on
+        The clock that sets the pace: ``"time"`` (when stored) or ``"event_time"``.
+    batch
+        Events per batch read and handed to vectorised projections.
+
+    Examples
+    --------
+    >>> import eventkit as ek
+    >>> with ek.EmbeddedServer() as server, ek.connect(server.url) as conn:
+    ...     _ = conn.create_stream("ORDERS", ["orders.>"])
+    ...     _ = conn.publish_many(["orders.o1", "orders.o2", "orders.o1"], [
+    ...         b'{"type":"placed","key":"o1","total":5}', b'{"type":"placed","key":"o2","total":7}',
+    ...         b'{"type":"shipped","key":"o1","carrier":"dhl"}'])
+    ...     orders = ek.Replay(conn, stream="ORDERS").run(ek.Latest(), progress=False)
+    >>> orders.select("key", "total", "carrier").rows()
+    [('o1', 5, 'dhl'), ('o2', 7, None)]
+    """
+
+    def __init__(
+        self, source: Any, *, stream: str | None = None, start: TimeLike | None = None,
+        until: TimeLike | None = None, subjects: str | Sequence[str] | None = None,
+        speed: float | None = None, pace_on: TimeColumn = "time", batch: int = 10_000,
+    ) -> None:
+        if speed is not None and speed <= 0:
+            raise ConfigurationError(f"speed must be positive (None: no pacing), not {speed}")
+        self.subjects = (subjects,) if isinstance(subjects, str) else tuple(subjects or ())
+        self._source = self._pick(source, stream)
+        info = getattr(source, "info", None)
+        self.stream = stream or getattr(info, "stream", None) or getattr(source, "stream", None)
+        now = dt.datetime.now(dt.UTC)
+        self._start = to_position(start, now=now, what="start")
+        self._until = to_position(until, now=now, what="until")
+        self.speed = speed
+        self.pace_on = pace_on
+        self.batch = batch
+
+    def _pick(self, source: Any, stream: str | None) -> _Source:
+        if hasattr(source, "wide") and hasattr(source, "to_polars"):  # what a read returned
+            return _FrameSource(self._filter(source.wide()))
+        if hasattr(source, "scan") and hasattr(source, "of_type"):  # a store
+            return _StoreSource(source)
+        if hasattr(source, "read") and hasattr(source, "jetstream"):  # a connection
+            if not stream:
+                raise ConfigurationError("replaying from a connection needs stream='NAME'")
+            return _StreamSource(source, stream, self.subjects)
+        if isinstance(source, pl.DataFrame):
+            return _FrameSource(self._filter(source.sort("seq")))
+        raise ConfigurationError(
+            f"cannot replay from {type(source).__name__}: give what conn.read() returned, "
+            "an ek.Store, or a connection with stream='NAME'"
+        )
+
+    def _filter(self, frame: pl.DataFrame) -> pl.DataFrame:
+        if not self.subjects:
+            return frame
+        return frame.filter(pl.col("subject").str.contains(subjects_regex(self.subjects)))
+
+    # -- events in order ------------------------------------------------------
+    def first_after(self) -> int:
+        """The sequence the replay starts after."""
+        if isinstance(self._start, int):
+            return max(self._start - 1, 0)
+        if isinstance(self._start, dt.datetime) and isinstance(self._source, _StreamSource):
+            return self._source.first_seq_at(self._start) - 1
+        return 0
+
+    def frames(self, after: int | None = None) -> Iterator[pl.DataFrame]:
+        """The events as frames (envelope and payload fields), in sequence order."""
+        frames = self._source.frames(self.first_after() if after is None else after,
+                                     self._until, self.batch)
+        if isinstance(self._start, dt.datetime):
+            start = self._start
+            frames = (f.filter(pl.col("time") >= start) for f in frames)
+        yield from (f for f in frames if f.height)
+
+    # -- running ----------------------------------------------------------------
+    def run(self, projection: Any, *, progress: bool = True) -> pl.DataFrame:
+        """Feed every event to ``projection``, here and now; return its state."""
+        run = ReplayRun(self, projection, progress=progress)
+        run._loop()
+        if run.error is not None:
+            raise run.error
+        return run.state()
+
+    def start(self, projection: Any, *, snapshot_every: int = 50_000,
+              paused: bool = False) -> ReplayRun:
+        """Run in the background (the kernel stays free); control it with the handle."""
+        run = ReplayRun(self, projection, snapshot_every=snapshot_every)
+        if paused:
+            run.pause()
+        run._thread = threading.Thread(target=run._loop, kwargs={"linger": True},
+                                       name="eventkit-replay", daemon=True)
+        run._thread.start()
+        return run
+
+    def to_subject(self, conn: Any, subject: str) -> Any:
+        """Republish the events onto ``<subject>.<original subject>``, headers kept.
+
+        Idempotent: each message carries ``Nats-Msg-Id: <stream>:<seq>``, so
+        JetStream drops repeats within its duplicate window; and a republish
+        that is run again looks up the last source sequence already in the
+        target stream (header ``Eventkit-Source-Seq``) and continues after
+        it, so the target ends identical to the source range (same payloads,
+        same order) however often it was interrupted. Each message's size is
+        checked with its headers before it is sent.
+        """
+        from eventkit.source.jetstream import PublishResult, subjects_overlap
+
+        stream = self.stream or "events"
+        target = next((row["name"] for row in conn.streams().iter_rows(named=True)
+                       if any(subjects_overlap(s, f"{subject}.>") for s in row["subjects"])),
+                      None)
+        if target is None:
+            raise ConfigurationError(
+                f"no stream takes subjects {subject}.>: create one first, e.g. "
+                f"conn.create_stream('REPLAY', ['{subject}.>'])"
+            )
+        after = max(_last_source_seq(conn, target, stream), self.first_after())
+        stored = duplicates = 0
+        for frame in self.frames(after=after):
+            headers = []
+            for text, seq in zip(frame["headers"], frame["seq"], strict=True):
+                kept = dict(orjson.loads(text)) if text else {}
+                kept |= {"Nats-Msg-Id": f"{stream}:{seq}", "Eventkit-Source-Stream": stream,
+                         "Eventkit-Source-Seq": str(seq)}
+                headers.append(kept)
+            subjects = [f"{subject}.{s}" for s in frame["subject"]]
+            result = conn.publish_many(subjects, frame["data"].to_list(), headers)
+            stored += result.stored
+            duplicates += result.duplicates
+        return PublishResult(stored, duplicates)
+
+
+def _last_source_seq(conn: Any, target: str, stream: str) -> int:
+    """The last source sequence already republished into ``target`` (0 if none)."""
+    info = conn.stream(target)
+    if not info.messages:
+        return 0
+    last = conn.read(target, start=info.last_seq, end=info.last_seq, progress=False).to_polars()
+    if last.is_empty() or last["headers"][0] is None:
+        return 0
+    headers = orjson.loads(last["headers"][0])
+    if headers.get("Eventkit-Source-Stream") != stream:
+        return 0
+    return int(headers.get("Eventkit-Source-Seq", 0))
+
+
+class ReplayRun:
+    """A replay in progress: where it is, how fast, its control, its projection's state."""
+
+    def __init__(self, replay: Replay, projection: Any, *, snapshot_every: int = 50_000,
+                 progress: bool = False) -> None:
+        if not (hasattr(projection, "apply_batch") or hasattr(projection, "apply")):
+            raise ConfigurationError(
+                f"{type(projection).__name__} is not a projection: give it apply(event) or "
+                "apply_batch(frame), and state()"
+            )
+        self.replay = replay
+        self.projection = projection
+        self.snapshot_every = snapshot_every
+        self._progress = progress
+        self.position = replay.first_after()
+        self.time_reached: dt.datetime | None = None
+        self.events = 0
+        self.error: Exception | None = None
+        self.done = False
+        self.timing_errors: list[float] = []  # seconds late (or early) per paced event
+        self._started = time.perf_counter()
+        self._running = threading.Event()
+        self._running.set()
+        self._stop = threading.Event()
+        self._lock = threading.RLock()
+        self._steps = 0
+        self._seek_to: int | dt.datetime | None = None
+        self._snapshots: list[tuple[int, dt.datetime | None, int, Any]] = [
+            (self.position, None, 0, _snapshot(projection))]
+        self._thread: threading.Thread | None = None
+
+    # -- control ------------------------------------------------------------------
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        with self._lock:
+            self._steps = 0
+        self._running.set()
+
+    def step(self, n: int = 1) -> None:
+        """Apply ``n`` more events, then pause."""
+        with self._lock:
+            self._steps = n
+        self._running.set()
+
+    def seek(self, to: TimeLike) -> None:
+        """Go to a sequence or a time (from the nearest snapshot before it), then pause."""
+        target = to_position(to, what="seek target")
+        if target is None:
+            raise ConfigurationError("seek needs a sequence or a time")
+        with self._lock:
+            self._seek_to = target
+        self._running.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(5)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until everything is played (or the run stopped or failed); True if so."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not (self.done or self.error or self._stop.is_set()):
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def events_per_second(self) -> float:
+        seconds = time.perf_counter() - self._started
+        return self.events / seconds if seconds > 0 else 0.0
+
+    def state(self) -> pl.DataFrame:
+        """The projection's state now."""
+        with self._lock:
+            return self.projection.state()
+
+    def __repr__(self) -> str:
+        where = self.time_reached.isoformat() if self.time_reached else "-"
+        status = ("failed" if self.error else "done" if self.done
+                  else "stopped" if self._stop.is_set() else "paused" if self.paused
+                  else "running")
+        return (f"<ReplayRun {status}: seq {self.position}, time {where}, "
+                f"{self.events:,} events, {self.events_per_second:,.0f}/s>")
+
+    # -- the loop -------------------------------------------------------------------
+    def _loop(self, *, linger: bool = False) -> None:
+        """Play to the end; with ``linger``, then wait for a seek back, or a stop."""
+        try:
+            while not self._stop.is_set():
+                if self._play(self.position):  # a seek moved the position: play on from there
+                    continue
+                self.done = not self._stop.is_set()
+                if not linger:
+                    return
+                self._running.clear()
+                self._running.wait()
+                if self._stop.is_set() or not self._take_seek():
+                    return
+                self.done = False
+        except Exception as exc:  # kept for the caller: run() raises it, a handle shows it
+            self.error = exc
+
+    def _play(self, after: int) -> bool:
+        """Feed the events after ``after``; True if a seek interrupted (and was done)."""
+        speed = self.replay.speed
+        origin: tuple[float, int] | None = None  # (wall clock, event clock in ns) at the start
+        bar = _bar(self._progress)
+        try:
+            for frame in self.replay.frames(after=after):
+                offset = 0
+                while offset < frame.height:
+                    if self._stop.is_set():
+                        return False
+                    self._running.wait()
+                    if self._take_seek():
+                        return True
+                    with self._lock:
+                        steps = self._steps
+                    size = frame.height - offset
+                    if speed is not None:
+                        size = 1
+                    if steps:
+                        size = min(size, steps)
+                    part = frame.slice(offset, size)
+                    if speed is not None:
+                        origin = self._pace(part, speed, origin)
+                    self._feed(part)
+                    if steps:
+                        with self._lock:
+                            self._steps = max(self._steps - size, 0)
+                            if not self._steps:
+                                self._running.clear()
+                    bar(size)
+                    offset += size
+        finally:
+            bar(0, close=True)
+        return False
+
+    def _feed(self, part: pl.DataFrame) -> None:
+        with self._lock:
+            batch_fn = getattr(self.projection, "apply_batch", None)
+            if batch_fn is not None:
+                batch_fn(part)
+            else:
+                apply = self.projection.apply
+                for event in part.iter_rows(named=True):
+                    apply(event)
+            before = self.events
+            self.events += part.height
+            self.position = int(part["seq"][-1])
+            self.time_reached = part["time"][-1]
+            if self.events // self.snapshot_every > before // self.snapshot_every:
+                self._snapshots.append(
+                    (self.position, self.time_reached, self.events, _snapshot(self.projection)))
+
+    def _pace(self, part: pl.DataFrame, speed: float,
+              origin: tuple[float, int] | None) -> tuple[float, int] | None:
+        stamp = part[self.replay.pace_on][0]
+        if stamp is None:
+            return origin
+        ns = _ns(stamp)
+        if origin is None:
+            return (time.perf_counter(), ns)
+        due = origin[0] + (ns - origin[1]) / 1e9 / speed
+        while (wait := due - time.perf_counter()) > 0:
+            if self._stop.is_set() or self._seek_to is not None:
+                return origin
+            time.sleep(min(wait, 0.05))
+        self.timing_errors.append(time.perf_counter() - due)
+        return origin
+
+    def _take_seek(self) -> bool:
+        """Do a pending seek: restore the nearest snapshot, play forward to the target, pause."""
+        with self._lock:
+            target, self._seek_to = self._seek_to, None
+            if target is None:
+                return False
+            seq, reached, events, snap = [s for s in self._snapshots if _before(s, target)][-1]
+            _restore(self.projection, snap)
+            self.position, self.time_reached, self.events = seq, reached, events
+            self._snapshots = [s for s in self._snapshots if s[0] <= seq]
+        for frame in self.replay.frames(after=self.position):
+            part = _until(frame, target)
+            if part.height:
+                self._feed(part)
+            if part.height < frame.height:
+                break
+        self._running.clear()
+        return True
+
+
+def _before(snapshot: tuple[int, dt.datetime | None, int, Any], target: int | dt.datetime) -> bool:
+    seq, reached, _, _ = snapshot
+    if isinstance(target, int):
+        return seq <= target
+    return reached is None or reached <= target
+
+
+def _snapshot(projection: Any) -> Any:
+    take = getattr(projection, "snapshot", None)
+    return take() if take is not None else copy.deepcopy(vars(projection))
+
+
+def _restore(projection: Any, snapshot: Any) -> None:
+    put = getattr(projection, "restore", None)
+    if put is not None:
+        put(snapshot)
+    else:
+        vars(projection).update(copy.deepcopy(snapshot))
+
+
+def _ns(value: dt.datetime) -> int:
+    delta = value - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+class _bar:  # noqa: N801 - used like a function
+    """A progress bar (tqdm.auto: a widget in a notebook) that may be switched off."""
+
+    def __init__(self, show: bool) -> None:
+        self._bar = None
+        if show:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(unit="ev", unit_scale=True, desc="replaying", delay=0.5, leave=False)
+
+    def __call__(self, n: int, *, close: bool = False) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+            if close:
+                self._bar.close()
