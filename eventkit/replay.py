@@ -39,6 +39,7 @@ import polars as pl
 from eventkit import query
 from eventkit._time import to_position
 from eventkit._typing import TimeColumn, TimeLike
+from eventkit.envelope import TIME
 from eventkit.exceptions import ConfigurationError
 
 __all__ = ["Fold", "Latest", "Projection", "Replay", "ReplayRun", "subjects_regex"]
@@ -217,7 +218,7 @@ class _StreamSource:
             frame = self.conn.read(self.stream, subjects=self.subjects or None, start=after + 1,
                                    end=hi, progress=False).wide()
             if isinstance(until, dt.datetime):
-                kept = frame.filter(pl.col("time") <= until)
+                kept = frame.filter(pl.col("time") <= _instant(until))
                 if kept.height:
                     yield kept
                 if kept.height < frame.height:
@@ -255,7 +256,12 @@ def _until(frame: Any, until: int | dt.datetime | None) -> Any:
         return frame
     if isinstance(until, int):
         return frame.filter(pl.col("seq") <= until)
-    return frame.filter(pl.col("time") <= until)
+    return frame.filter(pl.col("time") <= _instant(until))
+
+
+def _instant(value: dt.datetime) -> pl.Expr:
+    """A time literal at the clock's unit (a bare datetime literal compares in microseconds)."""
+    return pl.lit(value, dtype=TIME)
 
 
 # -- the replay ------------------------------------------------------------------
@@ -348,7 +354,7 @@ class Replay:
                                      self._until, self.batch)
         if isinstance(self._start, dt.datetime):
             start = self._start
-            frames = (f.filter(pl.col("time") >= start) for f in frames)
+            frames = (f.filter(pl.col("time") >= _instant(start)) for f in frames)
         yield from (f for f in frames if f.height)
 
     # -- running ----------------------------------------------------------------
