@@ -293,7 +293,8 @@ class Replay:
     >>> with ek.EmbeddedServer() as server, ek.connect(server.url) as conn:
     ...     _ = conn.create_stream("ORDERS", ["orders.>"])
     ...     _ = conn.publish_many(["orders.o1", "orders.o2", "orders.o1"], [
-    ...         b'{"type":"placed","key":"o1","total":5}', b'{"type":"placed","key":"o2","total":7}',
+    ...         b'{"type":"placed","key":"o1","total":5}',
+    ...         b'{"type":"placed","key":"o2","total":7}',
     ...         b'{"type":"shipped","key":"o1","carrier":"dhl"}'])
     ...     orders = ek.Replay(conn, stream="ORDERS").run(ek.Latest(), progress=False)
     >>> orders.select("key", "total", "carrier").rows()
@@ -653,7 +654,7 @@ def _ns(value: dt.datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 
-class _bar:  # noqa: N801 - used like a function
+class _bar:
     """A progress bar (tqdm.auto: a widget in a notebook) that may be switched off."""
 
     def __init__(self, show: bool) -> None:
