@@ -41,10 +41,10 @@ def test_a_session_with_every_auth_method_leaks_nothing(tmp_path, caplog, capsys
         seen.append(repr(pickle.loads(pickle.dumps(events.info))))
 
     configs = [
-        ('authorization { user: "u", password: "%s" }' % PASSWORD,
+        (f'authorization {{ user: "u", password: "{PASSWORD}" }}',
          {"user": "u", "password": PASSWORD}, {"user": "u", "password": "wrong"}),
-        ('authorization { token: "%s" }' % TOKEN, {"token": TOKEN}, {"token": "nope"}),
-        ("authorization { users: [ { nkey: %s } ] }" % public(seed),
+        (f'authorization {{ token: "{TOKEN}" }}', {"token": TOKEN}, {"token": "nope"}),
+        (f"authorization {{ users: [ {{ nkey: {public(seed)} }} ] }}",
          {"nkey_seed": tmp_path / "user.nk"}, None),
         (op.config, {"creds": creds}, None),
     ]
