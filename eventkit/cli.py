@@ -1,9 +1,11 @@
-"""The ``eventkit`` command: ``demo``, ``serve`` and ``sync``.
+"""The ``eventkit`` command: ``demo``, ``serve``, ``sync`` and ``report``.
 
     eventkit demo [--out DIR]         the sample history, end to end, on an embedded server
     eventkit serve [--store DIR]      a local JetStream server until Ctrl-C
     eventkit sync --stream S --store DIR [--server URL] [--follow]
                                       copy a stream into a local Parquet store, incrementally
+    eventkit report --server URL --stream S --since 24h --out report.html
+    eventkit report --pin report.html the same report again, on the range it pinned
 """
 
 from __future__ import annotations
@@ -133,6 +135,25 @@ def _sync(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from eventkit.report import read_pin, report, rerun
+
+    if args.pin:
+        path = rerun(args.pin, out=args.out, server=args.server)
+    else:
+        if not (args.server and args.stream):
+            print("eventkit report: give --server and --stream (or --pin report.html)",
+                  file=sys.stderr)
+            return 2
+        path = report(server=args.server, stream=args.stream, subjects=args.subjects,
+                      since=args.since, start=args.start, end=args.end,
+                      out=args.out or "report.html", notebook=args.notebook, title=args.title)
+    pin = read_pin(path)
+    print(f"wrote {path.resolve()}: stream {pin['stream']}, sequences {pin['first_seq']} to "
+          f"{pin['last_seq']} (rerun: eventkit report --pin {path})")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="eventkit", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -161,6 +182,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                       help="events per Parquet segment (memory is bounded by a few)")
     sync.add_argument("--no-progress", action="store_true", help="no progress bar")
     sync.set_defaults(run=_sync)
+    rep = sub.add_parser("report", help="run the report notebook on a stream and write one "
+                                        "self-contained HTML page")
+    rep.add_argument("--server", help="NATS URL (credentials from NATS_* or a NATS context)")
+    rep.add_argument("--stream")
+    rep.add_argument("--subjects", action="append", help="subject filter (repeatable)")
+    rep.add_argument("--since", help="a duration ago, e.g. 24h")
+    rep.add_argument("--start", help="a sequence or an ISO time")
+    rep.add_argument("--end", help="a sequence or an ISO time")
+    rep.add_argument("--out", help="the HTML file (report.html)")
+    rep.add_argument("--notebook", help="your own report notebook (a cell tagged parameters)")
+    rep.add_argument("--title")
+    rep.add_argument("--pin", help="rerun the report this HTML file pinned, on the same range")
+    rep.set_defaults(run=_report)
     args = parser.parse_args(argv)
     from eventkit.exceptions import EventkitError
 
