@@ -157,11 +157,9 @@ def decode(
         name for name in ("type", "key", "event_time")
         if any(r.source == "field" and r.name == name for r in getattr(rules, name))
     }
-    if wide is not None:
-        wide = wide[good]
     if wide is not None and _kinds_agree(wide.drop(*consumed, strict=False),
-                                         envelope["type"].gather(good), data.gather(good)):
-        typed = _split_types(envelope, good, wide, consumed)
+                                         envelope.get_column("type"), lines):
+        typed = _split_types(envelope, envelope.get_column("error").is_null(), wide, consumed)
     else:
         typed = _typed_tables(envelope, good, lines, schemas or {}, consumed)
     return Decoded(envelope, typed)
@@ -181,7 +179,7 @@ def _read_wide(lines: pa.Array) -> pl.DataFrame | None:
     return wide if wide.height == len(lines) else None
 
 
-def _kinds_agree(wide: pl.DataFrame, types: pl.Series, data: pl.Series) -> bool:
+def _kinds_agree(wide: pl.DataFrame, types: pl.Series, lines: pa.Array) -> bool:
     """Would each type, parsed alone, give its fields the types the shared parse gave?
 
     A shared parse widens a field two types use differently (text in one,
@@ -197,10 +195,13 @@ def _kinds_agree(wide: pl.DataFrame, types: pl.Series, data: pl.Series) -> bool:
         if types.filter(present).n_unique() < 2:
             continue
         if dtype == pl.String:
-            if text is None:
-                text = data.cast(pl.String)
-            pattern = '"' + re.escape(name) + r'"\s*:\s*"'
-            odd = ~text.str.contains(pattern)  # a value that is not a JSON string
+            if text is None:  # the lines are UTF-8 (the others stand as {})
+                text = pl.Series(lines.cast(pa.large_string())).cast(pl.String)
+            # a value that is not a JSON string: compact JSON first (a plain,
+            # fast search), the exact pattern only if some value is written otherwise
+            odd = ~text.str.contains(f'"{name}":"', literal=True)
+            if (odd & present).any():
+                odd = ~text.str.contains('"' + re.escape(name) + r'"\s*:\s*"')
         else:
             values = wide.get_column(name)
             odd = values == values.floor()  # an integer value
@@ -218,13 +219,13 @@ def _rule_text(wide: pl.DataFrame, name: str) -> pl.Series:
     return wide.get_column(name).cast(pl.String)
 
 
-def _split_types(envelope: pl.DataFrame, good: pl.Series, wide: pl.DataFrame,
+def _split_types(envelope: pl.DataFrame, ok: pl.Series, wide: pl.DataFrame,
                  consumed: set[str]) -> dict[str, pl.DataFrame]:
-    """Per-type frames out of one wide parse: each type keeps the fields it has."""
+    """Per-type frames out of one wide parse (rows that decoded): each type keeps its fields."""
     tagged = wide.with_columns(
-        envelope.get_column("type").gather(good).alias("__type"),
-        envelope.get_column("seq").gather(good).alias("__seq"),
-    )
+        envelope.get_column("type").alias("__type"),
+        envelope.get_column("seq").alias("__seq"),
+    ).filter(ok)
     typed: dict[str, pl.DataFrame] = {}
     for (event_type,), part in tagged.partition_by("__type", as_dict=True,
                                                   maintain_order=True).items():
