@@ -148,7 +148,6 @@ def _pin_from(nb: Any) -> dict[str, Any]:
 
 def _page(nb: Any, pin: dict[str, Any]) -> str:
     from nbconvert import HTMLExporter
-
     from nbconvert.preprocessors import TagRemovePreprocessor
 
     exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_anchor_links=True,

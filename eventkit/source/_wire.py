@@ -182,15 +182,16 @@ class Sink:
     def __init__(self) -> None:
         self.subjects: list[bytes] = []
         self.replies: list[bytes] = []
-        self.headers: list[bytes | None] = []
+        self.headers: dict[int, bytes] = {}  # header blocks by delivery index (most have none)
         self.payloads: list[bytes] = []
         self.statuses: list[tuple[int, dict[str, str]]] = []
         self._waiter: asyncio.Event = asyncio.Event()
 
     def deliver(self, subject: bytes, reply: bytes, hdr: bytes | None, payload: bytes) -> None:
+        if hdr is not None:
+            self.headers[len(self.payloads)] = hdr
         self.subjects.append(subject)
         self.replies.append(reply)
-        self.headers.append(hdr)
         self.payloads.append(payload)
 
     def on_status(self, subject: bytes, block: bytes) -> None:
@@ -212,8 +213,11 @@ class Sink:
 
     def take(self) -> tuple[list[bytes], list[bytes], list[bytes | None], list[bytes]]:
         """Everything delivered so far, leaving the sink empty."""
-        out = self.subjects, self.replies, self.headers, self.payloads
-        self.subjects, self.replies, self.headers, self.payloads = [], [], [], []
+        headers: list[bytes | None] = [None] * len(self.payloads)
+        for i, block in self.headers.items():
+            headers[i] = block
+        out = self.subjects, self.replies, headers, self.payloads
+        self.subjects, self.replies, self.headers, self.payloads = [], [], {}, []
         return out
 
     def __len__(self) -> int:
@@ -395,13 +399,13 @@ class Wire:
         cur_sid: bytes | None = None
         sink: Sink | None = None
         plain = False
-        add_subject = add_reply = add_header = add_payload = list.append  # rebound below
+        add_subject = add_reply = add_payload = list.append  # rebound below
+        starts = buf.startswith
         while pos < end:
             eol = find(_CRLF, pos)
             if eol < 0:
                 break
-            op = buf[pos:pos + 4]
-            if op == b"MSG ":
+            if starts(b"MSG ", pos):
                 parts = buf[pos + 4:eol].split(b" ")
                 start = eol + 2
                 stop = start + int(parts[-1])
@@ -415,17 +419,16 @@ class Wire:
                         touched.add(sink)
                         if plain:
                             add_subject, add_reply = sink.subjects.append, sink.replies.append
-                            add_header, add_payload = sink.headers.append, sink.payloads.append
+                            add_payload = sink.payloads.append
                 if plain:
                     add_subject(parts[0])
                     add_reply(parts[2] if len(parts) == 4 else b"")
-                    add_header(None)
                     add_payload(buf[start:stop])
                 elif sink is not None:
                     sink.deliver(parts[0], parts[2] if len(parts) == 4 else b"", None,
                                  buf[start:stop])
                 pos = stop + 2
-            elif op == b"HMSG":
+            elif starts(b"HMSG", pos):
                 parts = buf[pos + 5:eol].split(b" ")
                 hsize, size = int(parts[-2]), int(parts[-1])
                 start = eol + 2

@@ -49,9 +49,12 @@ def test_parser_splits_messages_across_reads_and_routes_statuses():
         for i in range(0, len(stream), 7):  # arbitrary read boundaries
             rest = wire._parse(rest + stream[i:i + 7])
         assert rest == b""
-        assert sink.subjects == [b"a.b", b"a.c"]
-        assert sink.payloads == [b"hello", b"abc"]
-        assert sink.headers == [None, hdr]
         assert sink.statuses == [(408, {"A": "1"})]
+        subjects, replies, headers, payloads = sink.take()
+        assert subjects == [b"a.b", b"a.c"]
+        assert payloads == [b"hello", b"abc"]
+        assert headers == [None, hdr]
+        assert replies[0] == b"$JS.ACK.S.c.1.1.1.5.0"
+        assert len(sink) == 0
 
     asyncio.run(run())
