@@ -14,6 +14,7 @@ A payload that is empty or not a JSON object is kept: its bytes stay in
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import io
 import re
@@ -272,21 +273,32 @@ def _classify(payloads: Sequence[bytes], data: pl.Series) -> tuple[list[str | No
     return errors, lines
 
 
-def _not_utf8(joined: bytes, ends: pl.Series) -> list[int]:
-    """Indices of lines that are not UTF-8, found by decoding the whole text at once."""
+def _not_utf8(joined: bytes, ends: pl.Series, *, piece: int = 2048) -> list[int]:
+    """Indices of lines that are not UTF-8.
+
+    The text is looked at in pieces of ``piece`` lines: an ASCII piece (the
+    usual case) is skipped at memory speed; only the others are decoded, and
+    after a bad line only the rest of its piece is decoded again.
+    """
     if joined.isascii():
         return []
+    bounds = [0, *ends.to_list()]
     bad: list[int] = []
     view = memoryview(joined)
-    pos = 0
-    while True:
-        try:
-            codecs.utf_8_decode(view[pos:], "strict", True)
-            return bad
-        except UnicodeDecodeError as exc:
-            i = int(ends.search_sorted(pos + exc.start, side="right"))
-            bad.append(i)
-            pos = int(ends[i])
+    for first in range(0, len(bounds) - 1, piece):
+        last = min(first + piece, len(bounds) - 1)
+        pos, stop = bounds[first], bounds[last]
+        if joined[pos:stop].isascii():
+            continue
+        while pos < stop:
+            try:
+                codecs.utf_8_decode(view[pos:stop], "strict", True)
+                break
+            except UnicodeDecodeError as exc:
+                i = bisect.bisect_right(bounds, pos + exc.start) - 1
+                bad.append(i)
+                pos = bounds[i + 1]
+    return bad
 
 
 def _json_object_error(raw: bytes) -> str | None:

@@ -145,3 +145,23 @@ def test_rules_from_headers_subjects_and_fields():
     assert env["event_time"].to_list() == [dt.datetime(2026, 11, 1, 10, tzinfo=dt.UTC), None]
     assert env["headers"].to_list()[0] == (
         '{"ce-type":"order_created","ce-time":"2026-11-01T10:00:00Z"}')
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.binary(max_size=6), st.text(max_size=4).map(str.encode)),
+                max_size=40), st.integers(1, 7))
+def test_lines_that_are_not_utf8_are_found_piece_by_piece(lines, piece):
+    from eventkit.codec import _not_utf8
+
+    lines = [line.replace(b"\n", b"") for line in lines]
+    joined = b"\n".join([*lines, b""])
+    ends = pl.Series([len(x) + 1 for x in lines], dtype=pl.Int64).cum_sum()
+
+    def bad(line: bytes) -> bool:
+        try:
+            line.decode("utf-8")
+            return False
+        except UnicodeDecodeError:
+            return True
+
+    assert _not_utf8(joined, ends, piece=piece) == [i for i, x in enumerate(lines) if bad(x)]
