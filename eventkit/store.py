@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, cast
 import polars as pl
 from tqdm.auto import tqdm
 
+from eventkit import query
 from eventkit.codec import decode
 from eventkit.envelope import ENVELOPE_SCHEMA, Rules
 from eventkit.exceptions import (
@@ -367,12 +368,8 @@ def late_events(envelope: pl.LazyFrame) -> pl.LazyFrame:
     [(4, 'a', datetime.timedelta(seconds=120))]
     """
     return (
-        envelope.select("seq", "key", "type", "event_time")
-        .filter(pl.col("key").is_not_null() & pl.col("event_time").is_not_null())
-        .with_columns(latest_before=pl.col("event_time").cum_max().shift(1)
-                      .over("key", order_by="seq"))
-        .filter(pl.col("event_time") < pl.col("latest_before"))
-        .with_columns(late_by=pl.col("latest_before") - pl.col("event_time"))
+        query.late_events(envelope.select("seq", "key", "type", "event_time"))
+        .rename({"seen_event_time": "latest_before", "lateness": "late_by"})
         .sort("seq")
     )
 
