@@ -69,7 +69,7 @@ def decode(
     seq: pl.Series,
     time: pl.Series,
     subjects: Sequence[bytes] | Sequence[str],
-    headers: Sequence[bytes | None],
+    headers: Sequence[bytes | None] | Mapping[int, bytes],
     payloads: Sequence[bytes],
     rules: Rules,
     *,
@@ -82,7 +82,9 @@ def decode(
     seq, time
         Stream sequences (UInt64) and server times (Datetime ns UTC).
     subjects, headers, payloads
-        Per message: subject, raw header block (or None) and payload bytes.
+        Per message: subject, raw header block (or None) and payload bytes;
+        ``headers`` may instead map row numbers to the blocks of the few
+        messages that have one.
     rules
         How ``type``, ``key`` and ``event_time`` are found.
     schemas
@@ -126,14 +128,12 @@ def decode(
     subject = pl.Series("subject", subjects)
     if subject.dtype == pl.Binary:
         subject = subject.cast(pl.String)
-    header_text = pl.Series(
-        "headers",
-        [header_json(h) if h is not None else None for h in headers]
-        if any(headers) else [None] * n,
-        dtype=pl.String,
-    )
+    blocks = headers if isinstance(headers, Mapping) else {
+        i: h for i, h in enumerate(headers) if h is not None}
+    header_text = _sparse("headers", n, {i: header_json(h) for i, h in blocks.items()})
     errors, lines = _classify(payloads, data)
-    good = pl.Series(errors, dtype=pl.String).is_null().arg_true()
+    error = _sparse("error", n, errors)
+    good = error.is_null().arg_true()
     fields = rules.fields()
     # Fast path: one parse of every line, when the types' fields agree with
     # each other (and no registry schema asks for per-type decoding).
@@ -143,14 +143,14 @@ def decode(
     else:
         projected, bad = _parse_projected(lines, good, fields)
         if bad:
-            for j, reason in bad.items():
-                errors[good[j]] = reason
-            good = pl.Series(errors, dtype=pl.String).is_null().arg_true()
+            errors |= {int(good[j]): reason for j, reason in bad.items()}
+            error = _sparse("error", n, errors)
+            good = error.is_null().arg_true()
             projected, _ = _parse_projected(lines, good, fields)
         field_frame = _scatter(projected, good, n, fields)
     frame = pl.DataFrame(
         [seq.rename("seq").cast(pl.UInt64), subject, time.rename("time"), header_text, data,
-         pl.Series("error", errors, dtype=pl.String)]
+         error]
     )
     envelope = rules.apply(pl.concat([frame, field_frame], how="horizontal")).select(
         list(ENVELOPE_SCHEMA))
@@ -238,8 +238,16 @@ def _split_types(envelope: pl.DataFrame, ok: pl.Series, wide: pl.DataFrame,
     return typed
 
 
-def _classify(payloads: Sequence[bytes], data: pl.Series) -> tuple[list[str | None], pa.Array]:
-    """Why payloads cannot be NDJSON lines (None where they can), and the lines.
+def _sparse(name: str, n: int, values: Mapping[int, str]) -> pl.Series:
+    """A text column of ``n`` nulls but for ``values`` (by row)."""
+    column = pl.repeat(None, n, dtype=pl.String, eager=True).rename(name)
+    if values:
+        column = column.scatter(list(values), list(values.values()))
+    return column
+
+
+def _classify(payloads: Sequence[bytes], data: pl.Series) -> tuple[dict[int, str], pa.Array]:
+    """Why payloads cannot be NDJSON lines (by row, for those that cannot), and the lines.
 
     The lines are one Arrow array over one buffer, a line per payload, each
     followed by a newline: any subset of them taken by index is an NDJSON
@@ -248,7 +256,7 @@ def _classify(payloads: Sequence[bytes], data: pl.Series) -> tuple[list[str | No
     parses with one row per message.
     """
     n = len(payloads)
-    errors: list[str | None] = [None] * n
+    errors: dict[int, str] = {}
     joined = b"\n".join([*payloads, b""])
     sizes = data.bin.size().cast(pl.Int64)
     # Cheap, vectorised: a line polars will take starts with "{", ends with "}",
@@ -265,7 +273,10 @@ def _classify(payloads: Sequence[bytes], data: pl.Series) -> tuple[list[str | No
         else:  # JSON allows whitespace, and so line breaks, between tokens
             replaced[i] = raw.replace(b"\r", b" ").replace(b"\n", b" ")
     if replaced:
-        joined = b"\n".join([*(replaced.get(i, p) for i, p in enumerate(payloads)), b""])
+        text = [*payloads, b""]
+        for i, line in replaced.items():
+            text[i] = line
+        joined = b"\n".join(text)
         sizes = sizes.scatter(list(replaced), [len(r) for r in replaced.values()])
     offsets = pl.concat([pl.Series([0], dtype=pl.Int64), (sizes + 1).cum_sum()]).to_arrow()
     lines = pa.LargeBinaryArray.from_buffers(

@@ -211,12 +211,9 @@ class Sink:
             pass
         self._waiter.clear()
 
-    def take(self) -> tuple[list[bytes], list[bytes], list[bytes | None], list[bytes]]:
-        """Everything delivered so far, leaving the sink empty."""
-        headers: list[bytes | None] = [None] * len(self.payloads)
-        for i, block in self.headers.items():
-            headers[i] = block
-        out = self.subjects, self.replies, headers, self.payloads
+    def take(self) -> tuple[list[bytes], list[bytes], dict[int, bytes], list[bytes]]:
+        """Everything delivered so far (header blocks by delivery index), leaving the sink empty."""
+        out = self.subjects, self.replies, self.headers, self.payloads
         self.subjects, self.replies, self.headers, self.payloads = [], [], {}, []
         return out
 

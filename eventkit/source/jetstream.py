@@ -100,7 +100,7 @@ class RawBatch:
     seq: pl.Series          # UInt64
     time: pl.Series         # Datetime(ns, UTC), server time
     subjects: list[bytes]
-    headers: list[bytes | None]
+    headers: dict[int, bytes]  # header blocks by row, for the few messages that have one
     payloads: list[bytes]
 
     def __len__(self) -> int:
@@ -447,18 +447,17 @@ class JetStream:
                     if time.monotonic() > deadline:
                         raise _Restart(f"no answer to direct get in {stall * 5:.0f} s")
                 _, _, blocks, payloads = sink.take()
-                raw = _direct_batch(blocks, payloads)
+                raw = _direct_batch([blocks.get(i) for i in range(len(payloads))], payloads)
                 if not len(raw):
                     break
+                reached = int(raw.seq[-1])
                 if subjects and not one_filter:
                     raw = _filter_subjects(raw, subjects)
                 raw, done = _trim(raw, last_seq, stop_seq, stop_ns)
+                last_seq = max(last_seq, reached)
                 if len(raw):
-                    last_seq = int(raw.seq[-1])
                     pending.append(raw)
                     buffered += len(raw)
-                elif not done:
-                    last_seq = max(last_seq, int(_direct_batch(blocks[-1:], payloads[-1:]).seq[-1]))
                 if pending and (buffered >= batch or done):
                     yield _concat(pending)
                     pending, buffered = [], 0
@@ -583,9 +582,23 @@ def _trim(raw: RawBatch, after: int, stop_seq: int, stop_ns: int | None) -> tupl
     idx = frame["i"].to_list()
     return RawBatch(
         frame["seq"], raw.time.gather(idx),
-        [raw.subjects[i] for i in idx], [raw.headers[i] for i in idx],
+        [raw.subjects[i] for i in idx], _regather(raw.headers, idx),
         [raw.payloads[i] for i in idx],
     ), done
+
+
+def _regather(headers: dict[int, bytes], rows: list[int]) -> dict[int, bytes]:
+    """Header blocks of the rows kept, under their new row numbers."""
+    return {new: headers[old] for new, old in enumerate(rows) if old in headers}
+
+
+def _stack_headers(batches: list[RawBatch]) -> dict[int, bytes]:
+    out: dict[int, bytes] = {}
+    offset = 0
+    for b in batches:
+        out.update((offset + i, h) for i, h in b.headers.items())
+        offset += len(b)
+    return out
 
 
 def _concat(batches: list[RawBatch]) -> RawBatch:
@@ -593,7 +606,7 @@ def _concat(batches: list[RawBatch]) -> RawBatch:
         return batches[0]
     return RawBatch(
         pl.concat([b.seq for b in batches]), pl.concat([b.time for b in batches]),
-        [s for b in batches for s in b.subjects], [h for b in batches for h in b.headers],
+        [s for b in batches for s in b.subjects], _stack_headers(batches),
         [p for b in batches for p in b.payloads],
     )
 
@@ -607,14 +620,15 @@ def _direct_batch(blocks: list[bytes | None], payloads: list[bytes]) -> RawBatch
     seqs: list[int] = []
     stamps: list[str] = []
     subjects: list[bytes] = []
-    originals: list[bytes | None] = []
-    for block in blocks:
+    originals: dict[int, bytes] = {}
+    for row, block in enumerate(blocks):
         _, _, headers = parse_headers(block or b"NATS/1.0\r\n\r\n")
         seqs.append(int(headers["Nats-Sequence"]))
         stamps.append(headers["Nats-Time-Stamp"])
         subjects.append(headers["Nats-Subject"].encode())
         rest = {k: v for k, v in headers.items() if k not in _DIRECT_HEADERS}
-        originals.append(encode_headers(rest) if rest else None)
+        if rest:
+            originals[row] = encode_headers(rest)
     times = pl.Series(stamps, dtype=pl.String).str.to_datetime(
         time_unit="ns", time_zone="UTC", format="%Y-%m-%dT%H:%M:%S%.fZ")
     return RawBatch(pl.Series(seqs, dtype=pl.UInt64), times, subjects, originals, payloads)
@@ -624,7 +638,7 @@ def _filter_subjects(raw: RawBatch, filters: Sequence[str]) -> RawBatch:
     keep = [i for i, s in enumerate(raw.subjects)
             if any(subject_matches(f, s.decode()) for f in filters)]
     return RawBatch(raw.seq.gather(keep), raw.time.gather(keep),
-                    [raw.subjects[i] for i in keep], [raw.headers[i] for i in keep],
+                    [raw.subjects[i] for i in keep], _regather(raw.headers, keep),
                     [raw.payloads[i] for i in keep])
 
 

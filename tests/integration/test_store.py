@@ -286,7 +286,7 @@ def test_async_twin_and_the_cli(server, conn, stream, tmp_path, capsys):
 
 
 def test_a_cancelled_sync_leaves_a_readable_store_and_resumes(conn, stream, tmp_path):
-    for start in range(0, 60_000, 20_000):
+    for start in range(0, 200_000, 20_000):
         _publish(conn, stream, 20_000, start=start)
     store = ek.Store(tmp_path / "s")
 
@@ -307,9 +307,9 @@ def test_a_cancelled_sync_leaves_a_readable_store_and_resumes(conn, stream, tmp_
         fcntl.flock(lock, fcntl.LOCK_EX)  # waits until it has ended
         fcntl.flock(lock, fcntl.LOCK_UN)
     held = store.last_seq
-    assert 0 < held < 60_000
+    assert 0 < held < 200_000
     seqs = ek.Store(tmp_path / "s").scan().select("seq").collect()["seq"]
     assert seqs.to_list() == list(range(1, held + 1))
     result = store.sync(conn, progress=False)  # the lock was released
-    assert (result.first_seq, result.last_seq) == (held + 1, 60_000)
-    assert store.scan().select("seq").collect()["seq"].to_list() == list(range(1, 60_001))
+    assert (result.first_seq, result.last_seq) == (held + 1, 200_000)
+    assert store.scan().select("seq").collect()["seq"].to_list() == list(range(1, 200_001))
