@@ -1,39 +1,115 @@
 """Altair charts of events, aggregated in polars first.
 
-Every builder takes an envelope (or typed) frame, aggregates it with the
-query layer, and returns an ``alt.Chart`` the user can compose and restyle.
-No chart sends more than :data:`MAX_ROWS` rows to the browser, whatever the
-size of the data; when events were binned, the subtitle says so.
+Every builder takes events (an :class:`~eventkit.Events`, a store's frame, or
+any polars frame with the envelope columns), aggregates them with polars and
+the query layer, and returns an altair chart the user can compose and
+restyle. No chart sends more than :data:`MAX_ROWS` rows to the browser,
+whatever the size of the data; when events were binned or left out, the
+chart's subtitle says so.
+
+Builders
+    :func:`rate` (events per window, stacked by type, with an x brush),
+    :func:`arrivals` (events arriving now: the last minutes of server time),
+    :func:`timeline` (one row per entity: its events and lifecycle),
+    :func:`field_over_time` (a payload field's value over time),
+    :func:`lag` (how long events took to reach the store),
+    :func:`schema_versions` (each event type's payload shapes over time),
+    :func:`integrity` (a store's integrity report), :func:`totals` and
+    :func:`values` (counts per type; a field's distribution).
+
+Drawing offline
+    Importing this module makes altair draw plain charts as static SVG
+    (rendered locally by vl-convert) if no renderer was chosen: altair's
+    default renderer loads Vega from a CDN, which fails without internet.
+    ``alt.renderers.enable("default")`` undoes it. For an interactive chart in
+    JupyterLab, display ``alt.JupyterChart(chart)`` after
+    :func:`eventkit.widgets.enable_offline` (the widgets call it themselves).
+
+Examples
+--------
+>>> import datetime as dt
+>>> at = lambda m: dt.datetime(2026, 11, 1, 12, m, tzinfo=dt.UTC)
+>>> events = pl.DataFrame({"seq": [1, 2, 3], "type": ["a", "b", "a"],
+...                        "key": ["k1", "k1", "k2"], "event_time": [at(0), at(1), at(7)]})
+>>> chart = rate(events, every="5m")
+>>> chart.data.height, chart.title.subtitle
+(3, '3 events in 3 rows (per 5 min window and type, on event_time)')
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import altair as alt
 import polars as pl
 
-from eventkit import query
+from eventkit import _offline, query
 from eventkit._time import parse_duration
 from eventkit._typing import TimeColumn
+from eventkit.envelope import ENVELOPE_SCHEMA
 
-__all__ = ["MAX_ROWS", "rate", "to_svg", "totals", "values"]
+__all__ = [
+    "MAX_GROUPS",
+    "MAX_ROWS",
+    "arrivals",
+    "field_over_time",
+    "integrity",
+    "lag",
+    "pick_step",
+    "rate",
+    "schema_versions",
+    "timeline",
+    "to_svg",
+    "totals",
+    "values",
+]
 
+#: The most rows any chart sends to the browser.
 MAX_ROWS = 5_000
 
 _STEPS = [dt.timedelta(seconds=s) for s in (
     1, 5, 10, 30, 60, 300, 600, 900, 1800, 3600, 3 * 3600, 6 * 3600, 86_400, 7 * 86_400)]
 
+# Times on every axis are UTC, as eventkit's tables are (not the browser's zone).
+_UTC = alt.Scale(type="utc")
+
+_offline.use_offline_renderer()
+
+
+# -- inputs ---------------------------------------------------------------------------
+
 
 def _frame(events: object) -> pl.DataFrame:
+    """The envelope of ``events``: anything with ``to_polars()`` (a read) or ``scan()`` (a
+    store), or a polars frame."""
     to_polars = getattr(events, "to_polars", None)
-    frame = to_polars() if callable(to_polars) else events
+    scan = getattr(events, "scan", None)
+    frame = to_polars() if callable(to_polars) else scan() if callable(scan) else events
     if isinstance(frame, pl.LazyFrame):
         frame = frame.collect()
     if not isinstance(frame, pl.DataFrame):
         raise TypeError(f"expected events or a polars frame, got {type(events).__name__}")
     return frame
+
+
+def _with_fields(events: object, needed: Sequence[str], *, wide: bool = False) -> pl.DataFrame:
+    """A frame holding ``needed``: the envelope if it has them (and not ``wide``), else the
+    payload-wide frame (``events.wide()``, where ``events`` has one)."""
+    frame = _frame(events)
+    to_wide = getattr(events, "wide", None)
+    if (wide or any(c not in frame.columns for c in needed)) and callable(to_wide):
+        frame = to_wide()
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise KeyError(f"no column {', '.join(map(repr, missing))} in these events; "
+                       f"columns: {', '.join(frame.columns)}")
+    return frame
+
+
+# -- windows --------------------------------------------------------------------------
 
 
 def pick_step(start: dt.datetime, end: dt.datetime, groups: int,
@@ -62,42 +138,181 @@ def _label(step: dt.timedelta) -> str:
     return f"{s} s"
 
 
+def _step(frame: pl.DataFrame, on: str, groups: int, every: str | dt.timedelta | None,
+          max_rows: int) -> dt.timedelta:
+    if every is not None:
+        return every if isinstance(every, dt.timedelta) else parse_duration(every)
+    return pick_step(frame[on].min(), frame[on].max(), groups,  # type: ignore[arg-type]
+                     max_rows=max_rows)
+
+
+def _title(text: str, subtitle: str) -> alt.TitleParams:
+    return alt.TitleParams(text, subtitle=subtitle, anchor="start")
+
+
+def _utc_ms(value: dt.datetime) -> alt.DateTime:
+    value = value.astimezone(dt.UTC)
+    return alt.DateTime(year=value.year, month=value.month, date=value.day, hours=value.hour,
+                        minutes=value.minute, seconds=value.second,
+                        milliseconds=value.microsecond // 1000, utc=True)
+
+
+#: The most groups (colours) a chart keeps; the rest are drawn as one "(other)".
+MAX_GROUPS = 20
+
+
+def _top_groups(frame: pl.DataFrame, by: str, keep: int = MAX_GROUPS) -> tuple[pl.DataFrame, str]:
+    """``frame`` with all but the ``keep - 1`` largest ``by`` groups renamed "(other)".
+
+    Returns the frame and a note for the subtitle ("" when nothing was lumped).
+    """
+    sizes = frame.group_by(by).len().sort(["len", by], descending=[True, False])
+    if sizes.height <= keep:
+        return frame, ""
+    kept = sizes[by].head(keep - 1)
+    lumped = frame.with_columns(
+        pl.when(pl.col(by).is_in(kept.implode())).then(pl.col(by).cast(pl.String))
+        .otherwise(pl.lit("(other)")).alias(by))
+    return lumped, f"; {sizes.height - keep + 1:,} smaller {by} groups drawn as (other)"
+
+
+def _empty(title: str) -> alt.Chart:
+    return alt.Chart(pl.DataFrame({"x": []}), title=_title(title, "no events")).mark_point()
+
+
+# -- builders -------------------------------------------------------------------------
+
+
 def rate(events: object, *, on: TimeColumn = "event_time", by: str = "type",
-         every: str | dt.timedelta | None = None, brush: bool = True) -> alt.Chart:
+         every: str | dt.timedelta | None = None, brush: bool = True,
+         brush_range: tuple[dt.datetime, dt.datetime] | None = None,
+         max_rows: int = MAX_ROWS, width: int = 640, height: int = 220) -> alt.Chart:
     """Events per time window, stacked by ``by`` (type by default), with an x brush.
 
-    The window is chosen so that the chart holds at most :data:`MAX_ROWS`
-    rows unless ``every`` is given.
+    Parameters
+    ----------
+    events
+        Events, or a frame with the ``on`` and ``by`` columns.
+    on
+        The clock: ``"event_time"`` (when it happened) or ``"time"`` (stored).
+    by
+        The column the areas are stacked by.
+    every
+        The window; by default the smallest round window that keeps the chart
+        under ``max_rows`` rows.
+    brush
+        Add an interval selection named ``"brush"`` on the x axis.
+    brush_range
+        Where the brush starts (two aware datetimes).
+    max_rows
+        At most this many rows go to the browser (at most :data:`MAX_ROWS`).
+
+    Returns
+    -------
+    alt.Chart
+        ``window_start, <by>, count`` rows, one per window and group with events.
+
+    Examples
+    --------
+    >>> at = lambda m: dt.datetime(2026, 11, 1, 12, m, tzinfo=dt.UTC)
+    >>> events = pl.DataFrame({"type": ["a", "b", "a"], "event_time": [at(0), at(1), at(7)]})
+    >>> rate(events, every="5m").data.rows()  # doctest: +NORMALIZE_WHITESPACE
+    [(datetime.datetime(2026, 11, 1, 12, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC')), 'a', 1),
+     (datetime.datetime(2026, 11, 1, 12, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC')), 'b', 1),
+     (datetime.datetime(2026, 11, 1, 12, 5, tzinfo=zoneinfo.ZoneInfo(key='UTC')), 'a', 1)]
     """
+    max_rows = min(max_rows, MAX_ROWS)
     frame = _frame(events).filter(pl.col(on).is_not_null())
     if frame.is_empty():
-        return alt.Chart(pl.DataFrame({on: [], "count": []})).mark_area()
-    lo, hi = frame[on].min(), frame[on].max()
+        return _empty(f"Events by {by}")
+    frame, lumped = _top_groups(frame, by)
     groups = frame[by].n_unique()
-    if every is None:
-        step = pick_step(lo, hi, groups)
-    else:
-        step = every if isinstance(every, dt.timedelta) else parse_duration(every)
+    step = _step(frame, on, groups, every, max_rows)
     counts = query.windows(frame, step, by=by, on=on).select(
         "window_start", by, "count").sort("window_start", by)
-    title = alt.TitleParams(
-        f"Events per {_label(step)} by {by}",
-        subtitle=f"{frame.height:,} events binned into {counts.height:,} rows ({on})")
+    if counts.height > max_rows:  # an ``every`` too fine for the data: coarsen it
+        step = pick_step(frame[on].min(), frame[on].max(), groups,  # type: ignore[arg-type]
+                         max_rows=max_rows)
+        counts = query.windows(frame, step, by=by, on=on).select(
+            "window_start", by, "count").sort("window_start", by)
+    title = _title(f"Events per {_label(step)} by {by}",
+                   f"{frame.height:,} events in {counts.height:,} rows "
+                   f"(per {_label(step)} window and {by}, on {on}){lumped}")
     chart = alt.Chart(counts, title=title).mark_area(interpolate="step-after").encode(
-        x=alt.X("window_start:T", title=on),
+        x=alt.X("window_start:T", title=f"{on} (UTC)", scale=_UTC),
         y=alt.Y("count:Q", stack="zero", title="events"),
         color=alt.Color(f"{by}:N", title=by),
-        tooltip=["window_start:T", f"{by}:N", "count:Q"],
-    ).properties(width=640, height=220)
+        tooltip=[alt.Tooltip("window_start:T", title="window (UTC)", format="%Y-%m-%d %H:%M:%S"),
+                 f"{by}:N", "count:Q"],
+    ).properties(width=width, height=height)
     if brush:
-        chart = chart.add_params(alt.selection_interval(encodings=["x"], name="brush"))
+        value = None
+        if brush_range is not None and None not in brush_range:
+            value = {"x": [_utc_ms(brush_range[0]), _utc_ms(brush_range[1])]}
+        selection = (alt.selection_interval(encodings=["x"], name="brush",
+                                            value=value)  # type: ignore[arg-type]
+                     if value else alt.selection_interval(encodings=["x"], name="brush"))
+        chart = chart.add_params(selection)
     return chart
 
 
+def arrivals(events: object, *, last: str | dt.timedelta = "2m",
+             every: str | dt.timedelta | None = None, by: str = "type",
+             max_rows: int = MAX_ROWS, width: int = 640, height: int = 160) -> alt.Chart:
+    """Events per window of server time (``time``) over the ``last`` minutes: a live view.
+
+    The x axis ends at the newest event and spans ``last``, so bursts and
+    silences show as they happened; bars are stacked by ``by``.
+
+    Examples
+    --------
+    >>> at = lambda s: dt.datetime(2026, 11, 1, 12, 0, s, tzinfo=dt.UTC)
+    >>> events = pl.DataFrame({"type": ["a", "b", "a"], "time": [at(0), at(1), at(59)]})
+    >>> arrivals(events, last="30s", every="1s").data.select("type", "count").rows()
+    [('a', 1)]
+    """
+    max_rows = min(max_rows, MAX_ROWS)
+    frame = _frame(events).filter(pl.col("time").is_not_null())
+    if frame.is_empty():
+        return _empty("Arrivals")
+    span = last if isinstance(last, dt.timedelta) else parse_duration(last)
+    end: dt.datetime = frame["time"].max()  # type: ignore[assignment]
+    start = end - span
+    recent, lumped = _top_groups(frame.filter(pl.col("time") > start), by)
+    groups = recent[by].n_unique()
+    if every is not None:
+        step = _step(recent, "time", groups, every, max_rows)
+    else:  # about 30 bars across, and never more than max_rows rows
+        step = next((s for s in _STEPS if s * 30 >= span), _STEPS[-1])
+        step = max(step, pick_step(start, end, groups, max_rows=max_rows))  # type: ignore[arg-type]
+    counts = query.windows(recent, step, by=by, on="time").select(
+        "window_start", "window_end", by, "count")
+    domain = [_utc_ms(start), _utc_ms(end + step)]
+    return alt.Chart(counts, title=_title(
+        f"Arrivals per {_label(step)}, the last {_label(span)}",
+        f"{recent.height:,} events in {counts.height:,} rows (on time, by {by}){lumped}"),
+    ).mark_bar().encode(
+        x=alt.X("window_start:T", title="time (UTC)", axis=alt.Axis(format="%H:%M:%S"),
+                scale=alt.Scale(type="utc", domain=domain)),
+        x2="window_end:T",
+        y=alt.Y("count:Q", stack="zero", title="events"),
+        color=alt.Color(f"{by}:N", title=by),
+        tooltip=[alt.Tooltip("window_start:T", title="from (UTC)", format="%H:%M:%S"),
+                 f"{by}:N", "count:Q"],
+    ).properties(width=width, height=height)
+
+
 def totals(events: object, *, by: str = "type", top: int = 30) -> alt.Chart:
-    """Event counts per ``by`` value (the largest ``top``), as horizontal bars."""
+    """Event counts per ``by`` value (the largest ``top``), as horizontal bars.
+
+    Examples
+    --------
+    >>> totals(pl.DataFrame({"type": ["a", "b", "a"]})).data.rows()
+    [('a', 2), ('b', 1)]
+    """
     frame = _frame(events)
-    counts = frame.group_by(by).len("count").sort("count", descending=True).head(top)
+    counts = (frame.group_by(by).len("count").sort(["count", by], descending=[True, False])
+              .head(min(top, MAX_ROWS)))
     return alt.Chart(counts, title=f"Events by {by}").mark_bar().encode(
         x=alt.X("count:Q", title="events"),
         y=alt.Y(f"{by}:N", sort="-x", title=by),
@@ -106,9 +321,21 @@ def totals(events: object, *, by: str = "type", top: int = 30) -> alt.Chart:
 
 
 def values(frame: object, field: str, *, by: str | None = None, bins: int = 40) -> alt.Chart:
-    """The distribution of a numeric field (optionally one colour per ``by``), binned in polars."""
-    data = _frame(frame).filter(pl.col(field).is_not_null())
+    """The distribution of a numeric field (one colour per ``by``), binned in polars.
+
+    Examples
+    --------
+    >>> values(pl.DataFrame({"fare": [1.0, 2.0, 2.5, 9.0]}), "fare", bins=4).data["count"].sum()
+    4
+    """
+    data = _with_fields(frame, [field, *([by] if by else [])]).filter(
+        pl.col(field).is_not_null())
     group = [by] if by else []
+    if data.is_empty():
+        return _empty(f"{field}: distribution")
+    if by:
+        data, _ = _top_groups(data, by)
+        bins = max(1, min(bins, MAX_ROWS // max(data[by].n_unique(), 1)))
     lo, hi = data[field].min(), data[field].max()
     width = ((hi - lo) / bins) or 1.0  # type: ignore[operator]
     hist = (
@@ -125,6 +352,335 @@ def values(frame: object, field: str, *, by: str | None = None, bins: int = 40) 
         y=alt.Y("count:Q", stack=None, title="events"), **enc,
         tooltip=[*[f"{g}:N" for g in group], "bin_start:Q", "bin_end:Q", "count:Q"],
     ).properties(width=400, height=200)
+
+
+def timeline(events: object, keys: Sequence[str] | None = None, *, limit: int = 30,
+             on: TimeColumn = "event_time", max_rows: int = MAX_ROWS,
+             width: int = 640) -> alt.LayerChart | alt.Chart:
+    """One row per entity: a bar from its first to its last event, and its events as marks.
+
+    Parameters
+    ----------
+    events
+        Events, or a frame with ``key``, ``type``, ``seq`` and the ``on`` column.
+    keys
+        The entities to draw; by default the first ``limit`` in stream order.
+    limit
+        At most this many entities (rows).
+    on
+        The clock events are placed on.
+    max_rows
+        If the entities have more events than this, events of one type in the
+        same window are drawn as one mark (the subtitle says so).
+
+    Returns
+    -------
+    alt.LayerChart
+        A rule per entity (``first``..``last``, coloured by its last event's
+        type) under a point per event (coloured by type).
+
+    Examples
+    --------
+    >>> at = lambda m: dt.datetime(2026, 11, 1, 12, m, tzinfo=dt.UTC)
+    >>> events = pl.DataFrame({"seq": [1, 2, 3, 4], "type": ["a", "a", "b", "c"],
+    ...     "key": ["r1", "r2", "r1", "r1"], "event_time": [at(0), at(1), at(4), at(9)]})
+    >>> chart = timeline(events)
+    >>> chart.layer[0].data.select("key", "events", "state").rows()
+    [('r1', 3, 'c'), ('r2', 1, 'a')]
+    """
+    max_rows = min(max_rows, MAX_ROWS)
+    limit = min(limit, max_rows // 2)
+    frame = _frame(events).filter(pl.col(on).is_not_null() & pl.col("key").is_not_null())
+    entities = frame["key"].n_unique()
+    if keys is None:
+        chosen = frame["key"].unique(maintain_order=True).head(limit)
+    else:
+        chosen = pl.Series("key", list(keys), dtype=pl.String).head(limit)
+    picked = frame.filter(pl.col("key").is_in(chosen.implode())).select("seq", "key", "type", on)
+    if picked.is_empty():
+        return _empty("Entity timeline")
+    lives = (picked.group_by("key").agg(first=pl.col(on).min(), last=pl.col(on).max(),
+                                        events=pl.len(), state=pl.col("type").sort_by("seq").last())
+             .sort("first"))
+    marks, note = picked, f"{picked.height:,} events"
+    budget = max_rows - lives.height
+    if picked.height > budget:
+        lo, hi = picked[on].min(), picked[on].max()
+        step = pick_step(lo, hi, lives.height * picked["type"].n_unique(),  # type: ignore[arg-type]
+                         max_rows=budget)
+        by = ["key", "type"]
+        while True:
+            marks = query.windows(picked, step, by=by, on=on)
+            if marks.height <= budget:
+                break
+            if step > hi - lo:  # type: ignore[operator]
+                if by == ["key"]:
+                    break
+                by = ["key"]  # one mark per entity and window, whatever the types
+            step *= 2
+        marks = marks.select(pl.col("window_start").alias(on), "key",
+                             pl.col("type") if "type" in by else pl.lit("(several)").alias("type"),
+                             "count")
+        note = (f"{picked.height:,} events binned into {marks.height:,} marks "
+                f"(per {_label(step)}, {' and '.join(by)})")
+    shown = f"{lives.height:,} of {entities:,} entities" if keys is None else \
+        f"{lives.height:,} entities"
+    order = lives["key"].to_list()
+    y = alt.Y("key:N", sort=order, title=None)
+    rule = alt.Chart(lives).mark_rule(strokeWidth=3, opacity=0.35).encode(
+        x=alt.X("first:T", title=f"{on} (UTC)", scale=_UTC), x2="last:T", y=y,
+        color=alt.Color("state:N", title="type"),
+        tooltip=["key:N", alt.Tooltip("first:T", format="%Y-%m-%d %H:%M:%S"),
+                 alt.Tooltip("last:T", format="%Y-%m-%d %H:%M:%S"), "events:Q",
+                 alt.Tooltip("state:N", title="last event")],
+    )
+    tip = ["key:N", "type:N", alt.Tooltip(f"{on}:T", format="%Y-%m-%d %H:%M:%S.%L")]
+    points = alt.Chart(marks).mark_point(filled=True, size=45).encode(
+        x=alt.X(f"{on}:T", scale=_UTC), y=y, color="type:N",
+        tooltip=[*tip, "count:Q"] if "count" in marks.columns else [*tip, "seq:Q"],
+    )
+    layered = alt.layer(rule, points, title=_title("Entity timeline", f"{shown}; {note}"))
+    return layered.properties(width=width,  # type: ignore[return-value]
+                              height=max(14 * lives.height, 60))
+
+
+def field_over_time(events: object, field: str, *, event_type: str | None = None,
+                    on: TimeColumn = "event_time", by: str | None = None,
+                    every: str | dt.timedelta | None = None, max_points: int = 1_000,
+                    max_rows: int = MAX_ROWS, width: int = 640) -> alt.LayerChart | alt.Chart:
+    """A payload field's value over time: every value, or its mean and range per window.
+
+    Parameters
+    ----------
+    events
+        Events (their payload-wide table is used), or a typed frame.
+    field
+        A numeric payload column, e.g. ``"fare"``.
+    event_type
+        Only events of this type.
+    by
+        One line (colour) per value of this column, e.g. ``"type"``.
+    every
+        Bin per this window (by default only when there are more than
+        ``max_points`` values, with a window that keeps at most ``max_rows`` rows).
+    max_points
+        Draw every value as a point up to this many (points are heavy in a
+        saved notebook: about 300 bytes each as SVG).
+
+    Returns
+    -------
+    alt.Chart
+        Points (``<on>, <field>``) when unbinned; otherwise a line of the mean
+        and a band from min to max per window (``window_start, mean, min,
+        max, count``), the subtitle saying so.
+
+    Examples
+    --------
+    >>> at = lambda m: dt.datetime(2026, 11, 1, 12, m, tzinfo=dt.UTC)
+    >>> events = pl.DataFrame({"type": ["t"] * 3, "event_time": [at(0), at(1), at(7)],
+    ...                        "fare": [10.0, 12.0, 8.0]})
+    >>> field_over_time(events, "fare").data.height
+    3
+    >>> field_over_time(events, "fare", every="5m").data.select("mean", "count").rows()
+    [(11.0, 2), (8.0, 1)]
+    """
+    max_rows = min(max_rows, MAX_ROWS)
+    frame = _with_fields(events, [field, on, "type", *([by] if by else [])])
+    if event_type is not None:
+        frame = frame.filter(pl.col("type") == event_type)
+    frame = frame.filter(pl.col(field).is_not_null() & pl.col(on).is_not_null())
+    what = field if event_type is None else f"{event_type}.{field}"
+    if frame.is_empty():
+        return _empty(f"{what} over time")
+    group = [by] if by else []
+    color = {"color": alt.Color(f"{by}:N")} if by else {}
+    x_title = f"{on} (UTC)"
+    if every is None and frame.height <= min(max_points, max_rows):
+        data = frame.select(on, field, *group).sort(on)
+        return alt.Chart(data, title=_title(f"{what} over time", f"{frame.height:,} values")
+                         ).mark_point(size=12, filled=True).encode(
+            x=alt.X(f"{on}:T", title=x_title, scale=_UTC), y=alt.Y(f"{field}:Q"), **color,
+            tooltip=[alt.Tooltip(f"{on}:T", format="%Y-%m-%d %H:%M:%S"), f"{field}:Q", *group],
+        ).properties(width=width, height=220)
+    groups = frame[by].n_unique() if by else 1
+    step = _step(frame, on, groups, every, max_rows)
+    data = query.windows(frame, step, by=group or None, on=on, aggs={
+        "mean": pl.col(field).mean(), "min": pl.col(field).min(), "max": pl.col(field).max(),
+    }).select("window_start", *group, "mean", "min", "max", "count").head(max_rows)
+    base = alt.Chart(data)
+    title = _title(f"{what} over time",
+                   f"{frame.height:,} values binned into {data.height:,} rows "
+                   f"(per {_label(step)}: mean, band from min to max)")
+    x = alt.X("window_start:T", title=x_title, scale=_UTC)
+    band = base.mark_area(opacity=0.25).encode(x=x, y=alt.Y("min:Q", title=field), y2="max:Q",
+                                               **color)
+    line = base.mark_line().encode(
+        x=x, y="mean:Q", **color,
+        tooltip=[alt.Tooltip("window_start:T", format="%Y-%m-%d %H:%M"), *group,
+                 alt.Tooltip("mean:Q", format=".4~f"), "min:Q", "max:Q", "count:Q"])
+    return alt.layer(band, line, title=title).properties(  # type: ignore[return-value]
+        width=width, height=220)
+
+
+def lag(events: object, *, every: str | dt.timedelta | None = None,
+        max_rows: int = MAX_ROWS, width: int = 640) -> alt.Chart:
+    """How long events took from ``event_time`` to the server (``time``), per window.
+
+    The lag of an event is ``time - event_time``: negative when a producer's
+    clock runs ahead of the server's. Per window of event time: the median,
+    the 95th percentile and the maximum lag, in seconds; binned always.
+
+    Examples
+    --------
+    >>> at = lambda s: dt.datetime(2026, 11, 1, 12, 0, s, tzinfo=dt.UTC)
+    >>> events = pl.DataFrame({"time": [at(1), at(3), at(59)],
+    ...                        "event_time": [at(0), at(1), at(2)]})
+    >>> lag(events, every="1m").data.select("statistic", "lag_s", "count").rows()
+    [('p50', 2.0, 3), ('p95', 57.0, 3), ('max', 57.0, 3)]
+    """
+    max_rows = min(max_rows, MAX_ROWS)
+    frame = _frame(events).filter(pl.col("event_time").is_not_null())
+    if frame.is_empty():
+        return _empty("Lag from event time to the store")
+    seconds = (pl.col("time") - pl.col("event_time")).dt.total_microseconds() / 1e6
+    frame = frame.select("event_time", seconds.alias("lag_s"))
+    step = _step(frame, "event_time", 3, every, max_rows)
+    data = query.windows(frame, step, on="event_time", aggs={
+        "p50": pl.col("lag_s").median(), "p95": pl.col("lag_s").quantile(0.95),
+        "max": pl.col("lag_s").max()}).select("window_start", "p50", "p95", "max", "count")
+    long = data.unpivot(["p50", "p95", "max"], index=["window_start", "count"],
+                        variable_name="statistic", value_name="lag_s")
+    return alt.Chart(long, title=_title(
+        "Lag from event time to the store",
+        f"{frame.height:,} events binned into {data.height:,} windows of {_label(step)} "
+        "(time - event_time: median, p95, max)"),
+    ).mark_line(interpolate="step-after").encode(
+        x=alt.X("window_start:T", title="event_time (UTC)", scale=_UTC),
+        y=alt.Y("lag_s:Q", title="lag (s, symlog scale)", scale=alt.Scale(type="symlog")),
+        color=alt.Color("statistic:N", sort=["p50", "p95", "max"]),
+        tooltip=[alt.Tooltip("window_start:T", format="%Y-%m-%d %H:%M"), "statistic:N",
+                 alt.Tooltip("lag_s:Q", format=".3~f"), "count:Q"],
+    ).properties(width=width, height=200)
+
+
+def schema_versions(events: object, *, version_field: str = "schema_version",
+                    on: TimeColumn = "event_time", width: int = 640) -> alt.Chart:
+    """Each event type's payload versions, and when each was seen first and last.
+
+    A version is the ``version_field`` value where the payload has one, and
+    otherwise the set of fields present. Events whose payload did not decode
+    are left out.
+
+    Returns
+    -------
+    alt.Chart
+        One bar per type and version (``type, version, fields, first, last,
+        events``), from its first to its last ``on`` time.
+
+    Examples
+    --------
+    >>> at = lambda m: dt.datetime(2026, 11, 1, 12, m, tzinfo=dt.UTC)
+    >>> events = pl.DataFrame({
+    ...     "seq": [1, 2, 3], "type": ["paid"] * 3, "event_time": [at(0), at(5), at(9)],
+    ...     "amount": [1.5, None, None], "amount_cents": [None, 250, 300],
+    ...     "schema_version": [None, 2, 2]})
+    >>> schema_versions(events).data.select("type", "version", "fields", "events").rows()
+    [('paid', 'v1', 'amount', 1), ('paid', 'v2', 'amount_cents, schema_version', 2)]
+    """
+    frame = _with_fields(events, ["type", on, "seq"], wide=True)
+    if "error" in frame.columns:
+        frame = frame.filter(pl.col("error").is_null())
+    frame = frame.filter(pl.col(on).is_not_null())
+    payload = [c for c in frame.columns if c not in ENVELOPE_SCHEMA and c != "payload"]
+    if frame.is_empty():
+        return _empty("Schema versions")
+    present = [pl.when(pl.col(c).is_not_null()).then(pl.lit(c)) for c in payload]
+    fields = (pl.concat_str(present, separator=", ", ignore_nulls=True) if present
+              else pl.lit(""))
+    explicit = (pl.col(version_field).cast(pl.String) if version_field in frame.columns
+                else pl.lit(None, pl.String))
+    shapes = (
+        frame.select("seq", "type", on, fields.alias("fields"), explicit.alias("explicit"))
+        .group_by("type", "explicit", "fields")
+        .agg(first=pl.col(on).min(), last=pl.col(on).max(), events=pl.len(),
+             first_seq=pl.col("seq").min())
+        .sort("type", "first_seq")
+        .with_columns(n=pl.int_range(1, pl.len() + 1).over("type"))
+        .with_columns(version=pl.when(pl.col("explicit").is_not_null())
+                      .then(pl.format("v{}", "explicit")).otherwise(pl.format("v{}", "n")))
+        .select("type", "version", "fields", "first", "last", "events")
+        .head(MAX_ROWS)
+    )
+    multi = shapes.group_by("type").len().filter(pl.col("len") > 1).height
+    return alt.Chart(shapes, title=_title(
+        "Schema versions over time",
+        f"{frame.height:,} events: {shapes.height:,} versions of {shapes['type'].n_unique():,} "
+        f"types, {multi:,} with more than one (a version: '{version_field}', else the "
+        "fields present)")).mark_bar(height={"band": 0.8}).encode(
+        x=alt.X("first:T", title=f"{on} (UTC)", scale=_UTC), x2="last:T",
+        y=alt.Y("type:N", title=None), yOffset="version:N", color="version:N",
+        tooltip=["type:N", "version:N", "fields:N", "events:Q",
+                 alt.Tooltip("first:T", format="%Y-%m-%d %H:%M:%S"),
+                 alt.Tooltip("last:T", format="%Y-%m-%d %H:%M:%S")],
+    ).properties(width=width, height=24 * shapes.height + 10)
+
+
+def integrity(report: Any, *, bins: int = 30) -> alt.HConcatChart | alt.Chart:
+    """An integrity report (:meth:`eventkit.Store.integrity`) as a chart.
+
+    Left: how many events each finding concerns (missing from the store,
+    gaps by reason, duplicate ``Nats-Msg-Id``, malformed, late, kept after the
+    stream dropped them, not synced yet); right, if any event is late: how
+    late, binned.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as NS
+    >>> empty = pl.DataFrame({"messages": [], "reason": []}, schema={"messages": pl.UInt64,
+    ...                      "reason": pl.String})
+    >>> report = NS(missing=0, kept=0, behind=3, gaps=empty, stream="RIDES",
+    ...     duplicates=pl.DataFrame({"events": [2]}), malformed=pl.DataFrame({"seq": [4, 9]}),
+    ...     late=pl.DataFrame({"late_by": []}, schema={"late_by": pl.Duration("ns")}))
+    >>> integrity(report).data.filter(pl.col("events") > 0).rows()
+    [('duplicate Nats-Msg-Id', 2, 'odd'), ('malformed', 2, 'odd'), ('not synced yet', 3, 'info')]
+    """
+    rows: list[tuple[str, int, str]] = []
+    if report.missing is not None:
+        rows.append(("missing from the store", int(report.missing), "problem"))
+    gaps = report.gaps
+    if gaps.height:
+        for reason, n in gaps.group_by("reason", maintain_order=True).agg(
+                pl.col("messages").sum()).iter_rows():
+            rows.append((f"gap: {reason}", int(n), "problem" if reason == "missing" else "info"))
+    else:
+        rows.append(("gaps", 0, "info"))
+    dupes = int(report.duplicates["events"].sum()) if report.duplicates.height else 0
+    rows += [("duplicate Nats-Msg-Id", dupes, "odd"),
+             ("malformed", report.malformed.height, "odd"),
+             ("late for their entity", report.late.height, "odd")]
+    if report.kept is not None:
+        rows.append(("kept, dropped by the stream", int(report.kept), "info"))
+    if report.behind is not None:
+        rows.append(("not synced yet", int(report.behind), "info"))
+    findings = pl.DataFrame(rows, schema={"finding": pl.String, "events": pl.Int64,
+                                          "kind": pl.String}, orient="row")
+    bars = alt.Chart(findings, title=_title(f"Integrity of the store of {report.stream!r}",
+                                            "events concerned by each finding")).mark_bar().encode(
+        x=alt.X("events:Q", title="events"), y=alt.Y("finding:N", sort=None, title=None),
+        color=alt.Color("kind:N", scale=alt.Scale(domain=["problem", "odd", "info"],
+                                                  range=["#d62728", "#ff7f0e", "#7f7f7f"])),
+        tooltip=["finding:N", "events:Q", "kind:N"],
+    ).properties(width=320)
+    late = report.late
+    if not late.height:
+        return bars
+    seconds = late.select((pl.col("late_by").dt.total_microseconds() / 1e6).alias("s"))
+    hist = values(seconds, "s", bins=bins)
+    hist.title = _title("How late", f"{late.height:,} late events, binned into {bins} bins (s)")
+    return alt.hconcat(bars, hist)
+
+
+# -- static output --------------------------------------------------------------------
 
 
 def to_svg(chart: alt.TopLevelMixin) -> str:

@@ -530,9 +530,11 @@ class ReplayRun:
                 if self._play(self.position):  # a seek moved the position: play on from there
                     continue
                 self.done = not self._stop.is_set()
-                if not linger:
+                if not linger or self._stop.is_set():
                     return
                 self._running.clear()
+                if self._stop.is_set():  # stopped before the clear: do not wait for a resume
+                    return
                 self._running.wait()
                 if self._stop.is_set() or not self._take_seek():
                     return

@@ -1,0 +1,273 @@
+"""Explorer: brush a time range on the rate chart, filter, page through the events, read one."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from typing import Any
+
+import ipywidgets as widgets
+import polars as pl
+import traitlets
+
+from eventkit import charts
+from eventkit._typing import TimeColumn
+from eventkit.widgets import _views
+from eventkit.widgets._base import ChartWidget, mirror
+from eventkit.widgets._table import Table, page_html
+
+__all__ = ["Explorer"]
+
+COLUMNS = ["seq", "event_time", "time", "type", "key", "subject", "error"]
+
+
+class Explorer(ChartWidget):
+    """Explore events: a rate chart whose brush selects a time range, filters, a table, details.
+
+    Drag on the chart to select a time range (double-click clears it); pick
+    types, a subject filter (NATS wildcards ``*`` and ``>``) and a key; the
+    table below pages through the selected events, sorted by any column
+    (click its header); click a row to see that event's payload and headers
+    in full.
+
+    Parameters
+    ----------
+    events
+        :class:`eventkit.Events`, an :class:`eventkit.Store`, or a polars
+        frame of the envelope.
+    on
+        The clock of the chart and the time range: ``"event_time"`` (when
+        it happened) or ``"time"`` (when the server stored it).
+    page_size
+        Rows per page of the table.
+
+    Attributes
+    ----------
+    time_range : tuple of (datetime or None, datetime or None)
+        The selected range ``[start, end)``, aware datetimes (UTC); set by the
+        brush, or set it to move the brush.
+    types : tuple of str
+        Event types to show (all when empty).
+    subject, key : str
+        A subject filter, and one entity's key.
+    sort_by, descending, page, page_size
+        The table's order and page.
+    selected_seq : int or None
+        The event shown in full.
+    matched : int
+        How many events the time range and filters select.
+
+    Examples
+    --------
+    >>> import datetime as dt, polars as pl
+    >>> at = lambda m: dt.datetime(2026, 11, 1, 12, m, tzinfo=dt.UTC)
+    >>> events = pl.DataFrame({"seq": [1, 2, 3], "subject": ["r.x", "r.y", "r.x"],
+    ...     "type": ["x", "y", "x"], "key": ["k1", "k1", "k2"],
+    ...     "time": [at(0), at(5), at(9)], "event_time": [at(0), at(5), at(9)]})
+    >>> explorer = Explorer(events)
+    >>> explorer.time_range = (at(4), at(10))
+    >>> explorer.matched, explorer.table.rows[0][:4]
+    (2, ['2', '2026-11-01 12:05:00.000', '2026-11-01 12:05:00.000', 'y'])
+    >>> explorer.types = ("x",)
+    >>> explorer.matched, explorer.selection["seq"].to_list()
+    (1, [3])
+    """
+
+    _title = "eventkit Explorer"
+
+    time_range = traitlets.Tuple(default_value=(None, None))
+    types = traitlets.Tuple()
+    subject = traitlets.Unicode("")
+    key = traitlets.Unicode("")
+    sort_by = traitlets.Unicode("seq")
+    descending = traitlets.Bool(False)
+    page = traitlets.Int(0)
+    page_size = traitlets.Int(20)
+    selected_seq = traitlets.Int(None, allow_none=True)
+    matched = traitlets.Int(0)
+
+    def __init__(self, events: object, *, on: TimeColumn = "event_time", page_size: int = 20,
+                 max_rows: int = 2_000, **kwargs: Any) -> None:
+        self._frames = _views.frames_of(events)
+        self._on: TimeColumn = on
+        self._max_rows = max_rows
+        self._filtered = self._frames.envelope
+        self._selection = self._filtered
+        self._page_seqs: list[int] = []
+        self._from_browser = False
+        self._brush_pending = False
+        self._quiet = False
+        super().__init__(self._rate_chart(), **kwargs)
+        self.chart_view.observe(self._on_browser_selection, names="_vl_selections")
+
+        all_types = sorted(t for t in self._frames.envelope["type"].unique().to_list() if t)
+        self.type_filter = widgets.SelectMultiple(
+            options=all_types, rows=min(max(len(all_types), 2), 6), description="type",
+            layout=widgets.Layout(width="300px"))
+        self.subject_filter = widgets.Text(
+            placeholder="e.g. rides.*.trip_completed", description="subject",
+            continuous_update=False, layout=widgets.Layout(width="320px"))
+        self.key_filter = widgets.Text(placeholder="an entity key", description="key",
+                                       continuous_update=False,
+                                       layout=widgets.Layout(width="260px"))
+        self.clear_button = widgets.Button(description="clear range", icon="times",
+                                           layout=widgets.Layout(width="120px"))
+        self.clear_button.on_click(lambda _: setattr(self, "time_range", (None, None)))
+        self.status = widgets.HTML()
+        self.status.add_class("eventkit-status")
+        self.add_class("eventkit-explorer")
+        self.table = Table(columns=COLUMNS, page_size=page_size, sort_by="seq")
+        self.detail = widgets.HTML(_views.event_detail(None))
+        self.children = [
+            self.chart_view,
+            widgets.HBox([self.type_filter,
+                          widgets.VBox([self.subject_filter, self.key_filter]),
+                          self.clear_button]),
+            self.status, self.table, self.detail,
+        ]
+        with self.hold_trait_notifications():
+            self.page_size = page_size
+        for control, trait in ((self.subject_filter, "subject"), (self.key_filter, "key")):
+            mirror((control, "value"), (self, trait))
+        mirror((self.type_filter, "value"), (self, "types"))
+        for trait in ("sort_by", "descending", "page", "page_size"):
+            mirror((self.table, trait), (self, trait))
+        self.table.observe(self._on_row_click, names="selected")
+        self._refresh_table()
+
+    # -- validation ------------------------------------------------------------
+    @traitlets.validate("time_range")
+    def _valid_range(self, proposal: dict[str, Any]) -> tuple[dt.datetime | None, ...]:
+        value = tuple(proposal["value"])
+        if len(value) != 2:
+            raise traitlets.TraitError("time_range is (start, end): two times or None")
+        start = _views.to_utc(value[0], what="start")
+        end = _views.to_utc(value[1], what="end")
+        if start is not None and end is not None and end < start:
+            start, end = end, start
+        return (start, end)
+
+    @traitlets.validate("page_size")
+    def _valid_page_size(self, proposal: dict[str, Any]) -> int:
+        if proposal["value"] < 1:
+            raise traitlets.TraitError("page_size must be at least 1")
+        return proposal["value"]
+
+    # -- what the user means -> what is shown ------------------------------------
+    @property
+    def selection(self) -> pl.DataFrame:
+        """The events the time range and filters select (envelope rows, in ``seq`` order)."""
+        return self._selection
+
+    @traitlets.observe("types", "subject", "key")
+    def _on_filters(self, change: dict[str, Any]) -> None:
+        self._filtered = _views.select_events(
+            self._frames.envelope, types=self.types, subject=self.subject, key=self.key)
+        self._show_chart(self._rate_chart())
+        self._first_page()
+
+    @traitlets.observe("time_range")
+    def _on_range(self, change: dict[str, Any]) -> None:
+        if not self._from_browser:  # set from Python: move the brush to it
+            self._show_chart(self._rate_chart())
+        self._first_page()
+
+    @traitlets.observe("sort_by", "descending", "page", "page_size")
+    def _on_order(self, change: dict[str, Any]) -> None:
+        if not self._quiet:
+            self._refresh_table()
+
+    def _set_page(self, page: int) -> None:
+        self._quiet = True
+        try:
+            self.page = page
+        finally:
+            self._quiet = False
+
+    def _first_page(self) -> None:
+        self._set_page(0)
+        self._refresh_table()
+
+    @traitlets.observe("selected_seq")
+    def _on_selected(self, change: dict[str, Any]) -> None:
+        row = None
+        if self.selected_seq is not None:
+            envelope = self._frames.envelope
+            index = envelope["seq"].search_sorted(self.selected_seq)
+            if index < envelope.height and envelope["seq"][index] == self.selected_seq:
+                row = envelope.row(index, named=True)
+        self.detail.value = _views.event_detail(row)
+        self.table.selected = (self._page_seqs.index(self.selected_seq)
+                               if self.selected_seq in self._page_seqs else -1)
+
+    # -- what the browser sends ---------------------------------------------------
+    def _on_browser_selection(self, change: dict[str, Any]) -> None:
+        if self._setting_chart:  # the chart widget resets its selections on a new chart
+            return
+        brush = (change["new"] or {}).get("brush") or {}
+        value = brush.get("value") or {}
+        bounds = next(iter(value.values()), None) if isinstance(value, dict) else None
+        if bounds and len(bounds) == 2:
+            new = (_views.to_utc(bounds[0]), _views.to_utc(bounds[1]))
+        elif self._brush_pending:  # the first report of a redrawn chart, before its brush
+            self._brush_pending = False
+            return
+        else:
+            new = (None, None)
+        self._brush_pending = False
+        self._from_browser = True
+        try:
+            self.time_range = new
+        finally:
+            self._from_browser = False
+
+    def _on_row_click(self, change: dict[str, Any]) -> None:
+        index = change["new"]
+        if 0 <= index < len(self._page_seqs):
+            self.selected_seq = self._page_seqs[index]
+
+    # -- drawing ---------------------------------------------------------------
+    def _rate_chart(self) -> Any:
+        start, end = self.time_range
+        brush = (start, end) if start is not None and end is not None else None
+        self._brush_pending = brush is not None
+        return charts.rate(self._filtered, on=self._on, brush=True, brush_range=brush,
+                           max_rows=self._max_rows)
+
+    def _refresh_table(self) -> None:
+        start, end = self.time_range
+        self._selection = _views.select_events(self._filtered, start=start, end=end,
+                                               on=self._on)
+        rows, page = _views.page_of(self._selection, sort_by=self.sort_by,
+                                    descending=self.descending, page=self.page,
+                                    page_size=self.page_size)
+        self._page_seqs = rows["seq"].to_list()
+        total = self._frames.envelope.height
+        with self.hold_sync(), self.table.hold_sync():
+            self.matched = self._selection.height
+            self.table.rows = _views.cells(rows, COLUMNS)
+            self.table.total = self._selection.height
+            self.table.selected = (self._page_seqs.index(self.selected_seq)
+                                   if self.selected_seq in self._page_seqs else -1)
+            if page != self.page:
+                self._set_page(page)
+            self.table.page = page  # also when the clamp happens inside the link's update
+            self.table.caption = (
+                f"{self._selection.height:,} of {total:,} events, sorted by {self.sort_by}"
+                f"{' (descending)' if self.descending else ''}; click a row for its payload")
+            self.status.value = self._status_html()
+
+    def _status_html(self) -> str:
+        start, end = self.time_range
+        span = (f"{_views.show_time(start)} .. {_views.show_time(end)} UTC ({self._on})"
+                if start is not None else "all times (drag on the chart to select a range)")
+        filters = [f"type in {', '.join(self.types)}" if self.types else "",
+                   f"subject {self.subject}" if self.subject else "",
+                   f"key {self.key}" if self.key else ""]
+        shown = "; ".join(f for f in filters if f)
+        return (f"<b>{self.matched:,}</b> events selected: {html.escape(span)}"
+                + (f"; {html.escape(shown)}" if shown else ""))
+
+    def _fallback_parts(self) -> list[str]:
+        return [self.status.value, page_html(self.table.columns, self.table.rows,
+                                             self.table.caption)]

@@ -1,0 +1,380 @@
+"""Widgets, driven by their traits as the browser drives them; what they show, checked against
+the query layer; offline setup; the static fallback; nothing secret in their state."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+import altair as alt
+import polars as pl
+import pytest
+import traitlets
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ipywidgets.embed import embed_data
+
+import eventkit as ek
+from eventkit import query
+from eventkit.widgets import Explorer, LiveTail, ReplayPlayer, TimeTravel, _views
+from tests.unit.test_charts import sample_events
+
+END_TYPES = ["payment_captured", "payment_failed", "ride_cancelled"]
+START = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+
+
+def ms(value: dt.datetime) -> float:
+    return value.timestamp() * 1000
+
+
+def brush(explorer: Explorer, value: object) -> None:
+    """What the browser sends when the brush moves (as the chart widget's JavaScript does)."""
+    explorer.chart_view._vl_selections = {"brush": {"value": value, "store": []}}
+
+
+def saved_state(widget: object) -> str:
+    """Everything a saved notebook would keep of the widget (and its children), as JSON."""
+    return json.dumps(embed_data(views=[widget])["manager_state"], default=str)
+
+
+@pytest.fixture(scope="module")
+def events() -> ek.Events:
+    return sample_events()
+
+
+@pytest.fixture(scope="module")
+def timeline(events: ek.Events) -> pl.DataFrame:
+    return events.wide().drop("headers", "data", "error")
+
+
+# -- offline ---------------------------------------------------------------------------
+
+
+def test_the_first_widget_makes_charts_load_vega_locally(events):
+    explorer = Explorer(events)
+    assert alt.JupyterChart._is_offline
+    esm = explorer.chart_view._esm
+    assert "esm.sh" not in esm and "https://" not in esm.split("\n", 5)[0]
+    assert len(esm) > 500_000  # vega, vega-lite and vega-embed, bundled by vl-convert
+    assert alt.renderers.active == "svg"
+
+
+def test_one_chart_widget_per_widget_updated_in_place(events):
+    explorer = Explorer(events)
+    view, spec = explorer.chart_view, explorer.chart_view.spec
+    explorer.types = ("trip_completed",)
+    assert explorer.chart_view is view and explorer.chart_view.spec != spec
+    assert [c for c in explorer.children if isinstance(c, alt.JupyterChart)] == [view]
+
+
+# -- Explorer ----------------------------------------------------------------------------
+
+
+def test_explorer_brush_selects_a_time_range(events):
+    explorer = Explorer(events)
+    envelope = events.to_polars()
+    assert explorer.matched == envelope.height
+    t0, t1 = START + dt.timedelta(hours=6), START + dt.timedelta(hours=7)
+    brush(explorer, {"window_start": [ms(t0), ms(t1)]})
+    assert explorer.time_range == (t0, t1)
+    expected = query.between(envelope, t0, t1, on="event_time")
+    assert explorer.matched == expected.height == explorer.table.total
+    assert explorer.selection["seq"].to_list() == expected["seq"].to_list()
+    assert [int(r[0]) for r in explorer.table.rows] == expected["seq"].head(20).to_list()
+    assert "events selected: 2026-11-01 06:00:00.000 .. 2026-11-01 07:00:00.000" in \
+        explorer.status.value
+    brush(explorer, {"window_start": ["2026-11-01T06:00:00.000Z", "2026-11-01T06:30:00.000Z"]})
+    assert explorer.time_range == (t0, t0 + dt.timedelta(minutes=30))
+    brush(explorer, {})  # a double click clears the brush
+    assert explorer.time_range == (None, None) and explorer.matched == envelope.height
+
+
+def test_explorer_time_range_from_python_moves_the_brush(events):
+    explorer = Explorer(events)
+    t0, t1 = START + dt.timedelta(hours=1), START + dt.timedelta(hours=2)
+    explorer.time_range = (t1, t0)  # either order
+    assert explorer.time_range == (t0, t1)
+    value = explorer.chart_view.spec["params"][0]["value"]["x"]
+    assert (value[0]["hours"], value[1]["hours"]) == (1, 2)
+    # the redrawn chart first reports no brush, then its brush: the range stays
+    brush(explorer, {})
+    assert explorer.time_range == (t0, t1)
+    with pytest.raises(ek.TimeArgumentError, match="no time zone"):
+        explorer.time_range = (dt.datetime(2026, 11, 1), None)
+    with pytest.raises(traitlets.TraitError):
+        explorer.time_range = (t0,)
+
+
+def test_explorer_filters_sort_page_and_detail(events):
+    explorer = Explorer(events, page_size=5)
+    envelope = events.to_polars()
+    explorer.type_filter.value = ("trip_completed", "ride_cancelled")  # the browser's picks
+    explorer.subject_filter.value = "rides.paris.*"
+    expected = envelope.filter(pl.col("type").is_in(["trip_completed", "ride_cancelled"])
+                               & pl.col("subject").str.starts_with("rides.paris."))
+    assert explorer.matched == expected.height
+    explorer.table.sort_by = "key"  # a click on a header
+    explorer.table.descending = True
+    explorer.table.page = 2
+    assert (explorer.sort_by, explorer.descending, explorer.page) == ("key", True, 2)
+    want = expected.sort(["key", "seq"], descending=[True, False]).slice(10, 5)
+    assert [int(r[0]) for r in explorer.table.rows] == want["seq"].to_list()
+    explorer.table.selected = 1  # a click on a row
+    assert explorer.selected_seq == want["seq"][1]
+    assert "payload (" in explorer.detail.value and "ride_id" in explorer.detail.value
+    explorer.key_filter.value = want["key"][1]
+    assert set(explorer.selection["key"]) == {want["key"][1]}
+    explorer.table.page = 10_000  # past the end: the last page
+    assert explorer.page == explorer.table.page == 0
+
+
+def test_explorer_shows_malformed_events_and_headers(events):
+    explorer = Explorer(events)
+    bad = events.malformed()["seq"][0]
+    explorer.selected_seq = bad
+    assert "did not decode" in explorer.detail.value
+    with_headers = events.to_polars().filter(pl.col("headers").is_not_null())["seq"][0]
+    explorer.selected_seq = with_headers
+    assert "Nats-Msg-Id" in explorer.detail.value
+
+
+def test_explorer_takes_a_lazy_frame_and_a_store_like_object(events):
+    envelope = events.to_polars()
+    assert Explorer(envelope.lazy()).matched == envelope.height
+
+    class StoreLike:  # what eventkit.Store offers: scan(), types, of_type()
+        def __init__(self) -> None:
+            self.types = {t: 0 for t in events.types}
+
+        def scan(self) -> pl.LazyFrame:
+            return envelope.lazy()
+
+        def of_type(self, name: str) -> pl.LazyFrame:
+            return events.of_type(name).lazy()
+
+    frames = _views.frames_of(StoreLike())
+    assert frames.payload.height == envelope.height
+    assert frames.payload.filter(pl.col("type") == "trip_completed")["fare"].null_count() < 50
+    assert Explorer(StoreLike()).matched == envelope.height
+
+
+@pytest.mark.integration
+def test_widgets_and_charts_take_a_store(rides, server, tmp_path, events):
+    with ek.connect(server.url) as conn:
+        store = ek.Store(tmp_path / "store")
+        store.sync(conn, "RIDES", progress=False)
+    envelope = store.scan().collect()
+    assert Explorer(store).matched == envelope.height
+    travel = TimeTravel(store, end_types=END_TYPES)
+    assert travel.entities == envelope.filter(
+        pl.col("key").is_not_null() & pl.col("event_time").is_not_null())["key"].n_unique()
+    assert "fare" in travel.state_table.columns
+    player = ReplayPlayer(store, speed=0, tick=0.05)
+    try:
+        player.play()
+        player.wait_until(lambda: player.run.done)
+        assert player.events == len(store)
+    finally:
+        player.close()
+    assert charts_rate_rows(store) == charts_rate_rows(envelope)
+
+
+def charts_rate_rows(source: object) -> int:
+    from eventkit import charts
+
+    return charts.rate(source).data.height
+
+
+# -- TimeTravel ----------------------------------------------------------------------
+
+
+def test_timetravel_states_match_the_query_layer(events, timeline):
+    travel = TimeTravel(events, end_types=END_TYPES)
+    for hours in (0.5, 7, 23.9, 40):
+        at = START + dt.timedelta(hours=hours)
+        travel.at = at
+        expected = query.state_at(timeline, at, on="event_time", fields=[])
+        assert travel.entities == expected.height
+        assert travel.states.sort("key").equals(expected.select(travel.states.columns))
+        first = travel.state_table.rows[0]
+        full = query.state_at(timeline.filter(pl.col("key") == first[0]), at, on="event_time")
+        assert first[:3] == [full["key"][0], full["type"][0], str(full["seq"][0])]
+        assert travel.state_of(first[0]) == full.row(0, named=True)
+
+
+def test_timetravel_changes_match_a_full_diff(events, timeline):
+    travel = TimeTravel(events, end_types=END_TYPES, at=START + dt.timedelta(hours=10))
+    t1, t2 = travel.at, START + dt.timedelta(hours=11)
+    travel.at = t2
+    assert travel.previous == t1
+    full = query.diff(timeline.select(pl.col("type").alias("type_"), pl.all()), t1, t2,
+                      on="event_time", end_types=END_TYPES)
+    got = travel.changes
+    assert got["key"].to_list() == full["key"].to_list()
+    assert got["change"].to_list() == full["change"].to_list()
+    assert f"{full.height:,} entities changed" in travel.changes_table.caption
+    kinds = dict(full.group_by("change").len().iter_rows())
+    assert f"{kinds['ended']:,} ended" in travel.summary
+    travel.at = t1  # and back: the same entities, told as undone
+    assert sorted(travel.changes["key"]) == sorted(full["key"])
+    assert set(travel.changes["change"]) <= {"not yet created", "not yet ended", "changed"}
+    assert "(moving back)" in travel.summary
+
+
+def test_timetravel_slider_and_one_entity(events):
+    travel = TimeTravel(events, end_types=END_TYPES, steps=100)
+    assert travel.slider.value == 100 and travel.at == travel._last
+    travel.slider.value = 50  # the browser moves the scrubber
+    assert travel.at == travel._time_of(50) and travel.previous == travel._last
+    travel.back_button.click()
+    assert travel.slider.value == 49
+    travel.key_filter.value = "ride-000004"
+    assert travel.entities == 1 and travel.state_table.rows[0][0] == "ride-000004"
+    assert "entity 'ride-000004' only" in travel.summary
+    with pytest.raises(ek.TimeArgumentError):
+        travel.at = dt.datetime(2026, 11, 1, 12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 30), st.sampled_from("abc")),
+                min_size=1, max_size=40), st.integers(0, 32))
+def test_last_events_is_state_at_without_fields(rows, minute):
+    frame = pl.DataFrame(
+        {"seq": list(range(1, len(rows) + 1)), "key": [f"k{k}" for k, _, _ in rows],
+         "event_time": [START + dt.timedelta(minutes=m) for _, m, _ in rows],
+         "type": [t for _, _, t in rows]},
+        schema_overrides={"event_time": ek.ENVELOPE_SCHEMA["event_time"]})
+    ordered = frame.sort("event_time", "seq")
+    at = START + dt.timedelta(minutes=minute)
+    known = query.as_of(ordered, at, on="event_time").height
+    got = _views.last_events(ordered, _views.next_of_key(ordered), known)
+    expected = query.state_at(frame, at, on="event_time", fields=[])
+    assert got.sort("key").select(expected.columns).equals(expected)
+
+
+# -- ReplayPlayer (over eventkit.replay) --------------------------------------------------
+
+
+def test_player_shows_the_projection_at_each_position(events, timeline):
+    player = ReplayPlayer(events, tick=0.05)
+    try:
+        for seq in (1, 500, 20_000, int(timeline["seq"].max())):
+            player.seek(seq)  # as the slider does
+            player.wait_until(lambda seq=seq: player.run.position == seq and player.run.paused)
+            player._render(force=True)
+            assert player.position == seq and not player.playing
+            expected = query.state_at(query.upto(timeline, seq))
+            assert player.run.state().select(expected.columns).equals(expected)
+            counts = dict(player.chart.data.iter_rows())
+            assert counts == dict(expected.group_by("type").len().iter_rows())
+            assert f"(seq {seq:,})" in player.chart.title.subtitle
+    finally:
+        player.close()
+
+
+def test_player_plays_pauses_steps_and_changes_speed(events):
+    player = ReplayPlayer(events, speed=0, tick=0.05)  # 0: as fast as possible
+    view = player.chart_view
+    try:
+        player.step_button.click()
+        player.wait_until(lambda: player.events == 1)
+        assert player.position == 1 and not player.playing
+        player.play_button.value = True  # play from the browser
+        player.wait_until(lambda: player.run.done and not player.playing)
+        assert player.events == len(events) and "done" in player.status.value
+        assert player.chart_view is view
+        player.speed_menu.value = 60.0  # 60x the pace on event_time: slow
+        player.play()  # from the end: starts again
+        player.wait_until(lambda: 0 < player.events < 100 and player.playing)
+        player.pause()
+        assert player.run.paused and "paused" in player.status.value
+        with pytest.raises(traitlets.TraitError):
+            player.step_size = 0
+    finally:
+        player.close()
+    player.run._thread.join(2)
+    assert not player.run._thread.is_alive()  # closing the player ends its replay
+
+
+def test_player_with_a_fold_and_a_view(events, timeline):
+    counted = ek.Fold(lambda n, event: {"events": n["events"] + 1}, {"events": 0})
+    player = ReplayPlayer(events, counted, speed=0, tick=0.05,
+                          view=lambda state: alt.Chart(state).mark_bar().encode(x="events:Q"))
+    try:
+        player.seek(100)
+        player.wait_until(lambda: player.run.position == 100 and player.run.paused)
+        player._render(force=True)
+        keyed = timeline.filter((pl.col("seq") <= 100) & pl.col("key").is_not_null()).height
+        assert player.chart.data["events"].sum() == keyed  # a Fold skips events of no entity
+        assert player.table.columns == ["key", "events"]
+    finally:
+        player.close()
+
+
+# -- the static fallback -----------------------------------------------------------------
+
+
+def test_saved_output_has_a_static_fallback(events):
+    for widget in (Explorer(events), TimeTravel(events, end_types=END_TYPES),
+                   ReplayPlayer(events)):
+        bundle = widget._repr_mimebundle_()
+        widget.close()
+        assert "application/vnd.jupyter.widget-view+json" in bundle
+        page = bundle["text/html"]
+        assert "static view" in page and '<img alt="chart" src="data:image/jpeg;base64,' in page
+        assert "<table>" in page
+        assert len(page) < 300_000
+
+
+# -- LiveTail (a real server) --------------------------------------------------------------
+
+PASSWORD = "tail-pa55-w0rd-9f3"  # a test secret that must never reach the browser
+
+
+@pytest.mark.integration
+def test_livetail_follows_new_events_and_keeps_no_secret():
+    conf = f'authorization {{ user: "watcher", password: "{PASSWORD}" }}'
+    with ek.EmbeddedServer(config=conf) as server:
+        url = server.url.replace("nats://", f"nats://watcher:{PASSWORD}@")
+        with ek.connect(url) as conn:
+            conn.create_stream("LIVE", ["live.>"])
+            conn.publish_many(["live.a"] * 5, [b'{"type":"seen","key":"k1"}'] * 5)
+            tail = LiveTail(conn, "LIVE", backlog=3, every=0.1)
+            try:
+                _wait(lambda: tail.events_seen == 3)
+                assert tail.running and tail.last_seq == 5
+                conn.publish_many(["live.b"] * 4, [b'{"type":"new","key":"k2"}'] * 4)
+                _wait(lambda: tail.events_seen == 7)
+                assert tail.table.rows[0][0] == "9" and tail.table.rows[0][2] == "new"
+                assert "Arrivals per" in tail.chart.title.text
+                tail.table.selected = 0
+                assert tail.selected_seq == 9 and "payload" in tail.detail.value
+                state = saved_state(tail) + tail.to_html() + repr(tail)
+                assert PASSWORD not in state and "watcher:" not in state
+                assert "watcher" not in tail.status.value
+            finally:
+                tail.close()
+            assert not tail.running
+            conn.publish_many(["live.c"], [b'{"type":"late","key":"k3"}'])
+            time.sleep(0.4)
+            assert tail.events_seen == 7  # closed: no more polling
+
+
+@pytest.mark.integration
+def test_livetail_stops_with_a_message_when_its_connection_closes(server):
+    with ek.connect(server.url) as conn:
+        conn.create_stream("GONE", ["gone.>"])
+        tail = LiveTail(conn, "GONE", every=0.05)
+    _wait(lambda: not tail.running)
+    assert tail.error and "stopped" in tail.status.value  # closed, or reset while reading
+    assert tail.error in tail.status.value
+    tail.stop()
+    tail.close()
+
+
+def _wait(condition: object, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
