@@ -559,13 +559,13 @@ class ReplayRun:
                     with self._lock:
                         steps = self._steps
                     size = frame.height - offset
-                    if speed is not None:
-                        size = 1
+                    if speed is not None:  # wait for the next event, then take all now due
+                        origin = self._pace(frame.slice(offset, 1), speed, origin)
+                        size, lateness = _due(frame, offset, speed, origin, self.replay.pace_on)
+                        self.timing_errors += lateness
                     if steps:
                         size = min(size, steps)
                     part = frame.slice(offset, size)
-                    if speed is not None:
-                        origin = self._pace(part, speed, origin)
                     self._feed(part)
                     if steps:
                         with self._lock:
@@ -608,7 +608,6 @@ class ReplayRun:
             if self._stop.is_set() or self._seek_to is not None:
                 return origin
             time.sleep(min(wait, 0.05))
-        self.timing_errors.append(time.perf_counter() - due)
         return origin
 
     def _take_seek(self) -> bool:
@@ -629,6 +628,24 @@ class ReplayRun:
                 break
         self._running.clear()
         return True
+
+
+def _due(frame: pl.DataFrame, offset: int, speed: float, origin: tuple[float, int] | None,
+         clock: str, *, ahead: int = 10_000) -> tuple[int, list[float]]:
+    """How many events from ``offset`` on are due by now (at least one), and how late each is.
+
+    A paced replay that falls behind (a slow projection, a fast pace) hands
+    the projection everything that is due at once, instead of one event at
+    a time, and so catches up.
+    """
+    now = time.perf_counter()
+    if origin is None:
+        return 1, [0.0]
+    stamps = frame.get_column(clock).slice(offset, ahead).dt.epoch("ns")
+    lateness = now - ((stamps - origin[1]) / 1e9 / speed + origin[0])
+    not_due = (lateness < 0).arg_true()
+    size = max(int(not_due[0]) if len(not_due) else len(stamps), 1)
+    return size, lateness.head(size).fill_null(0.0).to_list()
 
 
 def _before(snapshot: tuple[int, dt.datetime | None, int, Any], target: int | dt.datetime) -> bool:
