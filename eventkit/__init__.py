@@ -17,11 +17,15 @@ from eventkit.exceptions import (
     EventkitWarning,
     PermissionDeniedError,
     ReadInterruptedError,
+    SchemaCompatibilityError,
+    SchemaConflictError,
+    SchemaNotFoundError,
     ServerNotFoundError,
     StoreError,
     StreamNotFoundError,
     TimeArgumentError,
 )
+from eventkit.registry import SchemaRegistry
 from eventkit.replay import Fold, Latest, Replay, ReplayRun
 from eventkit.server import EmbeddedServer
 from eventkit.source.jetstream import StreamInfo
@@ -49,6 +53,10 @@ __all__ = [
     "ReplayRun",
     "Rule",
     "Rules",
+    "SchemaCompatibilityError",
+    "SchemaConflictError",
+    "SchemaNotFoundError",
+    "SchemaRegistry",
     "ServerNotFoundError",
     "Store",
     "StoreError",

@@ -19,3 +19,14 @@ BuiltinFold: TypeAlias = Literal["merge", "last"]
 
 #: Where an envelope value comes from (see :class:`eventkit.Rules`).
 RuleSource: TypeAlias = Literal["header", "field", "subject"]
+
+#: Schema compatibility modes, as Kafka's schema registry defines them (see
+#: :meth:`eventkit.SchemaRegistry.register`).
+Compatibility: TypeAlias = Literal[
+    "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL",
+    "FULL_TRANSITIVE", "NONE",
+]
+
+#: What an upcaster takes and returns: a polars frame of one version's rows
+#: (vectorised), or one payload dict at a time.
+UpcasterKind: TypeAlias = Literal["frame", "event"]

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from tqdm.auto import tqdm
@@ -32,6 +32,9 @@ from eventkit.source import _loop
 from eventkit.source._wire import Auth, parse_servers
 from eventkit.source.jetstream import JetStream, PublishResult, RawBatch, StreamInfo
 from eventkit.source.options import resolve
+
+if TYPE_CHECKING:
+    from eventkit.registry import SchemaRegistry, _Snapshot
 
 __all__ = ["Connection", "connect"]
 
@@ -241,6 +244,7 @@ class Connection:
         self, stream: str, *, subjects: str | Sequence[str] | None = None,
         start: TimeLike | None = None, end: TimeLike | None = None,
         rules: Rules | None = None, progress: bool = True,
+        registry: SchemaRegistry | None = None,
     ) -> Events:
         """Read part of a stream into tables.
 
@@ -259,6 +263,12 @@ class Connection:
             stream's own rules (its metadata) or :class:`~eventkit.Rules`' defaults.
         progress
             Show a progress bar (a widget in a notebook) for long reads.
+        registry
+            A :class:`~eventkit.SchemaRegistry`: registered types are decoded
+            with the schema of the version each event was written with and
+            brought to the newest version's shape by its upcasters, so their
+            typed tables have the newest schema's columns (plus
+            ``schema_version``) whatever part of the stream is read.
 
         Returns
         -------
@@ -266,20 +276,24 @@ class Connection:
             ``to_polars()`` for the envelope, ``of_type(name)`` for typed tables.
         """
         return _told(_loop.run(self.aread(stream, subjects=subjects, start=start, end=end,
-                                          rules=rules, progress=progress, warn=False)))
+                                          rules=rules, progress=progress, warn=False,
+                                          registry=registry)))
 
     async def aread(
         self, stream: str, *, subjects: str | Sequence[str] | None = None,
         start: TimeLike | None = None, end: TimeLike | None = None,
         rules: Rules | None = None, progress: bool = True, warn: bool = True,
+        registry: SchemaRegistry | None = None,
     ) -> Events:
         self._check_open()
-        events = await _on_loop(self._read(stream, subjects, start, end, rules, progress))
+        events = await _on_loop(self._read(stream, subjects, start, end, rules, progress,
+                                           registry))
         return _told(events) if warn else events
 
     async def _read(
         self, stream: str, subjects: str | Sequence[str] | None, start: TimeLike | None,
         end: TimeLike | None, rules: Rules | None, progress: bool,
+        registry: SchemaRegistry | None = None,
     ) -> Events:
         began = time.perf_counter()
         read_at = dt.datetime.now(dt.UTC)
@@ -288,6 +302,7 @@ class Connection:
         hi = to_position(end, now=read_at, what="end")
         info = await self._js.stream_info(stream)
         rules = rules or Rules.from_metadata(info.metadata)
+        schemas = await registry.asnapshot() if registry is not None else None
         total = _estimate(info, lo, hi) if not filters else None
         bar = tqdm(total=total, unit="ev", unit_scale=True, desc=f"reading {stream}",
                    disable=not progress, delay=0.5, leave=False)
@@ -299,7 +314,7 @@ class Connection:
             async for raw in self._js.fetch(stream, subjects=filters, start=lo, end=hi,
                                             notes=notes):
                 # decode on a worker thread while the next batch arrives
-                decoding.append(loop.run_in_executor(_decoder, _decode, raw, rules))
+                decoding.append(loop.run_in_executor(_decoder, _decode, raw, rules, schemas))
                 bar.update(len(raw))
                 while len(decoding) > 1:  # bound memory: one batch decoding, one arriving
                     parts.append(await decoding.pop(0))
@@ -324,8 +339,9 @@ def _told(events: Events) -> Events:
     return events
 
 
-def _decode(raw: RawBatch, rules: Rules) -> Decoded:
-    return decode(raw.seq, raw.time, raw.subjects, raw.headers, raw.payloads, rules)
+def _decode(raw: RawBatch, rules: Rules, schemas: _Snapshot | None = None) -> Decoded:
+    decoded = decode(raw.seq, raw.time, raw.subjects, raw.headers, raw.payloads, rules)
+    return schemas.apply(decoded, rules) if schemas is not None else decoded
 
 
 def _estimate(

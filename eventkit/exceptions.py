@@ -16,12 +16,17 @@ password, token, seed or JWT.
     ├── StreamNotFoundError (LookupError)    no such stream on the server
     ├── ReadInterruptedError                 server went away mid-read, retries spent
     ├── StoreError                           a local store does not match, is busy or damaged
+    ├── SchemaCompatibilityError (ValueError) a new schema breaks the type's compatibility mode
+    ├── SchemaConflictError                  another client registered the same version first
+    ├── SchemaNotFoundError (LookupError)    no such event type or version in a schema registry
     └── ClosedError (RuntimeError)           use of a closed connection
 
     EventkitWarning (UserWarning)            something worked, differently than asked
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 __all__ = [
     "AuthenticationError",
@@ -32,6 +37,9 @@ __all__ = [
     "EventkitWarning",
     "PermissionDeniedError",
     "ReadInterruptedError",
+    "SchemaCompatibilityError",
+    "SchemaConflictError",
+    "SchemaNotFoundError",
     "ServerNotFoundError",
     "StoreError",
     "StreamNotFoundError",
@@ -77,6 +85,26 @@ class ReadInterruptedError(EventkitError):
 
 class StoreError(EventkitError):
     """A local store holds another stream, is being written by another sync, or is damaged."""
+
+
+class SchemaCompatibilityError(EventkitError, ValueError):
+    """A schema was refused: it breaks the compatibility mode of its event type.
+
+    ``problems`` lists each reason (the field, the rule it breaks, the
+    version it was checked against).
+    """
+
+    def __init__(self, message: str, problems: Sequence[object] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
+
+
+class SchemaConflictError(EventkitError):
+    """Another client registered a different schema as the same version at the same time."""
+
+
+class SchemaNotFoundError(EventkitError, LookupError):
+    """The schema registry has no such event type, or no such version of it."""
 
 
 class ClosedError(EventkitError, RuntimeError):

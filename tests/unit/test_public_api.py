@@ -28,6 +28,10 @@ def test_exported_names():
         "ReplayRun",
         "Rule",
         "Rules",
+        "SchemaCompatibilityError",
+        "SchemaConflictError",
+        "SchemaNotFoundError",
+        "SchemaRegistry",
         "ServerNotFoundError",
         "Store",
         "StoreError",
@@ -47,3 +51,5 @@ def test_every_error_is_an_eventkit_error_and_value_errors_are_value_errors():
     assert issubclass(ek.ConfigurationError, ValueError)
     assert issubclass(ek.TimeArgumentError, ValueError)
     assert issubclass(ek.StreamNotFoundError, LookupError)
+    assert issubclass(ek.SchemaCompatibilityError, ValueError)
+    assert issubclass(ek.SchemaNotFoundError, LookupError)

@@ -1,0 +1,1284 @@
+"""JSON Schema, the subset that maps to Arrow: parsing, polars types, validation, inference.
+
+Pure: schema documents, NDJSON lines and polars frames in, polars frames out.
+
+The subset (draft 2020-12 keywords): ``type`` (``string``, ``integer``,
+``number``, ``boolean``, ``object``, ``array``, each optionally with
+``"null"``), ``properties``, ``required``, ``additionalProperties``
+(``true``/``false``), ``items``, ``enum``, ``const``, ``format: date-time``,
+``minimum``/``maximum``/``exclusiveMinimum``/``exclusiveMaximum``,
+``minLength``/``maxLength``/``pattern`` and ``minItems``/``maxItems``.
+Annotations (``title``, ``description``, ``default``, ``examples``, ``$id``,
+``$schema``, ``$comment``, other formats, ``x-`` extensions) are kept in the
+document and ignored. Anything else is refused when a schema is parsed,
+rather than silently not checked.
+
+Validation runs in bulk: each group of lines (one type at one version) is
+parsed once by polars with strict "probe" types (a JSON string only into a
+string column, an integer only into an integer column, an object only into a
+struct), so a successful parse proves every value's JSON type; required
+fields, enums, formats and bounds are then vectorised checks on the columns.
+What a column cannot tell apart (a field absent or explicitly ``null``, a
+line that did not parse) goes to :func:`event_violations`, the per-event
+reference, for those lines only. Both give the same reasons, so the bulk
+result equals the per-event result line for line.
+
+Decoding (:func:`decode_lines`) parses the same way with the schema's own
+polars types (:func:`decode_dtype`, the one place JSON Schema meets polars),
+date-times as text parsed after, and falls back to one event at a time
+(:func:`coerce_payloads`) only for the ranges of lines that do not fit: a
+value of the wrong type becomes null there, and the check says why.
+
+Where this subset is stricter than JSON Schema, it is because Arrow is: an
+``integer`` must be written without a fraction (``5``, not ``5.0``) and fit
+64 bits, and ``format: date-time`` is asserted (RFC 3339), not only annotated.
+A ``pattern`` runs as polars' (Rust) regular expression in bulk and Python's
+per event: keep to the syntax both share.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import polars as pl
+import pyarrow as pa
+
+from eventkit.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
+
+__all__ = [
+    "Lines",
+    "Spec",
+    "arrow_schema",
+    "coerce_payloads",
+    "conform",
+    "decode_dtype",
+    "decode_lines",
+    "event_violations",
+    "infer_schema",
+    "parse_schema",
+    "validate_lines",
+]
+
+KINDS = ("string", "integer", "number", "boolean", "object", "array")
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+_I64 = (-(2**63), 2**63 - 1)
+_ANNOTATIONS = frozenset({
+    "$schema", "$id", "$comment", "$anchor", "title", "description", "default", "examples",
+    "deprecated", "readOnly", "writeOnly", "contentMediaType", "contentEncoding",
+})
+_KEYWORDS = frozenset({
+    "type", "properties", "required", "additionalProperties", "items", "enum", "const",
+    "format", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength",
+    "maxLength", "pattern", "minItems", "maxItems",
+}) | _ANNOTATIONS
+_SUPPORTED = ("type, properties, required, additionalProperties (true/false), items, enum, "
+              "const, format: date-time, minimum/maximum/exclusiveMinimum/exclusiveMaximum, "
+              "minLength/maxLength/pattern, minItems/maxItems")
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """One node of a parsed schema: what a value at this place may be."""
+
+    kind: str                                   # one of KINDS, or "any"
+    nullable: bool = False
+    enum: tuple[Any, ...] | None = None         # allowed non-null values
+    datetime: bool = False                      # string with format date-time
+    properties: tuple[tuple[str, Spec], ...] = ()
+    required: frozenset[str] = frozenset()
+    closed: bool = False                        # additionalProperties: false
+    items: Spec | None = None
+    minimum: tuple[float, bool] | None = None   # (bound, exclusive)
+    maximum: tuple[float, bool] | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    min_items: int | None = None
+    max_items: int | None = None
+
+    @property
+    def fields(self) -> dict[str, Spec]:
+        return dict(self.properties)
+
+    def describe(self) -> str:
+        """The type in words: ``integer``, ``string (date-time)``, ``number or null``."""
+        text = "any JSON value" if self.kind == "any" else self.kind
+        if self.datetime:
+            text += " (date-time)"
+        if self.nullable and self.kind != "any":
+            text += " or null"
+        return text
+
+
+# -- parsing -------------------------------------------------------------------
+def parse_schema(doc: Any, *, what: str = "schema") -> Spec:
+    """A JSON Schema document (the Arrow subset) as a :class:`Spec`, or a clear error.
+
+    The top level describes a payload: an object with properties.
+
+    Examples
+    --------
+    >>> spec = parse_schema({"type": "object", "required": ["fare"],
+    ...                      "properties": {"fare": {"type": "number", "minimum": 0},
+    ...                                     "note": {"type": ["string", "null"]}}})
+    >>> spec.fields["fare"].describe(), spec.fields["note"].describe(), sorted(spec.required)
+    ('number', 'string or null', ['fare'])
+    >>> parse_schema({"type": "object", "properties": {"a": {"oneOf": []}}}, what="x v1")
+    Traceback (most recent call last):
+    ...
+    eventkit.exceptions.ConfigurationError: x v1: keyword 'oneOf' at 'a' is not supported: ...
+    """
+    if not isinstance(doc, Mapping):
+        raise ConfigurationError(f"{what}: a schema is a JSON object, got {type(doc).__name__}")
+    spec = _parse(doc, "", what)
+    if spec.kind != "object" or spec.nullable:
+        raise ConfigurationError(
+            f"{what}: the top level of an event schema must be {{\"type\": \"object\", "
+            f"\"properties\": {{...}}}} (a payload is a JSON object), got {spec.describe()}"
+        )
+    return spec
+
+
+def _where(path: str) -> str:
+    return repr(path) if path else "the top level"
+
+
+def _parse(doc: Any, path: str, what: str) -> Spec:
+    if doc is True or doc == {}:
+        return Spec("any", nullable=True)
+    if not isinstance(doc, Mapping):
+        raise ConfigurationError(
+            f"{what}: the schema at {_where(path)} must be an object (or true), got {doc!r}")
+    for key in doc:
+        if key not in _KEYWORDS and not key.startswith("x-"):
+            raise ConfigurationError(
+                f"{what}: keyword {key!r} at {_where(path)} is not supported: eventkit checks "
+                f"the JSON Schema keywords that map to Arrow ({_SUPPORTED})"
+            )
+    kinds = doc.get("type")
+    names = [kinds] if isinstance(kinds, str) else list(kinds) if kinds is not None else []
+    for name in names:
+        if name not in (*KINDS, "null"):
+            raise ConfigurationError(f"{what}: type {name!r} at {_where(path)} is not a JSON "
+                                     f"Schema type ({', '.join(KINDS)} or null)")
+    nullable = "null" in names
+    real = [n for n in names if n != "null"]
+    enum = _enum(doc, path, what)
+    if len(real) > 1:
+        raise ConfigurationError(
+            f"{what}: {_where(path)} has types {real}: a field needs one type (and optionally "
+            "null) to be one Arrow column; use {} for any JSON value")
+    if real:
+        kind = real[0]
+    elif kinds is not None:  # {"type": "null"}
+        raise ConfigurationError(f"{what}: {_where(path)} can only be null: leave it out, or "
+                                 "give it a type")
+    elif enum is not None:
+        kind, nullable = _enum_kind(enum, path, what), None in enum
+    elif "properties" in doc or "additionalProperties" in doc or "required" in doc:
+        kind = "object"
+    elif "items" in doc:
+        kind = "array"
+    else:
+        kind = "any"
+    if enum is not None:
+        nullable = nullable and None in enum  # both type and enum must allow null
+        values = tuple(v for v in enum if v is not None)
+        for v in values:
+            if not _is_kind(v, kind):
+                raise ConfigurationError(
+                    f"{what}: enum value {v!r} at {_where(path)} is not of type {kind}")
+        enum = tuple(float(v) if kind == "number" else v for v in values)
+    extra: dict[str, Any] = {}
+    fmt = doc.get("format")
+    if fmt == "date-time":
+        if kind != "string":
+            raise ConfigurationError(f"{what}: format date-time at {_where(path)} needs "
+                                     "type string")
+        extra["datetime"] = True
+    if kind in ("integer", "number"):
+        extra |= _bounds(doc, path, what)
+    elif kind == "string":
+        extra |= _lengths(doc, path, what, "minLength", "maxLength", "min_length", "max_length")
+        if "pattern" in doc:
+            extra["pattern"] = _pattern(doc["pattern"], path, what)
+    elif kind == "array":
+        extra |= _lengths(doc, path, what, "minItems", "maxItems", "min_items", "max_items")
+        if "items" in doc:
+            extra["items"] = _parse(doc["items"], f"{path}[]", what)
+    elif kind == "object":
+        props = doc.get("properties", {})
+        if not isinstance(props, Mapping):
+            raise ConfigurationError(f"{what}: properties at {_where(path)} must be an object")
+        required = doc.get("required", [])
+        if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
+            raise ConfigurationError(f"{what}: required at {_where(path)} must be a list of "
+                                     "field names")
+        missing = [r for r in required if r not in props]
+        if missing:
+            raise ConfigurationError(
+                f"{what}: required field {missing[0]!r} at {_where(path)} is not in properties: "
+                "declare its type there")
+        additional = doc.get("additionalProperties", True)
+        if additional not in (True, False) and additional != {}:
+            raise ConfigurationError(
+                f"{what}: additionalProperties at {_where(path)} must be true or false")
+        extra["properties"] = tuple(
+            (name, _parse(sub, f"{path}.{name}" if path else name, what))
+            for name, sub in props.items())
+        extra["required"] = frozenset(required)
+        extra["closed"] = additional is False
+    for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength",
+                "maxLength", "pattern", "minItems", "maxItems", "items", "properties"):
+        if key in doc and not _applies(key, kind):
+            raise ConfigurationError(f"{what}: {key} at {_where(path)} does not apply to type "
+                                     f"{kind}")
+    return Spec(kind, nullable=nullable or kind == "any", enum=enum, **extra)
+
+
+def _applies(key: str, kind: str) -> bool:
+    return {
+        "minimum": ("integer", "number"), "maximum": ("integer", "number"),
+        "exclusiveMinimum": ("integer", "number"), "exclusiveMaximum": ("integer", "number"),
+        "minLength": ("string",), "maxLength": ("string",), "pattern": ("string",),
+        "minItems": ("array",), "maxItems": ("array",), "items": ("array",),
+        "properties": ("object",),
+    }[key].__contains__(kind)
+
+
+def _enum(doc: Mapping[str, Any], path: str, what: str) -> tuple[Any, ...] | None:
+    if "const" in doc:
+        values: Any = [doc["const"]]
+    elif "enum" in doc:
+        values = doc["enum"]
+        if not isinstance(values, list) or not values:
+            raise ConfigurationError(f"{what}: enum at {_where(path)} must be a non-empty list")
+    else:
+        return None
+    for v in values:
+        if isinstance(v, dict | list):
+            raise ConfigurationError(f"{what}: enum at {_where(path)} may only hold strings, "
+                                     "numbers, booleans and null")
+    unique: list[Any] = []
+    for v in values:  # not a set: 1 == True in Python, but not in JSON
+        if not any(_kind_of(v) == _kind_of(u) and v == u for u in unique):
+            unique.append(v)
+    return tuple(unique)
+
+
+def _enum_kind(values: tuple[Any, ...], path: str, what: str) -> str:
+    kinds = {_kind_of(v) for v in values if v is not None}
+    if kinds == {"integer", "number"}:
+        return "number"
+    if len(kinds) != 1:
+        raise ConfigurationError(f"{what}: enum at {_where(path)} mixes types {sorted(kinds)}: "
+                                 "give it one type")
+    return kinds.pop()
+
+
+def _bounds(doc: Mapping[str, Any], path: str, what: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, exclusive, slot in (("minimum", False, "minimum"), ("exclusiveMinimum", True,
+                                 "minimum"), ("maximum", False, "maximum"),
+                                 ("exclusiveMaximum", True, "maximum")):
+        if key not in doc:
+            continue
+        value = doc[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigurationError(f"{what}: {key} at {_where(path)} must be a number")
+        bound = (value, exclusive)
+        if slot in out:  # both given: keep the tighter
+            old = out[slot]
+            tighter = _tighter(bound, old, upper=slot == "maximum")
+            bound = bound if tighter else old
+        out[slot] = bound
+    return out
+
+
+def _tighter(a: tuple[float, bool], b: tuple[float, bool], *, upper: bool) -> bool:
+    if a[0] != b[0]:
+        return (a[0] < b[0]) if upper else (a[0] > b[0])
+    return a[1] and not b[1]
+
+
+def _lengths(doc: Mapping[str, Any], path: str, what: str, lo: str, hi: str, slot_lo: str,
+             slot_hi: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for key, slot in ((lo, slot_lo), (hi, slot_hi)):
+        if key in doc:
+            value = doc[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigurationError(f"{what}: {key} at {_where(path)} must be a "
+                                         "non-negative integer")
+            out[slot] = value
+    return out
+
+
+def _pattern(value: Any, path: str, what: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{what}: pattern at {_where(path)} must be a string")
+    try:
+        re.compile(value)
+        pl.Series([""]).str.contains(value)
+    except (re.error, pl.exceptions.PolarsError) as exc:
+        raise ConfigurationError(
+            f"{what}: pattern {value!r} at {_where(path)} is not a regular expression both "
+            f"Python and polars accept ({exc})") from None
+    return value
+
+
+def _kind_of(value: Any) -> str:
+    """The JSON type of a decoded value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _is_kind(value: Any, kind: str) -> bool:
+    got = _kind_of(value)
+    return got == kind or (kind == "number" and got == "integer") or kind == "any"
+
+
+# -- Arrow types: the one place JSON Schema meets polars ------------------------
+TIME = pl.Datetime("ns", "UTC")
+_OBJECT_PROBE = "__eventkit_object__"
+
+
+def decode_dtype(spec: Spec) -> pl.DataType:
+    """The polars type a value of ``spec`` is decoded into.
+
+    Examples
+    --------
+    >>> decode_dtype(parse_schema({"type": "object", "properties": {
+    ...     "at": {"type": "string", "format": "date-time"},
+    ...     "stops": {"type": "array", "items": {"type": "integer"}}}}))
+    Struct({'at': Datetime(time_unit='ns', time_zone='UTC'), 'stops': List(Int64)})
+    """
+    if spec.kind == "string":
+        return TIME if spec.datetime else pl.String()
+    if spec.kind == "integer":
+        return pl.Int64()
+    if spec.kind == "number":
+        return pl.Float64()
+    if spec.kind == "boolean":
+        return pl.Boolean()
+    if spec.kind == "object" and spec.properties:
+        return pl.Struct({name: decode_dtype(sub) for name, sub in spec.properties})
+    if spec.kind == "array":
+        return pl.List(decode_dtype(spec.items) if spec.items else pl.String())
+    return pl.String()  # any value, or an object without declared fields: its JSON text
+
+
+def arrow_schema(spec: Spec) -> dict[str, pl.DataType]:
+    """Column name -> polars type for the fields of a payload schema."""
+    return {name: decode_dtype(sub) for name, sub in spec.properties}
+
+
+def _probe_dtype(spec: Spec) -> pl.DataType:
+    """A type polars reads only values of the right JSON type into (strict parse)."""
+    if spec.kind == "string":
+        return pl.Categorical()  # a JSON string, nothing else
+    if spec.kind == "object":
+        if spec.properties:
+            return pl.Struct({name: _probe_dtype(sub) for name, sub in spec.properties})
+        return pl.Struct({_OBJECT_PROBE: pl.Null()})  # any object, nothing else
+    if spec.kind == "array":
+        return pl.List(_probe_dtype(spec.items) if spec.items else pl.String())
+    return decode_dtype(spec)
+
+
+# -- reasons: one wording for the bulk and the per-event paths -------------------
+REQUIRED = "required field is missing or null"
+MISSING = "required field is missing"
+NULL = "null is not allowed"
+FORMAT = "not an RFC 3339 date-time"
+EXTRA = "field not allowed (additionalProperties: false)"
+NOT_OBJECT = "payload is not a JSON object"
+INT64 = "integer out of the 64-bit range"
+
+
+def _expected(spec: Spec, got: str) -> str:
+    return f"expected {spec.describe()}, got {got}"
+
+
+def _enum_reason(spec: Spec) -> str:
+    shown = ", ".join(orjson.dumps(v).decode() for v in spec.enum or ())
+    return f"not one of the allowed values ({shown})"
+
+
+def _bound_reason(bound: tuple[float, bool], upper: bool) -> str:
+    value, exclusive = bound
+    shown = orjson.dumps(value).decode()
+    if upper:
+        return f"not less than {shown}" if exclusive else f"greater than the maximum {shown}"
+    return f"not greater than {shown}" if exclusive else f"less than the minimum {shown}"
+
+
+def _length_reason(n: int, upper: bool, unit: str) -> str:
+    return f"longer than {n} {unit}" if upper else f"shorter than {n} {unit}"
+
+
+def _pattern_reason(spec: Spec) -> str:
+    return f"does not match the pattern {spec.pattern}"
+
+
+# RFC 3339: the same rule on both paths (a regular expression, then the calendar)
+_RFC3339 = (r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+_RFC3339_RE = re.compile(_RFC3339)
+
+
+def _is_rfc3339(text: str) -> bool:
+    if not _RFC3339_RE.match(text):
+        return False
+    try:
+        _date(text)
+    except ValueError:
+        return False
+    hh, mm, ss = int(text[11:13]), int(text[14:16]), int(text[17:19])
+    if hh > 23 or mm > 59 or ss > 60:
+        return False
+    zone = text[19:].lstrip(".0123456789")
+    if zone[:1] in "+-":
+        return int(zone[1:3]) <= 23 and int(zone[4:6]) <= 59
+    return True
+
+
+def _date(text: str) -> None:
+    dt.date(int(text[0:4]), int(text[5:7]), int(text[8:10]))
+
+
+def _rfc3339_ok(text: pl.Series) -> pl.Series:
+    """Vectorised :func:`_is_rfc3339` (null where the text is null)."""
+    frame = pl.DataFrame({"t": text})
+    zone = pl.col("t").str.slice(19).str.strip_chars_start(".0123456789")
+    signed = zone.str.slice(0, 1).is_in(["+", "-"])
+    return frame.select(
+        pl.col("t").str.contains(_RFC3339)
+        & pl.col("t").str.slice(0, 10).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+        .is_not_null()
+        & (pl.col("t").str.slice(11, 2).cast(pl.Int32, strict=False) <= 23)
+        & (pl.col("t").str.slice(14, 2).cast(pl.Int32, strict=False) <= 59)
+        & (pl.col("t").str.slice(17, 2).cast(pl.Int32, strict=False) <= 60)
+        & (~signed | ((zone.str.slice(1, 2).cast(pl.Int32, strict=False) <= 23)
+                      & (zone.str.slice(4, 2).cast(pl.Int32, strict=False) <= 59)))
+    ).to_series()
+
+
+# -- the per-event reference ----------------------------------------------------
+def event_violations(payload: Any, spec: Spec) -> list[tuple[str, str]]:
+    """Every way one decoded payload breaks ``spec``: ``(path, reason)`` pairs, in order.
+
+    The reference the bulk validator is checked against, and what it uses
+    for the few lines a column cannot judge.
+
+    Examples
+    --------
+    >>> spec = parse_schema({"type": "object", "required": ["fare"], "properties": {
+    ...     "fare": {"type": "number", "minimum": 0},
+    ...     "method": {"enum": ["card", "wallet"]},
+    ...     "stops": {"type": "array", "items": {"type": "integer"}}}})
+    >>> event_violations({"fare": -1, "method": "cash", "stops": [1, "2"]}, spec)
+    [('fare', 'less than the minimum 0'),
+     ('method', 'not one of the allowed values ("card", "wallet")'),
+     ('stops[1]', 'expected integer, got string')]
+    >>> event_violations({"method": None}, spec)
+    [('fare', 'required field is missing or null'), ('method', 'null is not allowed')]
+    """
+    out: list[tuple[str, str]] = []
+    if not isinstance(payload, dict):
+        return [("", NOT_OBJECT)]
+    _py_object(payload, spec, "", out)
+    return out
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _py_object(obj: dict[str, Any], spec: Spec, path: str, out: list[tuple[str, str]]) -> None:
+    for name, sub in spec.properties:
+        where = _join(path, name)
+        value = obj.get(name)
+        if value is None:
+            if name in spec.required:
+                if not sub.nullable:
+                    out.append((where, REQUIRED))
+                elif name not in obj:
+                    out.append((where, MISSING))
+            elif name in obj and not sub.nullable:
+                out.append((where, NULL))
+            continue
+        _py_value(value, sub, where, out)
+    if spec.closed:
+        declared = spec.fields
+        out.extend((_join(path, name), EXTRA) for name in obj if name not in declared)
+
+
+def _py_value(value: Any, spec: Spec, path: str, out: list[tuple[str, str]]) -> None:
+    got = _kind_of(value)
+    kind = spec.kind
+    if kind == "any":
+        return
+    if not (got == kind or (kind == "number" and got == "integer")):
+        out.append((path, _expected(spec, got)))
+        return
+    if kind == "integer" and not _I64[0] <= value <= _I64[1]:
+        out.append((path, INT64))
+        return
+    if spec.enum is not None and value not in spec.enum:
+        out.append((path, _enum_reason(spec)))
+    if kind == "string":
+        if spec.datetime and not _is_rfc3339(value):
+            out.append((path, FORMAT))
+        if spec.min_length is not None and len(value) < spec.min_length:
+            out.append((path, _length_reason(spec.min_length, False, "characters")))
+        if spec.max_length is not None and len(value) > spec.max_length:
+            out.append((path, _length_reason(spec.max_length, True, "characters")))
+        if spec.pattern is not None and not re.search(spec.pattern, value):
+            out.append((path, _pattern_reason(spec)))
+    elif kind in ("integer", "number"):
+        if spec.minimum is not None and not _above(value, spec.minimum):
+            out.append((path, _bound_reason(spec.minimum, False)))
+        if spec.maximum is not None and not _below(value, spec.maximum):
+            out.append((path, _bound_reason(spec.maximum, True)))
+    elif kind == "object":
+        _py_object(value, spec, path, out)
+    elif kind == "array":
+        if spec.min_items is not None and len(value) < spec.min_items:
+            out.append((path, _length_reason(spec.min_items, False, "items")))
+        if spec.max_items is not None and len(value) > spec.max_items:
+            out.append((path, _length_reason(spec.max_items, True, "items")))
+        if spec.items is not None:
+            for i, item in enumerate(value):
+                where = f"{path}[{i}]"
+                if item is None:
+                    if not spec.items.nullable:
+                        out.append((where, NULL))
+                    continue
+                _py_value(item, spec.items, where, out)
+
+
+def _above(value: float, bound: tuple[float, bool]) -> bool:
+    return value > bound[0] if bound[1] else value >= bound[0]
+
+
+def _below(value: float, bound: tuple[float, bool]) -> bool:
+    return value < bound[0] if bound[1] else value <= bound[0]
+
+
+# -- lines: NDJSON over one Arrow buffer ---------------------------------------
+class Lines:
+    """Payloads as NDJSON lines: one Arrow buffer, any range of lines a text for polars.
+
+    Built from payloads that decoded (JSON objects, UTF-8): a line break
+    between tokens becomes a space, so each payload is exactly one line.
+    """
+
+    __slots__ = ("_array", "_offsets", "text")
+
+    def __init__(self, payloads: pl.Series) -> None:
+        text = payloads.cast(pl.String) if payloads.dtype == pl.Binary else payloads
+        breaks = text.str.contains("\n", literal=True) | text.str.contains("\r", literal=True)
+        if breaks.any():
+            text = pl.select(pl.when(breaks).then(text.str.replace_all(r"[\r\n]", " "))
+                             .otherwise(text)).to_series()
+        self.text: pl.Series = text.rechunk()
+        array = (self.text + "\n").to_arrow()
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks()
+        self._array = array.cast(pa.large_string())
+        self._offsets = pa.Array.from_buffers(
+            pa.int64(), len(self._array) + 1, [None, self._array.buffers()[1]],
+            offset=self._array.offset)
+
+    def __len__(self) -> int:
+        return len(self._array)
+
+    def ndjson(self, lo: int = 0, hi: int | None = None) -> bytes:
+        """The text of lines ``lo`` to ``hi`` (exclusive)."""
+        hi = len(self) if hi is None else hi
+        start, stop = self._offsets[lo].as_py(), self._offsets[hi].as_py()
+        return self._array.buffers()[2][start:stop].to_pybytes()
+
+    def take(self, rows: pl.Series) -> Lines:
+        """The lines at ``rows``, as lines of their own."""
+        return Lines(self.text.gather(rows))
+
+    def loads(self, rows: Sequence[int] | pl.Series) -> list[Any]:
+        """Lines at ``rows`` decoded one by one (the per-event path)."""
+        values = self.text.gather(rows if isinstance(rows, pl.Series) else list(rows)
+                                  ).to_list() if len(rows) else []
+        return [_loads(v) for v in values]
+
+
+_LONG_NUMBER = re.compile(r"\d{19}")
+
+
+def _loads(text: str) -> Any:
+    """One JSON text; integers past 64 bits stay integers (orjson would make them floats)."""
+    if _LONG_NUMBER.search(text):
+        return json.loads(text)
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def _read(text: bytes, schema: Mapping[str, pl.DataType] | None) -> pl.DataFrame:
+    if schema is None:
+        return pl.read_ndjson(io.BytesIO(text), infer_schema_length=None)
+    return pl.read_ndjson(io.BytesIO(text), schema=dict(schema))
+
+
+_BLOCK = 8192   # lines per block when a whole group does not parse
+_SMALL = 256    # below this, a range that does not parse goes line by line
+
+
+def _parsed(lines: Lines, schema: Mapping[str, pl.DataType], spec: Spec
+            ) -> Iterator[tuple[pl.Series, pl.DataFrame | None]]:
+    """``(rows, frame)`` covering all lines; ``frame`` is None for rows to take one by one.
+
+    One parse when everything fits the schema (the usual case). Otherwise the
+    lines whose top-level values are of the wrong JSON type are set aside
+    (found on the text, see :func:`_misfits`) and the rest parsed again; if
+    that still fails (a nested value does not fit), blocks of lines, each
+    halved until the lines that do not fit are in small ranges.
+    """
+    n = len(lines)
+    if n == 0:
+        return
+    try:
+        frame = _read(lines.ndjson(), schema)
+        if frame.height == n:
+            yield _range(0, n), frame
+            return
+    except pl.exceptions.PolarsError:
+        pass
+    misfits = _misfits(lines, spec)
+    if misfits is not None and len(misfits):
+        keep = pl.Series([True] * n).scatter(misfits, False)
+        rest = keep.arg_true()
+        try:
+            frame = _read(lines.take(rest).ndjson(), schema) if len(rest) else None
+            if frame is None or frame.height == len(rest):
+                yield misfits, None
+                if frame is not None:
+                    yield rest, frame
+                return
+        except pl.exceptions.PolarsError:
+            pass
+    for lo in range(0, n, _BLOCK):
+        for a, b, part in _bisect(lines, schema, lo, min(lo + _BLOCK, n)):
+            yield _range(a, b), part
+
+
+def _range(lo: int, hi: int) -> pl.Series:
+    return pl.int_range(lo, hi, dtype=pl.UInt32, eager=True)
+
+
+_KIND_OF_FIRST = {"string": '"', "object": "{", "array": "["}
+
+
+def _misfits(lines: Lines, spec: Spec) -> pl.Series | None:
+    """Lines where a top-level field holds a value of the wrong JSON type (or may).
+
+    Read from the text: each field's value as text (a parse that never
+    fails), and the first character after its key in the line. A key seen
+    more than once in a line (nested objects may reuse it) makes the line a
+    misfit too. None when the fields cannot be found this way.
+    """
+    n = len(lines)
+    try:
+        loose = _read(lines.ndjson(), {name: pl.String() for name, _ in spec.properties})
+    except pl.exceptions.PolarsError:
+        return None
+    if loose.height != n:
+        return None
+    bad = pl.Series([False] * n)
+    for name, sub in spec.properties:
+        if sub.kind == "any":
+            continue
+        if not _PLAIN_KEY.match(name):
+            return None
+        value = loose.get_column(name)
+        if sub.kind == "string":  # only a value whose text looks like another type may be one
+            maybe = value.str.contains(r"^(?:-?[0-9]|true$|false$|\{|\[)")
+        else:
+            maybe = value.is_not_null()
+        rows = maybe.fill_null(False).arg_true()
+        if not len(rows):
+            continue
+        misfit = _misfit(lines.text.gather(rows), value.gather(rows), name, sub)
+        bad = bad.scatter(rows, bad.gather(rows) | misfit)
+    return bad.arg_true()
+
+
+def _misfit(text: pl.Series, value: pl.Series, name: str, spec: Spec) -> pl.Series:
+    """Whether each line's top-level ``name`` (given, with ``value`` as text) misfits ``spec``."""
+    key = _rx_escape(name)
+    frame = pl.DataFrame({"line": text, "value": value})
+    compact = pl.col("line").str.extract(f'"{key}":(\\S)', 1)  # a literal prefix: fast
+    first = pl.when(compact.is_null()).then(
+        pl.col("line").str.extract(f'"{key}"\\s*:\\s*(.)', 1)).otherwise(compact)
+    if spec.kind in _KIND_OF_FIRST:
+        fits = first == _KIND_OF_FIRST[spec.kind]
+    elif spec.kind == "boolean":
+        fits = first.is_in(["t", "f"])
+    else:
+        fits = first.str.contains(r"^[-0-9]$")
+        if spec.kind == "integer":
+            fits &= pl.col("value").str.contains(r"^-?[0-9]+$") & pl.col("value").cast(
+                pl.Int64, strict=False).is_not_null()
+    once = pl.col("line").str.count_matches(f'"{key}"\\s*:') == 1
+    return frame.select(~(once & fits).fill_null(False)).to_series()
+
+
+def _rx_escape(text: str) -> str:
+    """``text`` as a literal in polars' (Rust) regular expressions."""
+    return re.sub(r"([\\.+*?()|\[\]{}^$#&\-~])", r"\\\1", text)
+
+
+def _bisect(lines: Lines, schema: Mapping[str, pl.DataType], lo: int, hi: int
+            ) -> Iterator[tuple[int, int, pl.DataFrame | None]]:
+    try:
+        frame = _read(lines.ndjson(lo, hi), schema)
+        if frame.height == hi - lo:
+            yield lo, hi, frame
+            return
+    except pl.exceptions.PolarsError:
+        pass
+    if hi - lo <= _SMALL:
+        yield lo, hi, None
+        return
+    mid = (lo + hi) // 2
+    yield from _bisect(lines, schema, lo, mid)
+    yield from _bisect(lines, schema, mid, hi)
+
+
+# -- bulk validation ------------------------------------------------------------
+VIOLATIONS_SCHEMA = {"row": pl.UInt32(), "path": pl.String(), "reason": pl.String()}
+
+Path = str | pl.Series
+
+
+class _Found:
+    """Violations found on columns, and the lines only the per-event path can judge."""
+
+    def __init__(self, lines: Lines) -> None:
+        self.lines = lines
+        self.frames: list[pl.DataFrame] = []
+        self.suspects: list[pl.Series] = []
+
+    def add(self, rows: pl.Series, path: Path, reason: str) -> None:
+        if len(rows):
+            n = len(rows)
+            self.frames.append(pl.DataFrame({
+                "row": rows,
+                "path": pl.repeat(path, n, dtype=pl.String, eager=True)
+                if isinstance(path, str) else path,
+                "reason": pl.repeat(reason, n, dtype=pl.String, eager=True),
+            }))
+
+    def suspect(self, rows: pl.Series) -> None:
+        if len(rows):
+            self.suspects.append(rows)
+
+    def key_hits(self, rows: pl.Series, name: str, *, null: bool) -> pl.Series | None:
+        """Whether each line at ``rows`` may hold the key ``name`` (followed by ``null``).
+
+        A text search: a hit may be a key of a nested object too, but a line
+        without a hit surely lacks the key. None when the key could be
+        written escaped, so that no text search is safe.
+        """
+        if not _PLAIN_KEY.match(name):
+            return None
+        pattern = '"' + _rx_escape(name) + r'"\s*:'
+        if null:
+            pattern += r"\s*null"
+        return self.lines.text.gather(rows).str.contains(pattern)
+
+    def maybe_null(self, rows: pl.Series, name: str) -> None:
+        """Lines that may hold ``"name": null`` go to the per-event path."""
+        if len(rows):
+            hits = self.key_hits(rows, name, null=True)
+            self.suspect(rows if hits is None else rows.filter(hits))
+
+
+_PLAIN_KEY = re.compile(r'^[\x20-\x7e]*$')
+
+
+def _take(path: Path, mask: pl.Series) -> Path:
+    return path if isinstance(path, str) else path.filter(mask)
+
+
+def _child(path: Path, name: str) -> Path:
+    if isinstance(path, str):
+        return _join(path, name)
+    return path + f".{name}"
+
+
+def validate_lines(lines: Lines, spec: Spec) -> pl.DataFrame:
+    """Violations of ``spec`` by each line: ``row`` (index into ``lines``), ``path``, ``reason``.
+
+    Equal, row for row, to :func:`event_violations` on each decoded line.
+
+    Examples
+    --------
+    >>> spec = parse_schema({"type": "object", "required": ["fare"], "properties": {
+    ...     "fare": {"type": "number"}, "method": {"enum": ["card", "wallet"]}}})
+    >>> lines = Lines(pl.Series([b'{"fare": 9.5, "method": "card"}', b'{"method": "cash"}',
+    ...                          b'{"fare": "9.5"}']))
+    >>> validate_lines(lines, spec).rows()
+    [(1, 'fare', 'required field is missing or null'),
+     (1, 'method', 'not one of the allowed values ("card", "wallet")'),
+     (2, 'fare', 'expected number, got string')]
+    """
+    found = _Found(lines)
+    probe = {name: _probe_dtype(sub) for name, sub in spec.properties}
+    failed: list[int] = []
+    closed = _has_closed(spec)
+    for rows, frame in _parsed(lines, probe, spec):
+        if frame is None:
+            failed.extend(rows.to_list())
+            continue
+        _object_columns(rows, "", frame, spec, found)
+        if closed:
+            _closed_check(lines, rows, spec, found)
+    suspects = set(failed)
+    for s in found.suspects:
+        suspects.update(s.to_list())
+    frames = [f for f in found.frames if f.height]
+    bulk = (pl.concat(frames) if frames else pl.DataFrame(schema=VIOLATIONS_SCHEMA))
+    if suspects:
+        order = sorted(suspects)
+        bulk = bulk.filter(~pl.col("row").is_in(pl.Series(order, dtype=pl.UInt32).implode()))
+        exact = [(row, path, reason) for row, payload in zip(order, lines.loads(order),
+                                                              strict=True)
+                 for path, reason in event_violations(payload, spec)]
+        bulk = pl.concat([bulk, pl.DataFrame(exact, schema=VIOLATIONS_SCHEMA, orient="row")])
+    return _in_order(bulk)
+
+
+def _in_order(found: pl.DataFrame) -> pl.DataFrame:
+    """Violations by row, then path and reason: the same order whichever path found them."""
+    return found.sort("row", "path", "reason") if found.height else found
+
+
+def _object_columns(rows: pl.Series, path: Path, frame: pl.DataFrame, spec: Spec,
+                    found: _Found) -> None:
+    """Check the fields of objects given as the columns of ``frame`` (all present)."""
+    for name, sub in spec.properties:
+        column = frame.get_column(name) if name in frame.columns else pl.Series(
+            [None] * frame.height)
+        where = _child(path, name)
+        nulls = column.is_null()
+        if nulls.any():
+            null_rows = rows.filter(nulls)
+            if name in spec.required:
+                if not sub.nullable:
+                    found.add(null_rows, _take(where, nulls), REQUIRED)
+                else:  # null is fine, absent is not: which is it?
+                    hits = found.key_hits(null_rows, name, null=False)
+                    if hits is None:
+                        found.suspect(null_rows)
+                    else:
+                        absent = nulls.clone().scatter(nulls.arg_true(), ~hits)
+                        found.add(null_rows.filter(~hits), _take(where, absent), MISSING)
+                        found.suspect(null_rows.filter(hits))
+            elif not sub.nullable:
+                found.maybe_null(null_rows, name)
+            keep = ~nulls
+            _values(rows.filter(keep), _take(where, keep), column.filter(keep), sub, found)
+        else:
+            _values(rows, where, column, sub, found)
+
+
+def _values(rows: pl.Series, path: Path, values: pl.Series, spec: Spec, found: _Found) -> None:
+    """Check non-null values (their JSON type is already proven by the strict parse)."""
+    if not len(values) or spec.kind == "any":
+        return
+    kind = spec.kind
+    if kind == "string":
+        values = values.cast(pl.String)
+        # polars lets an integer past 64 bits into a categorical, as "Static(I128(...))"
+        odd = values.str.starts_with("Static(")
+        if odd.any():
+            found.suspect(rows.filter(odd))
+    checks: list[tuple[pl.Series, str]] = []
+    if spec.enum is not None:
+        allowed = pl.Series(list(spec.enum), dtype=values.dtype)
+        checks.append((~values.is_in(allowed.implode()), _enum_reason(spec)))
+    if kind == "string":
+        if spec.datetime:
+            checks.append((~_rfc3339_ok(values), FORMAT))
+        if spec.min_length is not None or spec.max_length is not None:
+            size = values.str.len_chars()
+            if spec.min_length is not None:
+                checks.append((size < spec.min_length,
+                               _length_reason(spec.min_length, False, "characters")))
+            if spec.max_length is not None:
+                checks.append((size > spec.max_length,
+                               _length_reason(spec.max_length, True, "characters")))
+        if spec.pattern is not None:
+            checks.append((~values.str.contains(spec.pattern), _pattern_reason(spec)))
+    elif kind in ("integer", "number"):
+        if spec.minimum is not None:
+            bound, exclusive = spec.minimum
+            checks.append(((values <= bound) if exclusive else (values < bound),
+                           _bound_reason(spec.minimum, False)))
+        if spec.maximum is not None:
+            bound, exclusive = spec.maximum
+            checks.append(((values >= bound) if exclusive else (values > bound),
+                           _bound_reason(spec.maximum, True)))
+    elif kind == "array" and (spec.min_items is not None or spec.max_items is not None):
+        size = values.list.len()
+        if spec.min_items is not None:
+            checks.append((size < spec.min_items, _length_reason(spec.min_items, False, "items")))
+        if spec.max_items is not None:
+            checks.append((size > spec.max_items, _length_reason(spec.max_items, True, "items")))
+    for bad, reason in checks:
+        if bad.any():
+            found.add(rows.filter(bad), _take(path, bad), reason)
+    if kind == "object" and spec.properties:
+        _object_columns(rows, path, values.struct.unnest(), spec, found)
+    elif kind == "array" and spec.items is not None:
+        _items(rows, path, values, spec.items, found)
+
+
+def _exploded(rows: pl.Series, path: Path, values: pl.Series) -> pl.DataFrame:
+    frame = pl.DataFrame({"row": rows, "path": path if isinstance(path, pl.Series) else
+                          pl.Series([path] * len(rows), dtype=pl.String), "v": values})
+    frame = frame.filter(pl.col("v").list.len() > 0)
+    return frame.with_columns(i=pl.int_ranges(0, pl.col("v").list.len())).explode(["v", "i"])
+
+
+def _items(rows: pl.Series, path: Path, values: pl.Series, items: Spec, found: _Found) -> None:
+    flat = _exploded(rows, path, values)
+    if not flat.height:
+        return
+    where = flat.select(pl.format("{}[{}]", "path", "i")).to_series()
+    element, at = flat.get_column("v"), flat.get_column("row")
+    nulls = element.is_null()
+    if nulls.any() and not items.nullable:
+        found.add(at.filter(nulls), where.filter(nulls), NULL)
+    keep = ~nulls
+    _values(at.filter(keep), where.filter(keep), element.filter(keep), items, found)
+
+
+def _has_closed(spec: Spec) -> bool:
+    if spec.closed:
+        return True
+    return any(_has_closed(sub) for _, sub in spec.properties) or (
+        spec.items is not None and _has_closed(spec.items))
+
+
+def _closed_check(lines: Lines, rows: pl.Series, spec: Spec, found: _Found) -> None:
+    """Fields a closed object does not declare, found with a second, inferring parse."""
+    contiguous = len(rows) and int(rows[-1]) - int(rows[0]) + 1 == len(rows)
+    text = (lines.ndjson(int(rows[0]), int(rows[-1]) + 1) if contiguous
+            else lines.take(rows).ndjson())
+    try:
+        frame = _read(text, None)
+    except pl.exceptions.PolarsError:
+        found.suspect(rows)  # the undeclared fields disagree in type: look line by line
+        return
+    if frame.height != len(rows):
+        found.suspect(rows)
+        return
+    _extras(rows, "", frame, spec, found)
+
+
+def _extras(rows: pl.Series, path: Path, frame: pl.DataFrame, spec: Spec, found: _Found) -> None:
+    declared = spec.fields
+    for name in frame.columns:
+        column = frame.get_column(name)
+        sub = declared.get(name)
+        if sub is None:
+            if spec.closed:
+                given = column.is_not_null()
+                found.add(rows.filter(given), _take(_child(path, name), given), EXTRA)
+                found.maybe_null(rows.filter(~given), name)
+            continue
+        _extras_in(rows, _child(path, name), column, sub, found)
+
+
+def _extras_in(rows: pl.Series, path: Path, values: pl.Series, spec: Spec,
+               found: _Found) -> None:
+    if not _has_closed(spec):
+        return
+    keep = values.is_not_null()
+    rows, path, values = rows.filter(keep), _take(path, keep), values.filter(keep)
+    if spec.kind == "object":
+        if not isinstance(values.dtype, pl.Struct):
+            found.suspect(rows)
+            return
+        _extras(rows, path, values.struct.unnest(), spec, found)
+    elif spec.kind == "array" and spec.items is not None:
+        if not isinstance(values.dtype, pl.List):
+            found.suspect(rows)
+            return
+        flat = _exploded(rows, path, values)
+        if flat.height:
+            where = flat.select(pl.format("{}[{}]", "path", "i")).to_series()
+            _extras_in(flat.get_column("row"), where, flat.get_column("v"), spec.items, found)
+
+
+# -- decoding -------------------------------------------------------------------
+def decode_lines(lines: Lines, spec: Spec) -> pl.DataFrame:
+    """The fields of each line in the schema's polars types (null where a value does not fit).
+
+    Columns are the schema's properties, in order, whatever the lines hold.
+
+    Examples
+    --------
+    >>> spec = parse_schema({"type": "object", "properties": {
+    ...     "cents": {"type": "integer"}, "at": {"type": "string", "format": "date-time"}}})
+    >>> decode_lines(Lines(pl.Series([b'{"cents": 950, "at": "2026-11-01T12:00:00Z"}',
+    ...                               b'{"cents": "oops"}'])), spec)
+    shape: (2, 2)
+    ┌───────┬─────────────────────────┐
+    │ cents ┆ at                      │
+    │ ---   ┆ ---                     │
+    │ i64   ┆ datetime[ns, UTC]       │
+    ╞═══════╪═════════════════════════╡
+    │ 950   ┆ 2026-11-01 12:00:00 UTC │
+    │ null  ┆ null                    │
+    └───────┴─────────────────────────┘
+    """
+    schema = arrow_schema(spec)
+    # date-times are read as text and parsed after: polars' own JSON date-time
+    # parsing guesses the format of each value, many times slower
+    texts = {name: _text_dtype(dtype) for name, dtype in schema.items()}
+    parts: list[tuple[pl.Series, pl.DataFrame]] = []
+    for rows, frame in _parsed(lines, texts, spec):
+        if frame is None:
+            frame = _coerced(lines.loads(rows), spec, schema)
+        else:
+            frame = frame.with_columns(_from_text(pl.col(name), dtype).alias(name)
+                                       for name, dtype in schema.items()
+                                       if texts[name] != dtype)
+        parts.append((rows, frame))
+    if not parts:
+        return pl.DataFrame(schema=schema)
+    if len(parts) == 1:
+        return parts[0][1]
+    out = pl.concat([f for _, f in parts], how="vertical")
+    where = pl.concat([r for r, _ in parts])
+    return out if where.is_sorted() else out[where.arg_sort()]
+
+
+def coerce_payloads(payloads: Sequence[Any], spec: Spec) -> pl.DataFrame:
+    """Decoded payloads (dicts) as a frame of the schema's fields; a wrong value becomes null."""
+    return _coerced(payloads, spec, arrow_schema(spec))
+
+
+def _coerced(payloads: Sequence[Any], spec: Spec, schema: Mapping[str, pl.DataType]
+             ) -> pl.DataFrame:
+    """Decoded payloads as a frame of ``schema``; a value of the wrong type becomes null."""
+    texts = {name: _text_dtype(dtype) for name, dtype in schema.items()}
+    rows = [_py_coerce(p if isinstance(p, dict) else {}, spec) for p in payloads]
+    frame = pl.DataFrame(rows, schema=texts, orient="row") if rows else pl.DataFrame(
+        schema=texts)
+    return frame.with_columns(
+        _from_text(pl.col(name), dtype).alias(name) for name, dtype in schema.items()
+        if texts[name] != dtype)
+
+
+def _py_coerce(obj: dict[str, Any], spec: Spec) -> tuple[Any, ...]:
+    return tuple(_py_fit(obj.get(name), sub) for name, sub in spec.properties)
+
+
+def _py_fit(value: Any, spec: Spec) -> Any:
+    """``value`` as the Python value of its polars column, or None if it is not of the type.
+
+    A text column takes any value as its text, as polars' parse does (the
+    check says when that value was not a string).
+    """
+    if value is None:
+        return None
+    kind, got = spec.kind, _kind_of(value)
+    if kind in ("any", "string") or (kind == "object" and not spec.properties):
+        return value if got == "string" else _json_text(value)
+    if kind == "number":
+        return float(value) if got in ("integer", "number") else None
+    if got != kind:
+        return None
+    if kind == "integer":
+        return value if _I64[0] <= value <= _I64[1] else None
+    if kind == "object":
+        return dict(zip(spec.fields, _py_coerce(value, spec), strict=True))
+    if kind == "array":
+        items = spec.items or Spec("any", nullable=True)
+        return [_py_fit(v, items) for v in value]
+    return value
+
+
+def _json_text(value: Any) -> str:
+    """JSON text the way polars writes a nested value into a string column."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _text_dtype(dtype: PolarsDataType) -> pl.DataType:
+    """``dtype`` with date-times as text (what a Python value is built as, then parsed)."""
+    if dtype == TIME:
+        return pl.String()
+    if isinstance(dtype, pl.Struct):
+        return pl.Struct({f.name: _text_dtype(f.dtype) for f in dtype.fields})
+    if isinstance(dtype, pl.List):
+        return pl.List(_text_dtype(dtype.inner))
+    return dtype if isinstance(dtype, pl.DataType) else dtype()
+
+
+def _from_text(expr: pl.Expr, dtype: PolarsDataType) -> pl.Expr:
+    if dtype == TIME:
+        return expr.str.strptime(TIME, "%Y-%m-%dT%H:%M:%S%.f%#z", strict=False)
+    if isinstance(dtype, pl.Struct):
+        fields = [_from_text(expr.struct.field(f.name), f.dtype).alias(f.name)
+                  for f in dtype.fields]
+        return pl.when(expr.is_null()).then(None).otherwise(pl.struct(fields))
+    if isinstance(dtype, pl.List):
+        return expr.list.eval(_from_text(pl.element(), dtype.inner))
+    return expr
+
+
+def conform(frame: pl.DataFrame, spec: Spec, keep: Sequence[str] = ("seq",)) -> pl.DataFrame:
+    """``frame`` in the shape of ``spec``: its fields in order and type, missing ones null.
+
+    Columns named in ``keep`` stay in front; other columns are dropped.
+    """
+    schema = arrow_schema(spec)
+    front = [pl.col(c) for c in keep if c in frame.columns]
+    return frame.select(*front, *(
+        (_cast(pl.col(name), frame.schema[name], dtype) if name in frame.columns
+         else pl.lit(None, dtype)).alias(name)
+        for name, dtype in schema.items()))
+
+
+def _cast(expr: pl.Expr, have: PolarsDataType, want: PolarsDataType) -> pl.Expr:
+    """``expr`` as ``want``: structs field by field by name, text times parsed, else a cast."""
+    if have == want:
+        return expr
+    if want == TIME and have == pl.String:
+        return _from_text(expr, want)
+    if isinstance(want, pl.Struct) and isinstance(have, pl.Struct):
+        had = {f.name: f.dtype for f in have.fields}
+        fields = [(_cast(expr.struct.field(f.name), had[f.name], f.dtype) if f.name in had
+                   else pl.lit(None, f.dtype)).alias(f.name) for f in want.fields]
+        return pl.when(expr.is_null()).then(None).otherwise(pl.struct(fields))
+    if isinstance(want, pl.List) and isinstance(have, pl.List):
+        return expr.list.eval(_cast(pl.element(), have.inner, want.inner))
+    if have == pl.Null:
+        return pl.lit(None, want)
+    return expr.cast(want, strict=False)
+
+
+# -- inference ------------------------------------------------------------------
+@dataclass(slots=True)
+class _Seen:
+    """What was seen at one place of many payloads."""
+
+    values: int = 0                      # non-null values
+    nulls: int = 0                       # explicit nulls
+    kinds: set[str] = field(default_factory=set)
+    all_datetime: bool = True
+    objects: int = 0
+    fields: dict[str, _Seen] = field(default_factory=dict)
+    present: dict[str, int] = field(default_factory=dict)   # objects holding the key
+    items: _Seen | None = None
+
+
+def _see(seen: _Seen, value: Any) -> None:
+    if value is None:
+        seen.nulls += 1
+        return
+    seen.values += 1
+    kind = _kind_of(value)
+    seen.kinds.add(kind)
+    if kind == "string":
+        if seen.all_datetime and not _is_rfc3339(value):
+            seen.all_datetime = False
+    elif kind == "object":
+        seen.objects += 1
+        for name, v in value.items():
+            seen.present[name] = seen.present.get(name, 0) + 1
+            sub = seen.fields.get(name)
+            if sub is None:
+                sub = seen.fields[name] = _Seen()
+            _see(sub, v)
+    elif kind == "array":
+        if seen.items is None:
+            seen.items = _Seen()
+        for v in value:
+            _see(seen.items, v)
+
+
+def _propose(seen: _Seen) -> dict[str, Any]:
+    kinds = seen.kinds - ({"integer"} if "number" in seen.kinds else set())
+    if len(kinds) != 1:
+        return {}  # never seen with a value, or with values of different types: any
+    kind = kinds.pop()
+    out: dict[str, Any] = {"type": [kind, "null"] if seen.nulls else kind}
+    if kind == "string" and seen.all_datetime:
+        out["format"] = "date-time"
+    elif kind == "object":
+        out["properties"] = {name: _propose(sub) for name, sub in seen.fields.items()}
+        required = [name for name in seen.fields if seen.present[name] == seen.objects]
+        if required:
+            out["required"] = required
+    elif kind == "array" and seen.items is not None and (seen.items.values or seen.items.nulls):
+        out["items"] = _propose(seen.items)
+    return out
+
+
+def infer_schema(payloads: Sequence[Any], *, title: str | None = None,
+                 pinned: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A JSON Schema every one of ``payloads`` (decoded JSON objects) satisfies, and no looser.
+
+    A field is required when every payload has it; a type allows null when
+    a payload wrote ``null``; strings that are all RFC 3339 times get
+    ``format: date-time``; a field seen with values of different types takes
+    any value (``{}``). ``pinned`` fields get a ``const`` (e.g. the version field).
+
+    Examples
+    --------
+    >>> infer_schema([{"fare": 9, "at": "2026-11-01T12:00:00Z"}, {"fare": 9.5, "tip": None}],
+    ...              title="trip_completed")  # doctest: +NORMALIZE_WHITESPACE
+    {'$schema': 'https://json-schema.org/draft/2020-12/schema', 'title': 'trip_completed',
+     'type': 'object', 'properties': {'fare': {'type': 'number'},
+     'at': {'type': 'string', 'format': 'date-time'}, 'tip': {}}, 'required': ['fare']}
+    """
+    seen = _Seen()
+    for payload in payloads:
+        if isinstance(payload, dict):
+            _see(seen, payload)
+    body: dict[str, Any] = _propose(seen) if seen.objects else {"type": "object",
+                                                                 "properties": {}}
+    body["type"] = "object"
+    for name, value in (pinned or {}).items():
+        if name in body.get("properties", {}):
+            body["properties"][name] = {"type": _kind_of(value), "const": value}
+    head: dict[str, Any] = {"$schema": DRAFT}
+    if title is not None:
+        head["title"] = title
+    return head | body
+
