@@ -1,7 +1,13 @@
-"""No password, token, seed or JWT appears anywhere eventkit writes or shows."""
+"""No password, token, seed or JWT appears anywhere eventkit writes or shows.
+
+A session with every auth method: reprs, errors, log lines, progress bars,
+store files and checkpoint, and the state widgets would save in a notebook.
+(The saved notebook itself is scanned by tests/browser/test_saved_notebook.py.)
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import pickle
 
@@ -9,6 +15,7 @@ import nkeys
 import pytest
 
 import eventkit as ek
+from eventkit.widgets import Explorer, LiveTail
 
 from .security import new_seed, operator, public
 
@@ -39,6 +46,19 @@ def test_a_session_with_every_auth_method_leaks_nothing(tmp_path, caplog, capsys
         seen.extend([repr(events), events._repr_html_(), repr(events.info),
                      str(events.summary())])
         seen.append(repr(pickle.loads(pickle.dumps(events.info))))
+        store = ek.Store(tmp_path / f"store-{len(seen)}")  # store files and checkpoint
+        store.sync(conn, "S", progress=True)
+        seen.extend(p.read_bytes().decode("latin-1") for p in store.path.rglob("*") if p.is_file())
+        seen.append(str(store.integrity(conn)))
+        explorer = Explorer(events)  # widget state, as a saved notebook would keep it
+        tail = LiveTail(conn, "S", every=0.2)
+        try:
+            for widget in (explorer, tail):
+                seen.append(json.dumps(widget.get_state(), default=repr))
+                seen.append(repr(widget))
+        finally:
+            tail.close()
+            explorer.close()
 
     configs = [
         (f'authorization {{ user: "u", password: "{PASSWORD}" }}',
