@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import os
 import re
 import threading
 import time
@@ -39,7 +40,7 @@ import polars as pl
 from eventkit import query
 from eventkit._time import to_position
 from eventkit._typing import TimeColumn, TimeLike
-from eventkit.envelope import TIME
+from eventkit.envelope import TIME, Rules
 from eventkit.exceptions import ConfigurationError
 
 __all__ = ["Fold", "Latest", "Projection", "Replay", "ReplayRun", "subjects_regex"]
@@ -312,6 +313,9 @@ class Replay:
         self._source = self._pick(source, stream)
         info = getattr(source, "info", None)
         self.stream = stream or getattr(info, "stream", None) or getattr(source, "stream", None)
+        checkpoint = getattr(source, "checkpoint", None)
+        self._rules: Rules | None = getattr(info, "rules", None) or (
+            checkpoint().rules if callable(checkpoint) and checkpoint() else None)
         now = dt.datetime.now(dt.UTC)
         self._start = to_position(start, now=now, what="start")
         self._until = to_position(until, now=now, what="until")
@@ -414,6 +418,34 @@ class Replay:
             stored += result.stored
             duplicates += result.duplicates
         return PublishResult(stored, duplicates)
+
+    def to_store(self, path: str | os.PathLike[str], *, rules: Rules | None = None) -> Any:
+        """Write the replayed events into a new local store at ``path``; returns the store.
+
+        The payloads, headers, sequences and server times are the source's;
+        the store is like one a sync made (same files, same checkpoint), so it
+        can be scanned, checked and synced on from the source stream later.
+        """
+        from eventkit.store import Store
+
+        if rules is None and isinstance(self._source, _StreamSource):
+            rules = Rules.from_metadata(self._source.conn.stream(self._source.stream).metadata)
+        rules = rules or self._rules or Rules()
+        store = Store(path)
+        store.write((_raw(f) for f in self.frames()), stream=self.stream or "replay",
+                    rules=rules, subjects=self.subjects)
+        return store
+
+
+def _raw(frame: pl.DataFrame) -> Any:
+    """A replayed frame as the raw messages it came from (for writing a store)."""
+    from eventkit.source._wire import encode_headers
+    from eventkit.source.jetstream import RawBatch
+
+    headers = {i: encode_headers(orjson.loads(text))
+               for i, text in enumerate(frame["headers"]) if text is not None}
+    return RawBatch(frame["seq"], frame["time"], [s.encode() for s in frame["subject"]],
+                    headers, frame["data"].to_list())
 
 
 def _last_source_seq(conn: Any, target: str, stream: str) -> int:

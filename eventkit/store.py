@@ -739,6 +739,34 @@ class Store:
         return cp
 
     # -- live --------------------------------------------------------------
+    def write(self, batches: Iterable[RawBatch], *, stream: str, rules: Rules,
+              subjects: Sequence[str] = ()) -> SyncResult:
+        """Write batches of messages, in sequence order, into this empty store.
+
+        How a replay rebuilds a store (:meth:`eventkit.Replay.to_store`):
+        the same segments and checkpoint as a sync, so the result is a store
+        like any other. Sequences before the first batch are recorded as a
+        gap ("not replayed").
+        """
+        began = time.perf_counter()
+        with _Lock(self.path) as lock:
+            if not lock.acquired:
+                raise StoreError(f"{lock.holder()} is writing to the store {self.path}")
+            if self.checkpoint() is not None:
+                raise StoreError(f"the store {self.path} is not empty: write into a new directory")
+            writer = _Writer(self.path, Checkpoint(stream, tuple(subjects), rules, 0))
+            for raw in batches:
+                if not len(raw):
+                    continue
+                lo, first, hi = writer.cp.last_seq + 1, int(raw.seq[0]), int(raw.seq[-1])
+                gaps = None
+                if first > lo and writer.cp.last_seq == 0:
+                    gaps = pl.DataFrame({"first_seq": [lo], "last_seq": [first - 1],
+                                         "messages": [first - lo], "reason": ["not replayed"]},
+                                        schema=GAP_SCHEMA)
+                writer.append(raw, lo, hi, gaps)
+        return writer.result(began)
+
     def follow(
         self, conn: Connection, stream: str | None = None, *,
         subjects: str | Sequence[str] | None = None, rules: Rules | None = None,

@@ -222,3 +222,20 @@ def test_paced_replay_keeps_the_pace(events):
     took = time.perf_counter() - t
     assert took >= span / speed * 0.95
     assert sorted(run.timing_errors)[len(run.timing_errors) // 2] < 0.01  # median lateness
+
+
+def test_a_replay_into_a_store_equals_a_synced_store(server, rides, events, tmp_path):
+    with ek.connect(server.url) as conn:
+        synced = ek.Store(tmp_path / "synced")
+        synced.sync(conn, "RIDES", progress=False)
+        rebuilt = ek.Replay(conn, stream="RIDES", batch=9_000).to_store(tmp_path / "rebuilt")
+        from_memory = ek.Replay(events, start=1000, until=20_000).to_store(tmp_path / "part")
+        assert rebuilt.integrity(conn).ok
+    assert rebuilt.scan().collect().equals(synced.scan().collect())
+    for event_type in synced.types:
+        want = synced.of_type(event_type).collect()
+        got = rebuilt.of_type(event_type).collect().select(want.columns)
+        assert got.equals(want.cast(got.schema)), event_type
+    part = from_memory.scan().collect()
+    assert part["seq"].to_list() == list(range(1000, 20_001))
+    assert from_memory.gaps().row(0) == (1, 999, 999, "not replayed")
