@@ -25,7 +25,7 @@ import orjson
 import polars as pl
 import pyarrow as pa
 
-from eventkit.envelope import ENVELOPE_SCHEMA, Rules, field_column
+from eventkit.envelope import ENVELOPE_SCHEMA, Rules, field_column, payload_column
 
 __all__ = ["Decoded", "combine", "decode", "header_json"]
 
@@ -410,9 +410,6 @@ def _read_type(text: bytes, schema: Mapping[str, pl.DataType] | None) -> pl.Data
         return _read(text, {name: pl.String() for name in names})
 
 
-_RESERVED = set(ENVELOPE_SCHEMA)
-
-
 def _payload_names(fields: pl.DataFrame, consumed: set[str]) -> pl.DataFrame:
     """Payload fields under names that cannot collide with the envelope's.
 
@@ -420,7 +417,7 @@ def _payload_names(fields: pl.DataFrame, consumed: set[str]) -> pl.DataFrame:
     ``event_time``) is dropped; other envelope names get a ``payload_`` prefix.
     """
     fields = fields.drop(*consumed, strict=False)
-    clash = {c: f"payload_{c}" for c in fields.columns if c in _RESERVED}
+    clash = {c: payload_column(c) for c in fields.columns if payload_column(c) != c}
     return fields.rename(clash) if clash else fields
 
 

@@ -192,6 +192,16 @@ class Rules:
         )
 
 
+def payload_column(name: str) -> str:
+    """The column a payload field gets in a typed table: ``payload_<name>`` if the
+    envelope already has a column of that name, else the name itself.
+
+    >>> payload_column("fare"), payload_column("time")
+    ('fare', 'payload_time')
+    """
+    return f"payload_{name}" if name in ENVELOPE_SCHEMA else name
+
+
 def field_column(name: str) -> str:
     return f"__field__{name}"
 

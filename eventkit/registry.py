@@ -69,7 +69,7 @@ from eventkit._jsonschema import (
 )
 from eventkit._typing import Compatibility, TimeColumn, UpcasterKind
 from eventkit.codec import Decoded
-from eventkit.envelope import ENVELOPE_SCHEMA, Rule, Rules
+from eventkit.envelope import ENVELOPE_SCHEMA, Rule, Rules, payload_column
 from eventkit.exceptions import (
     ConfigurationError,
     ConnectionFailedError,
@@ -541,7 +541,8 @@ class _Snapshot:
         if len(frames) > 1:
             out = out.sort("seq")
         fields = [c for c in arrow_schema(specs[latest]) if c not in consumed]
-        clash = {c: f"payload_{c}" for c in fields if c in ENVELOPE_SCHEMA or c == VERSION_COLUMN}
+        clash = {c: payload_column(c) if c != VERSION_COLUMN else f"payload_{c}"
+                 for c in fields if payload_column(c) != c or c == VERSION_COLUMN}
         return out.select("seq", "__version", *fields).rename(
             {**clash, "__version": VERSION_COLUMN})
 
@@ -606,7 +607,7 @@ def _reuse(inferred: pl.DataFrame | None, seq: pl.Series, spec: Spec,
     for name, want in arrow_schema(spec).items():
         if name in consumed:
             continue  # dropped from the table anyway
-        column = f"payload_{name}" if name in ENVELOPE_SCHEMA else name
+        column = payload_column(name)
         have = inferred.schema.get(column)
         if have is None or have == pl.Null:
             columns.append(pl.Series(name, [None] * len(seq), dtype=want))
