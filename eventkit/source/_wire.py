@@ -18,7 +18,6 @@ import itertools
 import json
 import secrets
 import ssl
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
@@ -258,7 +257,6 @@ class Wire:
         self._reader_task: asyncio.Task[None] | None = None
         self._sinks: dict[bytes, Sink] = {}
         self._sids = itertools.count(1)
-        self._pongs: list[asyncio.Future[None]] = []
         self._inbox_prefix = f"_INBOX.{secrets.token_hex(11)}"
         self._replies = _Replies()
         self._tokens = itertools.count(1)
@@ -378,9 +376,6 @@ class Wire:
             for fut in self._replies.futures.values():
                 if not fut.done():
                     fut.set_exception(ConnectionResetError(f"connection to {self.address} lost"))
-            for pong in self._pongs:
-                if not pong.done():
-                    pong.set_exception(ConnectionResetError(f"connection to {self.address} lost"))
 
     def _parse(self, buf: bytes) -> bytes:
         """Consume every complete operation in ``buf``; return the rest.
@@ -452,11 +447,6 @@ class Wire:
     def _control(self, line: bytes) -> None:
         if line == b"PING":
             self._write(b"PONG\r\n")
-        elif line == b"PONG":
-            if self._pongs:
-                pong = self._pongs.pop(0)
-                if not pong.done():
-                    pong.set_result(None)
         elif line.startswith(b"INFO "):
             self.info = json.loads(line[5:])
         elif line.startswith(b"-ERR"):
@@ -557,14 +547,6 @@ class Wire:
             if not waiting:
                 self._requests.pop(subject, None)
 
-    async def flush(self, timeout: float = 5.0) -> None:
-        """Round trip to the server: everything written before is processed."""
-        pong: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pongs.append(pong)
-        self._write(b"PING\r\n")
-        await self.drain()
-        await asyncio.wait_for(pong, timeout)
-
     # -- closing -----------------------------------------------------------
     async def _drop(self) -> None:
         if self._reader_task is not None:
@@ -602,16 +584,3 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower()
     return str(exc) or type(exc).__name__
-
-
-def on_delivery(fn: Callable[[bytes, bytes, bytes | None, bytes], None]) -> Sink:
-    """A sink that calls ``fn(subject, reply, header_block, payload)`` per delivery."""
-
-    class _Call(Sink):
-        __slots__ = ()
-
-        def deliver(self, subject: bytes, reply: bytes, hdr: bytes | None,
-                    payload: bytes) -> None:
-            fn(subject, reply, hdr, payload)
-
-    return _Call()

@@ -140,13 +140,6 @@ def positions(replies: list[bytes]) -> tuple[pl.Series, pl.Series]:
     return seq.cast(pl.UInt64).rename("seq"), stamp.cast(pl.Int64).cast(_TIME).rename("time")
 
 
-def _last_position(reply: bytes) -> tuple[int, int]:
-    parts = reply.split(b".")
-    if len(parts) == 9:
-        return int(parts[5]), int(parts[7])
-    return int(parts[7]), int(parts[9])
-
-
 class JetStream:
     """JetStream operations over one :class:`Wire`, reconnecting when it drops."""
 
