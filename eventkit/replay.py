@@ -27,7 +27,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -42,8 +41,9 @@ from eventkit._time import to_position
 from eventkit._typing import TimeColumn, TimeLike
 from eventkit.envelope import TIME, Rules
 from eventkit.exceptions import ConfigurationError
+from eventkit.source.jetstream import subjects_regex
 
-__all__ = ["Fold", "Latest", "Projection", "Replay", "ReplayRun", "subjects_regex"]
+__all__ = ["Fold", "Latest", "Projection", "Replay", "ReplayRun"]
 
 _HEAD = ["seq", "subject", "time", "type", "key", "event_time"]
 
@@ -234,22 +234,6 @@ class _StreamSource:
 
         seq = _loop.run(self.conn.jetstream.first_seq_at(self.stream, when, self.subjects))
         return seq if seq is not None else self.conn.stream(self.stream).last_seq + 1
-
-
-def subjects_regex(patterns: Sequence[str]) -> str:
-    """A regular expression for the subjects NATS ``patterns`` match.
-
-    Examples
-    --------
-    >>> subjects_regex(["rides.*.trip_started", "orders.>"])
-    '^(?:rides\\\\.[^.]+\\\\.trip_started|orders\\\\..+)$'
-    """
-
-    def one(pattern: str) -> str:
-        return r"\.".join("[^.]+" if t == "*" else ".+" if t == ">" else re.escape(t)
-                          for t in pattern.split("."))
-
-    return "^(?:" + "|".join(one(p) for p in patterns) + ")$"
 
 
 def _until(frame: Any, until: int | dt.datetime | None) -> Any:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import re
 import secrets
 import ssl
 import time
@@ -652,6 +653,29 @@ def subject_matches(pattern: str, subject: str) -> bool:
         if i >= len(s) or (token != "*" and token != s[i]):
             return False
     return len(p) == len(s)
+
+
+def subjects_regex(patterns: Sequence[str]) -> str:
+    """An anchored regular expression for the subjects NATS ``patterns`` match.
+
+    ``*`` matches one token, ``>`` (last) one or more.
+
+    Examples
+    --------
+    >>> import re
+    >>> pattern = subjects_regex(["rides.*.trip_started", "orders.>"])
+    >>> [bool(re.match(pattern, s)) for s in ["rides.lisbon.trip_started", "orders.o1.paid",
+    ...                                      "rides.lisbon.trip_ended", "orders"]]
+    [True, True, False, False]
+    """
+
+    def one(pattern: str) -> str:
+        tokens = pattern.strip().split(".")
+        return r"\.".join(
+            "[^.]+" if t == "*" else ".+" if t == ">" and i == len(tokens) - 1 else re.escape(t)
+            for i, t in enumerate(tokens))
+
+    return "^(?:" + "|".join(one(p) for p in patterns) + ")$"
 
 
 def subjects_overlap(a: str, b: str) -> bool:

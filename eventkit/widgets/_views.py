@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,7 @@ from eventkit import query
 from eventkit._typing import TimeColumn
 from eventkit.envelope import ENVELOPE_SCHEMA
 from eventkit.exceptions import ConfigurationError, TimeArgumentError
+from eventkit.source.jetstream import subjects_regex
 
 __all__ = [
     "Frames",
@@ -169,27 +169,18 @@ def show_time(value: dt.datetime | None) -> str:
 
 
 def subject_regex(pattern: str) -> str:
-    """A NATS subject filter as an anchored regular expression.
-
-    ``*`` matches one token, ``>`` (last) one or more.
+    """A NATS subject filter as an anchored regular expression (see
+    :func:`eventkit.source.jetstream.subjects_regex`).
 
     Examples
     --------
-    >>> subject_regex("rides.*.trip_completed")
-    '^rides\\\\.[^.]+\\\\.trip_completed$'
+    >>> import re
     >>> bool(re.match(subject_regex("rides.>"), "rides.paris.trip_started"))
     True
+    >>> bool(re.match(subject_regex("rides.*.trip_completed"), "rides.paris.trip_started"))
+    False
     """
-    tokens = pattern.strip().split(".")
-    parts = []
-    for i, token in enumerate(tokens):
-        if token == "*":
-            parts.append(r"[^.]+")
-        elif token == ">" and i == len(tokens) - 1:
-            parts.append(r".+")
-        else:
-            parts.append(re.escape(token))
-    return "^" + r"\.".join(parts) + "$"
+    return subjects_regex([pattern])
 
 
 def select_events(frame: pl.DataFrame, *, start: dt.datetime | None = None,
