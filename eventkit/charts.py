@@ -349,7 +349,7 @@ def values(frame: object, field: str, *, by: str | None = None, bins: int = 40) 
     return alt.Chart(hist, title=f"{field}: distribution of {data.height:,} values").mark_bar(
         opacity=0.8).encode(
         x=alt.X("bin_start:Q", title=field), x2="bin_end:Q",
-        y=alt.Y("count:Q", stack=None, title="events"), **enc,
+        y=alt.Y("count:Q", stack=None, title="events"), y2=alt.datum(0), **enc,
         tooltip=[*[f"{g}:N" for g in group], "bin_start:Q", "bin_end:Q", "count:Q"],
     ).properties(width=400, height=200)
 
