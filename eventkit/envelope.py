@@ -92,11 +92,17 @@ class Rule:
         return f"{self.source}:{self.name}"
 
 
-def _rules(value: str | Iterable[str] | Iterable[Rule]) -> tuple[Rule, ...]:
+def parse_rules(value: str | Iterable[str] | Iterable[Rule], *,
+                what: str = "a rule list") -> tuple[Rule, ...]:
+    """Rules from ``"header:ce-type,field:type"``, a list of such strings, or Rules.
+
+    >>> parse_rules("field:type,subject:-1")
+    (Rule(source='field', name='type'), Rule(source='subject', name='-1'))
+    """
     items = value.split(",") if isinstance(value, str) else value
     rules = tuple(r if isinstance(r, Rule) else Rule.parse(r) for r in items)
     if not rules:
-        raise ConfigurationError("a rule list must name at least one place to look")
+        raise ConfigurationError(f"{what} must name at least one place to look")
     return rules
 
 
@@ -136,9 +142,9 @@ class Rules:
         ),
         event_time: str | Iterable[str] = "header:ce-time,field:event_time,field:timestamp",
     ) -> None:
-        object.__setattr__(self, "type", _rules(type))
-        object.__setattr__(self, "key", _rules(key))
-        object.__setattr__(self, "event_time", _rules(event_time))
+        object.__setattr__(self, "type", parse_rules(type))
+        object.__setattr__(self, "key", parse_rules(key))
+        object.__setattr__(self, "event_time", parse_rules(event_time))
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, str] | None) -> Rules:

@@ -69,7 +69,7 @@ from eventkit._jsonschema import (
 )
 from eventkit._typing import Compatibility, TimeColumn, UpcasterKind
 from eventkit.codec import Decoded
-from eventkit.envelope import ENVELOPE_SCHEMA, Rule, Rules, payload_column
+from eventkit.envelope import ENVELOPE_SCHEMA, Rule, Rules, parse_rules, payload_column
 from eventkit.exceptions import (
     ConfigurationError,
     ConnectionFailedError,
@@ -634,11 +634,7 @@ def _from_payloads(payloads: list[Any], spec: Spec) -> pl.DataFrame:
 
 # -- versions of events ------------------------------------------------------------
 def _version_rules(value: str | Iterable[str] | Iterable[Rule]) -> tuple[Rule, ...]:
-    items = value.split(",") if isinstance(value, str) else value
-    rules = tuple(r if isinstance(r, Rule) else Rule.parse(r) for r in items)
-    if not rules:
-        raise ConfigurationError("the version rule list must name at least one place to look")
-    return rules
+    return parse_rules(value, what="the version rule list")
 
 
 def _envelope(events: Events | pl.DataFrame) -> pl.DataFrame:
