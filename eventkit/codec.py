@@ -26,6 +26,7 @@ import polars as pl
 import pyarrow as pa
 
 from eventkit.envelope import ENVELOPE_SCHEMA, Rules, field_column, payload_column
+from eventkit.source._wire import parse_headers
 
 __all__ = ["Decoded", "combine", "decode", "header_json"]
 
@@ -56,13 +57,7 @@ def header_json(block: bytes | None) -> str | None:
     """
     if block is None:
         return None
-    headers: dict[str, str] = {}
-    for line in block.decode("utf-8", "replace").split("\r\n")[1:]:
-        if line:
-            name, _, value = line.partition(":")
-            name, value = name.strip(), value.strip()
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    return orjson.dumps(headers).decode()
+    return orjson.dumps(parse_headers(block)[2]).decode()
 
 
 def decode(
