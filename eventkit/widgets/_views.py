@@ -17,6 +17,7 @@ import orjson
 import polars as pl
 
 from eventkit import query
+from eventkit._time import to_datetime
 from eventkit._typing import TimeColumn
 from eventkit.envelope import ENVELOPE_SCHEMA
 from eventkit.exceptions import ConfigurationError, TimeArgumentError
@@ -138,18 +139,9 @@ def to_utc(value: object, *, what: str = "time") -> dt.datetime | None:
         raise TimeArgumentError(f"{what} {value!r} is not a time")
     if isinstance(value, (int, float)):
         return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=value)
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise TimeArgumentError(f"{what} {value!r} is not an ISO-8601 time") from exc
-    if not isinstance(value, dt.datetime):
+    if not isinstance(value, str | dt.datetime):
         raise TimeArgumentError(f"{what} {value!r} ({type(value).__name__}) is not a time")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise TimeArgumentError(
-            f"{what} {value} has no time zone: pass an aware datetime, e.g. "
-            "datetime(..., tzinfo=timezone.utc)")
-    return value.astimezone(dt.UTC)
+    return to_datetime(value, what=what)
 
 
 def show_time(value: dt.datetime | None) -> str:
