@@ -296,6 +296,13 @@ class JetStream:
                     ) from None
             await asyncio.sleep(min(0.1 * 2**failures, 2.0))
 
+    async def _reconnect(self) -> Wire:
+        """The wire, connecting again if needed; a failure makes the read retry."""
+        try:
+            return await self.connect()
+        except ConnectionFailedError as exc:
+            raise _Restart(str(exc)) from exc
+
     async def first_seq_at(self, stream: str, when: dt.datetime,
                            subjects: Sequence[str] = ()) -> int | None:
         """The first sequence stored at or after ``when`` (a start-by-time consumer)."""
@@ -312,10 +319,7 @@ class JetStream:
         start_time: dt.datetime | None, stop_seq: int, stop_ns: int | None,
         batch: int, pull: int, stall: float,
     ) -> AsyncIterator[RawBatch]:
-        try:
-            wire = await self.connect()
-        except ConnectionFailedError as exc:
-            raise _Restart(str(exc)) from exc
+        wire = await self._reconnect()
         config: dict[str, Any] = {
             "name": f"eventkit_{secrets.token_hex(8)}", "ack_policy": "none",
             "mem_storage": True, "num_replicas": 1, "replay_policy": "instant",
@@ -406,10 +410,7 @@ class JetStream:
         batch: int, pull: int, stall: float,
     ) -> AsyncIterator[RawBatch]:
         """The same batches through the direct-get API: no consumer, for read-only users."""
-        try:
-            wire = await self.connect()
-        except ConnectionFailedError as exc:
-            raise _Restart(str(exc)) from exc
+        wire = await self._reconnect()
         inbox, sid, sink = wire.subscribe_prefix()
         subject = f"{_API}.DIRECT.GET.{stream}"
         last_seq = after or 0
