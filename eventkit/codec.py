@@ -3,10 +3,11 @@
 Pure: lists of bytes and polars Series in, polars DataFrames out, no I/O.
 
 Decoding is done by the batch, never per message in Python: the payloads of a
-batch are joined into one NDJSON buffer and parsed by polars twice, first
-only the fields the envelope rules need (cheap, a fixed schema), then once per
-event type with that type's own schema (given by the registry, or inferred),
-so the fields of one type never collide with those of another.
+batch are joined into one NDJSON buffer and parsed twice, first only the
+fields the envelope rules need (cheap, a fixed schema), then once per event
+type, so the fields of one type never collide with those of another. A type's
+schema comes from the registry, or from the earlier batches of the same read
+(exact, see :func:`_read_learning`), or else is inferred.
 
 A payload that is empty or not a JSON object is kept: its bytes stay in
 ``data``, ``error`` says why, and it is left out of the typed tables.
@@ -17,13 +18,13 @@ from __future__ import annotations
 import bisect
 import codecs
 import io
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import orjson
 import polars as pl
 import pyarrow as pa
+import pyarrow.json as pa_json
 
 from eventkit.envelope import ENVELOPE_SCHEMA, Rules, field_column, payload_column
 from eventkit.source._wire import parse_headers
@@ -69,6 +70,7 @@ def decode(
     rules: Rules,
     *,
     schemas: Mapping[str, Mapping[str, pl.DataType]] | None = None,
+    hints: dict[str, pa.Schema | None] | None = None,
 ) -> Decoded:
     """Decode one batch of messages (all lists in stream order, one entry per message).
 
@@ -85,6 +87,9 @@ def decode(
     schemas
         Per event type, the payload fields and their polars types (from a
         schema registry); types not listed are inferred from the batch.
+    hints
+        Arrow schemas of the types, learned from earlier batches of the same
+        read and updated here: pass one dict to every batch of a read.
 
     Examples
     --------
@@ -119,7 +124,7 @@ def decode(
     n = len(payloads)
     if n == 0:
         return Decoded.empty()
-    data = pl.Series("data", pa.array(payloads, pa.binary()), dtype=pl.Binary)
+    data = pl.Series("data", payloads, dtype=pl.Binary)
     subject = pl.Series("subject", subjects)
     if subject.dtype == pl.Binary:
         subject = subject.cast(pl.String)
@@ -127,110 +132,28 @@ def decode(
         i: h for i, h in enumerate(headers) if h is not None}
     header_text = _sparse("headers", n, {i: header_json(h) for i, h in blocks.items()})
     errors, lines = _classify(payloads, data)
-    error = _sparse("error", n, errors)
-    good = error.is_null().arg_true()
     fields = rules.fields()
-    # Fast path: one parse of every line, when the types' fields agree with
-    # each other (and no registry schema asks for per-type decoding).
-    wide = None if schemas else _read_wide(lines)
-    if wide is not None:  # one row per message; a payload that did not decode has none
-        field_frame = pl.DataFrame([_rule_text(wide, f).rename(field_column(f)) for f in fields])
-    else:
-        projected, bad = _parse_projected(lines, good, fields)
-        if bad:
-            errors |= {int(good[j]): reason for j, reason in bad.items()}
-            error = _sparse("error", n, errors)
-            good = error.is_null().arg_true()
-            projected, _ = _parse_projected(lines, good, fields)
-        field_frame = _scatter(projected, good, n, fields)
+    projected, bad = _parse_projected(lines, fields)
+    if bad:
+        errors |= bad
+        lines = _blank(payloads, bad)
+        projected, _ = _parse_projected(lines, fields)
+    error = _sparse("error", n, errors)
     frame = pl.DataFrame(
         [seq.rename("seq").cast(pl.UInt64), subject, time.rename("time"), header_text, data,
          error]
     )
+    field_frame = pl.DataFrame([projected.get_column(f).rename(field_column(f)) for f in fields])
     envelope = rules.apply(pl.concat([frame, field_frame], how="horizontal")).select(
         list(ENVELOPE_SCHEMA))
     consumed = {
         name for name in ("type", "key", "event_time")
         if any(r.source == "field" and r.name == name for r in getattr(rules, name))
     }
-    if wide is not None and _kinds_agree(wide.drop(*consumed, strict=False),
-                                         envelope.get_column("type"), lines):
-        typed = _split_types(envelope, envelope.get_column("error").is_null(), wide, consumed)
-    else:
-        typed = _typed_tables(envelope, good, lines, schemas or {}, consumed)
+    good = error.is_null().arg_true()
+    typed = _typed_tables(envelope, good, lines, schemas or {}, consumed,
+                          {} if hints is None else hints)
     return Decoded(envelope, typed)
-
-
-def _read_wide(lines: pa.Array) -> pl.DataFrame | None:
-    """Every field of every line in one parse, or None if the lines disagree.
-
-    Rows of payloads that did not decode are empty (their line is ``{}``).
-    """
-    try:
-        wide = _read(_text(lines, None), None)
-    except pl.exceptions.PolarsError:
-        return None
-    if wide.width == 0:  # no fields at all: polars gives no rows either
-        return pl.DataFrame(height=len(lines)) if len(lines) else None
-    return wide if wide.height == len(lines) else None
-
-
-def _kinds_agree(wide: pl.DataFrame, types: pl.Series, lines: pa.Array) -> bool:
-    """Would each type, parsed alone, give its fields the types the shared parse gave?
-
-    A shared parse widens a field two types use differently (text in one,
-    numbers or objects in another; integers in one, decimals in another).
-    Look for that, only in fields that more than one type uses; if it
-    happened, the caller parses each type on its own.
-    """
-    text: pl.Series | None = None
-    for name, dtype in wide.schema.items():
-        if dtype not in (pl.String, pl.Float64):
-            continue
-        present = wide.get_column(name).is_not_null()
-        if types.filter(present).n_unique() < 2:
-            continue
-        if dtype == pl.String:
-            if text is None:  # the lines are UTF-8 (the others stand as {})
-                text = pl.Series(lines.cast(pa.large_string())).cast(pl.String)
-            # a value that is not a JSON string: compact JSON first (a plain,
-            # fast search), the exact pattern only if some value is written otherwise
-            odd = ~text.str.contains(f'"{name}":"', literal=True)
-            if (odd & present).any():
-                odd = ~text.str.contains('"' + re.escape(name) + r'"\s*:\s*"')
-        else:
-            values = wide.get_column(name)
-            odd = values == values.floor()  # an integer value
-        kinds = pl.DataFrame({"type": types, "odd": odd}).filter(present).group_by("type").agg(
-            pl.col("odd").all().alias("all_odd"), pl.col("odd").any().alias("any_odd"))
-        if kinds["all_odd"].any() and not kinds["any_odd"].all():
-            return False
-    return True
-
-
-def _rule_text(wide: pl.DataFrame, name: str) -> pl.Series:
-    """A payload field as text for the rules (null where it is absent or nested)."""
-    if name not in wide.columns or wide.schema[name].is_nested():
-        return pl.Series(name, [None] * wide.height, dtype=pl.String)
-    return wide.get_column(name).cast(pl.String)
-
-
-def _split_types(envelope: pl.DataFrame, ok: pl.Series, wide: pl.DataFrame,
-                 consumed: set[str]) -> dict[str, pl.DataFrame]:
-    """Per-type frames out of one wide parse (rows that decoded): each type keeps its fields."""
-    tagged = wide.with_columns(
-        envelope.get_column("type").alias("__type"),
-        envelope.get_column("seq").alias("__seq"),
-    ).filter(ok)
-    typed: dict[str, pl.DataFrame] = {}
-    for (event_type,), part in tagged.partition_by("__type", as_dict=True,
-                                                  maintain_order=True).items():
-        if event_type is None:
-            continue
-        present = [c for c in wide.columns if part.get_column(c).null_count() < part.height]
-        fields = _payload_names(part.select("__seq", *present), consumed)
-        typed[event_type] = fields.rename({"__seq": "seq"})
-    return typed
 
 
 def _sparse(name: str, n: int, values: Mapping[int, str]) -> pl.Series:
@@ -333,47 +256,38 @@ def _read(text: bytes, schema: Mapping[str, pl.DataType] | None) -> pl.DataFrame
     return pl.read_ndjson(buf, schema=dict(schema))
 
 
-def _parse_projected(
-    lines: pa.Array, rows: pl.Series, fields: list[str]
-) -> tuple[pl.DataFrame, dict[int, str]]:
-    """The rule fields of each line as text; or, if lines are bad, their reasons."""
+def _parse_projected(lines: pa.Array, fields: list[str]) -> tuple[pl.DataFrame, dict[int, str]]:
+    """The rule fields of every line as text; or, if some lines are not JSON, their reasons.
+
+    Only the rule fields are converted (a fixed schema, no inference), but
+    polars still checks every line whole.
+    """
     schema = {f: pl.String() for f in fields} or {"__none__": pl.String()}
-    if not len(rows):
-        return pl.DataFrame(schema=schema), {}
     try:
-        out = _read(_text(lines, rows), schema)
-        if out.height == len(rows):
+        out = _read(_text(lines, None), schema)
+        if out.height == len(lines):
             return out, {}
     except pl.exceptions.PolarsError:
         pass
-    values = lines.take(rows.to_arrow()).to_pylist()
-    bad = {j: reason for j, line in enumerate(values) if (reason := _json_object_error(line))}
+    values = lines.to_pylist()
+    bad = {i: reason for i, line in enumerate(values) if (reason := _json_object_error(line))}
     if not bad:  # polars refuses what orjson accepts: keep the events, flag them
         bad = dict.fromkeys(range(len(values)), "payload not readable as an NDJSON object")
     return pl.DataFrame(schema=schema), bad
 
 
-def _scatter(projected: pl.DataFrame, good: pl.Series, n: int, fields: list[str]) -> pl.DataFrame:
-    """Rule-field columns for all ``n`` rows (null where the payload did not decode)."""
-    if len(good) == n:
-        cols = projected
-    else:
-        idx = pl.DataFrame({"__row": good.cast(pl.UInt32)})
-        cols = (
-            pl.DataFrame({"__row": pl.int_range(n, dtype=pl.UInt32, eager=True)})
-            .join(pl.concat([idx, projected.select(fields)], how="horizontal"),
-                  on="__row", how="left")
-            .drop("__row")
-        ) if fields else pl.DataFrame()
-    return pl.DataFrame([
-        (cols[f] if f in cols.columns else pl.Series([None] * n, dtype=pl.String))
-        .rename(field_column(f)) for f in fields
-    ]) if fields else pl.DataFrame()
+def _blank(payloads: Sequence[bytes], rows: Mapping[int, str]) -> pa.Array:
+    """NDJSON lines of the payloads, with those at ``rows`` standing as ``{}``."""
+    fixed = list(payloads)
+    for i in rows:
+        fixed[i] = b"{}"
+    return _classify(fixed, pl.Series(fixed, dtype=pl.Binary))[1]
 
 
 def _typed_tables(
     envelope: pl.DataFrame, good: pl.Series, lines: pa.Array,
     schemas: Mapping[str, Mapping[str, pl.DataType]], consumed: set[str],
+    hints: dict[str, pa.Schema | None],
 ) -> dict[str, pl.DataFrame]:
     """One frame per event type: ``seq``, then the payload fields."""
     if not len(good):
@@ -383,15 +297,67 @@ def _typed_tables(
         .group_by("type", maintain_order=True).agg("__row")
     )
     typed: dict[str, pl.DataFrame] = {}
-    for event_type, rows in groups.iter_rows():
+    for event_type, rows in zip(groups.get_column("type"), groups.get_column("__row"),
+                                strict=True):
         if event_type is None:
             continue
-        rows = pl.Series(rows, dtype=pl.UInt32)
-        fields = _read_type(_text(lines, rows), schemas.get(event_type))
+        text = _text(lines, rows)
+        if event_type in schemas:
+            fields = _read_type(text, schemas[event_type])
+        else:
+            fields = _read_learning(text, event_type, hints)
         seq = envelope["seq"].gather(rows).to_frame()
         fields = _payload_names(fields, consumed)
         typed[event_type] = pl.concat([seq, fields], how="horizontal") if fields.width else seq
     return typed
+
+
+_JSON_READ = pa_json.ReadOptions(block_size=1 << 20)  # pieces the threads share
+
+
+def _read_learning(text: bytes, event_type: str, hints: dict[str, pa.Schema | None]
+                   ) -> pl.DataFrame:
+    """A type's lines read with the schema its earlier batches had, or else inferred.
+
+    The schema of an earlier batch saves polars' inference (most of its
+    cost), and it is used only where it is exact: Arrow's JSON reader, told
+    to, refuses a field the schema lacks and a value of another JSON type,
+    and then the lines are inferred again and the new schema kept.
+    """
+    known = hints.get(event_type)
+    if known is not None:
+        try:
+            options = pa_json.ParseOptions(explicit_schema=known, unexpected_field_behavior="error")
+            table = pa_json.read_json(io.BytesIO(text), read_options=_JSON_READ,
+                                      parse_options=options)
+            return pl.DataFrame(pl.from_arrow(table))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    fields = _read_type(text, None)
+    hints[event_type] = _json_schema(fields)
+    return fields
+
+
+def _json_schema(frame: pl.DataFrame) -> pa.Schema | None:
+    """The Arrow schema Arrow's JSON reader takes for ``frame``'s columns (None if none)."""
+    try:
+        return pa.schema([pa.field(name, _json_type(t)) for name, t in
+                          zip(frame.columns, frame.to_arrow().schema.types, strict=True)])
+    except TypeError:
+        return None
+
+
+def _json_type(t: pa.DataType) -> pa.DataType:
+    """``t`` in the types Arrow's JSON reader converts to (it takes no large or view types)."""
+    if pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return pa.string()
+    if pa.types.is_large_list(t) or pa.types.is_list(t) or pa.types.is_list_view(t):
+        return pa.list_(_json_type(t.value_type))
+    if pa.types.is_struct(t):
+        return pa.struct([pa.field(f.name, _json_type(f.type)) for f in t])
+    if (pa.types.is_integer(t) and t == pa.int64()) or t in (pa.float64(), pa.bool_(), pa.null()):
+        return t
+    raise TypeError(f"no JSON reading for {t}")
 
 
 def _read_type(text: bytes, schema: Mapping[str, pl.DataType] | None) -> pl.DataFrame:
@@ -436,16 +402,28 @@ def union(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
     """
     if len(frames) == 1:
         return frames[0]
+    dtypes: dict[str, set[pl.DataType]] = {}
+    for f in frames:
+        for name, dtype in f.schema.items():
+            if dtype != pl.Null:  # a column of nulls takes any type
+                dtypes.setdefault(name, set()).add(dtype)
+    # Kinds that cannot widen into each other become text here, whatever the
+    # order of the batches (polars would widen some pairs and refuse others).
+    clash = [name for name, ds in dtypes.items() if len(ds) > 1 and not _widens(ds)]
+    if clash:
+        frames = [f.with_columns(_as_text(f, clash)) for f in frames]
     try:
         return pl.concat(frames, how="diagonal_relaxed", rechunk=False)
-    except pl.exceptions.PolarsError:
-        dtypes: dict[str, set[pl.DataType]] = {}
-        for f in frames:
-            for name, dtype in f.schema.items():
-                dtypes.setdefault(name, set()).add(dtype)
+    except pl.exceptions.PolarsError:  # nested types that do not merge
         clash = [name for name, ds in dtypes.items() if len(ds) > 1]
         frames = [f.with_columns(_as_text(f, clash)) for f in frames]
         return pl.concat(frames, how="diagonal_relaxed", rechunk=False)
+
+
+def _widens(dtypes: set[pl.DataType]) -> bool:
+    """Numbers widen to a common number; structs and lists merge their own way."""
+    return (all(d.is_numeric() for d in dtypes) or all(isinstance(d, pl.Struct) for d in dtypes)
+            or all(isinstance(d, pl.List) for d in dtypes))
 
 
 def _as_text(frame: pl.DataFrame, names: list[str]) -> list[pl.Expr]:
@@ -454,8 +432,9 @@ def _as_text(frame: pl.DataFrame, names: list[str]) -> list[pl.Expr]:
         if name not in frame.columns:
             continue
         dtype = frame.schema[name]
-        if isinstance(dtype, pl.Struct):
-            out.append(pl.col(name).struct.json_encode())
+        if isinstance(dtype, pl.Struct):  # a missing object stays missing, not "null"
+            out.append(pl.when(pl.col(name).is_not_null())
+                       .then(pl.col(name).struct.json_encode()).alias(name))
         elif dtype.is_nested():
             out.append(pl.col(name).map_elements(
                 lambda v: orjson.dumps(v.to_list() if isinstance(v, pl.Series) else v).decode(),

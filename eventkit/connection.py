@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
+import pyarrow as pa
 from tqdm.auto import tqdm
 
 from eventkit._time import to_position
@@ -308,13 +309,15 @@ class Connection:
                    disable=not progress, delay=0.5, leave=False)
         loop = asyncio.get_running_loop()
         decoding: list[asyncio.Future[Decoded]] = []
+        hints: dict[str, pa.Schema | None] = {}  # payload schemas, learned batch to batch
         parts: list[Decoded] = []
         notes: list[str] = []
         try:
             async for raw in self._js.fetch(stream, subjects=filters, start=lo, end=hi,
                                             notes=notes):
                 # decode on a worker thread while the next batch arrives
-                decoding.append(loop.run_in_executor(_decoder, _decode, raw, rules, schemas))
+                decoding.append(loop.run_in_executor(_decoder, _decode, raw, rules, schemas,
+                                                     hints))
                 bar.update(len(raw))
                 while len(decoding) > 1:  # bound memory: one batch decoding, one arriving
                     parts.append(await decoding.pop(0))
@@ -339,8 +342,10 @@ def _told(events: Events) -> Events:
     return events
 
 
-def _decode(raw: RawBatch, rules: Rules, schemas: _Snapshot | None = None) -> Decoded:
-    decoded = decode(raw.seq, raw.time, raw.subjects, raw.headers, raw.payloads, rules)
+def _decode(raw: RawBatch, rules: Rules, schemas: _Snapshot | None,
+            hints: dict[str, pa.Schema | None]) -> Decoded:
+    decoded = decode(raw.seq, raw.time, raw.subjects, raw.headers, raw.payloads, rules,
+                     hints=hints)
     return schemas.apply(decoded, rules) if schemas is not None else decoded
 
 

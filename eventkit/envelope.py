@@ -26,6 +26,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from eventkit.exceptions import ConfigurationError
 
@@ -230,7 +232,8 @@ def _first(frame: pl.DataFrame, rules: tuple[Rule, ...]) -> pl.Series:
             break
         if rule.source == "header" and frame.get_column("headers").null_count() == frame.height:
             continue
-        out = out.zip_with(~missing, _one(frame, rule))
+        rows = missing.arg_true()
+        out = out.scatter(rows, _one(frame[rows], rule))
     return out
 
 
@@ -255,8 +258,12 @@ def parse_times(text: pl.Series) -> pl.Series:
      None, None]
     """
     text = text.cast(pl.String)
+    try:  # the common case: all ISO-8601 with a zone, which Arrow reads fastest
+        return pl.Series(text.name, pc.cast(text.to_arrow(), pa.timestamp("ns", "UTC")))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     out = text.str.strptime(TIME, _ISO_FORMATS[0], strict=False, exact=True)
-    if out.null_count() == text.null_count():  # the common case: one format throughout
+    if out.null_count() == text.null_count():  # one format throughout
         return out
     given = text.is_not_null()
     for fmt in _ISO_FORMATS[1:]:

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
+import pyarrow as pa
 from tqdm.auto import tqdm
 
 from eventkit import query
@@ -1010,6 +1011,7 @@ class _Writer:
         self.gaps = 0
         self.first_seq: int | None = None
         self.failed: BaseException | None = None
+        self.hints: dict[str, pa.Schema | None] = {}  # payload schemas, batch to batch
 
     def result(self, began: float) -> SyncResult:
         return SyncResult(self.cp.stream, self.events, self.first_seq, self.cp.last_seq,
@@ -1043,7 +1045,7 @@ class _Writer:
                 raise StoreError(f"batch {lo}..{hi} of {self.cp.stream!r} is not in sequence "
                                  "order: nothing was written")
             decoded = decode(raw.seq, raw.time, raw.subjects, raw.headers, raw.payloads,
-                             self.cp.rules)
+                             self.cp.rules, hints=self.hints)
             env = decoded.envelope
             name = Segment(lo, hi, 0).name
             dirs = {self._put(env, self.path / "envelope" / name)}

@@ -73,10 +73,11 @@ def test_every_message_is_kept_and_flagged_exactly_when_it_does_not_decode(items
 
 
 @settings(max_examples=100, deadline=None)
-@given(payloads, st.integers(1, 5))
-def test_typed_tables_match_per_message_decoding(items, pieces):
+@given(payloads, st.integers(1, 5), st.booleans())
+def test_typed_tables_match_per_message_decoding(items, pieces, learn):
     cut = [len(items) * i // pieces for i in range(pieces + 1)]
-    parts = [decode(*_batch(items[a:b], first_seq=a + 1), Rules())
+    hints: dict | None = {} if learn else None  # schemas learned batch to batch, or not
+    parts = [decode(*_batch(items[a:b], first_seq=a + 1), Rules(), hints=hints)
              for a, b in itertools.pairwise(cut)]
     out = combine(parts)
     assert out.envelope["seq"].to_list() == list(range(1, len(items) + 1))
@@ -95,6 +96,73 @@ def test_typed_tables_match_per_message_decoding(items, pieces):
                 if name in payload and payload[name] is not None:
                     value = got[name]
                     assert value == payload[name] or abs(value - payload[name]) < 1e-6
+
+
+# A field whose JSON kind (and so column type) varies from batch to batch.
+drifting = st.lists(st.fixed_dictionaries(
+    {"type": st.sampled_from(["a", "b"]), "key": st.just("k")},
+    optional={"v": st.one_of(st.none(), st.booleans(), st.integers(-5, 5),
+                             st.floats(-5, 5, allow_nan=False), st.text(max_size=3),
+                             st.fixed_dictionaries({}, optional={"x": st.integers(0, 3),
+                                                                 "y": st.text(max_size=2)}),
+                             st.lists(st.integers(0, 3), max_size=2)),
+              "w": st.integers(0, 9)},
+).map(orjson.dumps), max_size=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(drifting, st.integers(2, 6))
+def test_schemas_learned_from_earlier_batches_change_nothing(items, pieces):
+    """A new field, a new nested field or a field changing kind in a later batch
+    reads as if every batch had been inferred on its own.
+
+    Numbers compare as numbers: a type learned as decimals reads a later
+    batch's ``0`` as ``0.0``, which shows only where a field also holds
+    other kinds and the column becomes text ("0.0" against "0").
+    """
+    cut = [len(items) * i // pieces for i in range(pieces + 1)]
+    hints: dict = {}
+    learned, inferred = [], []
+    for a, b in itertools.pairwise(cut):
+        learned.append(decode(*_batch(items[a:b], first_seq=a + 1), Rules(), hints=hints))
+        inferred.append(decode(*_batch(items[a:b], first_seq=a + 1), Rules()))
+    got, want = combine(learned), combine(inferred)
+    assert set(got.typed) == set(want.typed)
+    for name, table in want.typed.items():
+        mine = got.typed[name]
+        assert _numbers(mine.select(table.columns).to_dicts()) == _numbers(table.to_dicts()), name
+
+
+def _numbers(rows: list[dict]) -> list[dict]:
+    """Rows with JSON text read back, numbers as floats, and absent object fields as null."""
+    def one(value: object) -> object:
+        if isinstance(value, str):
+            try:
+                value = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                return value
+            if isinstance(value, str):
+                return orjson.dumps(value).decode()  # it was text all along
+        if type(value) in (int, float):
+            return float(value)  # type: ignore[arg-type]
+        if isinstance(value, dict):
+            return {k: one(v) for k, v in value.items() if v is not None}
+        if isinstance(value, list):
+            return [one(v) for v in value]
+        return value
+    return [{k: one(v) for k, v in row.items()} for row in rows]
+
+
+def test_a_later_batch_with_a_new_field_or_kind_is_read_whole():
+    hints: dict = {}
+    first = decode(*_batch([b'{"type":"a","key":"k","v":1}']), Rules(), hints=hints)
+    later = decode(*_batch([b'{"type":"a","key":"k","v":2.5,"extra":{"deep":true}}'],
+                           first_seq=2), Rules(), hints=hints)
+    assert first.typed["a"].schema["v"] == pl.Int64
+    assert later.typed["a"].to_dicts() == [{"seq": 2, "v": 2.5, "extra": {"deep": True}}]
+    again = decode(*_batch([b'{"type":"a","key":"k","v":3,"extra":{"deep":false}}'],
+                           first_seq=3), Rules(), hints=hints)  # the learned schema fits
+    assert again.typed["a"].to_dicts() == [{"seq": 3, "v": 3.0, "extra": {"deep": False}}]
 
 
 def test_fields_of_one_type_never_clash_with_another():
