@@ -19,11 +19,12 @@ import json
 import secrets
 import ssl
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from eventkit.exceptions import AuthenticationError, ConfigurationError, ConnectionFailedError
 
-__all__ = ["Address", "Auth", "Sink", "Wire", "parse_headers"]
+__all__ = ["Address", "Auth", "Deliveries", "Sink", "Wire", "parse_headers"]
 
 _CRLF = b"\r\n"
 _READ_SIZE = 1 << 20
@@ -168,6 +169,15 @@ def encode_headers(headers: dict[str, str]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
+class Deliveries(NamedTuple):
+    """What a sink received: per delivery a subject, reply subject and payload."""
+
+    subjects: list[bytes]
+    replies: list[bytes]
+    headers: dict[int, bytes]  # header blocks by delivery index (most have none)
+    payloads: list[bytes]
+
+
 class Sink:
     """Where a subscription's deliveries go.
 
@@ -210,9 +220,9 @@ class Sink:
             pass
         self._waiter.clear()
 
-    def take(self) -> tuple[list[bytes], list[bytes], dict[int, bytes], list[bytes]]:
-        """Everything delivered so far (header blocks by delivery index), leaving the sink empty."""
-        out = self.subjects, self.replies, self.headers, self.payloads
+    def take(self) -> Deliveries:
+        """Everything delivered so far, leaving the sink empty."""
+        out = Deliveries(self.subjects, self.replies, self.headers, self.payloads)
         self.subjects, self.replies, self.headers, self.payloads = [], [], {}, []
         return out
 

@@ -35,7 +35,15 @@ from eventkit.exceptions import (
     ReadInterruptedError,
     StreamNotFoundError,
 )
-from eventkit.source._wire import Address, Auth, Sink, Wire, encode_headers, parse_headers
+from eventkit.source._wire import (
+    Address,
+    Auth,
+    Deliveries,
+    Sink,
+    Wire,
+    encode_headers,
+    parse_headers,
+)
 
 __all__ = ["JetStream", "RawBatch", "StreamInfo"]
 
@@ -350,7 +358,7 @@ class JetStream:
         next_subject = f"{_API}.CONSUMER.MSG.NEXT.{stream}.{name}"
         received = outstanding = 0
         last_seq = after or 0
-        pending: list[RawBatch] = []
+        pending: list[Deliveries] = []
         buffered = 0
         idle_since = time.monotonic()
         try:
@@ -376,24 +384,27 @@ class JetStream:
                         raise _Restart(f"no messages for {stall:.0f} s")
                     continue
                 idle_since = time.monotonic()
-                subjects_, replies, headers_, payloads = sink.take()
-                n = len(payloads)
+                chunk = sink.take()
+                n = len(chunk.payloads)
                 received += n
                 outstanding = max(outstanding - n, 0)
-                seq, stime = positions(replies)
-                raw = RawBatch(seq, stime, subjects_, headers_, payloads)
-                raw, done = _trim(raw, last_seq, stop_seq, stop_ns)
-                if len(raw):
-                    last_seq = int(raw.seq[-1])
-                    pending.append(raw)
-                    buffered += len(raw)
-                if pending and (buffered >= batch or done):
-                    yield _concat(pending)
+                pending.append(chunk)
+                buffered += n
+                # one consumer delivers in stream order: its last message says how far
+                seq_now, ns_now = _position(chunk.replies[-1])
+                done = seq_now >= stop_seq or (stop_ns is not None and ns_now > stop_ns)
+                if buffered >= batch or done:
+                    raw = _trim(_stack(pending), last_seq, stop_seq, stop_ns)
                     pending, buffered = [], 0
+                    if len(raw):
+                        last_seq = int(raw.seq[-1])
+                        yield raw
                 if done:
                     return
             if pending:
-                yield _concat(pending)
+                raw = _trim(_stack(pending), last_seq, stop_seq, stop_ns)
+                if len(raw):
+                    yield raw
         except (ConnectionError, OSError) as exc:
             raise _Restart(f"connection lost ({exc})") from exc
         finally:
@@ -448,7 +459,8 @@ class JetStream:
                 reached = int(raw.seq[-1])
                 if subjects and not one_filter:
                     raw = _filter_subjects(raw, subjects)
-                raw, done = _trim(raw, last_seq, stop_seq, stop_ns)
+                done = _past_end(raw, stop_seq, stop_ns)
+                raw = _trim(raw, last_seq, stop_seq, stop_ns)
                 last_seq = max(last_seq, reached)
                 if len(raw):
                     pending.append(raw)
@@ -560,18 +572,15 @@ def _ns(value: dt.datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 
-def _trim(raw: RawBatch, after: int, stop_seq: int, stop_ns: int | None) -> tuple[RawBatch, bool]:
+def _trim(raw: RawBatch, after: int, stop_seq: int, stop_ns: int | None) -> RawBatch:
     """Drop redeliveries (sequence not after ``after``) and what lies past the end."""
     seq = raw.seq
     keep = seq > after
     keep &= seq <= stop_seq
     if stop_ns is not None:
         keep &= raw.time.dt.epoch("ns") <= stop_ns
-    done = bool(seq.max() >= stop_seq) or (  # type: ignore[operator]
-        stop_ns is not None and int(raw.time.dt.epoch("ns").max()) > stop_ns  # type: ignore[arg-type]
-    )
     if keep.all() and (len(seq) < 2 or seq.diff(null_behavior="drop").min() > 0):  # type: ignore[operator]
-        return raw, done
+        return raw
     frame = pl.DataFrame({"seq": seq, "i": pl.int_range(len(seq), eager=True)}).filter(keep)
     frame = frame.unique("seq", keep="first").sort("seq")
     idx = frame["i"].to_list()
@@ -579,7 +588,41 @@ def _trim(raw: RawBatch, after: int, stop_seq: int, stop_ns: int | None) -> tupl
         frame["seq"], raw.time.gather(idx),
         [raw.subjects[i] for i in idx], _regather(raw.headers, idx),
         [raw.payloads[i] for i in idx],
-    ), done
+    )
+
+
+def _past_end(raw: RawBatch, stop_seq: int, stop_ns: int | None) -> bool:
+    """Does ``raw`` reach the end of the read?"""
+    return bool(raw.seq.max() >= stop_seq) or (  # type: ignore[operator]
+        stop_ns is not None and int(raw.time.dt.epoch("ns").max()) > stop_ns  # type: ignore[arg-type]
+    )
+
+
+def _position(reply: bytes) -> tuple[int, int]:
+    """Stream sequence and server time (ns) of one JetStream reply subject.
+
+    >>> _position(b"$JS.ACK.RIDES.c1.1.42.42.1793534400000000001.0")
+    (42, 1793534400000000001)
+    """
+    tokens = reply.split(b".")
+    return (int(tokens[5]), int(tokens[7])) if len(tokens) == 9 else (int(tokens[7]),
+                                                                      int(tokens[9]))
+
+
+def _stack(chunks: list[Deliveries]) -> RawBatch:
+    """One raw batch out of a consumer's deliveries, positions split out of all replies at once."""
+    subjects: list[bytes] = []
+    replies: list[bytes] = []
+    headers: dict[int, bytes] = {}
+    payloads: list[bytes] = []
+    for chunk in chunks:
+        offset = len(payloads)
+        headers.update((offset + i, h) for i, h in chunk.headers.items())
+        subjects += chunk.subjects
+        replies += chunk.replies
+        payloads += chunk.payloads
+    seq, stamp = positions(replies)
+    return RawBatch(seq, stamp, subjects, headers, payloads)
 
 
 def _regather(headers: dict[int, bytes], rows: list[int]) -> dict[int, bytes]:
