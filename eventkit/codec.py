@@ -29,7 +29,7 @@ import pyarrow.json as pa_json
 from eventkit.envelope import ENVELOPE_SCHEMA, Rules, field_column, payload_column
 from eventkit.source._wire import parse_headers
 
-__all__ = ["Decoded", "combine", "decode", "header_json"]
+__all__ = ["Decoded", "Hints", "combine", "decode", "header_json"]
 
 EMPTY = "empty payload"
 
@@ -70,7 +70,7 @@ def decode(
     rules: Rules,
     *,
     schemas: Mapping[str, Mapping[str, pl.DataType]] | None = None,
-    hints: dict[str, pa.Schema | None] | None = None,
+    hints: Hints | None = None,
 ) -> Decoded:
     """Decode one batch of messages (all lists in stream order, one entry per message).
 
@@ -88,8 +88,8 @@ def decode(
         Per event type, the payload fields and their polars types (from a
         schema registry); types not listed are inferred from the batch.
     hints
-        Arrow schemas of the types, learned from earlier batches of the same
-        read and updated here: pass one dict to every batch of a read.
+        What earlier batches of the same read taught (see :class:`Hints`),
+        updated here: pass one to every batch of a read.
 
     Examples
     --------
@@ -132,27 +132,122 @@ def decode(
         i: h for i, h in enumerate(headers) if h is not None}
     header_text = _sparse("headers", n, {i: header_json(h) for i, h in blocks.items()})
     errors, lines = _classify(payloads, data)
+    frame = pl.DataFrame([seq.rename("seq").cast(pl.UInt64), subject, time.rename("time"),
+                          header_text, data])
     fields = rules.fields()
+    learned = hints if hints is not None else Hints()
+    consumed = {
+        name for name in ("type", "key", "event_time")
+        if any(r.source == "field" and r.name == name for r in getattr(rules, name))
+    }
+    if not schemas:  # each type's lines read once, if the subjects tell the types
+        fast = _decode_by_subject(frame, errors, lines, rules, learned, consumed)
+        if fast is not None:
+            return fast
     projected, bad = _parse_projected(lines, fields)
     if bad:
         errors |= bad
         lines = _blank(payloads, bad)
         projected, _ = _parse_projected(lines, fields)
     error = _sparse("error", n, errors)
-    frame = pl.DataFrame(
-        [seq.rename("seq").cast(pl.UInt64), subject, time.rename("time"), header_text, data,
-         error]
-    )
     field_frame = pl.DataFrame([projected.get_column(f).rename(field_column(f)) for f in fields])
-    envelope = rules.apply(pl.concat([frame, field_frame], how="horizontal")).select(
-        list(ENVELOPE_SCHEMA))
-    consumed = {
-        name for name in ("type", "key", "event_time")
-        if any(r.source == "field" and r.name == name for r in getattr(rules, name))
-    }
+    envelope = _envelope(frame, error, field_frame, rules)
     good = error.is_null().arg_true()
-    typed = _typed_tables(envelope, good, lines, schemas or {}, consumed,
-                          {} if hints is None else hints)
+    typed = _typed_tables(envelope, good, lines, schemas or {}, consumed, learned.schemas)
+    learned.learn(envelope.get_column("subject"), envelope.get_column("type"), good)
+    return Decoded(envelope, typed)
+
+
+@dataclass(slots=True)
+class Hints:
+    """What one read learns from batch to batch, to decode the next ones faster.
+
+    ``schemas``: each event type's Arrow schema (None where Arrow's JSON
+    reader cannot take it); ``types``: each subject's event type, None once
+    a subject has carried more than one.
+    """
+
+    schemas: dict[str, pa.Schema | None] = field(default_factory=dict)
+    types: dict[str, str | None] = field(default_factory=dict)
+
+    def learn(self, subject: pl.Series, event_type: pl.Series, good: pl.Series) -> None:
+        pairs = pl.DataFrame([subject, event_type]).select(pl.all().gather(good)).unique()
+        several = pairs.get_column("subject").is_duplicated()
+        for (name, kind), many in zip(pairs.iter_rows(), several, strict=True):
+            if many or self.types.get(name, kind) != kind:
+                self.types[name] = None
+            else:
+                self.types[name] = kind
+
+
+def _envelope(frame: pl.DataFrame, error: pl.Series, field_frame: pl.DataFrame,
+              rules: Rules) -> pl.DataFrame:
+    return rules.apply(pl.concat([frame.with_columns(error), field_frame],
+                                 how="horizontal")).select(list(ENVELOPE_SCHEMA))
+
+
+def _decode_by_subject(
+    frame: pl.DataFrame, errors: dict[int, str], lines: pa.Array, rules: Rules,
+    hints: Hints, consumed: set[str],
+) -> Decoded | None:
+    """Decode with no pass over the payloads for the rule fields, or None if that cannot be exact.
+
+    Where every subject of the batch carried one event type in the batches
+    before, the lines are grouped by that type and each group read once;
+    the rule fields (``type``, ``key``, ...) come out of those reads. The
+    result stands only if the rules then give each event the type its group
+    assumed, and every rule field read as text; otherwise None, and the
+    caller takes the general way (which also finds payloads that are not JSON).
+    """
+    n = frame.height
+    if not hints.types:
+        return None
+    error = _sparse("error", n, errors)
+    good = error.is_null().arg_true()
+    if not len(good):
+        return None
+    guess = frame.get_column("subject").replace_strict(
+        list(hints.types), list(hints.types.values()), default=None, return_dtype=pl.String)
+    if guess.gather(good).null_count():
+        return None
+    groups = (pl.DataFrame({"type": guess}).with_row_index("__row")[good]
+              .group_by("type", maintain_order=True).agg("__row"))
+    fields = rules.fields()
+    parts: dict[str, tuple[pl.Series, pl.DataFrame]] = {}
+    columns = []
+    try:
+        for event_type, rows in zip(groups.get_column("type"), groups.get_column("__row"),
+                                    strict=True):
+            read = _read_learning(_text(lines, rows), event_type, hints.schemas)
+            if read.height != len(rows):
+                return None
+            picked = [rows.rename("__row")]
+            for f in fields:
+                if f not in read.columns:
+                    picked.append(pl.repeat(None, len(rows), dtype=pl.String, eager=True)
+                                  .rename(field_column(f)))
+                elif read.schema[f] in (pl.String, pl.Null):
+                    picked.append(read.get_column(f).cast(pl.String).rename(field_column(f)))
+                else:  # a rule field that is not text: the general way reads it as text
+                    return None
+            columns.append(pl.DataFrame(picked))
+            parts[event_type] = (rows, read)
+    except (pl.exceptions.PolarsError, pa.ArrowInvalid, orjson.JSONDecodeError):
+        return None  # a payload that is not JSON after all
+    rule_fields = pl.concat(columns).sort("__row")
+    if rule_fields.height != n:
+        rule_fields = pl.DataFrame({"__row": pl.int_range(n, dtype=pl.UInt32, eager=True)}).join(
+            rule_fields, on="__row", how="left", maintain_order="left")
+    envelope = _envelope(frame, error, rule_fields.drop("__row"), rules)
+    if not envelope.get_column("type").gather(good).equals(guess.gather(good)):
+        return None
+    typed: dict[str, pl.DataFrame] = {}
+    seq = envelope.get_column("seq")
+    for event_type, (rows, read) in parts.items():
+        payload = _payload_names(read, consumed)
+        head = seq.gather(rows).to_frame()
+        typed[event_type] = pl.concat([head, payload], how="horizontal") if payload.width else head
+    hints.learn(envelope.get_column("subject"), envelope.get_column("type"), good)
     return Decoded(envelope, typed)
 
 

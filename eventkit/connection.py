@@ -20,12 +20,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
-import pyarrow as pa
 from tqdm.auto import tqdm
 
 from eventkit._time import to_position
 from eventkit._typing import TimeLike
-from eventkit.codec import Decoded, combine, decode
+from eventkit.codec import Decoded, Hints, combine, decode
 from eventkit.envelope import Rules
 from eventkit.events import Events, ReadInfo
 from eventkit.exceptions import ClosedError, ConfigurationError, EventkitWarning
@@ -309,7 +308,7 @@ class Connection:
                    disable=not progress, delay=0.5, leave=False)
         loop = asyncio.get_running_loop()
         decoding: list[asyncio.Future[Decoded]] = []
-        hints: dict[str, pa.Schema | None] = {}  # payload schemas, learned batch to batch
+        hints = Hints()  # what one batch teaches the decoding of the next
         parts: list[Decoded] = []
         notes: list[str] = []
         try:
@@ -343,7 +342,7 @@ def _told(events: Events) -> Events:
 
 
 def _decode(raw: RawBatch, rules: Rules, schemas: _Snapshot | None,
-            hints: dict[str, pa.Schema | None]) -> Decoded:
+            hints: Hints) -> Decoded:
     decoded = decode(raw.seq, raw.time, raw.subjects, raw.headers, raw.payloads, rules,
                      hints=hints)
     return schemas.apply(decoded, rules) if schemas is not None else decoded

@@ -46,11 +46,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
-import pyarrow as pa
 from tqdm.auto import tqdm
 
 from eventkit import query
-from eventkit.codec import decode
+from eventkit.codec import Hints, decode
 from eventkit.envelope import ENVELOPE_SCHEMA, Rules
 from eventkit.exceptions import (
     AuthenticationError,
@@ -1011,7 +1010,7 @@ class _Writer:
         self.gaps = 0
         self.first_seq: int | None = None
         self.failed: BaseException | None = None
-        self.hints: dict[str, pa.Schema | None] = {}  # payload schemas, batch to batch
+        self.hints = Hints()  # what one batch teaches the decoding of the next
 
     def result(self, began: float) -> SyncResult:
         return SyncResult(self.cp.stream, self.events, self.first_seq, self.cp.last_seq,

@@ -10,7 +10,7 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from eventkit.codec import combine, decode
+from eventkit.codec import Hints, combine, decode
 from eventkit.envelope import ENVELOPE_SCHEMA, Rules
 
 T0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
@@ -76,7 +76,7 @@ def test_every_message_is_kept_and_flagged_exactly_when_it_does_not_decode(items
 @given(payloads, st.integers(1, 5), st.booleans())
 def test_typed_tables_match_per_message_decoding(items, pieces, learn):
     cut = [len(items) * i // pieces for i in range(pieces + 1)]
-    hints: dict | None = {} if learn else None  # schemas learned batch to batch, or not
+    hints = Hints() if learn else None  # what batches teach the next, or not
     parts = [decode(*_batch(items[a:b], first_seq=a + 1), Rules(), hints=hints)
              for a, b in itertools.pairwise(cut)]
     out = combine(parts)
@@ -121,7 +121,7 @@ def test_schemas_learned_from_earlier_batches_change_nothing(items, pieces):
     other kinds and the column becomes text ("0.0" against "0").
     """
     cut = [len(items) * i // pieces for i in range(pieces + 1)]
-    hints: dict = {}
+    hints = Hints()
     learned, inferred = [], []
     for a, b in itertools.pairwise(cut):
         learned.append(decode(*_batch(items[a:b], first_seq=a + 1), Rules(), hints=hints))
@@ -153,8 +153,61 @@ def _numbers(rows: list[dict]) -> list[dict]:
     return [{k: one(v) for k, v in row.items()} for row in rows]
 
 
+typed_by_subject = st.lists(st.tuples(
+    st.sampled_from(["a", "b", "c"]),          # the event type
+    st.integers(0, 30),                        # 0: a subject that lies about the type
+    st.one_of(st.none(), st.integers(0, 9), st.text(max_size=3)),
+    st.booleans(),                             # malformed payload
+), max_size=80)
+
+
+@settings(max_examples=200, deadline=None)
+@given(typed_by_subject, st.integers(1, 6))
+def test_types_told_by_subjects_decode_as_the_general_way(items, pieces):
+    """Subjects ending in the type (as the sample's do) let later batches skip the
+    rule-field pass; a subject that once carries another type, a payload that is
+    not JSON, a rule field that is not text: each still decodes exactly."""
+    payloads, subjects = [], []
+    for kind, lie, value, broken in items:
+        body = {"type": kind, "key": value if isinstance(value, str) else "k", "v": value}
+        bad = b'{"type":}' if lie % 2 else b'{"type":'  # the first gets past the cheap checks
+        payloads.append(bad if broken else orjson.dumps(body))
+        subjects.append(f"ev.{'c' if lie == 0 else kind}".encode())
+    cut = [len(items) * i // pieces for i in range(pieces + 1)]
+    hints = Hints()
+    for a, b in itertools.pairwise(cut):
+        seq, time, _, heads, _ = _batch(payloads[a:b], first_seq=a + 1)
+        batch = (seq, time, subjects[a:b], heads, payloads[a:b])
+        fast, general = decode(*batch, Rules(), hints=hints), decode(*batch, Rules())
+        assert fast.envelope.equals(general.envelope)
+        assert fast.typed.keys() == general.typed.keys()
+        for name, table in general.typed.items():
+            assert fast.typed[name].select(table.columns).equals(table), name
+
+
+def test_the_subject_way_is_taken_once_subjects_are_known():
+    from eventkit.codec import _classify, _decode_by_subject
+
+    rows = [(b"ev.a", b'{"type":"a","key":"k1","n":1}'), (b"ev.b", b'{"type":"b","key":"k2"}')]
+    hints = Hints()
+    decode(*_batch([p for _, p in rows]), Rules(), hints=hints)  # subjects ev.x.N: no use
+    batch = _batch([p for _, p in rows])
+    decode(batch[0], batch[1], [s for s, _ in rows], batch[3], batch[4], Rules(), hints=hints)
+    assert hints.types["ev.a"] == "a" and hints.types["ev.b"] == "b"
+    frame = pl.DataFrame([batch[0].rename("seq"), pl.Series("subject", ["ev.a", "ev.b"]),
+                          batch[1].rename("time"), pl.Series("headers", [None, None], pl.String),
+                          pl.Series("data", batch[4], pl.Binary)])
+    errors, lines = _classify(batch[4], frame["data"])
+    out = _decode_by_subject(frame, errors, lines, Rules(), hints, {"type", "key"})
+    assert out is not None
+    assert out.typed["a"].to_dicts() == [{"seq": 1, "n": 1}]
+    assert out.envelope["key"].to_list() == ["k1", "k2"]
+    hints.types["ev.b"] = "a"  # a subject that lied: the rules say otherwise, so no result
+    assert _decode_by_subject(frame, errors, lines, Rules(), hints, {"type", "key"}) is None
+
+
 def test_a_later_batch_with_a_new_field_or_kind_is_read_whole():
-    hints: dict = {}
+    hints = Hints()
     first = decode(*_batch([b'{"type":"a","key":"k","v":1}']), Rules(), hints=hints)
     later = decode(*_batch([b'{"type":"a","key":"k","v":2.5,"extra":{"deep":true}}'],
                            first_seq=2), Rules(), hints=hints)
