@@ -7,7 +7,9 @@ batch are joined into one NDJSON buffer and parsed twice, first only the
 fields the envelope rules need (cheap, a fixed schema), then once per event
 type, so the fields of one type never collide with those of another. A type's
 schema comes from the registry, or from the earlier batches of the same read
-(exact, see :func:`_read_learning`), or else is inferred.
+(exact, see :func:`_read_learning`), or else is inferred. Once a read has
+seen that each subject carries one type, later batches skip the first pass
+and check the types afterwards instead (see :func:`_decode_by_subject`).
 
 A payload that is empty or not a JSON object is kept: its bytes stay in
 ``data``, ``error`` says why, and it is left out of the typed tables.
