@@ -337,16 +337,16 @@ def _json_object_error(raw: bytes) -> str | None:
     return None
 
 
-def _text(lines: pa.Array, rows: pl.Series | None) -> bytes:
-    """The NDJSON text of the lines at ``rows`` (all of them for None)."""
+def _text(lines: pa.Array, rows: pl.Series | None) -> pa.Buffer:
+    """The NDJSON text of the lines at ``rows`` (all of them for None), not copied again."""
     part = lines if rows is None or len(rows) == len(lines) else lines.take(rows.to_arrow())
     offsets = pa.Array.from_buffers(pa.int64(), len(part) + 1, [None, part.buffers()[1]],
                                     offset=part.offset)
     start, stop = offsets[0].as_py(), offsets[-1].as_py()
-    return part.buffers()[2][start:stop].to_pybytes()
+    return part.buffers()[2][start:stop]
 
 
-def _read(text: bytes, schema: Mapping[str, pl.DataType] | None) -> pl.DataFrame:
+def _read(text: pa.Buffer, schema: Mapping[str, pl.DataType] | None) -> pl.DataFrame:
     buf = io.BytesIO(text)
     if schema is None:
         return pl.read_ndjson(buf, infer_schema_length=None)
@@ -412,7 +412,7 @@ def _typed_tables(
 _JSON_READ = pa_json.ReadOptions(block_size=1 << 20)  # pieces the threads share
 
 
-def _read_learning(text: bytes, event_type: str, hints: dict[str, pa.Schema | None]
+def _read_learning(text: pa.Buffer, event_type: str, hints: dict[str, pa.Schema | None]
                    ) -> pl.DataFrame:
     """A type's lines read with the schema its earlier batches had, or else inferred.
 
@@ -425,7 +425,7 @@ def _read_learning(text: bytes, event_type: str, hints: dict[str, pa.Schema | No
     if known is not None:
         try:
             options = pa_json.ParseOptions(explicit_schema=known, unexpected_field_behavior="error")
-            table = pa_json.read_json(io.BytesIO(text), read_options=_JSON_READ,
+            table = pa_json.read_json(pa.BufferReader(text), read_options=_JSON_READ,
                                       parse_options=options)
             return pl.DataFrame(pl.from_arrow(table))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -457,13 +457,13 @@ def _json_type(t: pa.DataType) -> pa.DataType:
     raise TypeError(f"no JSON reading for {t}")
 
 
-def _read_type(text: bytes, schema: Mapping[str, pl.DataType] | None) -> pl.DataFrame:
+def _read_type(text: pa.Buffer, schema: Mapping[str, pl.DataType] | None) -> pl.DataFrame:
     try:
         return _read(text, schema)
     except pl.exceptions.PolarsError:
         # fields whose JSON types disagree within one type: read every field as text
         names: dict[str, None] = {}
-        for line in text.splitlines():
+        for line in text.to_pybytes().splitlines():
             names.update(dict.fromkeys(orjson.loads(line)))
         return _read(text, {name: pl.String() for name in names})
 
