@@ -217,10 +217,11 @@ def _decode_by_subject(
     fields = rules.fields()
     parts: dict[str, tuple[pl.Series, pl.DataFrame]] = {}
     columns = []
+    schemas = dict(hints.schemas)  # kept only if the groups prove to be the types
     try:
         for event_type, rows in zip(groups.get_column("type"), groups.get_column("__row"),
                                     strict=True):
-            read = _read_learning(_text(lines, rows), event_type, hints.schemas)
+            read = _read_learning(_text(lines, rows), event_type, schemas)
             if read.height != len(rows):
                 return None
             picked = [rows.rename("__row")]
@@ -243,6 +244,7 @@ def _decode_by_subject(
     envelope = _envelope(frame, error, rule_fields.drop("__row"), rules)
     if not envelope.get_column("type").gather(good).equals(guess.gather(good)):
         return None
+    hints.schemas.update(schemas)
     typed: dict[str, pl.DataFrame] = {}
     seq = envelope.get_column("seq")
     for event_type, (rows, read) in parts.items():
