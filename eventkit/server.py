@@ -9,6 +9,7 @@ directory unless given one, and dies with the Python process that started it
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import json
@@ -21,6 +22,7 @@ import sysconfig
 import tempfile
 import time
 import urllib.request
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -31,6 +33,15 @@ __all__ = ["EmbeddedServer", "find_nats_server"]
 
 _PR_SET_PDEATHSIG = 1
 _spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventkit-spawn")
+# Servers still running when Python exits (a notebook kernel that shuts down
+# with one open) are stopped then, so their temporary files go too.
+_running: weakref.WeakSet[EmbeddedServer] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_running() -> None:
+    for server in list(_running):
+        server.stop(timeout=5.0)
 
 
 def find_nats_server() -> str:
@@ -116,6 +127,10 @@ class EmbeddedServer:
         """Start the server and wait until it accepts clients and JetStream is ready."""
         if self._proc is not None and self._proc.poll() is None:
             return self
+        if not self._work.exists():  # started again after stop()
+            self._work = Path(tempfile.mkdtemp(prefix="eventkit-nats-"))
+            if self._owns_store:
+                self.store_dir = self._work / "store"
         ports_dir = self._work / "ports"
         ports_dir.mkdir(exist_ok=True)
         for stale in ports_dir.glob("*.ports"):
@@ -134,6 +149,7 @@ class EmbeddedServer:
         log = (self._work / "server.log").open("ab")
         # PR_SET_PDEATHSIG fires when the *thread* that forked dies: fork from one
         # thread that lives as long as the process, whichever thread asks.
+        _running.add(self)
         self._proc = _spawner.submit(
             subprocess.Popen, cmd, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
@@ -171,7 +187,12 @@ class EmbeddedServer:
             return False
 
     def stop(self, *, timeout: float = 10.0) -> None:
-        """Stop the server (SIGTERM, then SIGKILL) and remove temporary files."""
+        """Stop the server (SIGTERM, then SIGKILL) and remove its temporary files.
+
+        A store directory given to the constructor stays; the temporary one
+        (the default) goes with the rest.
+        """
+        _running.discard(self)
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             proc.terminate()
@@ -180,8 +201,7 @@ class EmbeddedServer:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        if self._owns_store:
-            shutil.rmtree(self._work, ignore_errors=True)
+        shutil.rmtree(self._work, ignore_errors=True)
 
     def kill(self) -> None:
         """SIGKILL the server, keeping its store (for fault tests)."""

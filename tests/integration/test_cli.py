@@ -89,6 +89,34 @@ def test_serve_prints_a_url_that_works_and_ctrl_c_stops_everything():
         assert _wait_gone(servers[0])
 
 
+def test_a_stopped_server_leaves_its_store_and_no_temporary_files(tmp_path):
+    store = tmp_path / "store"
+    server = ek.EmbeddedServer(store)
+    with server, ek.connect(server.url) as conn:
+        conn.create_stream("KEEP", ["keep.>"])
+        work = server._work
+        assert work.exists()
+    assert not work.exists()  # ports file, log, config: gone
+    assert any(store.rglob("*"))  # the store given stays
+    with server, ek.connect(server.url) as conn:  # and serves again, from the same store
+        assert conn.stream("KEEP").name == "KEEP"
+    owned = ek.EmbeddedServer()
+    with owned:
+        temporary = owned.store_dir
+    assert not temporary.exists()
+
+
+def test_a_server_left_running_stops_when_python_exits():
+    """As a notebook kernel shutting down with a server open: no process, no files left."""
+    out = subprocess.run(
+        [sys.executable, "-c", "import eventkit as ek; s = ek.EmbeddedServer().start(); "
+         "print(s.pid, s._work, flush=True)"], capture_output=True, text=True, timeout=60,
+        check=True)
+    pid, work = out.stdout.split()
+    assert _wait_gone(int(pid))
+    assert not Path(work).exists()
+
+
 def test_a_killed_serve_takes_its_server_with_it():
     proc, _ = _serve()
     with proc:
