@@ -153,6 +153,9 @@ class EmbeddedServer:
         self._proc = _spawner.submit(
             subprocess.Popen, cmd, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+            # its own session: interrupting a notebook kernel (SIGINT to the
+            # kernel's process group) or Ctrl-C in a shell must not stop it
+            start_new_session=True,
         ).result()
         log.close()
         self._wait_ready(ports_dir, timeout)

@@ -117,6 +117,26 @@ def test_a_server_left_running_stops_when_python_exits():
     assert not Path(work).exists()
 
 
+def test_interrupting_the_process_group_leaves_the_server_running():
+    """Jupyter interrupts a kernel with SIGINT to its whole process group."""
+    code = ("import signal, sys, eventkit as ek; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+            "s = ek.EmbeddedServer().start(); print(s.url, flush=True); sys.stdin.read()")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, start_new_session=True)
+    with proc:
+        assert proc.stdout is not None and proc.stdin is not None
+        url = proc.stdout.readline().strip()
+        server = _children(proc.pid)[0]
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.5)
+        assert _alive(server)
+        with ek.connect(url) as conn:
+            assert conn.streams().height == 0
+        proc.stdin.close()  # the kernel goes: its server with it
+        assert proc.wait(20) == 0
+        assert _wait_gone(server)
+
+
 def test_a_killed_serve_takes_its_server_with_it():
     proc, _ = _serve()
     with proc:
