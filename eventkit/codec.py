@@ -171,9 +171,17 @@ class Hints:
 
     schemas: dict[str, pa.Schema | None] = field(default_factory=dict)
     types: dict[str, str | None] = field(default_factory=dict)
+    #: more subjects than this (an entity id in every subject, say) do not tell types
+    max_subjects: int = 10_000
 
     def learn(self, subject: pl.Series, event_type: pl.Series, good: pl.Series) -> None:
+        if len(self.types) > self.max_subjects:
+            return
         pairs = pl.DataFrame([subject, event_type]).select(pl.all().gather(good)).unique()
+        if len(self.types) + pairs.height > self.max_subjects:
+            self.types = {"": None}  # so many subjects: stop learning, and stop guessing
+            self.max_subjects = 0
+            return
         several = pairs.get_column("subject").is_duplicated()
         for (name, kind), many in zip(pairs.iter_rows(), several, strict=True):
             if many or self.types.get(name, kind) != kind:
@@ -202,7 +210,7 @@ def _decode_by_subject(
     caller takes the general way (which also finds payloads that are not JSON).
     """
     n = frame.height
-    if not hints.types:
+    if not any(hints.types.values()):  # no subject has told a type (yet)
         return None
     error = _sparse("error", n, errors)
     good = error.is_null().arg_true()

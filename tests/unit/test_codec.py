@@ -212,6 +212,17 @@ def test_the_subject_way_is_taken_once_subjects_are_known():
     assert _decode_by_subject(frame, errors, lines, Rules(), hints, {"type", "key"}) is None
 
 
+def test_subjects_with_entity_ids_stop_the_learning_of_types():
+    hints = Hints(max_subjects=50)
+    for first in range(1, 400, 100):  # every event its own subject
+        items = [b'{"type":"a","key":"k"}'] * 100
+        seq, time, _, heads, _ = _batch(items, first_seq=first)
+        subjects = [f"ev.{first + i}".encode() for i in range(100)]
+        out = decode(seq, time, subjects, heads, items, Rules(), hints=hints)
+        assert out.typed["a"].height == 100
+    assert len(hints.types) <= 1 and not any(hints.types.values())
+
+
 def test_a_later_batch_with_a_new_field_or_kind_is_read_whole():
     hints = Hints()
     first = decode(*_batch([b'{"type":"a","key":"k","v":1}']), Rules(), hints=hints)
