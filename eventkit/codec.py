@@ -137,18 +137,18 @@ def decode(
     frame = pl.DataFrame([seq.rename("seq").cast(pl.UInt64), subject, time.rename("time"),
                           header_text, data])
     fields = rules.fields()
-    learned = hints if hints is not None else Hints()
+    learned = hints if hints is not None else Hints(enabled=False)
     consumed = {
         name for name in ("type", "key", "event_time")
         if any(r.source == "field" and r.name == name for r in getattr(rules, name))
     }
-    if not schemas:  # each type's lines read once, if the subjects tell the types
+    if learned.enabled and not schemas:  # each type's lines read once, if subjects tell types
         fast = _decode_by_subject(frame, errors, lines, rules, learned, consumed)
         if fast is not None:
             return fast
     projected, bad = _parse_projected(lines, fields)
     if bad:
-        errors |= bad
+        errors = bad | errors  # a reason found before stays
         lines = _blank(payloads, bad)
         projected, _ = _parse_projected(lines, fields)
     error = _sparse("error", n, errors)
@@ -156,7 +156,8 @@ def decode(
     envelope = _envelope(frame, error, field_frame, rules)
     good = error.is_null().arg_true()
     typed = _typed_tables(envelope, good, lines, schemas or {}, consumed, learned.schemas)
-    learned.learn(envelope.get_column("subject"), envelope.get_column("type"), good)
+    if learned.enabled:
+        learned.learn(envelope.get_column("subject"), envelope.get_column("type"), good)
     return Decoded(envelope, typed)
 
 
@@ -164,23 +165,45 @@ def decode(
 class Hints:
     """What one read learns from batch to batch, to decode the next ones faster.
 
-    ``schemas``: each event type's Arrow schema (None where Arrow's JSON
-    reader cannot take it); ``types``: each subject's event type, None once
-    a subject has carried more than one.
+    One read decodes its batches one at a time (a single worker), so nothing
+    here is locked.
+
+    Attributes
+    ----------
+    schemas
+        Each event type's Arrow schema (None where Arrow's JSON reader cannot
+        take it).
+    types
+        Each subject's event type; None once a subject carried more than one.
+    enabled
+        False once subjects cannot tell types: too many of them (an entity id
+        in every subject, say), or rule fields that are not text.
+    by_subject
+        How many batches were decoded the short way.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> hints = Hints()
+    >>> t = pl.Series([dt.datetime(2026, 11, 1, tzinfo=dt.UTC)] * 2).cast(pl.Datetime("ns", "UTC"))
+    >>> for first in (1, 3):
+    ...     _ = decode(pl.Series([first, first + 1], dtype=pl.UInt64), t, [b"o.placed"] * 2,
+    ...                [None, None], [b'{"type":"placed","n":1}'] * 2, Rules(), hints=hints)
+    >>> hints.types, hints.by_subject
+    ({'o.placed': 'placed'}, 1)
     """
 
     schemas: dict[str, pa.Schema | None] = field(default_factory=dict)
     types: dict[str, str | None] = field(default_factory=dict)
-    #: more subjects than this (an entity id in every subject, say) do not tell types
+    enabled: bool = True
+    by_subject: int = 0
     max_subjects: int = 10_000
 
     def learn(self, subject: pl.Series, event_type: pl.Series, good: pl.Series) -> None:
-        if len(self.types) > self.max_subjects:
-            return
+        """Remember which type each subject carried in a decoded batch (rows ``good``)."""
         pairs = pl.DataFrame([subject, event_type]).select(pl.all().gather(good)).unique()
         if len(self.types) + pairs.height > self.max_subjects:
-            self.types = {"": None}  # so many subjects: stop learning, and stop guessing
-            self.max_subjects = 0
+            self.stop()
             return
         several = pairs.get_column("subject").is_duplicated()
         for (name, kind), many in zip(pairs.iter_rows(), several, strict=True):
@@ -188,6 +211,11 @@ class Hints:
                 self.types[name] = None
             else:
                 self.types[name] = kind
+
+    def stop(self) -> None:
+        """Decode the general way from now on (schemas are still learned)."""
+        self.enabled = False
+        self.types = {}
 
 
 def _envelope(frame: pl.DataFrame, error: pl.Series, field_frame: pl.DataFrame,
@@ -239,7 +267,8 @@ def _decode_by_subject(
                                   .rename(field_column(f)))
                 elif read.schema[f] in (pl.String, pl.Null):
                     picked.append(read.get_column(f).cast(pl.String).rename(field_column(f)))
-                else:  # a rule field that is not text: the general way reads it as text
+                else:  # a rule field that is not text (an id, an epoch time): the general
+                    hints.stop()  # way reads it as text, every batch; so stop trying
                     return None
             columns.append(pl.DataFrame(picked))
             parts[event_type] = (rows, read)
@@ -253,6 +282,7 @@ def _decode_by_subject(
     if not envelope.get_column("type").gather(good).equals(guess.gather(good)):
         return None
     hints.schemas.update(schemas)
+    hints.by_subject += 1
     typed: dict[str, pl.DataFrame] = {}
     seq = envelope.get_column("seq")
     for event_type, (rows, read) in parts.items():
@@ -419,7 +449,7 @@ def _typed_tables(
     return typed
 
 
-_JSON_READ = pa_json.ReadOptions(block_size=1 << 20)  # pieces the threads share
+_JSON_READ = pa_json.ReadOptions(block_size=1 << 20)  # 1 MiB: a type's lines in a few pieces
 
 
 def _read_learning(text: pa.Buffer, event_type: str, hints: dict[str, pa.Schema | None]
@@ -427,9 +457,11 @@ def _read_learning(text: pa.Buffer, event_type: str, hints: dict[str, pa.Schema 
     """A type's lines read with the schema its earlier batches had, or else inferred.
 
     The schema of an earlier batch saves polars' inference (most of its
-    cost), and it is used only where it is exact: Arrow's JSON reader, told
-    to, refuses a field the schema lacks and a value of another JSON type,
-    and then the lines are inferred again and the new schema kept.
+    cost). Arrow's JSON reader, told to, refuses a field the schema lacks and
+    a value of another JSON type, and then the lines are inferred again and
+    the new schema kept. The one thing it lets through, an integer in a
+    field learned as decimals, reads as a decimal: :func:`union` gives the
+    same when batches are stacked, so a read's result does not change.
     """
     known = hints.get(event_type)
     if known is not None:
@@ -437,7 +469,7 @@ def _read_learning(text: pa.Buffer, event_type: str, hints: dict[str, pa.Schema 
             options = pa_json.ParseOptions(explicit_schema=known, unexpected_field_behavior="error")
             table = pa_json.read_json(pa.BufferReader(text), read_options=_JSON_READ,
                                       parse_options=options)
-            return pl.DataFrame(pl.from_arrow(table))
+            return pl.from_arrow(table)  # type: ignore[return-value]
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
     fields = _read_type(text, None)
@@ -450,7 +482,7 @@ def _json_schema(frame: pl.DataFrame) -> pa.Schema | None:
     try:
         return pa.schema([pa.field(name, _json_type(t)) for name, t in
                           zip(frame.columns, frame.to_arrow().schema.types, strict=True)])
-    except TypeError:
+    except (TypeError, pa.ArrowException):  # e.g. an integer past int64 (Int128)
         return None
 
 
@@ -462,7 +494,7 @@ def _json_type(t: pa.DataType) -> pa.DataType:
         return pa.list_(_json_type(t.value_type))
     if pa.types.is_struct(t):
         return pa.struct([pa.field(f.name, _json_type(f.type)) for f in t])
-    if (pa.types.is_integer(t) and t == pa.int64()) or t in (pa.float64(), pa.bool_(), pa.null()):
+    if t in (pa.int64(), pa.float64(), pa.bool_(), pa.null()):
         return t
     raise TypeError(f"no JSON reading for {t}")
 
@@ -505,7 +537,9 @@ def union(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
     """Frames stacked with the union of their columns; types widened where they differ.
 
     Numbers widen to a common numeric type; anything else that disagrees
-    (text in one batch, a number in another) becomes text.
+    (text in one batch, a number in another) becomes text, numbers written as
+    decimals where the field held decimals anywhere (so ``2`` reads "2.0"
+    whether or not its batch also had a decimal).
     """
     if len(frames) == 1:
         return frames[0]
@@ -516,14 +550,15 @@ def union(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
                 dtypes.setdefault(name, set()).add(dtype)
     # Kinds that cannot widen into each other become text here, whatever the
     # order of the batches (polars would widen some pairs and refuse others).
+    decimals = {name for name, ds in dtypes.items() if any(d.is_float() for d in ds)}
     clash = [name for name, ds in dtypes.items() if len(ds) > 1 and not _widens(ds)]
     if clash:
-        frames = [f.with_columns(_as_text(f, clash)) for f in frames]
+        frames = [f.with_columns(_as_text(f, clash, decimals)) for f in frames]
     try:
         return pl.concat(frames, how="diagonal_relaxed", rechunk=False)
     except pl.exceptions.PolarsError:  # nested types that do not merge
         clash = [name for name, ds in dtypes.items() if len(ds) > 1]
-        frames = [f.with_columns(_as_text(f, clash)) for f in frames]
+        frames = [f.with_columns(_as_text(f, clash, decimals)) for f in frames]
         return pl.concat(frames, how="diagonal_relaxed", rechunk=False)
 
 
@@ -533,7 +568,7 @@ def _widens(dtypes: set[pl.DataType]) -> bool:
             or all(isinstance(d, pl.List) for d in dtypes))
 
 
-def _as_text(frame: pl.DataFrame, names: list[str]) -> list[pl.Expr]:
+def _as_text(frame: pl.DataFrame, names: list[str], decimals: set[str]) -> list[pl.Expr]:
     out = []
     for name in names:
         if name not in frame.columns:
@@ -546,6 +581,8 @@ def _as_text(frame: pl.DataFrame, names: list[str]) -> list[pl.Expr]:
             out.append(pl.col(name).map_elements(
                 lambda v: orjson.dumps(v.to_list() if isinstance(v, pl.Series) else v).decode(),
                 return_dtype=pl.String))
+        elif dtype.is_integer() and name in decimals:
+            out.append(pl.col(name).cast(pl.Float64).cast(pl.String))
         else:
             out.append(pl.col(name).cast(pl.String))
     return out

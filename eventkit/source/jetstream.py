@@ -457,9 +457,9 @@ class JetStream:
                 if not len(raw):
                     break
                 reached = int(raw.seq[-1])
+                done = _past_end(raw, stop_seq, stop_ns)  # before filtering: it may empty it
                 if subjects and not one_filter:
                     raw = _filter_subjects(raw, subjects)
-                done = _past_end(raw, stop_seq, stop_ns)
                 raw = _trim(raw, last_seq, stop_seq, stop_ns)
                 last_seq = max(last_seq, reached)
                 if len(raw):

@@ -72,6 +72,9 @@ def test_without_consumer_permission_direct_get_reads_the_same_and_says_so(secur
         want = env.filter(env["subject"].str.starts_with("rides.lisbon.")
                           & env["seq"].is_between(50, 4000))
         assert lisbon.to_polars().equals(want)
+        with pytest.warns(ek.EventkitWarning, match="direct get"):  # pulls with no match
+            none = conn.read("RIDES", subjects=["rides.nowhere.a", "rides.nowhere.b"])
+        assert len(none) == 0
     assert _state(server)[2] == 0
 
 
