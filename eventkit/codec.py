@@ -20,7 +20,7 @@ from __future__ import annotations
 import bisect
 import codecs
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import orjson
@@ -248,15 +248,12 @@ def _decode_by_subject(
         list(hints.types), list(hints.types.values()), default=None, return_dtype=pl.String)
     if guess.gather(good).null_count():
         return None
-    groups = (pl.DataFrame({"type": guess}).with_row_index("__row")[good]
-              .group_by("type", maintain_order=True).agg("__row"))
     fields = rules.fields()
     parts: dict[str, tuple[pl.Series, pl.DataFrame]] = {}
     columns = []
     schemas = dict(hints.schemas)  # kept only if the groups prove to be the types
     try:
-        for event_type, rows in zip(groups.get_column("type"), groups.get_column("__row"),
-                                    strict=True):
+        for event_type, rows in _rows_by_type(guess, good):
             read = _read_learning(_text(lines, rows), event_type, schemas)
             if read.height != len(rows):
                 return None
@@ -286,9 +283,7 @@ def _decode_by_subject(
     typed: dict[str, pl.DataFrame] = {}
     seq = envelope.get_column("seq")
     for event_type, (rows, read) in parts.items():
-        payload = _payload_names(read, consumed)
-        head = seq.gather(rows).to_frame()
-        typed[event_type] = pl.concat([head, payload], how="horizontal") if payload.width else head
+        typed[event_type] = _typed(seq, rows, read, consumed)
     hints.learn(envelope.get_column("subject"), envelope.get_column("type"), good)
     return Decoded(envelope, typed)
 
@@ -427,15 +422,8 @@ def _typed_tables(
     hints: dict[str, pa.Schema | None],
 ) -> dict[str, pl.DataFrame]:
     """One frame per event type: ``seq``, then the payload fields."""
-    if not len(good):
-        return {}
-    groups = (
-        envelope.select("type").with_row_index("__row")[good]
-        .group_by("type", maintain_order=True).agg("__row")
-    )
     typed: dict[str, pl.DataFrame] = {}
-    for event_type, rows in zip(groups.get_column("type"), groups.get_column("__row"),
-                                strict=True):
+    for event_type, rows in _rows_by_type(envelope.get_column("type"), good):
         if event_type is None:
             continue
         text = _text(lines, rows)
@@ -443,10 +431,25 @@ def _typed_tables(
             fields = _read_type(text, schemas[event_type])
         else:
             fields = _read_learning(text, event_type, hints)
-        seq = envelope["seq"].gather(rows).to_frame()
-        fields = _payload_names(fields, consumed)
-        typed[event_type] = pl.concat([seq, fields], how="horizontal") if fields.width else seq
+        typed[event_type] = _typed(envelope.get_column("seq"), rows, fields, consumed)
     return typed
+
+
+def _rows_by_type(types: pl.Series, good: pl.Series) -> Iterator[tuple[str | None, pl.Series]]:
+    """Each type and its rows among ``good``, in order of first appearance."""
+    if not len(good):
+        return
+    groups = (pl.DataFrame({"type": types}).with_row_index("__row")[good]
+              .group_by("type", maintain_order=True).agg("__row"))
+    yield from zip(groups.get_column("type"), groups.get_column("__row"), strict=True)
+
+
+def _typed(seq: pl.Series, rows: pl.Series, fields: pl.DataFrame,
+           consumed: set[str]) -> pl.DataFrame:
+    """A type's table: the ``seq`` of its rows, then its payload fields."""
+    head = seq.gather(rows).to_frame()
+    fields = _payload_names(fields, consumed)
+    return pl.concat([head, fields], how="horizontal") if fields.width else head
 
 
 _JSON_READ = pa_json.ReadOptions(block_size=1 << 20)  # 1 MiB: a type's lines in a few pieces
