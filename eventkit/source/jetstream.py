@@ -611,18 +611,10 @@ def _position(reply: bytes) -> tuple[int, int]:
 
 def _stack(chunks: list[Deliveries]) -> RawBatch:
     """One raw batch out of a consumer's deliveries, positions split out of all replies at once."""
-    subjects: list[bytes] = []
-    replies: list[bytes] = []
-    headers: dict[int, bytes] = {}
-    payloads: list[bytes] = []
-    for chunk in chunks:
-        offset = len(payloads)
-        headers.update((offset + i, h) for i, h in chunk.headers.items())
-        subjects += chunk.subjects
-        replies += chunk.replies
-        payloads += chunk.payloads
-    seq, stamp = positions(replies)
-    return RawBatch(seq, stamp, subjects, headers, payloads)
+    seq, stamp = positions([r for c in chunks for r in c.replies])
+    return RawBatch(seq, stamp, [s for c in chunks for s in c.subjects],
+                    _stack_headers([(c.headers, len(c.payloads)) for c in chunks]),
+                    [p for c in chunks for p in c.payloads])
 
 
 def _regather(headers: dict[int, bytes], rows: list[int]) -> dict[int, bytes]:
@@ -630,12 +622,13 @@ def _regather(headers: dict[int, bytes], rows: list[int]) -> dict[int, bytes]:
     return {new: headers[old] for new, old in enumerate(rows) if old in headers}
 
 
-def _stack_headers(batches: list[RawBatch]) -> dict[int, bytes]:
+def _stack_headers(parts: list[tuple[dict[int, bytes], int]]) -> dict[int, bytes]:
+    """Header blocks by row of parts stacked in order (each: its blocks by row, its length)."""
     out: dict[int, bytes] = {}
     offset = 0
-    for b in batches:
-        out.update((offset + i, h) for i, h in b.headers.items())
-        offset += len(b)
+    for headers, length in parts:
+        out.update((offset + i, h) for i, h in headers.items())
+        offset += length
     return out
 
 
@@ -644,7 +637,8 @@ def _concat(batches: list[RawBatch]) -> RawBatch:
         return batches[0]
     return RawBatch(
         pl.concat([b.seq for b in batches]), pl.concat([b.time for b in batches]),
-        [s for b in batches for s in b.subjects], _stack_headers(batches),
+        [s for b in batches for s in b.subjects],
+        _stack_headers([(b.headers, len(b)) for b in batches]),
         [p for b in batches for p in b.payloads],
     )
 
