@@ -34,6 +34,7 @@ from eventkit.exceptions import ConfigurationError
 __all__ = ["ENVELOPE_SCHEMA", "TIME", "Rule", "Rules"]
 
 TIME = pl.Datetime("ns", "UTC")
+_ARROW_TIME = pa.timestamp("ns", "UTC")  # TIME, as Arrow says it
 
 ENVELOPE_SCHEMA: dict[str, pl.DataType] = {
     "seq": pl.UInt64(),
@@ -259,7 +260,7 @@ def parse_times(text: pl.Series) -> pl.Series:
     """
     text = text.cast(pl.String)
     try:  # the common case: all ISO-8601 with a zone, which Arrow reads fastest
-        return pl.Series(text.name, pc.cast(text.to_arrow(), pa.timestamp("ns", "UTC")))
+        return pl.Series(text.name, pc.cast(text.to_arrow(), _ARROW_TIME))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     out = text.str.strptime(TIME, _ISO_FORMATS[0], strict=False, exact=True)
@@ -290,12 +291,12 @@ _ARROW_ISO = (r"^\d{4}-\d{2}-\d{2}([T ]\d{2}(:?\d{2}(:?\d{2}([.,]\d{1,9})?)?)?)?
 def _arrow_times(text: pl.Series) -> pl.Series:
     """Arrow's reading of each value (null where it refuses one)."""
     try:
-        return pl.Series(pc.cast(text.to_arrow(), pa.timestamp("ns", "UTC")))
+        return pl.Series(pc.cast(text.to_arrow(), _ARROW_TIME))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         values = []
         for value in text.to_list():
             try:
-                values.append(pc.cast(pa.scalar(value), pa.timestamp("ns", "UTC")).value)
+                values.append(pc.cast(pa.scalar(value), _ARROW_TIME).value)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 values.append(None)
         return pl.Series(values, dtype=pl.Int64).cast(TIME)
