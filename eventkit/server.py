@@ -110,9 +110,10 @@ class EmbeddedServer:
         args: tuple[str, ...] = (),
         jetstream: bool = True,
     ) -> None:
-        self._work = Path(tempfile.mkdtemp(prefix="eventkit-nats-"))
-        self.store_dir = Path(store_dir) if store_dir is not None else self._work / "store"
         self._owns_store = store_dir is None
+        if store_dir is not None:
+            self.store_dir = Path(store_dir)
+        self._new_work()
         self.host = host
         self._port = port
         self._config = config
@@ -122,15 +123,19 @@ class EmbeddedServer:
         self.client_port: int | None = None
         self.monitor_port: int | None = None
 
+    def _new_work(self) -> None:
+        """A fresh temporary directory for ports, log and config (and the store, if ours)."""
+        self._work = Path(tempfile.mkdtemp(prefix="eventkit-nats-"))
+        if self._owns_store:
+            self.store_dir = self._work / "store"
+
     # -- lifecycle ---------------------------------------------------------
     def start(self, *, timeout: float = 10.0) -> EmbeddedServer:
         """Start the server and wait until it accepts clients and JetStream is ready."""
         if self._proc is not None and self._proc.poll() is None:
             return self
         if not self._work.exists():  # started again after stop()
-            self._work = Path(tempfile.mkdtemp(prefix="eventkit-nats-"))
-            if self._owns_store:
-                self.store_dir = self._work / "store"
+            self._new_work()
         ports_dir = self._work / "ports"
         ports_dir.mkdir(exist_ok=True)
         for stale in ports_dir.glob("*.ports"):
