@@ -572,6 +572,8 @@ class ReplayRun:
                     self._running.wait()
                     if self._take_seek():
                         return True
+                    if self.replay.speed != speed:  # a new pace counts from the next event
+                        speed, origin = self.replay.speed, None
                     with self._lock:
                         steps = self._steps
                     size = frame.height - offset

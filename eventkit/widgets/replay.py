@@ -203,8 +203,7 @@ class ReplayPlayer(ChartWidget):
 
     @traitlets.observe("playing")
     def _on_playing(self, change: dict[str, Any]) -> None:
-        self.play_button.description = "pause" if self.playing else "play"
-        self.play_button.icon = "pause" if self.playing else "play"
+        self._label_button()
         if self.playing:
             if self.run.done:  # played to the end: start again
                 self.run.seek(0)
@@ -213,11 +212,20 @@ class ReplayPlayer(ChartWidget):
             self.run.pause()
         self._render_status()
 
+    def _label_button(self) -> None:
+        """Pause while playing; at the end, say that a click starts again from the beginning.
+
+        The label never reads "play" where a click would restart: a click
+        meant to pause that lands just after the end shows "play again".
+        """
+        again = not self.playing and self.run.done
+        self.play_button.description = ("pause" if self.playing else
+                                         "play again" if again else "play")
+        self.play_button.icon = "pause" if self.playing else "undo" if again else "play"
+
     @traitlets.observe("speed")
     def _on_speed(self, change: dict[str, Any]) -> None:
-        self.replay.speed = self.speed or None
-        if self.run.position and not self.run.done:
-            self.run.seek(self.run.position)  # the pace is set when a run (re)starts here
+        self.replay.speed = self.speed or None  # the run takes it from its next event
         self._render_status()
 
     @traitlets.observe("position")
@@ -242,6 +250,8 @@ class ReplayPlayer(ChartWidget):
                     self.playing = False
                 finally:
                     self._from_run = False
+            if run.done and self.play_button.description == "play":
+                self._label_button()
             self._render()
 
     def _render(self, *, force: bool = False) -> None:

@@ -129,9 +129,16 @@ def test_example_notebook_runs_and_its_widgets_respond(lab: Lab, page: object) -
     expect(replay_status).to_contain_text("0 events applied")
     player.locator("button", has_text="step").click()
     expect(replay_status).to_contain_text("1 events applied")
+    # a slow pace picked before the first play holds: the run cannot end before "pause"
+    player.locator(".widget-dropdown select").select_option(label="60\u00d7 real time")
     player.locator("button", has_text="play").click()
-    expect(replay_status).to_contain_text("playing")
-    page.wait_for_timeout(2_500)  # type: ignore[attr-defined]
+    expect(replay_status).to_contain_text("playing at 60")
+    page.wait_for_function(  # type: ignore[attr-defined]
+        """() => {
+            const s = document.querySelector('.eventkit-replay .eventkit-status');
+            const m = s && s.textContent.match(/^([\\d,]+) events applied/);
+            return m && parseInt(m[1].replace(/,/g, '')) > 10;
+        }""", timeout=30_000)
     player.locator("button", has_text="pause").click()
     expect(replay_status).to_contain_text("paused")
     assert _count(replay_status.inner_text()) > 10

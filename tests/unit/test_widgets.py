@@ -297,6 +297,27 @@ def test_player_plays_pauses_steps_and_changes_speed(events):
     assert not player.run._thread.is_alive()  # closing the player ends its replay
 
 
+def test_player_takes_a_speed_set_before_the_first_play_and_says_when_a_click_restarts():
+    at = lambda m: dt.datetime(2026, 11, 1, 12, m, tzinfo=dt.UTC)  # noqa: E731
+    minutes = pl.DataFrame({"seq": list(range(1, 31)), "type": ["t"] * 30,
+                            "key": [f"k{i % 3}" for i in range(30)], "subject": ["s"] * 30,
+                            "time": [at(i) for i in range(30)],
+                            "event_time": [at(i) for i in range(30)]})
+    player = ReplayPlayer(minutes, speed=0, tick=0.05)  # built as fast as possible
+    try:
+        player.speed_menu.value = 60.0  # then set to 60x: one event a second
+        player.play()
+        player.wait_until(lambda: player.events >= 1)
+        time.sleep(0.5)
+        assert player.events <= 2, "the pace chosen before the first play was ignored"
+        player.speed_menu.value = 0.0  # as fast as possible, from the next event on
+        player.wait_until(lambda: player.run.done and not player.playing)
+        assert player.events == 30
+        assert player.play_button.description == "play again"  # never "play" at the end
+    finally:
+        player.close()
+
+
 def test_player_with_a_fold_and_a_view(events, timeline):
     counted = ek.Fold(lambda n, event: {"events": n["events"] + 1}, {"events": 0})
     player = ReplayPlayer(events, counted, speed=0, tick=0.05,
