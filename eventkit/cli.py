@@ -334,6 +334,9 @@ def _add_schema(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="eventkit", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"eventkit {_version()}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the whole traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="publish the sample history to an embedded server, "
                                        "read it back, and write an HTML page of charts")
@@ -380,8 +383,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except EventkitError as exc:
+        if args.debug:
+            raise
         print(f"eventkit {args.command}: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # the call under way has cleaned up (see source._loop.run)
+        if args.debug:
+            raise
+        print(f"eventkit {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("eventkit")
+    except PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
+        return "unknown"
 
 
 if __name__ == "__main__":

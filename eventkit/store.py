@@ -721,6 +721,9 @@ class Store:
                 started = [asyncio.wrap_future(f) for f in pending if not f.cancelled()]
                 if started:
                     await asyncio.wait(started)
+                    for ended in started:  # the error that stops the sync is raised already
+                        if not ended.cancelled():
+                            ended.exception()
             return writer.result(began)
 
     def _recover(self) -> Checkpoint | None:
@@ -1019,6 +1022,8 @@ class _Writer:
     def append(self, raw: RawBatch | None, lo: int, hi: int,
                gaps: pl.DataFrame | None) -> None:
         """Store one batch (seqs ``lo..hi``), then commit it in the checkpoint."""
+        if isinstance(self.failed, KeyboardInterrupt):  # polars took Ctrl-C in this thread
+            raise KeyboardInterrupt
         if self.failed is not None:  # never write past a batch that failed
             raise StoreError(f"an earlier batch failed: {self.failed}") from None
         try:
@@ -1420,7 +1425,8 @@ class Follower:
         self._stop.set()
         if self._future is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.wrap_future(self._future), timeout)
+                async with asyncio.timeout(timeout):
+                    await asyncio.wrap_future(self._future)
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"

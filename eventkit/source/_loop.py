@@ -16,6 +16,9 @@ __all__ = ["run", "submit"]
 
 T = TypeVar("T")
 
+#: How long an interrupted call may take to clean up before the interrupt goes on.
+CLEANUP_SECONDS = 5.0
+
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
 
@@ -25,10 +28,28 @@ def _get_loop() -> asyncio.AbstractEventLoop:
     with _lock:
         if _loop is None or _loop.is_closed():
             loop = asyncio.new_event_loop()
-            thread = threading.Thread(target=loop.run_forever, name="eventkit-io", daemon=True)
+            thread = threading.Thread(target=_serve, args=(loop,), name="eventkit-io",
+                                      daemon=True)
             thread.start()
             _loop = loop
         return _loop
+
+
+def _serve(loop: asyncio.AbstractEventLoop) -> None:
+    """Run ``loop`` until it is stopped, whatever interrupt a task raises on this thread.
+
+    polars answers Ctrl-C by raising ``KeyboardInterrupt`` in whichever thread
+    runs its query (here, the I/O thread), and the main thread may never see
+    the signal. asyncio hands such an exception to the task (so the caller
+    waiting for it gets the interrupt) and also raises it out of the loop:
+    the loop must go on serving, or every later call would wait forever.
+    """
+    while True:
+        try:
+            loop.run_forever()
+            return
+        except (KeyboardInterrupt, SystemExit):
+            continue
 
 
 def loop() -> asyncio.AbstractEventLoop:
@@ -44,7 +65,9 @@ def submit(coro: Coroutine[Any, Any, T]) -> asyncio.Future[T] | Any:
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` on the private loop and wait for its result.
 
-    An interrupt (Ctrl-C, the notebook's stop button) cancels the coroutine.
+    An interrupt (Ctrl-C, the notebook's stop button) cancels the coroutine
+    and waits for it to clean up (at most :data:`CLEANUP_SECONDS`) before
+    the interrupt is raised again, so nothing is left running behind it.
     """
     target = _get_loop()
     try:
@@ -54,9 +77,20 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     if running is target:
         coro.close()
         raise RuntimeError("eventkit's synchronous API was called from its own I/O thread")
-    future = asyncio.run_coroutine_threadsafe(coro, target)
+    ended = threading.Event()
+
+    async def tracked() -> T:
+        try:
+            return await coro
+        finally:
+            ended.set()
+
+    future = asyncio.run_coroutine_threadsafe(tracked(), target)
     try:
         return future.result()
     except (KeyboardInterrupt, SystemExit):
         future.cancel()
+        # let it clean up (delete its consumer, finish the file it writes, unlock a store)
+        # before the interrupt goes on; a second Ctrl-C stops this wait
+        ended.wait(CLEANUP_SECONDS)
         raise

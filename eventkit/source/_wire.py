@@ -214,8 +214,9 @@ class Sink:
 
     async def wait(self, timeout: float) -> None:
         """Wait until something arrives (or ``timeout`` passes)."""
-        try:
-            await asyncio.wait_for(self._waiter.wait(), timeout)
+        try:  # asyncio.timeout, not 3.11's wait_for, which can swallow a cancel (Ctrl-C)
+            async with asyncio.timeout(timeout):
+                await self._waiter.wait()
         except TimeoutError:
             pass
         self._waiter.clear()
@@ -282,7 +283,8 @@ class Wire:
         failures: list[str] = []
         for address in self.addresses:
             try:
-                await asyncio.wait_for(self._connect_one(address), self._connect_timeout)
+                async with asyncio.timeout(self._connect_timeout):
+                    await self._connect_one(address)
                 return
             except AuthenticationError:
                 await self._drop()
@@ -548,7 +550,8 @@ class Wire:
         self.publish(subject, payload, reply=reply, headers=headers)
         try:
             await self.drain()
-            return await asyncio.wait_for(fut, timeout)
+            async with asyncio.timeout(timeout):
+                return await fut
         finally:
             self.forget_reply(reply)
             waiting = self._requests.get(subject, [])
@@ -569,7 +572,8 @@ class Wire:
         if self._writer is not None:
             self._writer.close()
             try:
-                await asyncio.wait_for(self._writer.wait_closed(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await self._writer.wait_closed()
             except (OSError, TimeoutError, ssl.SSLError):
                 pass
             self._writer = None

@@ -145,3 +145,54 @@ def test_a_killed_serve_takes_its_server_with_it():
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
         assert _wait_gone(servers[0]), "nats-server outlived its killed parent"
+
+
+def test_ctrl_c_during_sync_stops_at_once_with_one_line_and_a_resume_loses_nothing(
+        server, tmp_path):
+    import random
+
+    n = 300_000
+    with ek.connect(server.url) as conn:
+        conn.create_stream("CTRLC", ["ctrlc.>"])
+        for lo in range(0, n, 100_000):
+            conn.publish_many([f"ctrlc.t{i % 4}" for i in range(lo, lo + 100_000)],
+                              [b'{"type":"t%d","key":"k%d","n":%d}' % (i % 4, i % 97, i)
+                               for i in range(lo, lo + 100_000)])
+        store_dir = tmp_path / "store"
+        argv = [*CLI, "sync", "--server", server.url, "--stream", "CTRLC", "--store",
+                str(store_dir), "--batch", "10000", "--no-progress"]
+        rng = random.Random(7)
+        interrupted = 0
+        for _ in range(3):  # Ctrl-C at a random moment of three syncs, each resuming
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    env={**os.environ, "NO_COLOR": "1"})
+            held = ek.Store(store_dir).last_seq if store_dir.exists() else 0
+            deadline = time.monotonic() + 60
+            while proc.poll() is None and (
+                    not store_dir.exists() or ek.Store(store_dir).last_seq == held):
+                assert time.monotonic() < deadline, "the sync never stored a batch"
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0, 0.3))
+            proc.send_signal(signal.SIGINT)
+            sent = time.monotonic()
+            out, err = proc.communicate(timeout=30)
+            took = time.monotonic() - sent
+            if proc.returncode == 0:  # it had finished before the signal came
+                break
+            interrupted += 1
+            assert proc.returncode == 130, err.decode()
+            assert took < 2.0, f"Ctrl-C took {took:.1f} s to stop the sync"
+            assert err.decode().strip() == "eventkit sync: interrupted"
+            assert b"Traceback" not in out + err
+        assert interrupted >= 1
+        store = ek.Store(store_dir)
+        store.sync(conn, progress=False)
+        seqs = store.scan().select("seq").collect()["seq"]
+        assert seqs.to_list() == list(range(1, n + 1))
+        _loop_delete(conn, "CTRLC")
+
+
+def _loop_delete(conn: ek.Connection, stream: str) -> None:
+    from eventkit.source import _loop
+
+    _loop.run(conn.jetstream.delete_stream(stream))
