@@ -121,3 +121,16 @@ def to_position(
         f"{what} {value!r} ({type(value).__name__}) is not a sequence, datetime, "
         "ISO string or duration"
     )
+
+
+def spoken_duration(delta: dt.timedelta) -> str:
+    """A duration as a person says it, for messages.
+
+    >>> spoken_duration(dt.timedelta(hours=50)), spoken_duration(dt.timedelta(seconds=90))
+    ('2.1 days', '1.5 minutes')
+    """
+    seconds = delta.total_seconds()
+    for unit, size in (("days", 86_400), ("hours", 3_600), ("minutes", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} seconds"

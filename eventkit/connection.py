@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 from tqdm.auto import tqdm
 
-from eventkit._time import to_position
+from eventkit._time import spoken_duration, to_position
 from eventkit._typing import TimeLike
 from eventkit.codec import Decoded, Hints, combine, decode
 from eventkit.envelope import Rules
@@ -30,7 +30,13 @@ from eventkit.events import Events, ReadInfo
 from eventkit.exceptions import ClosedError, ConfigurationError, EventkitWarning
 from eventkit.source import _loop
 from eventkit.source._wire import Auth, parse_servers
-from eventkit.source.jetstream import JetStream, PublishResult, RawBatch, StreamInfo
+from eventkit.source.jetstream import (
+    CONSUMER_SCHEMA,
+    JetStream,
+    PublishResult,
+    RawBatch,
+    StreamInfo,
+)
 from eventkit.source.options import resolve
 
 if TYPE_CHECKING:
@@ -213,6 +219,21 @@ class Connection:
         self._check_open()
         return await _on_loop(self._js.stream_info(name))
 
+    def consumers(self, stream: str) -> pl.DataFrame:
+        """The stream's consumers and their lag (what ``nats consumer report`` shows).
+
+        One row per consumer: ``name``, ``durable``, ``filter``, ``delivered_seq``
+        (the last stream sequence delivered), ``ack_floor_seq``, ``pending``
+        (messages not yet delivered), ``ack_pending``, ``redelivered``,
+        ``waiting`` (pull requests), ``last_active`` and ``leader``.
+        """
+        return _loop.run(self.aconsumers(stream))
+
+    async def aconsumers(self, stream: str) -> pl.DataFrame:
+        self._check_open()
+        rows = await _on_loop(self._js.consumers(stream))
+        return pl.DataFrame(rows, schema=CONSUMER_SCHEMA, orient="row")
+
     def create_stream(self, name: str, subjects: Sequence[str], **config: Any) -> StreamInfo:
         """Create a stream (file storage, limits retention unless ``config`` says otherwise)."""
         return _loop.run(self.acreate_stream(name, subjects, **config))
@@ -325,6 +346,8 @@ class Connection:
             bar.close()
         decoded = combine(parts)
         seqs = decoded.envelope["seq"]
+        if not len(seqs) and (why := await _why_empty(self._js, info, filters, lo, hi)):
+            notes.append(why)
         return Events(decoded, ReadInfo(
             server=self._js.server, stream=stream, subjects=filters,
             first_seq=int(seqs[0]) if len(seqs) else None,
@@ -332,6 +355,33 @@ class Connection:
             read_at=read_at, seconds=time.perf_counter() - began, rules=rules,
             notes=tuple(notes),
         ))
+
+
+async def _why_empty(js: JetStream, info: StreamInfo, filters: tuple[str, ...],
+                     lo: int | dt.datetime | None, hi: int | dt.datetime | None) -> str:
+    """Why a read found nothing, in the words a user can act on."""
+    where = f"stream {info.name!r} on {js.server}"
+    stamp = "%Y-%m-%d %H:%M:%S UTC"
+    if not info.messages:
+        return f"0 events: {where} holds no events"
+    if isinstance(lo, dt.datetime) and info.last_time is not None and info.last_time < lo:
+        return (f"0 events: the last event of {where} is at {info.last_time:{stamp}}, "
+                f"{spoken_duration(lo - info.last_time)} before start={lo:{stamp}}; "
+                "give an earlier start")
+    if isinstance(hi, dt.datetime) and info.first_time is not None and hi < info.first_time:
+        return (f"0 events: the first event of {where} is at {info.first_time:{stamp}}, "
+                f"after end={hi:{stamp}}")
+    if isinstance(lo, int) and lo > info.last_seq:
+        if lo == info.last_seq + 1:
+            return ""  # nothing new yet: what a reader that keeps up sees, no surprise
+        return f"0 events: {where} ends at sequence {info.last_seq}, before start={lo}"
+    if isinstance(hi, int) and hi < info.first_seq:
+        return f"0 events: {where} begins at sequence {info.first_seq}, after end={hi}"
+    unmatched = [f for f in filters if not await js.subject_counts(info.name, f)]
+    if unmatched and len(unmatched) == len(filters):
+        return (f"0 events: no subject in {where} matches {', '.join(map(repr, unmatched))} "
+                f"(its subjects: {', '.join(info.subjects)}); check the filter for a typo")
+    return f"0 events: nothing in {where} matches the subjects and range asked for"
 
 
 def _told(events: Events) -> Events:

@@ -66,9 +66,38 @@ def report(
         "subjects": [subjects] if isinstance(subjects, str) else list(subjects or []) or None,
         "start": since if since is not None else start, "end": end,
     }
+    _check_range(server, stream, params["start"], end)  # before a kernel takes 15 s to start
     if title is not None:
         params["title"] = title
     return _run(Path(notebook) if notebook else DEFAULT_NOTEBOOK, params, Path(out), timeout)
+
+
+def _check_range(server: str, stream: str, start: int | str | None,
+                 end: int | str | None) -> None:
+    """Refuse at once a range that cannot be read or holds nothing, saying why."""
+    from eventkit._time import spoken_duration, to_position
+    from eventkit.connection import connect
+
+    lo = to_position(start, what="start")
+    hi = to_position(end, what="end")
+    with connect(server) as conn:
+        info = conn.stream(stream)
+    where = f"stream {stream!r} on {server}"
+    if not info.messages:
+        raise ConfigurationError(f"{where} holds no events: nothing to report")
+    if isinstance(lo, dt.datetime) and info.last_time is not None and info.last_time < lo:
+        raise ConfigurationError(
+            f"{where} has no events from {lo:%Y-%m-%d %H:%M:%S} UTC on: its last event is at "
+            f"{info.last_time:%Y-%m-%d %H:%M:%S} UTC "
+            f"({spoken_duration(lo - info.last_time)} before); give an earlier --since or --start"
+        )
+    if isinstance(hi, dt.datetime) and info.first_time is not None and hi < info.first_time:
+        raise ConfigurationError(
+            f"{where} has no events up to {hi:%Y-%m-%d %H:%M:%S} UTC: its first event is at "
+            f"{info.first_time:%Y-%m-%d %H:%M:%S} UTC; give a later --end"
+        )
+    if isinstance(lo, int) and lo > info.last_seq:
+        raise ConfigurationError(f"{where} ends at sequence {info.last_seq}, before {lo}")
 
 
 def rerun(pinned: str | os.PathLike[str], *, out: str | os.PathLike[str] | None = None,
@@ -176,5 +205,6 @@ td,th{{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:left}}
 
 
 def _last_line(text: str) -> str:
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)  # the kernel's colours
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else text

@@ -172,10 +172,9 @@ class EmbeddedServer:
         ports_file = ports_dir / f"nats-server_{self._proc.pid}.ports"
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise ConnectionFailedError(
-                    f"nats-server exited with code {self._proc.returncode} at start; "
-                    f"its log says:\n{self.log_tail()}"
-                )
+                code, why = self._proc.returncode, self._fatal()
+                self.stop()  # nothing left behind: no process, no temporary directory
+                raise ConnectionFailedError(f"nats-server exited with code {code} at start: {why}")
             with contextlib.suppress(FileNotFoundError, ValueError, KeyError, IndexError):
                 ports = json.loads(ports_file.read_text())
                 self.client_port = int(ports["nats"][0].rsplit(":", 1)[1])
@@ -232,6 +231,16 @@ class EmbeddedServer:
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
+
+    def _fatal(self) -> str:
+        """Why the server would not start, in one line (its last error), and what to do."""
+        errors = [line.split("]", 2)[-1].strip() for line in self.log_tail(200).splitlines()
+                  if "[FTL]" in line or "[ERR]" in line]
+        why = errors[-1] if errors else "no error in its log"
+        if "address already in use" in why:
+            why += (f"; port {self._port} is taken (another server?): choose another port, "
+                    "or -1 for any free one")
+        return why
 
     def log_tail(self, lines: int = 20) -> str:
         path = self._work / "server.log"

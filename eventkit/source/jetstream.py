@@ -45,7 +45,7 @@ from eventkit.source._wire import (
     parse_headers,
 )
 
-__all__ = ["JetStream", "RawBatch", "StreamInfo"]
+__all__ = ["CONSUMER_SCHEMA", "JetStream", "RawBatch", "StreamInfo"]
 
 _API = "$JS.API"
 _TIME = pl.Datetime("ns", "UTC")
@@ -66,6 +66,7 @@ class StreamInfo:
     consumers: int
     deleted: int
     config: dict[str, Any] = field(repr=False, compare=False)
+    cluster: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> StreamInfo:
@@ -82,6 +83,7 @@ class StreamInfo:
             consumers=state.get("consumer_count", 0),
             deleted=state.get("num_deleted", 0),
             config=config,
+            cluster=dict(data.get("cluster") or {}),
         )
 
     @property
@@ -96,6 +98,27 @@ def _api_time(text: str | None) -> dt.datetime | None:
     head, _, frac = text.rstrip("Z").partition(".")
     micro = (frac + "000000")[:6]
     return dt.datetime.fromisoformat(f"{head}.{micro}+00:00")
+
+
+#: The columns of :meth:`JetStream.consumers` rows, with their polars types.
+CONSUMER_SCHEMA: dict[str, pl.DataType] = {
+    "name": pl.String(), "durable": pl.Boolean(), "filter": pl.String(),
+    "delivered_seq": pl.Int64(), "ack_floor_seq": pl.Int64(), "pending": pl.Int64(),
+    "ack_pending": pl.Int64(), "redelivered": pl.Int64(), "waiting": pl.Int64(),
+    "last_active": pl.Datetime("us", "UTC"), "leader": pl.String(),
+}
+
+
+def _consumer_row(c: dict[str, Any]) -> tuple[Any, ...]:
+    config = c.get("config") or {}
+    filters = config.get("filter_subjects") or (
+        [config["filter_subject"]] if config.get("filter_subject") else [])
+    delivered = c.get("delivered") or {}
+    return (c.get("name"), bool(config.get("durable_name")), ", ".join(filters) or None,
+            delivered.get("stream_seq", 0), (c.get("ack_floor") or {}).get("stream_seq", 0),
+            c.get("num_pending", 0), c.get("num_ack_pending", 0),
+            c.get("num_redelivered", 0), c.get("num_waiting", 0),
+            _api_time(delivered.get("last_active")), (c.get("cluster") or {}).get("leader"))
 
 
 def _rfc3339(value: dt.datetime) -> str:
@@ -239,6 +262,31 @@ class JetStream:
             infos += [StreamInfo.from_api(s) for s in page.get("streams") or []]
             if not page.get("streams") or len(infos) >= page.get("total", 0):
                 return infos
+
+    async def consumers(self, stream: str) -> list[tuple[Any, ...]]:
+        """The stream's consumers as rows of :data:`CONSUMER_COLUMNS`, one per consumer."""
+        _check_name(stream)
+        rows: list[tuple[Any, ...]] = []
+        while True:
+            page = await self.api(f"CONSUMER.LIST.{stream}", {"offset": len(rows)},
+                                  stream=stream)
+            found = page.get("consumers") or []
+            rows += [_consumer_row(c) for c in found]
+            if not found or len(rows) >= page.get("total", 0):
+                return rows
+
+    async def subject_counts(self, stream: str, pattern: str) -> dict[str, int]:
+        """Messages per subject of ``stream`` matching ``pattern`` (the stream leader's count)."""
+        _check_name(stream)
+        counts: dict[str, int] = {}
+        while True:
+            page = await self.api(f"STREAM.INFO.{stream}",
+                                  {"subjects_filter": pattern, "offset": len(counts)},
+                                  stream=stream)
+            found = (page.get("state") or {}).get("subjects") or {}
+            counts.update(found)
+            if not found or len(counts) >= page.get("total", 0):
+                return counts
 
     async def add_stream(self, name: str, subjects: Sequence[str], **config: Any) -> StreamInfo:
         _check_name(name)

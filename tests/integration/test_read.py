@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import warnings
 
 import nats
 import orjson
@@ -182,3 +183,16 @@ def test_read_survives_a_server_restart_mid_read(fresh_server):
         killer.join()
         seqs = events.to_polars()["seq"]
         assert seqs.to_list() == list(range(1, info.last_seq + 1))
+
+
+def test_an_empty_read_says_why(conn, rides):
+    with pytest.warns(ek.EventkitWarning, match=r"no subject in stream 'RIDES'.*'rides\.pariss"):
+        assert len(conn.read("RIDES", subjects="rides.pariss.>")) == 0
+    later = rides.last_time + dt.timedelta(days=3)
+    with pytest.warns(ek.EventkitWarning, match=r"last event .* 3\.0 days before start"):
+        assert len(conn.read("RIDES", start=later)) == 0
+    with pytest.warns(ek.EventkitWarning, match=f"ends at sequence {rides.last_seq}"):
+        assert len(conn.read("RIDES", start=rides.last_seq + 10)) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing new yet is no surprise: no warning
+        assert len(conn.read("RIDES", start=rides.last_seq + 1)) == 0
