@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import json
 import re
 import secrets
@@ -32,6 +33,7 @@ from eventkit.exceptions import (
     ConnectionFailedError,
     EventkitError,
     PermissionDeniedError,
+    PublishError,
     ReadInterruptedError,
     StreamNotFoundError,
 )
@@ -482,77 +484,129 @@ class JetStream:
     async def publish_many(
         self, subjects: Sequence[str], payloads: Sequence[bytes],
         headers: Sequence[dict[str, str] | None] | None = None, *,
-        window: int = 8192, timeout: float = 10.0,
+        window: int = 8192, window_bytes: int = 32 << 20, timeout: float = 10.0,
     ) -> PublishResult:
-        """Publish in order with JetStream acks, ``window`` messages in flight.
+        """Publish in order with JetStream acks, at most ``window`` messages and
+        ``window_bytes`` bytes unacknowledged.
 
-        Acks arrive on one inbox subscription and are checked in bulk; a
-        refused message stops the publish with the server's reason.
+        Acks arrive on one inbox subscription and are counted in bulk. A
+        failure (a refused message, the connection lost, no ack for
+        ``timeout`` seconds) raises :class:`PublishError` saying exactly what
+        was acknowledged and where a retry continues.
         """
         wire = await self.connect()
         max_payload = int(wire.info.get("max_payload", 1 << 20))  # type: ignore[call-overload]
-        inbox, sid, acks = wire.subscribe_prefix()
+        blocks = [encode_headers(h) if h else None
+                  for h in (headers if headers is not None else [None] * len(payloads))]
+        for i, (payload, block) in enumerate(zip(payloads, blocks, strict=True)):
+            size = len(payload) + (len(block) if block else 0)
+            if size > max_payload:  # checked before anything is sent
+                raise ConfigurationError(
+                    f"message {i} on {subjects[i]!r} is {size} bytes with headers, over "
+                    f"the max_payload of {max_payload} of {self.server}: it would be dropped"
+                )
+        inbox, sid, sink = wire.subscribe_prefix()
+        acks = _Acks(len(payloads), [len(p) for p in payloads], subjects)
         denied = len(wire.permission_errors)
-        sent = stored = duplicates = 0
+        queued = 0
         try:
             for i, payload in enumerate(payloads):
-                hdr = headers[i] if headers is not None else None
-                block = encode_headers(hdr) if hdr else None
-                size = len(payload) + (len(block) if block else 0)
-                if size > max_payload:
-                    raise ConfigurationError(
-                        f"message {i} on {subjects[i]!r} is {size} bytes with headers, over "
-                        f"the max_payload of {max_payload} of {self.server}: it would be dropped"
-                    )
-                wire.publish(subjects[i], payload, reply=f"{inbox}.{i}", headers=block)
-                sent += 1
-                if sent % 512 == 0:
+                wire.publish(subjects[i], payload, reply=f"{inbox}.{i}", headers=blocks[i])
+                queued += len(payload)
+                if queued >= 1 << 20 or (i + 1) % 512 == 0:
+                    queued = 0
                     await wire.drain()
-                    while sent - (stored + duplicates) >= window:
-                        stored, duplicates = await self._count_acks(
-                            acks, stored, duplicates, subjects, timeout, denied)
+                    while (i + 1 - acks.answered >= window
+                           or acks.bytes_in_flight(i + 1) >= window_bytes):
+                        await self._await_acks(wire, sink, acks, timeout, denied)
             await wire.drain()
-            while stored + duplicates < sent:
-                stored, duplicates = await self._count_acks(
-                    acks, stored, duplicates, subjects, timeout, denied)
+            while acks.answered < len(payloads):
+                await self._await_acks(wire, sink, acks, timeout, denied)
+        except (ConnectionError, OSError) as exc:
+            raise acks.error(f"connection to {self.server} lost while publishing ({exc})",
+                             self.server) from None
         finally:
             if not wire.is_closed:
                 wire.unsubscribe(sid)
-        return PublishResult(stored, duplicates)
+        return PublishResult(acks.stored, acks.duplicates)
 
-    async def _count_acks(self, acks: Sink, stored: int, duplicates: int,
-                          subjects: Sequence[str], timeout: float,
-                          denied: int) -> tuple[int, int]:
-        before = len(acks)
-        await acks.wait(timeout)
-        if self.wire is None or self.wire.is_closed:
-            raise ConnectionFailedError(f"connection to {self.server} lost while publishing")
-        if len(self.wire.permission_errors) > denied:
-            raise PermissionDeniedError(
-                f"{self.server} denied publishing: {self.wire.permission_errors[-1]}"
-            )
-        if len(acks) == before and not acks.statuses:
-            raise ConnectionFailedError(
-                f"{self.server} acknowledged nothing in {timeout:.0f} s while publishing"
-            )
-        if acks.statuses:
-            code, _ = acks.statuses[0]
-            raise ConnectionFailedError(
-                f"{self.server}: no stream takes these subjects (status {code}); "
-                "create the stream first"
-            )
-        reply_subjects, _, _, answers = acks.take()
+    async def _await_acks(self, wire: Wire, sink: Sink, acks: _Acks, timeout: float,
+                          denied: int) -> None:
+        """Count the acks that arrived, waiting up to ``timeout`` s for at least one."""
+        deadline = time.monotonic() + timeout
+        while not len(sink) and not sink.statuses:
+            if wire.is_closed:
+                raise acks.error(f"connection to {self.server} lost while publishing "
+                                 f"({wire.error or 'closed'})", self.server)
+            if len(wire.permission_errors) > denied:
+                raise PermissionDeniedError(
+                    f"{self.server} denied publishing: {wire.permission_errors[-1]}; "
+                    f"{acks.summary()}"
+                )
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise acks.error(f"{self.server} acknowledged nothing more in {timeout:.0f} s",
+                                 self.server)
+            await sink.wait(left)  # a wake-up for acks already counted just loops
+        reply_subjects, _, _, answers = sink.take()
+        acks.count(reply_subjects, answers, self.server)
+        if sink.statuses:
+            code, _ = sink.statuses[0]
+            raise acks.error(f"{self.server}: no stream takes subject "
+                             f"{acks.subjects[acks.resume]!r} (status {code}); create the "
+                             "stream first", self.server)
+
+
+class _Acks:
+    """What the server acknowledged of one publish, message by message."""
+
+    def __init__(self, total: int, sizes: list[int], subjects: Sequence[str]) -> None:
+        self.total = total
+        self.sizes = sizes
+        self.sent_bytes = [0, *itertools.accumulate(sizes)]  # bytes of the first n messages
+        self.subjects = subjects
+        self.done = bytearray(total)
+        self.answered = self.stored = self.duplicates = 0
+        self.resume = 0  # every message before it is acknowledged
+        self.acked_bytes = 0
+
+    def bytes_in_flight(self, sent: int) -> int:
+        return self.sent_bytes[sent] - self.acked_bytes
+
+    def count(self, reply_subjects: list[bytes], answers: list[bytes], server: str) -> None:
+        refused: tuple[int, str] | None = None
         for subject, answer in zip(reply_subjects, answers, strict=True):
+            i = int(subject.rsplit(b".", 1)[1])
+            if self.done[i]:
+                continue
             if b'"error"' in answer:
-                i = int(subject.rsplit(b".", 1)[1])
-                reason = json.loads(answer)["error"].get("description")
-                raise EventkitError(f"{self.server} refused message {i} on {subjects[i]!r}: "
-                                    f"{reason}")
-            if b'"duplicate"' in answer:
-                duplicates += 1
+                reason = str(json.loads(answer)["error"].get("description"))
+                if refused is None or i < refused[0]:
+                    refused = (i, reason)
+                continue
+            self.done[i] = 1
+            self.answered += 1
+            if b'"duplicate":true' in answer.replace(b" ", b""):
+                self.duplicates += 1
             else:
-                stored += 1
-        return stored, duplicates
+                self.stored += 1
+            self.acked_bytes += self.sizes[i]
+        while self.resume < self.total and self.done[self.resume]:
+            self.resume += 1
+        if refused is not None:
+            i, reason = refused
+            raise self.error(f"{server} refused message {i} on {self.subjects[i]!r}: {reason}",
+                             server)
+
+    def summary(self) -> str:
+        return (f"{self.stored:,} of {self.total:,} messages stored"
+                + (f" ({self.duplicates:,} dropped as duplicates)" if self.duplicates else "")
+                + f", every one before index {self.resume} acknowledged")
+
+    def error(self, why: str, server: str) -> PublishError:
+        return PublishError(
+            f"{why}. {self.summary()}: publish payloads[{self.resume}:] to continue",
+            stored=self.stored, duplicates=self.duplicates, resume=self.resume)
 
 
 @dataclass(frozen=True, slots=True)
