@@ -44,7 +44,6 @@ from eventkit.source._wire import (
     Sink,
     Wire,
     encode_headers,
-    parse_headers,
 )
 
 __all__ = ["JetStream", "RawBatch", "StreamInfo"]
@@ -283,10 +282,18 @@ class JetStream:
                     yield raw
                 return
             except PermissionDeniedError as denied:
-                if consume == self._consume_direct or not info.config.get("allow_direct"):
+                if consume == self._consume_direct:
                     raise PermissionDeniedError(
-                        f"{denied}; stream {stream!r} does not allow direct get either, so "
-                        "there is no way to read it with these permissions"
+                        f"{self.server} denied this user both ways to read stream {stream!r}: "
+                        f"{_API}.CONSUMER.CREATE.{stream} (a consumer) and "
+                        f"{_API}.DIRECT.GET.{stream} (direct get, which the stream allows). "
+                        "Ask for permission to publish to either subject"
+                    ) from None
+                if not info.config.get("allow_direct"):
+                    raise PermissionDeniedError(
+                        f"{denied}; stream {stream!r} does not allow direct get (allow_direct "
+                        "is off), so there is no other way to read it with these permissions: "
+                        f"ask for permission to publish to {_API}.CONSUMER.CREATE.{stream}"
                     ) from None
                 if notes is not None:
                     notes.append(
@@ -430,6 +437,7 @@ class JetStream:
         one_filter = subjects[0] if len(subjects) == 1 else None
         pending: list[RawBatch] = []
         buffered = 0
+        denied = len(wire.permission_errors)
         try:
             while True:
                 body: dict[str, Any] = {"batch": pull}
@@ -447,7 +455,8 @@ class JetStream:
                     await sink.wait(stall)
                     if wire.is_closed:
                         raise _Restart(f"connection lost ({wire.error or 'closed'})")
-                    if wire.permission_errors and not len(sink) and not sink.statuses:
+                    if (any(subject in e for e in wire.permission_errors[denied:])
+                            and not len(sink) and not sink.statuses):
                         raise PermissionDeniedError(f"{self.server} denied {subject}")
                     for code, _ in sink.statuses:
                         ended = ended or code in (204, 404, 408)
@@ -697,8 +706,37 @@ def _concat(batches: list[RawBatch]) -> RawBatch:
     )
 
 
-_DIRECT_HEADERS = ("Nats-Stream", "Nats-Subject", "Nats-Sequence", "Nats-Time-Stamp",
-                   "Nats-Num-Pending", "Nats-Last-Sequence", "Nats-UpTo-Sequence")
+def split_direct_headers(block: bytes) -> tuple[dict[str, str], bytes | None]:
+    r"""The server's headers of a direct-get reply, and the message's own header block.
+
+    The server appends its headers (``Nats-Stream`` first, then ``Nats-Subject``,
+    ``Nats-Sequence``, ``Nats-Time-Stamp`` and, for a batch, ``Nats-Num-Pending``
+    and ``Nats-Last-Sequence``) after the message's own, so they start at the
+    last ``Nats-Stream`` line; a message's own headers of the same names stay
+    the message's.
+
+    Examples
+    --------
+    >>> server, own = split_direct_headers(
+    ...     b"NATS/1.0\r\nNats-Sequence: 999\r\nNats-Stream: D\r\nNats-Subject: d.a\r\n"
+    ...     b"Nats-Sequence: 1\r\nNats-Time-Stamp: 2026-11-01T12:00:00Z\r\n\r\n")
+    >>> server["Nats-Sequence"], own
+    ('1', b'NATS/1.0\r\nNats-Sequence: 999\r\n\r\n')
+    >>> split_direct_headers(b"NATS/1.0\r\nNats-Stream: D\r\nNats-Sequence: 2\r\n\r\n")[1]
+    """
+    cut = block.rfind(b"\r\nNats-Stream:")
+    if cut < 0:
+        raise EventkitError(
+            "a direct-get reply carries no Nats-Stream header: the server is not one eventkit "
+            "knows (nats-server 2.11 or newer is)"
+        )
+    server: dict[str, str] = {}
+    for line in block[cut + 2:].decode("utf-8", "replace").split("\r\n"):
+        name, sep, value = line.partition(":")
+        if sep:
+            server[name.strip()] = value.strip()
+    own = block[:cut + 2]
+    return server, (own + b"\r\n" if own.count(b"\r\n") > 1 else None)
 
 
 def _direct_batch(blocks: list[bytes | None], payloads: list[bytes]) -> RawBatch:
@@ -708,13 +746,12 @@ def _direct_batch(blocks: list[bytes | None], payloads: list[bytes]) -> RawBatch
     subjects: list[bytes] = []
     originals: dict[int, bytes] = {}
     for row, block in enumerate(blocks):
-        _, _, headers = parse_headers(block or b"NATS/1.0\r\n\r\n")
+        headers, own = split_direct_headers(block or b"")
         seqs.append(int(headers["Nats-Sequence"]))
         stamps.append(headers["Nats-Time-Stamp"])
         subjects.append(headers["Nats-Subject"].encode())
-        rest = {k: v for k, v in headers.items() if k not in _DIRECT_HEADERS}
-        if rest:
-            originals[row] = encode_headers(rest)
+        if own is not None:
+            originals[row] = own
     times = pl.Series(stamps, dtype=pl.String).str.to_datetime(
         time_unit="ns", time_zone="UTC", format="%Y-%m-%dT%H:%M:%S%.fZ")
     return RawBatch(pl.Series(seqs, dtype=pl.UInt64), times, subjects, originals, payloads)
