@@ -29,7 +29,7 @@ from eventkit.envelope import Rules
 from eventkit.events import Events, ReadInfo
 from eventkit.exceptions import ClosedError, ConfigurationError, EventkitWarning
 from eventkit.source import _loop
-from eventkit.source._wire import Auth, parse_servers
+from eventkit.source._wire import Auth, Secret, hide_urls, parse_servers
 from eventkit.source.jetstream import (
     CONSUMER_SCHEMA,
     JetStream,
@@ -103,6 +103,7 @@ def connect(
     ...     conn.read("ORDERS", start="15m").to_polars()["type"].to_list()
     ['order_placed']
     """
+    password, token, servers = Secret.of(password), Secret.of(token), hide_urls(servers)
     conn = Connection(servers, context=context, user=user, password=password, token=token,
                       nkey_seed=nkey_seed, creds=creds, tls_ca=tls_ca, tls_cert=tls_cert,
                       tls_key=tls_key, name=name, connect_timeout=connect_timeout)
@@ -115,7 +116,7 @@ class Connection:
     def __init__(
         self, servers: str | Sequence[str] | None = None, *,
         context: str | bool | None = None, user: str | None = None,
-        password: str | None = None, token: str | None = None,
+        password: str | Secret | None = None, token: str | Secret | None = None,
         nkey_seed: str | os.PathLike[str] | None = None,
         creds: str | os.PathLike[str] | None = None,
         tls_ca: str | os.PathLike[str] | None = None,
@@ -123,11 +124,13 @@ class Connection:
         tls_key: str | os.PathLike[str] | None = None,
         name: str = "eventkit", connect_timeout: float = 5.0,
     ) -> None:
+        password, token, servers = Secret.of(password), Secret.of(token), hide_urls(servers)
         o = resolve(dict(servers=servers, user=user, password=password, token=token,
                          nkey_seed=nkey_seed, creds=creds, tls_ca=tls_ca, tls_cert=tls_cert,
                          tls_key=tls_key), context)
         urls = o["servers"] or _DEFAULT_URL
-        addresses, url_auth = parse_servers(urls if isinstance(urls, str) else list(urls))
+        addresses, url_auth = parse_servers(
+            urls if isinstance(urls, (str, Secret)) else list(urls))
         auth = _auth(url_auth, o["user"], o["password"], o["token"], o["nkey_seed"], o["creds"])
         tls = _tls_context(o["tls_ca"], o["tls_cert"], o["tls_key"])
         self.servers = [str(a) for a in addresses]
@@ -189,6 +192,8 @@ class Connection:
         return self._js
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_state"):  # shown by a traceback while __init__ failed
+            return "Connection(not set up)"
         return (f"Connection(servers={', '.join(self.servers)!r}, auth={self._auth_kind!r}, "
                 f"state={self._state.value!r})")
 
@@ -416,30 +421,34 @@ async def _on_loop(coro: Any) -> Any:
     return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, target))
 
 
-def _read_secret(path: str | os.PathLike[str], what: str) -> str:
+def _read_secret(path: str | os.PathLike[str], what: str) -> Secret:
     p = Path(path).expanduser()
     try:
-        return p.read_text()
+        return Secret(p.read_text())
     except OSError as exc:
         raise ConfigurationError(
             f"cannot read the {what} file {str(p)!r}: {exc.strerror}"
         ) from None
 
 
-def _auth(url_auth: Auth, user: str | None, password: str | None, token: str | None,
+def _auth(url_auth: Auth, user: str | None, password: Secret | None, token: Secret | None,
           nkey_seed: str | os.PathLike[str] | None,
           creds: str | os.PathLike[str] | None) -> Auth:
     if creds is not None:
-        jwt, seed = _parse_creds(_read_secret(creds, "creds"), str(creds))
-        return Auth(jwt=jwt, nkey_seed=seed)
+        parsed = _parse_creds(_read_secret(creds, "creds"))
+        if parsed is None:
+            raise ConfigurationError(
+                f"{str(creds)!r} is not a NATS .creds file (a user JWT block then a seed block)"
+            )
+        return Auth(jwt=parsed[0], nkey_seed=parsed[1])
     if nkey_seed is not None:
-        seed = _read_secret(nkey_seed, "NKey seed").strip()
-        if not seed.startswith("SU"):
+        seed = _seed(_read_secret(nkey_seed, "NKey seed"))
+        if seed is None:
             raise ConfigurationError(
                 f"the NKey seed file {str(nkey_seed)!r} does not hold a user seed (it should "
                 "start with 'SU')"
             )
-        return Auth(nkey_seed=seed.encode())
+        return Auth(nkey_seed=seed)
     if user is not None or password is not None:
         return Auth(user=user or "", password=password)
     if token is not None:
@@ -447,11 +456,18 @@ def _auth(url_auth: Auth, user: str | None, password: str | None, token: str | N
     return url_auth
 
 
-def _parse_creds(text: str, path: str) -> tuple[str, bytes]:
-    """The user JWT and seed of a ``.creds`` file (the format ``nsc`` writes)."""
+def _seed(text: Secret) -> Secret | None:
+    """The user seed of an NKey file, hidden (None if it holds none)."""
+    seed = str(text.reveal()).strip()
+    return Secret(seed.encode()) if seed.startswith("SU") else None
+
+
+def _parse_creds(text: Secret) -> tuple[Secret, Secret] | None:
+    """The user JWT and seed of a ``.creds`` file (the format ``nsc`` writes), hidden;
+    None if it is not one (the caller raises: this frame's locals hold the secrets)."""
     blocks: list[str] = []
     inside: list[str] | None = None
-    for line in text.splitlines():
+    for line in str(text.reveal()).splitlines():
         line = line.strip()
         if line.startswith("-----BEGIN"):
             inside = []
@@ -462,10 +478,8 @@ def _parse_creds(text: str, path: str) -> tuple[str, bytes]:
         elif inside is not None and line:
             inside.append(line)
     if len(blocks) < 2 or not blocks[1].startswith("SU"):
-        raise ConfigurationError(
-            f"{path!r} is not a NATS .creds file (a user JWT block then a seed block)"
-        )
-    return blocks[0], blocks[1].encode()
+        return None
+    return Secret(blocks[0]), Secret(blocks[1].encode())
 
 
 def _tls_context(ca: str | os.PathLike[str] | None, cert: str | os.PathLike[str] | None,

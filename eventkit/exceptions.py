@@ -15,6 +15,7 @@ password, token, seed or JWT.
     ├── PermissionDeniedError                the account may not do this
     ├── StreamNotFoundError (LookupError)    no such stream on the server
     ├── ReadInterruptedError                 server went away mid-read, retries spent
+    ├── PublishError                         a publish stopped part-way (says how far it got)
     ├── StoreError                           a local store does not match, is busy or damaged
     ├── SchemaCompatibilityError (ValueError) a new schema breaks the type's compatibility mode
     ├── SchemaConflictError                  another client registered the same version first
@@ -36,6 +37,7 @@ __all__ = [
     "EventkitError",
     "EventkitWarning",
     "PermissionDeniedError",
+    "PublishError",
     "ReadInterruptedError",
     "SchemaCompatibilityError",
     "SchemaConflictError",
@@ -80,7 +82,31 @@ class StreamNotFoundError(EventkitError, LookupError):
 
 
 class ReadInterruptedError(EventkitError):
-    """The server went away during a read and retries did not bring it back."""
+    """A read stopped before its end and retries did not get it further.
+
+    ``stream`` and ``server`` say where, ``resume`` is the stream sequence to
+    read from to continue (None when not known).
+    """
+
+    def __init__(self, message: str, *, stream: str | None = None, server: str | None = None,
+                 resume: int | None = None) -> None:
+        super().__init__(message)
+        self.stream, self.server, self.resume = stream, server, resume
+
+
+class PublishError(EventkitError):
+    """A publish stopped part-way; it says exactly what the server acknowledged.
+
+    ``stored`` messages were stored and ``duplicates`` dropped as repeats (by
+    ``Nats-Msg-Id``); every message before index ``resume`` was acknowledged,
+    so publishing ``payloads[resume:]`` continues without duplicates (a
+    message sent but not acknowledged may still have been stored: give
+    messages a ``Nats-Msg-Id`` header to make such a retry exact).
+    """
+
+    def __init__(self, message: str, *, stored: int, duplicates: int, resume: int) -> None:
+        super().__init__(message)
+        self.stored, self.duplicates, self.resume = stored, duplicates, resume
 
 
 class StoreError(EventkitError):

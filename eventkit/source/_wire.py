@@ -18,13 +18,14 @@ import itertools
 import json
 import secrets
 import ssl
-from dataclasses import dataclass, field
-from typing import NamedTuple
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from eventkit.exceptions import AuthenticationError, ConfigurationError, ConnectionFailedError
 
-__all__ = ["Address", "Auth", "Deliveries", "Sink", "Wire", "parse_headers"]
+__all__ = ["Address", "Auth", "Deliveries", "Secret", "Sink", "Wire", "parse_headers"]
 
 _CRLF = b"\r\n"
 _READ_SIZE = 1 << 20
@@ -47,15 +48,55 @@ class Address:
         return self.url
 
 
+class Secret:
+    """A password, token, seed or JWT that hides itself: ``repr`` and ``str`` show ``***``.
+
+    Tracebacks that print frame locals (rich, IPython's verbose mode,
+    pytest's ``--showlocals``) show only that; :meth:`reveal` gives the
+    value, where it is sent.
+
+    Examples
+    --------
+    >>> s = Secret("hunter2")
+    >>> s, f"{s}", s.reveal()
+    (Secret('***'), '***', 'hunter2')
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str | bytes) -> None:
+        self._value = value
+
+    @classmethod
+    def of(cls, value: str | bytes | Secret | None) -> Secret | None:
+        """``value`` hidden (None stays None, a Secret stays itself)."""
+        return value if value is None or isinstance(value, Secret) else cls(value)
+
+    def reveal(self) -> str | bytes:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __reduce__(self) -> str | tuple[object, ...]:
+        raise TypeError("a Secret is not pickled")
+
+
 @dataclass(frozen=True, slots=True)
 class Auth:
-    """Credentials for the CONNECT handshake. Shown nowhere: the repr hides them."""
+    """Credentials for the CONNECT handshake. Shown nowhere: each secret is a :class:`Secret`."""
 
-    user: str | None = field(default=None, repr=False)
-    password: str | None = field(default=None, repr=False)
-    token: str | None = field(default=None, repr=False)
-    nkey_seed: bytes | None = field(default=None, repr=False)
-    jwt: str | None = field(default=None, repr=False)
+    user: str | None = None
+    password: Secret | None = None
+    token: Secret | None = None
+    nkey_seed: Secret | None = None
+    jwt: Secret | None = None
 
     @property
     def kind(self) -> str:
@@ -72,36 +113,52 @@ class Auth:
     def __repr__(self) -> str:
         return f"Auth(kind={self.kind!r})"
 
-    def connect_fields(self, nonce: str | None) -> dict[str, str]:
-        """CONNECT fields for these credentials (signing the server's nonce if needed)."""
-        fields: dict[str, str] = {}
+    def connect_command(self, options: dict[str, object], nonce: str | None) -> Secret:
+        """The ``CONNECT`` line with these credentials (signing the server's nonce if
+        needed), hidden: no plain secret is left in a local variable of this frame."""
+        return Secret(b"CONNECT " + json.dumps(
+            options | {k: v.reveal() for k, v in self._fields(nonce).items()}).encode()
+            + _CRLF)
+
+    def _fields(self, nonce: str | None) -> dict[str, Secret]:
+        fields: dict[str, Secret] = {}
         if self.user is not None:
-            fields["user"] = self.user
-            fields["pass"] = self.password or ""
+            fields["user"] = Secret(self.user)
+            fields["pass"] = self.password or Secret("")
         if self.token is not None:
             fields["auth_token"] = self.token
         if self.nkey_seed is not None:
-            import nkeys
-
-            kp = nkeys.from_seed(bytearray(self.nkey_seed))
+            kp = _keypair(self.nkey_seed)
             try:
                 if self.jwt:
                     fields["jwt"] = self.jwt
                 else:
-                    fields["nkey"] = kp.public_key.decode()
+                    fields["nkey"] = Secret(kp.public_key.decode())
                 if nonce:
                     sig = kp.sign(nonce.encode())
-                    fields["sig"] = base64.urlsafe_b64encode(sig).decode().rstrip("=")
+                    fields["sig"] = Secret(base64.urlsafe_b64encode(sig).decode().rstrip("="))
             finally:
                 kp.wipe()
         return fields
 
 
-def parse_servers(servers: str | list[str]) -> tuple[list[Address], Auth]:
+def _keypair(seed: Secret) -> Any:
+    """The NKey pair of a seed; a bad seed is a clear error (nkeys' own frames would hold it)."""
+    import nkeys
+
+    try:
+        return nkeys.from_seed(bytearray(seed.reveal()))  # type: ignore[arg-type]
+    except Exception:
+        pass
+    raise ConfigurationError("the NKey seed is not valid (it should be a user seed, 'SU...')")
+
+
+def parse_servers(servers: str | list[str] | Secret) -> tuple[list[Address], Auth]:
     """Addresses from URLs (``nats://``, ``tls://``, comma-separated or a list).
 
     A user and password or token in a URL become :class:`Auth`, so that the
-    address itself can be shown in messages.
+    address itself can be shown in messages (and, hidden in a :class:`Secret`,
+    the URLs can be passed around before this).
 
     Examples
     --------
@@ -109,30 +166,58 @@ def parse_servers(servers: str | list[str]) -> tuple[list[Address], Auth]:
     >>> [str(a) for a in addrs], auth
     (['nats://10.0.0.1:4222', 'tls://b:4223'], Auth(kind='user'))
     """
-    items = servers.split(",") if isinstance(servers, str) else list(servers)
+    urls = servers.reveal() if isinstance(servers, Secret) else servers
+    items = urls.split(",") if isinstance(urls, str) else list(urls)  # type: ignore[arg-type]
+    del urls, servers
     addrs: list[Address] = []
     auth = Auth()
-    for raw in (s.strip() for s in items):
-        if not raw:
-            continue
-        text = raw if "://" in raw else f"nats://{raw}"
-        parts = urlsplit(text)
-        if parts.scheme not in ("nats", "tls"):
-            raise ConfigurationError(
-                f"server URL scheme {parts.scheme!r} is not supported: use nats:// or tls://"
-            )
-        try:
-            port = parts.port or 4222
-        except ValueError:
-            raise ConfigurationError(f"server {parts.hostname!r} has a bad port") from None
-        addrs.append(Address(parts.scheme, parts.hostname or "127.0.0.1", port))
-        if parts.username and parts.password is not None:
-            auth = Auth(user=unquote(parts.username), password=unquote(parts.password))
-        elif parts.username:
-            auth = Auth(token=unquote(parts.username))
+    problems: list[str] = []
+    for found in [_parse_url(raw, problems) for raw in items]:
+        if found is not None:
+            addrs.append(found[0])
+            auth = found[1] or auth
+    del items
+    if problems:
+        raise ConfigurationError(problems[0])
     if not addrs:
         raise ConfigurationError("no server URL given: pass e.g. 'nats://127.0.0.1:4222'")
     return addrs, auth
+
+
+def hide_urls(servers: str | Sequence[str] | Secret | None) -> str | Sequence[str] | Secret | None:
+    """``servers`` as given, or hidden in a :class:`Secret` when a URL carries credentials.
+
+    >>> hide_urls("nats://a:4222"), hide_urls(["nats://u:pw@a:4222"])
+    ('nats://a:4222', Secret('***'))
+    """
+    if servers is None or isinstance(servers, Secret):
+        return servers
+    text = servers if isinstance(servers, str) else ",".join(servers)
+    return Secret(text) if "@" in text else servers
+
+
+def _parse_url(raw: str, problems: list[str]) -> tuple[Address, Auth | None] | None:
+    """One URL's address and credentials; a problem goes to ``problems`` (raising here
+    would show this frame's locals, the URL with its password, in a traceback)."""
+    text = raw.strip()
+    if not text:
+        return None
+    parts = urlsplit(text if "://" in text else f"nats://{text}")
+    if parts.scheme not in ("nats", "tls"):
+        problems.append(f"server URL scheme {parts.scheme!r} is not supported: use nats:// "
+                        "or tls://")
+        return None
+    try:
+        port = parts.port or 4222
+    except ValueError:
+        problems.append(f"server {parts.hostname!r} has a bad port")
+        return None
+    auth = None
+    if parts.username and parts.password is not None:
+        auth = Auth(user=unquote(parts.username), password=Secret(unquote(parts.password)))
+    elif parts.username:
+        auth = Auth(token=Secret(unquote(parts.username)))
+    return Address(parts.scheme, parts.hostname or "127.0.0.1", port), auth
 
 
 def parse_headers(block: bytes) -> tuple[int | None, str, dict[str, str]]:
@@ -336,13 +421,13 @@ class Wire:
                 )
             ctx = self._tls or ssl.create_default_context()
             await writer.start_tls(ctx, server_hostname=address.host)
-        connect = {
+        options = {
             "verbose": False, "pedantic": False, "headers": True, "no_responders": True,
             "protocol": 1, "lang": "python-eventkit", "version": _VERSION, "name": self._name,
             "tls_required": want_tls,
-            **self._auth.connect_fields(info.get("nonce")),
         }
-        writer.write(b"CONNECT " + json.dumps(connect).encode() + b"\r\nPING\r\n")
+        writer.write(self._auth.connect_command(options, info.get("nonce")).reveal()
+                     + b"PING\r\n")  # type: ignore[operator]
         await writer.drain()
         # Read the answer to the handshake directly: PONG, or -ERR with the reason.
         while True:

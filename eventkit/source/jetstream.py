@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import json
 import re
 import secrets
@@ -32,6 +33,7 @@ from eventkit.exceptions import (
     ConnectionFailedError,
     EventkitError,
     PermissionDeniedError,
+    PublishError,
     ReadInterruptedError,
     StreamNotFoundError,
 )
@@ -42,7 +44,6 @@ from eventkit.source._wire import (
     Sink,
     Wire,
     encode_headers,
-    parse_headers,
 )
 
 __all__ = ["CONSUMER_SCHEMA", "JetStream", "RawBatch", "StreamInfo"]
@@ -329,10 +330,18 @@ class JetStream:
                     yield raw
                 return
             except PermissionDeniedError as denied:
-                if consume == self._consume_direct or not info.config.get("allow_direct"):
+                if consume == self._consume_direct:
                     raise PermissionDeniedError(
-                        f"{denied}; stream {stream!r} does not allow direct get either, so "
-                        "there is no way to read it with these permissions"
+                        f"{self.server} denied this user both ways to read stream {stream!r}: "
+                        f"{_API}.CONSUMER.CREATE.{stream} (a consumer) and "
+                        f"{_API}.DIRECT.GET.{stream} (direct get, which the stream allows). "
+                        "Ask for permission to publish to either subject"
+                    ) from None
+                if not info.config.get("allow_direct"):
+                    raise PermissionDeniedError(
+                        f"{denied}; stream {stream!r} does not allow direct get (allow_direct "
+                        "is off), so there is no other way to read it with these permissions: "
+                        f"ask for permission to publish to {_API}.CONSUMER.CREATE.{stream}"
                     ) from None
                 if notes is not None:
                     notes.append(
@@ -476,6 +485,7 @@ class JetStream:
         one_filter = subjects[0] if len(subjects) == 1 else None
         pending: list[RawBatch] = []
         buffered = 0
+        denied = len(wire.permission_errors)
         try:
             while True:
                 body: dict[str, Any] = {"batch": pull}
@@ -493,7 +503,8 @@ class JetStream:
                     await sink.wait(stall)
                     if wire.is_closed:
                         raise _Restart(f"connection lost ({wire.error or 'closed'})")
-                    if wire.permission_errors and not len(sink) and not sink.statuses:
+                    if (any(subject in e for e in wire.permission_errors[denied:])
+                            and not len(sink) and not sink.statuses):
                         raise PermissionDeniedError(f"{self.server} denied {subject}")
                     for code, _ in sink.statuses:
                         ended = ended or code in (204, 404, 408)
@@ -530,77 +541,129 @@ class JetStream:
     async def publish_many(
         self, subjects: Sequence[str], payloads: Sequence[bytes],
         headers: Sequence[dict[str, str] | None] | None = None, *,
-        window: int = 8192, timeout: float = 10.0,
+        window: int = 8192, window_bytes: int = 32 << 20, timeout: float = 10.0,
     ) -> PublishResult:
-        """Publish in order with JetStream acks, ``window`` messages in flight.
+        """Publish in order with JetStream acks, at most ``window`` messages and
+        ``window_bytes`` bytes unacknowledged.
 
-        Acks arrive on one inbox subscription and are checked in bulk; a
-        refused message stops the publish with the server's reason.
+        Acks arrive on one inbox subscription and are counted in bulk. A
+        failure (a refused message, the connection lost, no ack for
+        ``timeout`` seconds) raises :class:`PublishError` saying exactly what
+        was acknowledged and where a retry continues.
         """
         wire = await self.connect()
         max_payload = int(wire.info.get("max_payload", 1 << 20))  # type: ignore[call-overload]
-        inbox, sid, acks = wire.subscribe_prefix()
+        blocks = [encode_headers(h) if h else None
+                  for h in (headers if headers is not None else [None] * len(payloads))]
+        for i, (payload, block) in enumerate(zip(payloads, blocks, strict=True)):
+            size = len(payload) + (len(block) if block else 0)
+            if size > max_payload:  # checked before anything is sent
+                raise ConfigurationError(
+                    f"message {i} on {subjects[i]!r} is {size} bytes with headers, over "
+                    f"the max_payload of {max_payload} of {self.server}: it would be dropped"
+                )
+        inbox, sid, sink = wire.subscribe_prefix()
+        acks = _Acks(len(payloads), [len(p) for p in payloads], subjects)
         denied = len(wire.permission_errors)
-        sent = stored = duplicates = 0
+        queued = 0
         try:
             for i, payload in enumerate(payloads):
-                hdr = headers[i] if headers is not None else None
-                block = encode_headers(hdr) if hdr else None
-                size = len(payload) + (len(block) if block else 0)
-                if size > max_payload:
-                    raise ConfigurationError(
-                        f"message {i} on {subjects[i]!r} is {size} bytes with headers, over "
-                        f"the max_payload of {max_payload} of {self.server}: it would be dropped"
-                    )
-                wire.publish(subjects[i], payload, reply=f"{inbox}.{i}", headers=block)
-                sent += 1
-                if sent % 512 == 0:
+                wire.publish(subjects[i], payload, reply=f"{inbox}.{i}", headers=blocks[i])
+                queued += len(payload)
+                if queued >= 1 << 20 or (i + 1) % 512 == 0:
+                    queued = 0
                     await wire.drain()
-                    while sent - (stored + duplicates) >= window:
-                        stored, duplicates = await self._count_acks(
-                            acks, stored, duplicates, subjects, timeout, denied)
+                    while (i + 1 - acks.answered >= window
+                           or acks.bytes_in_flight(i + 1) >= window_bytes):
+                        await self._await_acks(wire, sink, acks, timeout, denied)
             await wire.drain()
-            while stored + duplicates < sent:
-                stored, duplicates = await self._count_acks(
-                    acks, stored, duplicates, subjects, timeout, denied)
+            while acks.answered < len(payloads):
+                await self._await_acks(wire, sink, acks, timeout, denied)
+        except (ConnectionError, OSError) as exc:
+            raise acks.error(f"connection to {self.server} lost while publishing ({exc})",
+                             self.server) from None
         finally:
             if not wire.is_closed:
                 wire.unsubscribe(sid)
-        return PublishResult(stored, duplicates)
+        return PublishResult(acks.stored, acks.duplicates)
 
-    async def _count_acks(self, acks: Sink, stored: int, duplicates: int,
-                          subjects: Sequence[str], timeout: float,
-                          denied: int) -> tuple[int, int]:
-        before = len(acks)
-        await acks.wait(timeout)
-        if self.wire is None or self.wire.is_closed:
-            raise ConnectionFailedError(f"connection to {self.server} lost while publishing")
-        if len(self.wire.permission_errors) > denied:
-            raise PermissionDeniedError(
-                f"{self.server} denied publishing: {self.wire.permission_errors[-1]}"
-            )
-        if len(acks) == before and not acks.statuses:
-            raise ConnectionFailedError(
-                f"{self.server} acknowledged nothing in {timeout:.0f} s while publishing"
-            )
-        if acks.statuses:
-            code, _ = acks.statuses[0]
-            raise ConnectionFailedError(
-                f"{self.server}: no stream takes these subjects (status {code}); "
-                "create the stream first"
-            )
-        reply_subjects, _, _, answers = acks.take()
+    async def _await_acks(self, wire: Wire, sink: Sink, acks: _Acks, timeout: float,
+                          denied: int) -> None:
+        """Count the acks that arrived, waiting up to ``timeout`` s for at least one."""
+        deadline = time.monotonic() + timeout
+        while not len(sink) and not sink.statuses:
+            if wire.is_closed:
+                raise acks.error(f"connection to {self.server} lost while publishing "
+                                 f"({wire.error or 'closed'})", self.server)
+            if len(wire.permission_errors) > denied:
+                raise PermissionDeniedError(
+                    f"{self.server} denied publishing: {wire.permission_errors[-1]}; "
+                    f"{acks.summary()}"
+                )
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise acks.error(f"{self.server} acknowledged nothing more in {timeout:.0f} s",
+                                 self.server)
+            await sink.wait(left)  # a wake-up for acks already counted just loops
+        reply_subjects, _, _, answers = sink.take()
+        acks.count(reply_subjects, answers, self.server)
+        if sink.statuses:
+            code, _ = sink.statuses[0]
+            raise acks.error(f"{self.server}: no stream takes subject "
+                             f"{acks.subjects[acks.resume]!r} (status {code}); create the "
+                             "stream first", self.server)
+
+
+class _Acks:
+    """What the server acknowledged of one publish, message by message."""
+
+    def __init__(self, total: int, sizes: list[int], subjects: Sequence[str]) -> None:
+        self.total = total
+        self.sizes = sizes
+        self.sent_bytes = [0, *itertools.accumulate(sizes)]  # bytes of the first n messages
+        self.subjects = subjects
+        self.done = bytearray(total)
+        self.answered = self.stored = self.duplicates = 0
+        self.resume = 0  # every message before it is acknowledged
+        self.acked_bytes = 0
+
+    def bytes_in_flight(self, sent: int) -> int:
+        return self.sent_bytes[sent] - self.acked_bytes
+
+    def count(self, reply_subjects: list[bytes], answers: list[bytes], server: str) -> None:
+        refused: tuple[int, str] | None = None
         for subject, answer in zip(reply_subjects, answers, strict=True):
+            i = int(subject.rsplit(b".", 1)[1])
+            if self.done[i]:
+                continue
             if b'"error"' in answer:
-                i = int(subject.rsplit(b".", 1)[1])
-                reason = json.loads(answer)["error"].get("description")
-                raise EventkitError(f"{self.server} refused message {i} on {subjects[i]!r}: "
-                                    f"{reason}")
-            if b'"duplicate"' in answer:
-                duplicates += 1
+                reason = str(json.loads(answer)["error"].get("description"))
+                if refused is None or i < refused[0]:
+                    refused = (i, reason)
+                continue
+            self.done[i] = 1
+            self.answered += 1
+            if b'"duplicate":true' in answer.replace(b" ", b""):
+                self.duplicates += 1
             else:
-                stored += 1
-        return stored, duplicates
+                self.stored += 1
+            self.acked_bytes += self.sizes[i]
+        while self.resume < self.total and self.done[self.resume]:
+            self.resume += 1
+        if refused is not None:
+            i, reason = refused
+            raise self.error(f"{server} refused message {i} on {self.subjects[i]!r}: {reason}",
+                             server)
+
+    def summary(self) -> str:
+        return (f"{self.stored:,} of {self.total:,} messages stored"
+                + (f" ({self.duplicates:,} dropped as duplicates)" if self.duplicates else "")
+                + f", every one before index {self.resume} acknowledged")
+
+    def error(self, why: str, server: str) -> PublishError:
+        return PublishError(
+            f"{why}. {self.summary()}: publish payloads[{self.resume}:] to continue",
+            stored=self.stored, duplicates=self.duplicates, resume=self.resume)
 
 
 @dataclass(frozen=True, slots=True)
@@ -691,8 +754,37 @@ def _concat(batches: list[RawBatch]) -> RawBatch:
     )
 
 
-_DIRECT_HEADERS = ("Nats-Stream", "Nats-Subject", "Nats-Sequence", "Nats-Time-Stamp",
-                   "Nats-Num-Pending", "Nats-Last-Sequence", "Nats-UpTo-Sequence")
+def split_direct_headers(block: bytes) -> tuple[dict[str, str], bytes | None]:
+    r"""The server's headers of a direct-get reply, and the message's own header block.
+
+    The server appends its headers (``Nats-Stream`` first, then ``Nats-Subject``,
+    ``Nats-Sequence``, ``Nats-Time-Stamp`` and, for a batch, ``Nats-Num-Pending``
+    and ``Nats-Last-Sequence``) after the message's own, so they start at the
+    last ``Nats-Stream`` line; a message's own headers of the same names stay
+    the message's.
+
+    Examples
+    --------
+    >>> server, own = split_direct_headers(
+    ...     b"NATS/1.0\r\nNats-Sequence: 999\r\nNats-Stream: D\r\nNats-Subject: d.a\r\n"
+    ...     b"Nats-Sequence: 1\r\nNats-Time-Stamp: 2026-11-01T12:00:00Z\r\n\r\n")
+    >>> server["Nats-Sequence"], own
+    ('1', b'NATS/1.0\r\nNats-Sequence: 999\r\n\r\n')
+    >>> split_direct_headers(b"NATS/1.0\r\nNats-Stream: D\r\nNats-Sequence: 2\r\n\r\n")[1]
+    """
+    cut = block.rfind(b"\r\nNats-Stream:")
+    if cut < 0:
+        raise EventkitError(
+            "a direct-get reply carries no Nats-Stream header: the server is not one eventkit "
+            "knows (nats-server 2.11 or newer is)"
+        )
+    server: dict[str, str] = {}
+    for line in block[cut + 2:].decode("utf-8", "replace").split("\r\n"):
+        name, sep, value = line.partition(":")
+        if sep:
+            server[name.strip()] = value.strip()
+    own = block[:cut + 2]
+    return server, (own + b"\r\n" if own.count(b"\r\n") > 1 else None)
 
 
 def _direct_batch(blocks: list[bytes | None], payloads: list[bytes]) -> RawBatch:
@@ -702,13 +794,12 @@ def _direct_batch(blocks: list[bytes | None], payloads: list[bytes]) -> RawBatch
     subjects: list[bytes] = []
     originals: dict[int, bytes] = {}
     for row, block in enumerate(blocks):
-        _, _, headers = parse_headers(block or b"NATS/1.0\r\n\r\n")
+        headers, own = split_direct_headers(block or b"")
         seqs.append(int(headers["Nats-Sequence"]))
         stamps.append(headers["Nats-Time-Stamp"])
         subjects.append(headers["Nats-Subject"].encode())
-        rest = {k: v for k, v in headers.items() if k not in _DIRECT_HEADERS}
-        if rest:
-            originals[row] = encode_headers(rest)
+        if own is not None:
+            originals[row] = own
     times = pl.Series(stamps, dtype=pl.String).str.to_datetime(
         time_unit="ns", time_zone="UTC", format="%Y-%m-%dT%H:%M:%S%.fZ")
     return RawBatch(pl.Series(seqs, dtype=pl.UInt64), times, subjects, originals, payloads)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from eventkit.exceptions import ConfigurationError
+from eventkit.source._wire import Secret, hide_urls
 
 __all__ = ["SETTINGS", "resolve"]
 
@@ -62,7 +63,11 @@ def load_context(name: str | bool) -> dict[str, str]:
 
 
 def resolve(given: dict[str, Any], context: str | bool | None) -> dict[str, Any]:
-    """Settings from arguments, then a context, then the environment."""
+    """Settings from arguments, then a context, then the environment.
+
+    The password and token come back as :class:`~eventkit.source._wire.Secret`,
+    and so do server URLs that carry credentials.
+    """
     if context is None and os.environ.get("NATS_CONTEXT"):
         context = os.environ["NATS_CONTEXT"]
     from_context = load_context(context) if context else {}
@@ -74,4 +79,7 @@ def resolve(given: dict[str, Any], context: str | bool | None) -> dict[str, Any]
         if value is None:
             value = os.environ.get(env) or None
         out[setting] = value
+    # secrets stay hidden from here on (a traceback printing locals shows '***')
+    out["password"], out["token"] = Secret.of(out["password"]), Secret.of(out["token"])
+    out["servers"] = hide_urls(out["servers"])
     return out

@@ -22,6 +22,7 @@ def test_exported_names():
         "Fold",
         "Latest",
         "PermissionDeniedError",
+        "PublishError",
         "ReadInfo",
         "ReadInterruptedError",
         "Replay",

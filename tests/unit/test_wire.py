@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from eventkit.exceptions import ConfigurationError
 from eventkit.source._wire import Address, Auth, Sink, Wire, parse_servers
@@ -14,7 +16,8 @@ from eventkit.source.jetstream import positions
 def test_secrets_in_urls_move_into_auth_and_out_of_sight():
     addrs, auth = parse_servers(["nats://bob:pa%40ss@h1:4223", "h2"])
     assert [str(a) for a in addrs] == ["nats://h1:4223", "nats://h2:4222"]
-    assert auth.user == "bob" and auth.password == "pa@ss"
+    assert auth.user == "bob" and auth.password is not None
+    assert auth.password.reveal() == "pa@ss"
     assert "pa@ss" not in repr(auth) and "bob" not in repr(auth)
     _, token = parse_servers("nats://s3cr3t@h1")
     assert token.kind == "token" and "s3cr3t" not in repr(token)
@@ -58,3 +61,25 @@ def test_parser_splits_messages_across_reads_and_routes_statuses():
         assert len(sink) == 0
 
     asyncio.run(run())
+
+
+_NAMES = st.sampled_from(["Nats-Stream", "Nats-Subject", "Nats-Sequence", "Nats-Time-Stamp",
+                          "Nats-Num-Pending", "Nats-Last-Sequence", "Nats-Msg-Id", "X-Any"])
+_VALUES = st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=12)
+
+
+@given(st.lists(st.tuples(_NAMES, _VALUES), max_size=6), st.integers(1, 2**40),
+       st.booleans())
+def test_direct_get_headers_split_the_servers_from_the_messages_own(own, seq, batch):
+    from eventkit.source.jetstream import split_direct_headers
+
+    user = b"NATS/1.0\r\n" + b"".join(f"{k}: {v}\r\n".encode() for k, v in own)
+    # as nats-server writes a direct-get reply: the message's block, then its own lines
+    server = {"Nats-Stream": "S", "Nats-Subject": "a.b", "Nats-Sequence": str(seq),
+              "Nats-Time-Stamp": "2026-11-01T12:00:00.5Z"}
+    if batch:
+        server |= {"Nats-Num-Pending": "3", "Nats-Last-Sequence": str(seq - 1)}
+    block = user + b"".join(f"{k}: {v}\r\n".encode() for k, v in server.items()) + b"\r\n"
+    got, kept = split_direct_headers(block)
+    assert got == server
+    assert kept == (user + b"\r\n" if own else None)
