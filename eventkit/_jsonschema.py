@@ -31,19 +31,27 @@ value of the wrong type becomes null there, and the check says why.
 
 Where this subset is stricter than JSON Schema, it is because Arrow is: an
 ``integer`` must be written without a fraction (``5``, not ``5.0``) and fit
-64 bits, and ``format: date-time`` is asserted (RFC 3339), not only annotated.
-A ``pattern`` runs as polars' (Rust) regular expression in bulk and Python's
-per event: keep to the syntax both share.
+64 bits, and ``format: date-time`` is asserted (RFC 3339: ASCII digits, ``T``
+and ``Z`` in either case, a leap second only at 23:59:60 UTC, decoded as
+23:59:59.999999999), not only annotated; a valid date-time outside what a
+nanosecond timestamp holds (1677-09-21 to 2262-04-11) is refused with its
+own reason, so a value that passes never decodes to null or to another
+instant. A ``pattern`` runs as polars' (Rust) regular expression in bulk and
+Python's per event, with ``$`` meaning the end of the text on both (as in
+ECMA-262; Python's own ``$`` also matches before a final newline): keep to
+the syntax both share. Object keywords (``properties``, ``required``,
+``additionalProperties``) or array keywords (``items``, ``minItems``,
+``maxItems``) on a field without ``type`` constrain objects (arrays) only;
+any other JSON value passes, and the column holds the value's JSON text.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -105,6 +113,9 @@ class Spec:
     pattern: str | None = None
     min_items: int | None = None
     max_items: int | None = None
+    # kind "any" with object (or array) keywords but no type: they constrain a value
+    # of that kind only, any other JSON value passes (JSON Schema's rule)
+    applies: str | None = None
 
     @property
     def fields(self) -> dict[str, Spec]:
@@ -140,7 +151,7 @@ def parse_schema(doc: Any, *, what: str = "schema") -> Spec:
     """
     if not isinstance(doc, Mapping):
         raise ConfigurationError(f"{what}: a schema is a JSON object, got {type(doc).__name__}")
-    spec = _parse(doc, "", what)
+    spec = _parse(doc, "", what, top=True)
     if spec.kind != "object" or spec.nullable:
         raise ConfigurationError(
             f"{what}: the top level of an event schema must be {{\"type\": \"object\", "
@@ -153,7 +164,7 @@ def _where(path: str) -> str:
     return repr(path) if path else "the top level"
 
 
-def _parse(doc: Any, path: str, what: str) -> Spec:
+def _parse(doc: Any, path: str, what: str, *, top: bool = False) -> Spec:
     if doc is True or doc == {}:
         return Spec("any", nullable=True)
     if not isinstance(doc, Mapping):
@@ -187,8 +198,14 @@ def _parse(doc: Any, path: str, what: str) -> Spec:
         kind, nullable = _enum_kind(enum, path, what), None in enum
     elif "properties" in doc or "additionalProperties" in doc or "required" in doc:
         kind = "object"
-    elif "items" in doc:
+        if not top:  # no type: the keywords apply to objects, other values pass
+            return replace(_parse({**doc, "type": "object"}, path, what), kind="any",
+                           nullable=True, applies="object")
+    elif "items" in doc or "minItems" in doc or "maxItems" in doc:
         kind = "array"
+        if not top:
+            return replace(_parse({**doc, "type": "array"}, path, what), kind="any",
+                           nullable=True, applies="array")
     else:
         kind = "any"
     if enum is not None:
@@ -328,7 +345,7 @@ def _pattern(value: Any, path: str, what: str) -> str:
     if not isinstance(value, str):
         raise ConfigurationError(f"{what}: pattern at {_where(path)} must be a string")
     try:
-        re.compile(value)
+        _py_regex(value)
         pl.Series([""]).str.contains(value)
     except (re.error, pl.exceptions.PolarsError) as exc:
         raise ConfigurationError(
@@ -442,46 +459,120 @@ def _pattern_reason(spec: Spec) -> str:
     return f"does not match the pattern {spec.pattern}"
 
 
-# RFC 3339: the same rule on both paths (a regular expression, then the calendar)
-_RFC3339 = (r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
-_RFC3339_RE = re.compile(_RFC3339)
+# RFC 3339 ``date-time``: one reading on both paths and in decoding, in integer
+# arithmetic (ASCII digits only, ``T``/``Z`` in either case, any number of
+# fraction digits, cut past the nanosecond). A leap second is allowed only at
+# 23:59:60 UTC and decodes to 23:59:59.999999999 (the last instant of that
+# minute: order and date kept). A valid time outside what a nanosecond
+# timestamp holds (1677-09-21 to 2262-04-11) is refused with its own reason, so
+# a value that passes never decodes to null or to another instant.
+_RFC3339 = (r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})"
+            r"(?:\.([0-9]+))?(?:[Zz]|([+-])([0-9]{2}):([0-9]{2}))$")
+_RFC3339_RE = re.compile(_RFC3339, re.ASCII)
+RANGE = "date-time outside the range of nanosecond timestamps (1677-09-21 to 2262-04-11)"
+_NS_RANGE = (-(2**63), 2**63 - 1)
+
+
+def _days_in_month(year: int, month: int) -> int:
+    if month == 2:
+        return 29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28
+    return 30 if month in (4, 6, 9, 11) else 31
+
+
+def _days(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (any year, 0 included)."""
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    return era * 146_097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719_468
+
+
+def rfc3339_ns(text: str) -> int | bool | None:
+    """Nanoseconds since the epoch of an RFC 3339 date-time; None if it is not one,
+    False if it is one outside the nanosecond range.
+
+    >>> rfc3339_ns("1998-12-31T23:59:60Z") - rfc3339_ns("1998-12-31T23:59:59Z")
+    999999999
+    >>> rfc3339_ns("1998-12-31T23:58:60Z"), rfc3339_ns("2026-11-01T1\u09e8:00:00Z")
+    (None, None)
+    """
+    m = _RFC3339_RE.match(text)
+    if m is None or text.endswith("\n"):
+        return None
+    year, month, day, hh, mm, ss = (int(g) for g in m.groups()[:6])
+    frac, sign, oh, om = m.group(7), m.group(8), m.group(9), m.group(10)
+    offset = 0 if sign is None else (1 if sign == "+" else -1) * (int(oh) * 60 + int(om))
+    if not (1 <= month <= 12 and 1 <= day <= _days_in_month(year, month) and hh <= 23
+            and mm <= 59 and ss <= 60 and (sign is None or (int(oh) <= 23 and int(om) <= 59))):
+        return None
+    leap = ss == 60
+    if leap and (hh * 60 + mm - offset) % 1_440 != 1_439:
+        return None
+    seconds = _days(year, month, day) * 86_400 + hh * 3_600 + mm * 60 + min(ss, 59) - offset * 60
+    ns = seconds * 10**9 + (999_999_999 if leap else int((frac or "")[:9].ljust(9, "0") or 0))
+    return ns if _NS_RANGE[0] <= ns <= _NS_RANGE[1] else False
 
 
 def _is_rfc3339(text: str) -> bool:
-    if not _RFC3339_RE.match(text):
-        return False
-    try:
-        _date(text)
-    except ValueError:
-        return False
-    hh, mm, ss = int(text[11:13]), int(text[14:16]), int(text[17:19])
-    if hh > 23 or mm > 59 or ss > 60:
-        return False
-    zone = text[19:].lstrip(".0123456789")
-    if zone[:1] in "+-":
-        return int(zone[1:3]) <= 23 and int(zone[4:6]) <= 59
-    return True
+    return rfc3339_ns(text) is not None
 
 
-def _date(text: str) -> None:
-    dt.date(int(text[0:4]), int(text[5:7]), int(text[8:10]))
+def _rfc3339_expr(expr: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """Vectorised :func:`rfc3339_ns`: ``(ns, valid)``, ``ns`` an Int128 (null where not a
+    date-time), ``valid`` true where the text is an RFC 3339 date-time (in range or not)."""
+    g = expr.str.extract_groups(_RFC3339)
+    part = [g.struct.field(str(k)) for k in range(1, 11)]
+    year, month, day, hh, mm, ss = (p.cast(pl.Int64) for p in part[:6])
+    frac, sign = part[6], part[7]
+    oh, om = part[8].cast(pl.Int64), part[9].cast(pl.Int64)
+    offset = pl.when(sign.is_null()).then(0).when(sign == "+").then(oh * 60 + om).otherwise(
+        -(oh * 60 + om))
+    leap_year = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    dim = (pl.when(month == 2).then(pl.when(leap_year).then(29).otherwise(28))
+           .when(month.is_in([4, 6, 9, 11])).then(30).otherwise(31))
+    leap = ss == 60
+    valid = (month.is_between(1, 12) & day.is_between(1, dim) & (hh <= 23) & (mm <= 59)
+             & (ss <= 60) & (sign.is_null() | ((oh <= 23) & (om <= 59)))
+             & (~leap | ((hh * 60 + mm - offset) % 1_440 == 1_439)))
+    y = year - (month <= 2).cast(pl.Int64)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (month + pl.when(month > 2).then(-3).otherwise(9)) + 2) // 5 + day - 1
+    days = era * 146_097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719_468
+    seconds = (days * 86_400 + hh * 3_600 + mm * 60 + pl.min_horizontal(ss, 59)
+               - offset * 60).cast(pl.Int128)
+    nanos = frac.fill_null("").str.slice(0, 9).str.pad_end(9, "0").cast(pl.Int128)
+    ns = seconds * 10**9 + pl.when(leap).then(pl.lit(999_999_999, pl.Int128)).otherwise(nanos)
+    valid = valid.fill_null(False)
+    return pl.when(valid).then(ns), valid
 
 
-def _rfc3339_ok(text: pl.Series) -> pl.Series:
-    """Vectorised :func:`_is_rfc3339` (null where the text is null)."""
-    frame = pl.DataFrame({"t": text})
-    zone = pl.col("t").str.slice(19).str.strip_chars_start(".0123456789")
-    signed = zone.str.slice(0, 1).is_in(["+", "-"])
-    return frame.select(
-        pl.col("t").str.contains(_RFC3339)
-        & pl.col("t").str.slice(0, 10).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
-        .is_not_null()
-        & (pl.col("t").str.slice(11, 2).cast(pl.Int32, strict=False) <= 23)
-        & (pl.col("t").str.slice(14, 2).cast(pl.Int32, strict=False) <= 59)
-        & (pl.col("t").str.slice(17, 2).cast(pl.Int32, strict=False) <= 60)
-        & (~signed | ((zone.str.slice(1, 2).cast(pl.Int32, strict=False) <= 23)
-                      & (zone.str.slice(4, 2).cast(pl.Int32, strict=False) <= 59)))
-    ).to_series()
+def _rfc3339_ok(text: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """Per value: is it an RFC 3339 date-time, and is it one in the nanosecond range."""
+    ns, valid = _rfc3339_expr(pl.col("t"))
+    out = pl.DataFrame({"t": text}).select(
+        valid.alias("valid"), ns.is_between(*_NS_RANGE).fill_null(False).alias("in_range"))
+    return out.get_column("valid"), out.get_column("in_range")
+
+
+def _rfc3339_time(expr: pl.Expr) -> pl.Expr:
+    """Decoded RFC 3339 text: Datetime(ns, UTC), null where it is not a date-time in range."""
+    ns, _ = _rfc3339_expr(expr)
+    return pl.when(ns.is_between(*_NS_RANGE)).then(ns).cast(pl.Int64).cast(TIME)
+
+
+_ANCHOR = re.compile(r"\\.|\[(?:\\.|[^\]])*\]|\$")
+
+
+def _py_regex(pattern: str) -> re.Pattern[str]:
+    """``pattern`` for Python's ``re`` with the ECMA-262 (and Rust) meaning of ``$``:
+    the end of the text only (Python's ``$`` also matches before a final newline)."""
+    translated = _ANCHOR.sub(lambda m: r"\Z" if m.group() == "$" else m.group(), pattern)
+    return _PY_REGEX.setdefault(pattern, re.compile(translated))
+
+
+_PY_REGEX: dict[str, re.Pattern[str]] = {}
 
 
 # -- the per-event reference ----------------------------------------------------
@@ -538,6 +629,8 @@ def _py_value(value: Any, spec: Spec, path: str, out: list[tuple[str, str]]) -> 
     got = _kind_of(value)
     kind = spec.kind
     if kind == "any":
+        if spec.applies is not None and got == spec.applies:
+            _py_value(value, replace(spec, kind=spec.applies, applies=None), path, out)
         return
     if not (got == kind or (kind == "number" and got == "integer")):
         out.append((path, _expected(spec, got)))
@@ -548,13 +641,17 @@ def _py_value(value: Any, spec: Spec, path: str, out: list[tuple[str, str]]) -> 
     if spec.enum is not None and value not in spec.enum:
         out.append((path, _enum_reason(spec)))
     if kind == "string":
-        if spec.datetime and not _is_rfc3339(value):
-            out.append((path, FORMAT))
+        if spec.datetime:
+            ns = rfc3339_ns(value)
+            if ns is None:
+                out.append((path, FORMAT))
+            elif ns is False:
+                out.append((path, RANGE))
         if spec.min_length is not None and len(value) < spec.min_length:
             out.append((path, _length_reason(spec.min_length, False, "characters")))
         if spec.max_length is not None and len(value) > spec.max_length:
             out.append((path, _length_reason(spec.max_length, True, "characters")))
-        if spec.pattern is not None and not re.search(spec.pattern, value):
+        if spec.pattern is not None and not _py_regex(spec.pattern).search(value):
             out.append((path, _pattern_reason(spec)))
     elif kind in ("integer", "number"):
         if spec.minimum is not None and not _above(value, spec.minimum):
@@ -915,7 +1012,12 @@ def _object_columns(rows: pl.Series, path: Path, frame: pl.DataFrame, spec: Spec
 
 def _values(rows: pl.Series, path: Path, values: pl.Series, spec: Spec, found: _Found) -> None:
     """Check non-null values (their JSON type is already proven by the strict parse)."""
-    if not len(values) or spec.kind == "any":
+    if not len(values):
+        return
+    if spec.kind == "any":
+        if spec.applies is not None:  # an object or array (its JSON text): judge it alone
+            opens = "{" if spec.applies == "object" else "["
+            found.suspect(rows.filter(values.cast(pl.String).str.starts_with(opens)))
         return
     kind = spec.kind
     if kind == "string":
@@ -930,7 +1032,9 @@ def _values(rows: pl.Series, path: Path, values: pl.Series, spec: Spec, found: _
         checks.append((~values.is_in(allowed.implode()), _enum_reason(spec)))
     if kind == "string":
         if spec.datetime:
-            checks.append((~_rfc3339_ok(values), FORMAT))
+            valid, in_range = _rfc3339_ok(values)
+            checks.append((~valid, FORMAT))
+            checks.append((valid & ~in_range, RANGE))
         if spec.min_length is not None or spec.max_length is not None:
             size = values.str.len_chars()
             if spec.min_length is not None:
@@ -1151,7 +1255,7 @@ def _text_dtype(dtype: PolarsDataType) -> pl.DataType:
 
 def _from_text(expr: pl.Expr, dtype: PolarsDataType) -> pl.Expr:
     if dtype == TIME:
-        return expr.str.strptime(TIME, "%Y-%m-%dT%H:%M:%S%.f%#z", strict=False)
+        return _rfc3339_time(expr)
     if isinstance(dtype, pl.Struct):
         fields = [_from_text(expr.struct.field(f.name), f.dtype).alias(f.name)
                   for f in dtype.fields]

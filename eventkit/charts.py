@@ -47,7 +47,7 @@ import altair as alt
 import polars as pl
 
 from eventkit import _offline, query
-from eventkit._time import parse_duration
+from eventkit._time import Duration, to_duration, to_instant
 from eventkit._typing import TimeColumn
 from eventkit.envelope import ENVELOPE_SCHEMA
 
@@ -130,18 +130,25 @@ def pick_step(start: dt.datetime, end: dt.datetime, groups: int,
     return dt.timedelta(seconds=math.ceil(span / per_group))
 
 
-def _label(step: dt.timedelta) -> str:
-    s = int(step.total_seconds())
-    for unit, size in (("d", 86_400), ("h", 3600), ("min", 60)):
-        if s % size == 0:
-            return f"{s // size} {unit}"
-    return f"{s} s"
+def _label(step: dt.timedelta | Duration) -> str:
+    length = to_duration(step)
+    months = f"{length.months} mo" if length.months else ""
+    if not length.ns:
+        return months
+    for unit, size in (("d", 86_400 * 10**9), ("h", 3_600 * 10**9), ("min", 60 * 10**9),
+                       ("s", 10**9), ("ms", 10**6), ("us", 10**3)):
+        if length.ns % size == 0:
+            return f"{months} {length.ns // size} {unit}".strip()
+    return f"{months} {length.ns} ns".strip()
 
 
-def _step(frame: pl.DataFrame, on: str, groups: int, every: str | dt.timedelta | None,
-          max_rows: int) -> dt.timedelta:
+def _step(frame: pl.DataFrame, on: str, groups: int,
+          every: str | dt.timedelta | Duration | None, max_rows: int) -> dt.timedelta | Duration:
+    """The window length: ``every`` in the one duration grammar, or one picked to fit."""
     if every is not None:
-        return every if isinstance(every, dt.timedelta) else parse_duration(every)
+        length = to_duration(every, what="every")
+        exact = length.fixed and length.ns % 1_000 == 0
+        return length.to_timedelta() if exact else length
     return pick_step(frame[on].min(), frame[on].max(), groups,  # type: ignore[arg-type]
                      max_rows=max_rows)
 
@@ -275,9 +282,10 @@ def arrivals(events: object, *, last: str | dt.timedelta = "2m",
     frame = _frame(events).filter(pl.col("time").is_not_null())
     if frame.is_empty():
         return _empty("Arrivals")
-    span = last if isinstance(last, dt.timedelta) else parse_duration(last)
+    length = to_duration(last, what="last")
     end: dt.datetime = frame["time"].max()  # type: ignore[assignment]
-    start = end - span
+    start = to_instant(frame["time"].tail(1)).shift(length, -1).to_datetime()
+    span = end - start
     recent, lumped = _top_groups(frame.filter(pl.col("time") > start), by)
     groups = recent[by].n_unique()
     if every is not None:
@@ -287,9 +295,11 @@ def arrivals(events: object, *, last: str | dt.timedelta = "2m",
         step = max(step, pick_step(start, end, groups, max_rows=max_rows))  # type: ignore[arg-type]
     counts = query.windows(recent, step, by=by, on="time").select(
         "window_start", "window_end", by, "count")
-    domain = [_utc_ms(start), _utc_ms(end + step)]
+    after = (end + step if isinstance(step, dt.timedelta)
+             else to_instant(frame["time"].tail(1)).shift(step).to_datetime())
+    domain = [_utc_ms(start), _utc_ms(after)]
     return alt.Chart(counts, title=_title(
-        f"Arrivals per {_label(step)}, the last {_label(span)}",
+        f"Arrivals per {_label(step)}, the last {_label(length)}",
         f"{recent.height:,} events in {counts.height:,} rows (on time, by {by}){lumped}"),
     ).mark_bar().encode(
         x=alt.X("window_start:T", title="time (UTC)", axis=alt.Axis(format="%H:%M:%S"),

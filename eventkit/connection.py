@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 from tqdm.auto import tqdm
 
-from eventkit._time import spoken_duration, to_position
+from eventkit._time import Instant, cutoff, spoken_duration, to_position
 from eventkit._typing import TimeLike
 from eventkit.codec import Decoded, Hints, combine, decode
 from eventkit.envelope import Rules
@@ -338,8 +338,8 @@ class Connection:
         parts: list[Decoded] = []
         notes: list[str] = []
         try:
-            async for raw in self._js.fetch(stream, subjects=filters, start=lo, end=hi,
-                                            notes=notes):
+            async for raw in self._js.fetch(stream, subjects=filters, start=_wide(lo, ">="),
+                                            end=_wide(hi, "<="), notes=notes):
                 # decode on a worker thread while the next batch arrives
                 decoding.append(loop.run_in_executor(_decoder, _decode, raw, rules, schemas,
                                                      hints))
@@ -349,7 +349,7 @@ class Connection:
             parts += await asyncio.gather(*decoding)
         finally:
             bar.close()
-        decoded = combine(parts)
+        decoded = _exact(combine(parts), lo, hi)
         seqs = decoded.envelope["seq"]
         if not len(seqs) and (why := await _why_empty(self._js, info, filters, lo, hi)):
             notes.append(why)
@@ -363,8 +363,10 @@ class Connection:
 
 
 async def _why_empty(js: JetStream, info: StreamInfo, filters: tuple[str, ...],
-                     lo: int | dt.datetime | None, hi: int | dt.datetime | None) -> str:
+                     start: int | Instant | None, end: int | Instant | None) -> str:
     """Why a read found nothing, in the words a user can act on."""
+    lo = start.to_datetime() if isinstance(start, Instant) else start
+    hi = end.to_datetime() if isinstance(end, Instant) else end
     where = f"stream {info.name!r} on {js.server}"
     stamp = "%Y-%m-%d %H:%M:%S UTC"
     if not info.messages:
@@ -403,10 +405,32 @@ def _decode(raw: RawBatch, rules: Rules, schemas: _Snapshot | None,
     return schemas.apply(decoded, rules) if schemas is not None else decoded
 
 
+def _wide(position: int | Instant | None, op: str) -> int | dt.datetime | None:
+    """A time bound as the server's microsecond datetime, widened to hold the whole
+    bound (:func:`_exact` then cuts the read to the nanosecond)."""
+    if not isinstance(position, Instant):
+        return position
+    ns = cutoff(position, op)  # type: ignore[arg-type]
+    us = ns // 1_000 if op == ">=" else -(-ns // 1_000)
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us)
+
+
+def _exact(decoded: Decoded, lo: int | Instant | None, hi: int | Instant | None) -> Decoded:
+    """The events inside time bounds exactly (through :func:`eventkit._time.cutoff`)."""
+    if not isinstance(lo, Instant) and not isinstance(hi, Instant):
+        return decoded
+    events = Events(decoded)
+    if isinstance(lo, Instant):
+        events = events.between(lo, None, on="time")
+    if isinstance(hi, Instant):
+        events = events.as_of(hi, on="time")
+    return Decoded(events._envelope, dict(events._typed))
+
+
 def _estimate(
-    info: StreamInfo, lo: int | dt.datetime | None, hi: int | dt.datetime | None
+    info: StreamInfo, lo: int | Instant | None, hi: int | Instant | None
 ) -> int | None:
-    if isinstance(lo, dt.datetime) or isinstance(hi, dt.datetime):
+    if isinstance(lo, Instant) or isinstance(hi, Instant):
         return None
     first = max(lo or info.first_seq, info.first_seq)
     last = min(hi if hi is not None else info.last_seq, info.last_seq)

@@ -302,12 +302,36 @@ def _arrow_times(text: pl.Series) -> pl.Series:
         return pl.Series(values, dtype=pl.Int64).cast(TIME)
 
 
+_DECIMAL = r"^([+-]?)(\d+)(?:\.(\d+))?$"
+
+
 def _epoch(text: pl.Series) -> pl.Series:
+    """Epoch numbers, exactly: the unit by size (s below 1e11, ms below 1e14, us below
+    1e17, else ns), integer and fraction digits in integer arithmetic (no float:
+    ``1774740600650`` ms is ``...650000000`` ns). Past the nanosecond a fraction is
+    cut; forms with an exponent go through a float."""
+    parts = text.str.strip_chars().str.extract_groups(_DECIMAL)
+    whole = parts.struct.field("2").cast(pl.Int128, strict=False)
+    frac = parts.struct.field("3").fill_null("").str.slice(0, 9).str.pad_end(9, "0")
+    frac = frac.cast(pl.Int128, strict=False)
+    size = whole.abs()
+    per = (pl.when(size < 10**11).then(pl.lit(10**9, pl.Int128))
+           .when(size < 10**14).then(pl.lit(10**6, pl.Int128))
+           .when(size < 10**17).then(pl.lit(10**3, pl.Int128))
+           .otherwise(pl.lit(1, pl.Int128)))
+    sign = pl.when(parts.struct.field("1") == "-").then(-1).otherwise(1).cast(pl.Int128)
+    exact = pl.select(
+        (sign * (whole * per + frac * per // 10**9)).cast(pl.Int64, strict=False).cast(TIME)
+    ).to_series()
+    todo = exact.is_null() & text.is_not_null()
+    if not todo.any():
+        return exact.alias(text.name)
     number = text.str.strip_chars().cast(pl.Float64, strict=False)
-    return pl.select(
+    floats = pl.select(
         pl.when(number.abs() < 1e11).then(number * 1e9)
         .when(number.abs() < 1e14).then(number * 1e6)
         .when(number.abs() < 1e17).then(number * 1e3)
         .otherwise(number)
         .round().cast(pl.Int64, strict=False).cast(TIME)
     ).to_series()
+    return exact.zip_with(~todo, floats).alias(text.name)

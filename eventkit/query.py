@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
 import polars as pl
 
-from eventkit._time import parse_duration, to_position
+from eventkit._time import Duration, Instant, cutoff, to_duration, to_position
 from eventkit._typing import BuiltinFold, TimeColumn, TimeLike
 from eventkit.envelope import ENVELOPE_SCHEMA
 from eventkit.exceptions import ConfigurationError, TimeArgumentError
@@ -73,7 +73,7 @@ Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 #: dict of one event's columns and the first ``state`` is ``initial``.
 Reducer: TypeAlias = Callable[[Any, dict[str, Any]], Any]
 
-Position: TypeAlias = int | dt.datetime
+Position: TypeAlias = int | Instant
 _Bound: TypeAlias = tuple[str, Position, Literal[">=", ">", "<=", "<"]]
 
 
@@ -424,9 +424,9 @@ def diff(
 
 def windows(
     frame: Frame,
-    every: str | dt.timedelta,
+    every: str | dt.timedelta | Duration,
     *,
-    period: str | dt.timedelta | None = None,
+    period: str | dt.timedelta | Duration | None = None,
     by: str | Sequence[str] | None = None,
     aggs: Mapping[str, pl.Expr] | Iterable[pl.Expr] | None = None,
     on: TimeColumn = "time",
@@ -443,9 +443,12 @@ def windows(
     Parameters
     ----------
     every
-        The step between window starts: a ``timedelta`` or ``"1m"``, ``"15m"``...
+        The step between window starts: a ``timedelta`` or a duration such as
+        ``"500ns"``, ``"15m"`` or ``"1mo"`` (the one grammar of durations:
+        fixed units exact to the nanosecond and anchored at the epoch,
+        calendar months at month starts).
     period
-        The length of each window.
+        The length of each window, in the same grammar.
     by
         Columns to group by as well, e.g. ``"type"``, ``"subject"`` or ``"key"``.
     aggs
@@ -489,22 +492,21 @@ def windows(
     schema = lf.collect_schema()
     _check_clock(schema, on, seq=False)
     _require(schema, groups)
-    start = pl.col(on).dt.truncate(step)
+    start = pl.col(on).dt.truncate(step.polars)
     lf = lf.filter(pl.col(on).is_not_null())
     if length == step:
         lf = lf.with_columns(start.alias("window_start"))
     else:
-        first = (pl.col(on) - length).dt.truncate(step) + step
+        first = pl.col(on).dt.offset_by((-length).polars).dt.truncate(step.polars).dt.offset_by(
+            step.polars)
         unit, zone = schema[on].time_unit, schema[on].time_zone  # type: ignore[attr-defined]
-        starts = pl.datetime_ranges(first, start, step, time_unit=unit, time_zone=zone)
+        starts = pl.datetime_ranges(first, start, step.polars, time_unit=unit, time_zone=zone)
         lf = lf.with_columns(starts.alias("window_start")).explode("window_start")
     result = (
         lf.filter(pl.col("window_start").is_not_null())
         .group_by("window_start", *groups)
         .agg(pl.len().alias("count"), *_aggregates(aggs))
-        .with_columns(  # adding a Python timedelta would turn ns into us
-            (pl.col("window_start") + pl.lit(length).cast(pl.Duration(
-                schema[on].time_unit))).alias("window_end"))  # type: ignore[attr-defined]
+        .with_columns(pl.col("window_start").dt.offset_by(length.polars).alias("window_end"))
         .sort("window_start", *groups)
     )
     order = ["window_start", "window_end", *groups]
@@ -513,7 +515,7 @@ def windows(
 
 def sessions(
     frame: Frame,
-    gap: str | dt.timedelta,
+    gap: str | dt.timedelta | Duration,
     *,
     key: str | Sequence[str] = "key",
     on: TimeColumn = "time",
@@ -528,7 +530,9 @@ def sessions(
     Parameters
     ----------
     gap
-        The longest pause inside a session: a ``timedelta`` or ``"10m"``...
+        The longest pause inside a session: a ``timedelta`` or a duration such
+        as ``"10m"``, ``"500ns"`` or ``"1mo"``, compared exactly (a pause of
+        ``gap`` plus one nanosecond starts a new session).
     key
         The column (or columns) naming the entity.
     on
@@ -556,7 +560,10 @@ def sessions(
     pause = _duration(gap, what="gap", zero=True)
     keys: list[str] = _names(key)
     history = _entity_events(frame, keys, on)
-    number = (pl.col(on).diff() > pause).fill_null(True).cum_sum().over(keys)
+    # exact: the previous time moved by the gap, at the column's own unit (and the
+    # calendar, for months), never a duration rounded to microseconds
+    begins = pl.col(on) > pl.col(on).shift(1).dt.offset_by(pause.polars)
+    number = begins.fill_null(True).cum_sum().over(keys)
     result = (
         history.with_columns(number.cast(pl.UInt32).alias("session"))
         .group_by(*keys, "session")
@@ -850,12 +857,16 @@ def _payload(schema: pl.Schema, keys: list[str], fields: Sequence[str] | None) -
     return [c for c in schema if c not in ENVELOPE_SCHEMA and c not in keys]
 
 
-def _duration(value: str | dt.timedelta, *, what: str, zero: bool = False) -> dt.timedelta:
-    length = parse_duration(value) if isinstance(value, str) else value
-    if not isinstance(length, dt.timedelta) or length < dt.timedelta(0) or (
-        length == dt.timedelta(0) and not zero
+def _duration(value: str | dt.timedelta | Duration, *, what: str,
+              zero: bool = False) -> Duration:
+    """A positive (or, with ``zero``, non-negative) duration in the one grammar
+    of :mod:`eventkit._time`."""
+    length = to_duration(value, what=what)
+    if length.months < 0 or length.ns < 0 or (length.months and length.ns < 0) or (
+        not length and not zero
     ):
-        raise TimeArgumentError(f"{what}={value!r}: give a positive duration, e.g. '1m' or '15m'")
+        raise TimeArgumentError(
+            f"{what}={value!r}: give a positive duration, e.g. '500ns', '15m' or '1mo'")
     return length
 
 
@@ -917,32 +928,33 @@ def _search(frame: pl.DataFrame, bound: _Bound) -> int | None:
     if series.null_count() or not series.is_sorted():
         return None
     side: Literal["left", "right"] = "left" if op in (">=", "<") else "right"
-    if isinstance(value, dt.datetime):
+    if isinstance(value, Instant):
         value = _ticks(value, series.dtype, op)
     return series.to_physical().search_sorted(value, side=side)  # type: ignore[return-value]
 
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _NS_PER_TICK = {"ns": 1, "us": 1_000, "ms": 1_000_000}
 
 
-def _ticks(value: dt.datetime, dtype: pl.DataType, op: str) -> int:
+def _ticks(value: Instant, dtype: pl.DataType, op: str) -> int:
     """``value`` in a datetime column's units, rounded so that ``op`` keeps its meaning.
 
-    On a coarser clock than ``value`` (milliseconds), ``t >= 12:00:00.0005``
-    means ``t >= 12:00:00.001``, while ``t <= 12:00:00.0005`` means
-    ``t <= 12:00:00.000``.
+    The bound is first taken to the nanosecond by :func:`eventkit._time.cutoff`
+    (a microsecond bound covers its whole microsecond). On a coarser clock
+    (milliseconds), ``t >= 12:00:00.0005`` means ``t >= 12:00:00.001``, while
+    ``t <= 12:00:00.0005`` means ``t <= 12:00:00.000``.
     """
-    ns = (value - _EPOCH) // dt.timedelta(microseconds=1) * 1_000
+    ns = cutoff(value, op)  # type: ignore[arg-type]
     per_tick = _NS_PER_TICK[dtype.time_unit]  # type: ignore[attr-defined]
     return -(-ns // per_tick) if op in (">=", "<") else ns // per_tick
 
 
 def _predicate(bound: _Bound, schema: pl.Schema) -> pl.Expr:
     column, value, op = bound
-    literal = pl.lit(value)
-    if isinstance(value, dt.datetime):
+    if isinstance(value, Instant):
         literal = pl.lit(_ticks(value, schema[column], op)).cast(schema[column])
+    else:
+        literal = pl.lit(value)
     col = pl.col(column)
     return {">=": col >= literal, ">": col > literal, "<=": col <= literal, "<": col < literal}[op]
 

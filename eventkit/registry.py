@@ -67,6 +67,7 @@ from eventkit._jsonschema import (
     parse_schema,
     validate_lines,
 )
+from eventkit._time import Duration, to_duration
 from eventkit._typing import Compatibility, TimeColumn, UpcasterKind
 from eventkit.codec import Decoded
 from eventkit.envelope import ENVELOPE_SCHEMA, Rule, Rules, parse_rules, payload_column
@@ -707,7 +708,7 @@ def _field_text(frame: pl.DataFrame, name: str, todo: pl.Series) -> pl.Series:
 
 
 def versions_over_time(
-    events: Events | pl.DataFrame, every: str | dt.timedelta = "1h", *,
+    events: Events | pl.DataFrame, every: str | dt.timedelta | Duration = "1h", *,
     on: TimeColumn = "time", version: str | Iterable[str] | Iterable[Rule] = DEFAULT_VERSION,
 ) -> pl.DataFrame:
     """Events per time window, type and schema version: what a chart of schema rollout draws.
@@ -717,7 +718,9 @@ def versions_over_time(
     events
         What a read returns, or its envelope frame.
     every
-        Window length: ``"1h"``, ``"15m"``, ``"1d"`` (polars duration text) or a timedelta.
+        Window length in eventkit's one duration grammar (``"1h"``, ``"15m"``,
+        ``"500ns"``, ``"1mo"``; see :mod:`eventkit._time`) or a timedelta:
+        windows as :func:`eventkit.query.windows` lays them.
     on
         ``"time"`` (when stored) or ``"event_time"`` (when it happened).
     version
@@ -751,7 +754,8 @@ def versions_over_time(
     frame = env.select(pl.col(on).alias("window"), "type").with_columns(
         event_versions(env, _version_rules(version)))
     return (frame.filter(pl.col("window").is_not_null())
-            .group_by(pl.col("window").dt.truncate(every), "type", "version")
+            .group_by(pl.col("window").dt.truncate(to_duration(every, what="every").polars),
+                      "type", "version")
             .agg(pl.len().alias("count"))
             .sort("window", "type", "version"))
 

@@ -31,13 +31,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import orjson
 import polars as pl
 
 from eventkit import query
-from eventkit._time import to_position
+from eventkit._time import Instant, cutoff, to_position
 from eventkit._typing import TimeColumn, TimeLike
 from eventkit.envelope import TIME, Rules
 from eventkit.exceptions import ConfigurationError
@@ -159,7 +159,7 @@ class Latest:
 
 
 class _Source(Protocol):
-    def frames(self, after: int, until: int | dt.datetime | None, size: int,
+    def frames(self, after: int, until: int | Instant | None, size: int,
                ) -> Iterator[pl.DataFrame]: ...
 
 
@@ -169,7 +169,7 @@ class _FrameSource:
 
     wide: pl.DataFrame
 
-    def frames(self, after: int, until: int | dt.datetime | None, size: int,
+    def frames(self, after: int, until: int | Instant | None, size: int,
                ) -> Iterator[pl.DataFrame]:
         part = _until(self.wide.filter(pl.col("seq") > after), until)
         for offset in range(0, part.height, size):
@@ -182,7 +182,7 @@ class _StoreSource:
 
     store: Any
 
-    def frames(self, after: int, until: int | dt.datetime | None, size: int,
+    def frames(self, after: int, until: int | Instant | None, size: int,
                ) -> Iterator[pl.DataFrame]:
         from eventkit.codec import union
 
@@ -210,7 +210,7 @@ class _StreamSource:
     stream: str
     subjects: tuple[str, ...]
 
-    def frames(self, after: int, until: int | dt.datetime | None, size: int,
+    def frames(self, after: int, until: int | Instant | None, size: int,
                ) -> Iterator[pl.DataFrame]:
         last = self.conn.stream(self.stream).last_seq  # bounded by what the stream holds now
         stop = min(until, last) if isinstance(until, int) else last
@@ -218,8 +218,8 @@ class _StreamSource:
             hi = min(after + size, stop)
             frame = self.conn.read(self.stream, subjects=self.subjects or None, start=after + 1,
                                    end=hi, progress=False).wide()
-            if isinstance(until, dt.datetime):
-                kept = frame.filter(pl.col("time") <= _instant(until))
+            if isinstance(until, Instant):
+                kept = _until(frame, until)
                 if kept.height:
                     yield kept
                 if kept.height < frame.height:
@@ -228,25 +228,28 @@ class _StreamSource:
                 yield frame
             after = hi
 
-    def first_seq_at(self, when: dt.datetime) -> int:
-        """The first sequence stored at or after ``when``."""
+    def first_seq_at(self, when: Instant) -> int:
+        """The first sequence stored at or after ``when`` (its microsecond: the frames
+        are then cut exactly)."""
         from eventkit.source import _loop
 
-        seq = _loop.run(self.conn.jetstream.first_seq_at(self.stream, when, self.subjects))
+        seq = _loop.run(self.conn.jetstream.first_seq_at(self.stream, when.to_datetime(),
+                                                         self.subjects))
         return seq if seq is not None else self.conn.stream(self.stream).last_seq + 1
 
 
-def _until(frame: Any, until: int | dt.datetime | None) -> Any:
+def _until(frame: Any, until: int | Instant | None) -> Any:
     if until is None:
         return frame
     if isinstance(until, int):
         return frame.filter(pl.col("seq") <= until)
-    return frame.filter(pl.col("time") <= _instant(until))
+    return frame.filter(pl.col("time") <= _instant(until, "<="))
 
 
-def _instant(value: dt.datetime) -> pl.Expr:
-    """A time literal at the clock's unit (a bare datetime literal compares in microseconds)."""
-    return pl.lit(value, dtype=TIME)
+def _instant(value: Instant, op: Literal[">=", "<="]) -> pl.Expr:
+    """The bound's nanosecond (:func:`eventkit._time.cutoff`: a microsecond bound
+    covers its whole microsecond) as a literal at the clock's unit."""
+    return pl.lit(cutoff(value, op)).cast(TIME)
 
 
 # -- the replay ------------------------------------------------------------------
@@ -261,8 +264,11 @@ class Replay:
         What a read returned (:class:`~eventkit.Events`), a
         :class:`~eventkit.Store`, or a connection (then give ``stream``).
     start, until
-        Inclusive bounds on transaction time: a sequence, an aware datetime,
-        an ISO string or a duration ago.
+        Inclusive bounds on transaction time (replay follows the stream's
+        order): a sequence, a time (an aware datetime, an ISO string, a
+        ``pandas.Timestamp``...) or a duration ago. A time at microsecond
+        precision covers its whole microsecond, so ``until=df["time"][i]``
+        keeps event ``i``.
     subjects
         Subject filter(s), e.g. ``"rides.>"``.
     speed
@@ -333,7 +339,7 @@ class Replay:
         """The sequence the replay starts after."""
         if isinstance(self._start, int):
             return max(self._start - 1, 0)
-        if isinstance(self._start, dt.datetime) and isinstance(self._source, _StreamSource):
+        if isinstance(self._start, Instant) and isinstance(self._source, _StreamSource):
             return self._source.first_seq_at(self._start) - 1
         return 0
 
@@ -341,9 +347,9 @@ class Replay:
         """The events as frames (envelope and payload fields), in sequence order."""
         frames = self._source.frames(self.first_after() if after is None else after,
                                      self._until, self.batch)
-        if isinstance(self._start, dt.datetime):
+        if isinstance(self._start, Instant):
             start = self._start
-            frames = (f.filter(pl.col("time") >= _instant(start)) for f in frames)
+            frames = (f.filter(pl.col("time") >= _instant(start, ">=")) for f in frames)
         yield from (f for f in frames if f.height)
 
     # -- running ----------------------------------------------------------------
@@ -472,8 +478,8 @@ class ReplayRun:
         self._stop = threading.Event()
         self._lock = threading.RLock()
         self._steps = 0
-        self._seek_to: int | dt.datetime | None = None
-        self._snapshots: list[tuple[int, dt.datetime | None, int, Any]] = [
+        self._seek_to: int | Instant | None = None
+        self._snapshots: list[tuple[int, int | None, int, Any]] = [
             (self.position, None, 0, _snapshot(projection))]
         self._thread: threading.Thread | None = None
 
@@ -610,15 +616,15 @@ class ReplayRun:
             self.position = int(part["seq"][-1])
             self.time_reached = part["time"][-1]
             if self.events // self.snapshot_every > before // self.snapshot_every:
-                self._snapshots.append(
-                    (self.position, self.time_reached, self.events, _snapshot(self.projection)))
+                self._snapshots.append((self.position, int(part["time"].dt.epoch("ns")[-1]),
+                                        self.events, _snapshot(self.projection)))
 
     def _pace(self, part: pl.DataFrame, speed: float,
               origin: tuple[float, int] | None) -> tuple[float, int] | None:
-        stamp = part[self.replay.pace_on][0]
+        stamp = part[self.replay.pace_on].dt.epoch("ns")[0]
         if stamp is None:
             return origin
-        ns = _ns(stamp)
+        ns = int(stamp)
         if origin is None:
             return (time.perf_counter(), ns)
         due = origin[0] + (ns - origin[1]) / 1e9 / speed
@@ -666,11 +672,11 @@ def _due(frame: pl.DataFrame, offset: int, speed: float, origin: tuple[float, in
     return size, lateness.head(size).fill_null(0.0).to_list()
 
 
-def _before(snapshot: tuple[int, dt.datetime | None, int, Any], target: int | dt.datetime) -> bool:
+def _before(snapshot: tuple[int, int | None, int, Any], target: int | Instant) -> bool:
     seq, reached, _, _ = snapshot
     if isinstance(target, int):
         return seq <= target
-    return reached is None or reached <= target
+    return reached is None or reached <= cutoff(target, "<=")
 
 
 def _snapshot(projection: Any) -> Any:
@@ -684,11 +690,6 @@ def _restore(projection: Any, snapshot: Any) -> None:
         put(snapshot)
     else:
         vars(projection).update(copy.deepcopy(snapshot))
-
-
-def _ns(value: dt.datetime) -> int:
-    delta = value - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 
 class _bar:

@@ -75,11 +75,11 @@ def report(
 def _check_range(server: str, stream: str, start: int | str | None,
                  end: int | str | None) -> None:
     """Refuse at once a range that cannot be read or holds nothing, saying why."""
-    from eventkit._time import spoken_duration, to_position
+    from eventkit._time import Instant, spoken_duration, to_position
     from eventkit.connection import connect
 
-    lo = to_position(start, what="start")
-    hi = to_position(end, what="end")
+    lo, hi = (p.to_datetime() if isinstance(p, Instant) else p
+              for p in (to_position(start, what="start"), to_position(end, what="end")))
     with connect(server) as conn:
         info = conn.stream(stream)
     where = f"stream {stream!r} on {server}"

@@ -122,6 +122,19 @@ def test_start_and_end_take_sequences_times_and_durations(rides, conn):
         conn.read("RIDES", start=dt.datetime(2026, 1, 1))
 
 
+def test_time_bounds_of_a_read_are_exact_to_the_nanosecond(rides, conn):
+    env = conn.read("RIDES").to_polars()
+    ns = env["time"].dt.epoch("ns")
+    i = next(i for i in range(env.height // 2, env.height) if ns[i] % 1_000)  # has nanoseconds
+    picked = env["time"][i]  # a Python datetime: it stands for its whole microsecond
+    upto = conn.read("RIDES", end=picked).to_polars()
+    assert upto["seq"].to_list() == env.filter(pl.col("time") <= picked)["seq"].to_list()
+    assert upto["seq"][-1] >= env["seq"][i]  # the picked event is kept
+    text = env["time"].dt.to_string("%Y-%m-%dT%H:%M:%S.%9fZ")[i]  # exact: one nanosecond
+    start = conn.read("RIDES", start=text, end=text).to_polars()
+    assert start["seq"].to_list() == env.filter(ns == ns[i])["seq"].to_list()
+
+
 def test_subject_filters(rides, conn):
     env = conn.read("RIDES").to_polars()
     berlin = conn.read("RIDES", subjects="rides.berlin.>").to_polars()

@@ -24,6 +24,7 @@ the writer is valid under the reader (judged by the ``jsonschema`` package).
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any
 
 import jsonschema
@@ -194,6 +195,9 @@ SCALARS = [
     {"type": "string", "minLength": 1}, INT, {"type": ["integer", "null"]},
     {"type": "integer", "minimum": 0}, {"type": "integer", "maximum": 3}, NUM,
     {"type": "number", "exclusiveMinimum": 0}, {"type": "boolean"}, {},
+    {"type": "string", "pattern": "^[A-Z]{3}$"},
+    # no type: the keywords constrain objects (arrays) only, other values pass
+    {"properties": {"a": INT}, "required": ["a"]}, {"items": INT},
 ]
 
 
@@ -231,9 +235,14 @@ def valid_value(draw: st.DrawFn, spec: Spec) -> Any:
     if spec.enum is not None:
         return draw(st.sampled_from(spec.enum))
     kind = spec.kind
+    if kind == "any" and spec.applies is not None and draw(st.booleans()):
+        return draw(valid_value(replace(spec, kind=spec.applies, applies=None, nullable=False)))
     if kind == "any":
-        return draw(_JSON)
+        other = {"object": dict, "array": list}.get(spec.applies or "", type(None))
+        return draw(_JSON.filter(lambda v: v is None or not isinstance(v, other)))
     if kind == "string":
+        if spec.pattern is not None:
+            return draw(st.sampled_from(["EUR", "USD"]))
         return draw(_TEXT.filter(lambda s: len(s) >= (spec.min_length or 0)))
     if kind in ("integer", "number"):
         lo = -5 if spec.minimum is None else int(spec.minimum[0]) + int(spec.minimum[1])

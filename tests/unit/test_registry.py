@@ -201,6 +201,11 @@ _ODD = st.sampled_from([
     None, True, 0, -3, 2**40, 2**63, -(2**63) - 1, 5.0, 0.5, 1e300, "5", "true", "", "x",
     "2026-11-01T12:00:00Z", "2026-11-01T12:00:00.123456789+01:00", "2026-02-30T00:00:00Z",
     "2026-11-01 12:00:00", "{x}", [], [None], [1, "a"], {}, {"a": None}, {"zz": 1},
+    # where Python and the bulk path used to differ: a trailing newline, non-ASCII digits,
+    # leap seconds, years past what nanosecond times hold
+    "EUR", "EUR\n", "2026-11-01T12:00:00Z\n", "2026-11-01T1\u09e8:00:00Z", "\u09e8",
+    "1998-12-31T23:58:60Z", "1998-12-31T23:59:60Z", "1998-12-31T23:59:60.5-01:00",
+    "1500-01-01T00:00:00Z", "0000-02-29T00:00:00Z", "2026-11-01t12:00:00.1234567891z",
 ])
 _ANY = st.recursive(_ODD, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
     st.sampled_from([*NAMES, "zz"]), inner, max_size=3), max_leaves=5)
@@ -210,7 +215,7 @@ _ANY = st.recursive(_ODD, lambda inner: st.lists(inner, max_size=3) | st.diction
 def payloads_for(draw: st.DrawFn, spec: Any) -> dict[str, Any]:
     """A payload near ``spec``: valid, or valid with fields replaced by odd values."""
     payload = draw(valid_value(spec))
-    for name in draw(st.lists(st.sampled_from([*NAMES, "zz"]), max_size=2)):
+    for name in draw(st.lists(st.sampled_from([*NAMES, "zz", "d", "e", "f"]), max_size=3)):
         if draw(st.booleans()):
             payload[name] = draw(_ANY)
         else:
@@ -224,6 +229,9 @@ def datetime_docs(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         doc["properties"]["d"] = {"type": ["string", "null"] if draw(st.booleans()) else
                                   "string", "format": "date-time"}
+    if draw(st.booleans()):
+        doc["properties"]["e"] = {"type": "string", "pattern": "^[A-Z]{3}$"}
+        doc["properties"]["f"] = {"type": ["string", "null"]}
     return doc
 
 
@@ -282,6 +290,92 @@ def test_date_times_are_rfc_3339():
     found = validate_lines(lines, spec)
     assert found["row"].to_list() == list(range(len(good), len(good) + len(bad)))
     assert set(found["reason"]) == {"not an RFC 3339 date-time"}
+
+
+ISSUE_SCHEMA = {"type": "object", "properties": {
+    "at": {"type": "string", "format": "date-time"},
+    "code": {"type": "string", "pattern": "^[A-Z]{3}$"},
+    "ref": {"type": ["string", "null"]}}}
+
+
+@pytest.mark.parametrize("payload", [
+    {"at": "2026-11-01T12:00:00Z\n", "code": "EUR\n", "ref": "x"},
+    {"at": "2026-11-01T12:00:00Z\n", "code": "EUR\n", "ref": None},
+    {"at": "2026-11-01T1\u09e8:00:00Z", "code": "EUR", "ref": None},
+    {"at": "1998-12-31T23:58:60Z", "code": "EUR", "ref": "x"},
+])
+def test_both_paths_flag_newlines_foreign_digits_and_misplaced_leap_seconds(payload):
+    spec = parse_schema(ISSUE_SCHEMA)
+    lines = Lines(pl.Series([json.dumps(payload, ensure_ascii=False).encode()]))
+    bulk = [(path, reason) for _, path, reason in validate_lines(lines, spec).rows()]
+    assert bulk == event_violations(payload, spec) != []
+    assert ("at", "not an RFC 3339 date-time") in bulk
+    assert ("code" in [p for p, _ in bulk]) == payload["code"].endswith("\n")
+
+
+@st.composite
+def rfc3339_texts(draw: st.DrawFn) -> tuple[str, int | None]:
+    """An RFC 3339 date-time (or a near miss) and its instant in ns (exact integers)."""
+    day = draw(st.dates(dt.date(1678, 1, 1), dt.date(2261, 12, 31)))
+    hh, mm, ss = draw(st.integers(0, 23)), draw(st.integers(0, 59)), draw(st.integers(0, 60))
+    frac = draw(st.text("0123456789", min_size=0, max_size=12))
+    offset = draw(st.sampled_from([None, 0, 60, -90, 23 * 60 + 59]))
+    zone = draw(st.sampled_from(["Z", "z"])) if offset is None else (
+        ("+" if offset >= 0 else "-") + f"{abs(offset) // 60:02d}:{abs(offset) % 60:02d}")
+    text = f"{day.isoformat()}{draw(st.sampled_from('Tt'))}{hh:02d}:{mm:02d}:{ss:02d}"
+    text += (f".{frac}" if frac else "") + zone
+    utc_minute = (hh * 60 + mm - (offset or 0)) % 1440
+    if ss == 60 and utc_minute != 1439:
+        return text, None
+    local = dt.datetime.combine(day, dt.time(hh, mm, min(ss, 59)), dt.UTC)
+    seconds = int((local - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)).total_seconds())
+    seconds -= (offset or 0) * 60
+    nanos = 999_999_999 if ss == 60 else int(frac[:9].ljust(9, "0") or 0)
+    return text, seconds * 10**9 + nanos
+
+
+@settings(max_examples=300, deadline=None)
+@given(rfc3339_texts())
+def test_a_date_time_that_passes_decodes_to_its_own_instant(case):
+    text, ns = case
+    spec = parse_schema({"type": "object", "properties": {
+        "at": {"type": "string", "format": "date-time"}}})
+    lines = Lines(pl.Series([orjson.dumps({"at": text})]))
+    found = validate_lines(lines, spec)
+    assert found.rows() == [(0, "at", r) for _, r in event_violations({"at": text}, spec)]
+    decoded = _jsonschema.decode_lines(lines, spec)["at"].dt.epoch("ns").to_list()
+    if ns is None or not -(2**63) <= ns < 2**63:
+        assert found.height == 1  # a leap second at the wrong minute, or out of range
+    else:
+        assert found.height == 0 and decoded == [ns]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.sampled_from("0123456789:-.TtZz+ \n\u09e8"), max_size=32))
+def test_no_text_passes_as_a_date_time_and_decodes_to_null(text):
+    spec = parse_schema({"type": "object", "properties": {
+        "at": {"type": "string", "format": "date-time"}}})
+    lines = Lines(pl.Series([orjson.dumps({"at": text})]))
+    passed = validate_lines(lines, spec).height == 0
+    assert passed == (not event_violations({"at": text}, spec))
+    if passed:
+        assert _jsonschema.decode_lines(lines, spec)["at"].to_list() != [None]
+
+
+def test_object_and_array_keywords_without_a_type_let_other_values_pass():
+    doc = {"type": "object", "properties": {
+        "o": {"properties": {"a": {"type": "integer"}}, "required": ["a"]},
+        "l": {"items": {"type": "integer"}}}}
+    spec, oracle = parse_schema(doc), jsonschema.Draft202012Validator(doc)
+    cases = [{"o": 5, "l": "x"}, {"o": "{a", "l": "[1"}, {"o": None, "l": True},
+             {"o": {"a": 1}, "l": [1]}, {"o": {}, "l": [1, "a"]}, {"o": {"a": "x"}}]
+    lines = Lines(pl.Series([json.dumps(c).encode() for c in cases]))
+    bulk = validate_lines(lines, spec)
+    for i, case in enumerate(cases):
+        assert oracle.is_valid(case) == (not event_violations(case, spec))
+        assert bulk.filter(pl.col("row") == i).select("path", "reason").rows() == sorted(
+            event_violations(case, spec))
+    assert bulk["row"].unique().sort().to_list() == [4, 5]
 
 
 def test_unsupported_keywords_are_refused_not_ignored():
