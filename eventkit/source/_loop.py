@@ -8,6 +8,7 @@ sent to this thread instead, and a plain cell waits for their result.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ T = TypeVar("T")
 
 #: How long an interrupted call may take to clean up before the interrupt goes on.
 CLEANUP_SECONDS = 5.0
+_TICK = 0.05
 
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
@@ -87,7 +89,14 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
     future = asyncio.run_coroutine_threadsafe(tracked(), target)
     try:
-        return future.result()
+        while True:
+            # Wake up often: polars' SIGINT handler restarts a blocked wait (SA_RESTART),
+            # so Python would see a Ctrl-C only when the call ends; a timed wait sees it
+            # within a tick.
+            try:
+                return future.result(timeout=_TICK)
+            except concurrent.futures.TimeoutError:
+                continue
     except (KeyboardInterrupt, SystemExit):
         future.cancel()
         # let it clean up (delete its consumer, finish the file it writes, unlock a store)
