@@ -336,7 +336,7 @@ class JetStream:
     # -- bounded reads -------------------------------------------------------
     async def fetch(
         self, stream: str, *, subjects: Sequence[str] = (), start: int | dt.datetime | None = None,
-        end: int | dt.datetime | None = None, batch: int = 50_000, batch_bytes: int = 64 << 20,
+        end: int | dt.datetime | None = None, batch: int = 50_000, batch_bytes: int = 16 << 20,
         pull: int = 10_000, pull_bytes: int = 8 << 20, stall: float = 2.0, retries: int = 8,
         notes: list[str] | None = None, state: ReadState | None = None,
     ) -> AsyncIterator[RawBatch]:
