@@ -334,21 +334,27 @@ def _classify(payloads: Sequence[bytes], data: pl.Series) -> tuple[dict[int, str
     return errors, lines
 
 
-def _not_utf8(joined: bytes, ends: pl.Series, *, piece: int = 2048) -> list[int]:
+def _not_utf8(joined: bytes, ends: pl.Series, *, piece: int = 2048,
+              piece_bytes: int = 1 << 20) -> list[int]:
     """Indices of lines that are not UTF-8.
 
-    The text is looked at in pieces of ``piece`` lines: an ASCII piece (the
-    usual case) is skipped at memory speed; only the others are decoded, and
-    after a bad line only the rest of its piece is decoded again.
+    The text is looked at in pieces of ``piece`` lines and at most
+    ``piece_bytes`` bytes (or one line): an ASCII piece (the usual case) is
+    skipped at memory speed; only the others are decoded, and after a bad
+    line only the rest of its piece is decoded again (each failure copies
+    what it looked at into the error, so pieces stay small in bytes).
     """
     if joined.isascii():
         return []
     bounds = [0, *ends.to_list()]
     bad: list[int] = []
     view = memoryview(joined)
-    for first in range(0, len(bounds) - 1, piece):
-        last = min(first + piece, len(bounds) - 1)
+    first = 0
+    while first < len(bounds) - 1:
+        last = min(first + piece, len(bounds) - 1,
+                   max(bisect.bisect_right(bounds, bounds[first] + piece_bytes) - 1, first + 1))
         pos, stop = bounds[first], bounds[last]
+        first = last
         if joined[pos:stop].isascii():
             continue
         while pos < stop:

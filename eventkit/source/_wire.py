@@ -18,6 +18,7 @@ import itertools
 import json
 import secrets
 import ssl
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -278,7 +279,7 @@ class Sink:
         self.replies: list[bytes] = []
         self.headers: dict[int, bytes] = {}  # header blocks by delivery index (most have none)
         self.payloads: list[bytes] = []
-        self.statuses: list[tuple[int, dict[str, str]]] = []
+        self.statuses: list[tuple[int, str, dict[str, str]]] = []  # code, description, headers
         self._waiter: asyncio.Event = asyncio.Event()
 
     def deliver(self, subject: bytes, reply: bytes, hdr: bytes | None, payload: bytes) -> None:
@@ -290,9 +291,9 @@ class Sink:
 
     def on_status(self, subject: bytes, block: bytes) -> None:
         """A status message (``NATS/1.0 <code> ...``, no payload)."""
-        code, _, headers = parse_headers(block)
+        code, desc, headers = parse_headers(block)
         if code is not None:
-            self.statuses.append((code, headers))
+            self.statuses.append((code, desc, headers))
 
     def wake(self) -> None:
         self._waiter.set()
@@ -361,6 +362,7 @@ class Wire:
         self._requests: dict[str, list[asyncio.Future[tuple[bytes | None, bytes]]]] = {}
         self.closed = asyncio.Event()
         self._out = bytearray()
+        self.heard = time.monotonic()  # when bytes last arrived: a slow link is still alive
 
     # -- connecting --------------------------------------------------------
     async def connect(self) -> None:
@@ -460,6 +462,7 @@ class Wire:
                 chunk = await reader.read(_READ_SIZE)
                 if not chunk:
                     raise ConnectionResetError("server closed the connection")
+                self.heard = time.monotonic()
                 buf = buf + chunk if buf else chunk
                 buf = self._parse(buf)
         except asyncio.CancelledError:

@@ -15,6 +15,7 @@ holds, dropping any redelivery by sequence (no redelivery flag is trusted).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -46,9 +47,13 @@ from eventkit.source._wire import (
     encode_headers,
 )
 
-__all__ = ["CONSUMER_SCHEMA", "JetStream", "RawBatch", "StreamInfo"]
+__all__ = ["CONSUMER_SCHEMA", "JetStream", "RawBatch", "ReadState", "StreamInfo"]
 
 _API = "$JS.API"
+_NO_MESSAGE_FOUND = 10037  # JetStream API error codes (err_code)
+_STREAM_NOT_FOUND = 10059
+# 409 statuses that end one pull request, not the consumer
+_PULL_ENDED = frozenset({"Message Size Exceeds MaxBytes", "Batch Completed"})
 _TIME = pl.Datetime("ns", "UTC")
 
 
@@ -140,6 +145,82 @@ class RawBatch:
         return len(self.payloads)
 
 
+@dataclass(slots=True)
+class ReadState:
+    """What a read knows of how far it got, kept up to date by :meth:`JetStream.fetch`.
+
+    For the store layer: sequences up to ``last_seq`` that the read did not
+    yield are not in the stream (or not in the read's subjects); past it,
+    only a ``complete`` read says the same of ``(last_seq, end]``. A read
+    that raised is not complete, and nothing past ``last_seq`` is known.
+    """
+
+    end: int = 0                    #: the read's last sequence (the leader's last when it began)
+    last_seq: int | None = None     #: the last sequence yielded (``start - 1`` before any)
+    complete: bool = False          #: the stream leader holds nothing of the read after last_seq
+    served_by: str | None = None    #: the server that delivered (the consumer's host)
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """What one read asks for, and how much it holds at once."""
+
+    stream: str
+    subjects: tuple[str, ...]
+    start_time: dt.datetime | None
+    stop_seq: int
+    stop_ns: int | None
+    batch: int
+    batch_bytes: int
+    pull: int
+    pull_bytes: int
+    stall: float
+
+    def within(self, seq: int, stamp: str | None) -> bool:
+        """Is the message at ``seq``, stored at ``stamp`` (RFC 3339), inside the read's end?"""
+        if seq > self.stop_seq:
+            return False
+        return self.stop_ns is None or stamp is None or _rfc3339_ns(stamp) <= self.stop_ns
+
+
+class _Taken:
+    """A consumer's deliveries not yet yielded, counted in messages and bytes."""
+
+    def __init__(self, last_seq: int) -> None:
+        self.last_seq = last_seq
+        self.chunks: list[Deliveries] = []
+        self.count = self.bytes = 0
+
+    def add(self, chunk: Deliveries, span: _Span) -> bool:
+        """Keep ``chunk``; is a batch full?"""
+        self.chunks.append(chunk)
+        self.count += len(chunk.payloads)
+        self.bytes += sum(map(len, chunk.payloads))
+        return self.count >= span.batch or self.bytes >= span.batch_bytes
+
+    def flush(self, span: _Span) -> RawBatch | None:
+        """What was kept, in order, without redeliveries or what lies past the end."""
+        if not self.chunks:
+            return None
+        raw = _trim(_stack(self.chunks), self.last_seq, span.stop_seq, span.stop_ns)
+        self.chunks, self.count, self.bytes = [], 0, 0
+        if not len(raw):
+            return None
+        self.last_seq = int(raw.seq[-1])
+        return raw
+
+
+def _rfc3339_ns(text: str) -> int:
+    """Nanoseconds since the epoch of an RFC 3339 UTC time with up to 9 decimals.
+
+    >>> _rfc3339_ns("1970-01-01T00:00:01.5Z"), _rfc3339_ns("1970-01-01T00:00:02Z")
+    (1500000000, 2000000000)
+    """
+    head, _, frac = text.rstrip("Z").partition(".")
+    whole = dt.datetime.fromisoformat(head + "+00:00")
+    return int(whole.timestamp()) * 1_000_000_000 + int((frac + "000000000")[:9])
+
+
 def positions(replies: list[bytes]) -> tuple[pl.Series, pl.Series]:
     """Stream sequences and server times split out of JetStream reply subjects, in bulk.
 
@@ -212,7 +293,9 @@ class JetStream:
 
     # -- the JSON API --------------------------------------------------------
     async def api(self, op: str, body: dict[str, Any] | None = None, *,
-                  stream: str | None = None) -> dict[str, Any]:
+                  stream: str | None = None, allow: Sequence[int] = ()) -> dict[str, Any]:
+        """The answer of one JetStream API call; an error raises, unless its ``err_code``
+        is one of ``allow`` (then the answer, with its ``error``, is returned)."""
         wire = await self.connect()
         subject = f"{_API}.{op}"
         before = len(wire.permission_errors)
@@ -240,10 +323,10 @@ class JetStream:
             )
         answer: dict[str, Any] = json.loads(data)
         error = answer.get("error")
-        if error:
+        if error and error.get("err_code") not in allow:
             code, desc = error.get("err_code"), error.get("description", "")
             where = f"stream {stream!r} on {self.server}" if stream else self.server
-            if code == 10059:
+            if code == _STREAM_NOT_FOUND:
                 raise StreamNotFoundError(
                     f"{where}: stream not found; list the streams with conn.streams()"
                 )
@@ -301,34 +384,58 @@ class JetStream:
     # -- bounded reads -------------------------------------------------------
     async def fetch(
         self, stream: str, *, subjects: Sequence[str] = (), start: int | dt.datetime | None = None,
-        end: int | dt.datetime | None = None, batch: int = 50_000, pull: int = 10_000,
-        stall: float = 2.0, retries: int = 8, notes: list[str] | None = None,
+        end: int | dt.datetime | None = None, batch: int = 50_000, batch_bytes: int = 16 << 20,
+        pull: int = 10_000, pull_bytes: int = 8 << 20, stall: float = 2.0, retries: int = 8,
+        notes: list[str] | None = None, state: ReadState | None = None,
     ) -> AsyncIterator[RawBatch]:
-        """Messages from ``start`` to ``end`` (both inclusive), in batches of about ``batch``.
+        """Messages from ``start`` to ``end`` (both inclusive), in batches of about ``batch``
+        messages or ``batch_bytes`` bytes, whichever comes first.
 
-        The read is bounded by what the stream holds when it starts (or by
-        ``end``): messages published during the read are left for the next.
-        Without permission to create a consumer it reads with direct get,
-        where the stream allows it, and says so in ``notes``.
+        The read is bounded by what the stream holds when it starts, as its
+        leader says (or by ``end``): messages published during the read are
+        left for the next. It ends there, or raises
+        :class:`ReadInterruptedError` saying where it stopped and why: when a
+        consumer has nothing more before the end (it may sit on a replica
+        still catching up), the stream leader is asked whether a message of
+        the read lies beyond, and the read goes on from there if so. At most
+        ``pull`` messages and ``pull_bytes`` bytes are asked for at a time
+        (two such pulls in flight); a link is alive while bytes arrive
+        (``stall`` seconds without any is a stall), and after a drop the read
+        resumes after the last message received. Without permission to
+        create a consumer it reads with direct get, where the stream allows
+        it, and says so in ``notes``. ``state`` (a :class:`ReadState`) is
+        kept up to date with how far the read got and whether its end was
+        confirmed.
         """
-        info = await self.stream_info(stream)
+        info = await self.stream_info(stream)  # answered by the stream leader
         _check_filters(info, subjects, self.server)
         stop_seq = info.last_seq if not isinstance(end, int) else min(end, info.last_seq)
         stop_ns = _ns(end) if isinstance(end, dt.datetime) else None
         after = 0 if start is None else (start - 1 if isinstance(start, int) else None)
         start_time = start if isinstance(start, dt.datetime) else None
+        state = state if state is not None else ReadState()
+        state.end, state.last_seq, state.complete = stop_seq, after, False
+        max_payload = int(self.wire.info.get("max_payload", 1 << 20)) if self.wire else 1 << 20
+        span = _Span(stream, tuple(subjects), start_time, stop_seq, stop_ns, batch,
+                     max(batch_bytes, 1), pull, max(pull_bytes, max_payload + (64 << 10)), stall)
         failures = 0
         consume = self._consume
         while True:
             if after is not None and after >= stop_seq:
+                state.complete = True
                 return
             try:
-                async for raw in consume(stream, subjects, after, start_time, stop_seq,
-                                         stop_ns, batch, pull, stall):
+                async for raw in consume(span, after, state):
                     failures = 0
-                    after = int(raw.seq[-1])
+                    after = state.last_seq = int(raw.seq[-1])
                     yield raw
-                return
+                beyond = await self._leader_next(span, after, info)
+                if beyond is None:
+                    state.complete = True
+                    return
+                raise _Restart(
+                    f"{state.served_by or 'the server'} had nothing after sequence {after or 0}, "
+                    f"but the stream leader holds sequence {beyond} (a replica catching up?)")
             except PermissionDeniedError as denied:
                 if consume == self._consume_direct:
                     raise PermissionDeniedError(
@@ -354,10 +461,14 @@ class JetStream:
                 failures += 1
                 if failures > retries:
                     resume = after + 1 if after is not None else start
+                    where = f"{self.server}" + (f" (served by {state.served_by})"
+                                                if state.served_by else "")
                     raise ReadInterruptedError(
-                        f"reading stream {stream!r} from {self.server} stopped after "
-                        f"sequence {after or 0}: {why}; gave up after {retries} retries. "
-                        f"Read again with start={resume!r} to continue"
+                        f"reading stream {stream!r} from {where} stopped after sequence "
+                        f"{after or 0} of {stop_seq}: {why}; gave up after {retries} retries. "
+                        f"Read again with start={resume!r} to continue",
+                        stream=stream, server=self.server,
+                        resume=resume if isinstance(resume, int) else None,
                     ) from None
             await asyncio.sleep(min(0.1 * 2**failures, 2.0))
 
@@ -366,6 +477,81 @@ class JetStream:
         try:
             return await self.connect()
         except ConnectionFailedError as exc:
+            raise _Restart(str(exc)) from exc
+
+    async def _leader_next(self, span: _Span, after: int | None,
+                           info: StreamInfo) -> int | None:
+        """The first sequence of the read after ``after`` that the stream leader holds
+        (None if there is none up to the read's end).
+
+        ``STREAM.MSG.GET`` is answered by the leader; a user without it asks
+        with direct get, which replicas behind ``min_last_seq`` leave
+        unanswered; without either, an unfiltered read counts on the leader's
+        list of deleted sequences.
+        """
+        filters = span.subjects or (">",)
+        found: list[int] = []
+        try:
+            for f in filters:
+                body: dict[str, Any] = {"next_by_subj": f}
+                if after is not None:
+                    body["seq"] = after + 1
+                elif span.start_time is not None:
+                    body["start_time"] = _rfc3339(span.start_time)
+                else:
+                    body["seq"] = 1
+                answer = await self._api_or_restart(
+                    f"STREAM.MSG.GET.{span.stream}", body, stream=span.stream,
+                    allow=(_NO_MESSAGE_FOUND,))
+                message = answer.get("message")
+                if message and span.within(int(message["seq"]), message.get("time")):
+                    found.append(int(message["seq"]))
+            return min(found) if found else None
+        except PermissionDeniedError:
+            pass
+        if info.config.get("allow_direct"):
+            with contextlib.suppress(PermissionDeniedError):
+                return await self._direct_next(span, after, filters)
+        if not span.subjects and after is not None:
+            answer = await self._api_or_restart(
+                f"STREAM.INFO.{span.stream}", {"deleted_details": True}, stream=span.stream)
+            deleted = sum(after < d <= span.stop_seq for d in answer["state"].get("deleted") or ())
+            first = max(after + 1, int(answer["state"]["first_seq"]))
+            return first if span.stop_seq - first + 1 - deleted > 0 else None
+        return None  # no way to ask: trust the consumer (as every client does)
+
+    async def _direct_next(self, span: _Span, after: int | None,
+                           filters: Sequence[str]) -> int | None:
+        wire = await self._reconnect()
+        found: list[int] = []
+        for f in filters:
+            body: dict[str, Any] = {"next_by_subj": f, "min_last_seq": span.stop_seq}
+            if after is None and span.start_time is not None:
+                body["start_time"] = _rfc3339(span.start_time)
+            else:
+                body["seq"] = (after or 0) + 1
+            subject = f"{_API}.DIRECT.GET.{span.stream}"
+            try:
+                hdr, _ = await wire.request(subject, json.dumps(body).encode(),
+                                            timeout=self.api_timeout)
+            except PermissionError:
+                raise PermissionDeniedError(f"{self.server} denied {subject}") from None
+            except (TimeoutError, ConnectionError, OSError) as exc:
+                raise _Restart(f"no answer to direct get ({exc or 'timeout'})") from exc
+            if hdr is None or hdr[8:9] == b" ":  # a status: 404 no message
+                continue
+            server, _ = split_direct_headers(hdr)
+            seq = int(server["Nats-Sequence"])
+            if span.within(seq, server.get("Nats-Time-Stamp")):
+                found.append(seq)
+        return min(found) if found else None
+
+    async def _api_or_restart(self, op: str, body: dict[str, Any] | None = None, *,
+                              stream: str | None = None,
+                              allow: Sequence[int] = ()) -> dict[str, Any]:
+        try:
+            return await self.api(op, body, stream=stream, allow=allow)
+        except (ConnectionFailedError, ConnectionResetError) as exc:
             raise _Restart(str(exc)) from exc
 
     async def first_seq_at(self, stream: str, when: dt.datetime,
@@ -379,11 +565,8 @@ class JetStream:
         finally:
             await batches.aclose()
 
-    async def _consume(
-        self, stream: str, subjects: Sequence[str], after: int | None,
-        start_time: dt.datetime | None, stop_seq: int, stop_ns: int | None,
-        batch: int, pull: int, stall: float,
-    ) -> AsyncIterator[RawBatch]:
+    async def _consume(self, span: _Span, after: int | None,
+                       state: ReadState) -> AsyncIterator[RawBatch]:
         wire = await self._reconnect()
         config: dict[str, Any] = {
             "name": f"eventkit_{secrets.token_hex(8)}", "ack_policy": "none",
@@ -392,78 +575,78 @@ class JetStream:
         }
         if after is not None:
             config |= {"deliver_policy": "by_start_sequence", "opt_start_seq": after + 1}
-        elif start_time is not None:
-            config |= {"deliver_policy": "by_start_time", "opt_start_time": _rfc3339(start_time)}
+        elif span.start_time is not None:
+            config |= {"deliver_policy": "by_start_time",
+                       "opt_start_time": _rfc3339(span.start_time)}
         else:
             config["deliver_policy"] = "all"
-        if len(subjects) == 1:
-            config["filter_subject"] = subjects[0]
-        elif subjects:
-            config["filter_subjects"] = list(subjects)
+        if len(span.subjects) == 1:
+            config["filter_subject"] = span.subjects[0]
+        elif span.subjects:
+            config["filter_subjects"] = list(span.subjects)
+        stream = span.stream
         try:
-            created = await self.api(f"CONSUMER.CREATE.{stream}",
-                                     {"stream_name": stream, "config": config}, stream=stream)
-        except (ConnectionFailedError, ConnectionResetError) as exc:
-            raise _Restart(str(exc)) from exc
+            created = await self._api_or_restart(
+                f"CONSUMER.CREATE.{stream}", {"stream_name": stream, "config": config},
+                stream=stream)
         except EventkitError as exc:
             if "insufficient resources" in str(exc) or "no suitable peers" in str(exc):
                 raise _Restart(str(exc)) from exc
             raise
         name = created["name"]
+        state.served_by = (created.get("cluster") or {}).get("leader") or self.server
         expected = created.get("num_pending", 0)
         inbox, sid, sink = wire.subscribe(Sink())
         next_subject = f"{_API}.CONSUMER.MSG.NEXT.{stream}.{name}"
-        received = outstanding = 0
-        last_seq = after or 0
-        pending: list[Deliveries] = []
-        buffered = 0
-        idle_since = time.monotonic()
+        request = json.dumps({"batch": span.pull, "max_bytes": span.pull_bytes,
+                              "expires": int(30e9)}).encode()
+        received = outstanding = 0  # messages delivered; messages asked for, not yet here
+        taken = _Taken(after or 0)
+        heard = time.monotonic()
         try:
             while received < expected:
-                want = min(pull, expected - received - outstanding)
-                while outstanding < 2 * pull and want > 0:
-                    req = {"batch": want, "expires": int(30e9)}
-                    wire.publish(next_subject, json.dumps(req).encode(), reply=inbox)
-                    outstanding += want
-                    want = min(pull, expected - received - outstanding)
+                while outstanding < 2 * span.pull and received + outstanding < expected:
+                    wire.publish(next_subject, request, reply=inbox)
+                    outstanding += span.pull
                 await wire.drain()
-                await sink.wait(stall)
+                await sink.wait(span.stall)
                 if wire.is_closed:
                     raise _Restart(f"connection lost ({wire.error or 'closed'})")
-                for code, headers in sink.statuses:
-                    if code in (404, 408):
+                for code, desc, headers in sink.statuses:
+                    if code in (404, 408) or (code == 409 and desc in _PULL_ENDED):
+                        # the pull ended (expired, as many bytes as asked for, or done)
                         outstanding -= int(headers.get("Nats-Pending-Messages", 0) or 0)
-                    elif code == 409 or code == 503:
-                        raise _Restart(f"consumer lost ({code})")
+                    elif code in (409, 503):
+                        raise _Restart(f"consumer lost ({code} {desc})")
                 sink.statuses.clear()
+                heard = max(heard, wire.heard)
                 if not len(sink):
-                    if time.monotonic() - idle_since > stall:
-                        raise _Restart(f"no messages for {stall:.0f} s")
+                    if time.monotonic() - heard > span.stall:
+                        raise _Restart(f"nothing arrived for {span.stall:.0f} s")
                     continue
-                idle_since = time.monotonic()
                 chunk = sink.take()
                 n = len(chunk.payloads)
                 received += n
                 outstanding = max(outstanding - n, 0)
-                pending.append(chunk)
-                buffered += n
                 # one consumer delivers in stream order: its last message says how far
                 seq_now, ns_now = _position(chunk.replies[-1])
-                done = seq_now >= stop_seq or (stop_ns is not None and ns_now > stop_ns)
-                if buffered >= batch or done:
-                    raw = _trim(_stack(pending), last_seq, stop_seq, stop_ns)
-                    pending, buffered = [], 0
-                    if len(raw):
-                        last_seq = int(raw.seq[-1])
+                done = seq_now >= span.stop_seq or (span.stop_ns is not None
+                                                    and ns_now > span.stop_ns)
+                if taken.add(chunk, span) or done:
+                    raw = taken.flush(span)
+                    if raw is not None:
                         yield raw
                 if done:
                     return
-            if pending:
-                raw = _trim(_stack(pending), last_seq, stop_seq, stop_ns)
-                if len(raw):
-                    yield raw
-        except (ConnectionError, OSError) as exc:
-            raise _Restart(f"connection lost ({exc})") from exc
+            raw = taken.flush(span)
+            if raw is not None:
+                yield raw
+        except (_Restart, ConnectionError, OSError) as exc:
+            raw = taken.flush(span)  # what arrived is kept: the read resumes after it
+            if raw is not None:
+                yield raw
+            raise exc if isinstance(exc, _Restart) else _Restart(
+                f"connection lost ({exc})") from exc
         finally:
             if not wire.is_closed:
                 wire.unsubscribe(sid)
@@ -472,25 +655,29 @@ class JetStream:
                 except (EventkitError, OSError, TimeoutError):
                     pass  # the inactivity threshold removes it within seconds
 
-    async def _consume_direct(
-        self, stream: str, subjects: Sequence[str], after: int | None,
-        start_time: dt.datetime | None, stop_seq: int, stop_ns: int | None,
-        batch: int, pull: int, stall: float,
-    ) -> AsyncIterator[RawBatch]:
-        """The same batches through the direct-get API: no consumer, for read-only users."""
+    async def _consume_direct(self, span: _Span, after: int | None,
+                              state: ReadState) -> AsyncIterator[RawBatch]:
+        """The same batches through the direct-get API: no consumer, for read-only users.
+
+        Each request names the read's end as ``min_last_seq``, so a replica
+        still catching up leaves it to one that holds the whole range.
+        """
         wire = await self._reconnect()
+        state.served_by = self.server
         inbox, sid, sink = wire.subscribe_prefix()
+        stream, subjects = span.stream, span.subjects
         subject = f"{_API}.DIRECT.GET.{stream}"
         last_seq = after or 0
         one_filter = subjects[0] if len(subjects) == 1 else None
         pending: list[RawBatch] = []
-        buffered = 0
+        buffered = buffered_bytes = 0
         denied = len(wire.permission_errors)
         try:
             while True:
-                body: dict[str, Any] = {"batch": pull}
-                if after is None and last_seq == 0 and start_time is not None:
-                    body["start_time"] = _rfc3339(start_time)
+                body: dict[str, Any] = {"batch": span.pull, "max_bytes": span.pull_bytes,
+                                        "min_last_seq": span.stop_seq}
+                if after is None and last_seq == 0 and span.start_time is not None:
+                    body["start_time"] = _rfc3339(span.start_time)
                 else:
                     body["seq"] = last_seq + 1
                 if one_filter:
@@ -498,41 +685,47 @@ class JetStream:
                 wire.publish(subject, json.dumps(body).encode(), reply=f"{inbox}.d")
                 await wire.drain()
                 ended = False
-                deadline = time.monotonic() + stall * 5
+                heard = time.monotonic()
                 while not ended:
-                    await sink.wait(stall)
+                    await sink.wait(span.stall)
                     if wire.is_closed:
                         raise _Restart(f"connection lost ({wire.error or 'closed'})")
                     if (any(subject in e for e in wire.permission_errors[denied:])
                             and not len(sink) and not sink.statuses):
                         raise PermissionDeniedError(f"{self.server} denied {subject}")
-                    for code, _ in sink.statuses:
+                    for code, _, _ in sink.statuses:
                         ended = ended or code in (204, 404, 408)
                     sink.statuses.clear()
-                    if time.monotonic() > deadline:
-                        raise _Restart(f"no answer to direct get in {stall * 5:.0f} s")
+                    heard = max(heard, wire.heard)
+                    if not ended and time.monotonic() - heard > span.stall * 5:
+                        raise _Restart(f"no answer to direct get in {span.stall * 5:.0f} s")
                 _, _, blocks, payloads = sink.take()
                 raw = _direct_batch([blocks.get(i) for i in range(len(payloads))], payloads)
                 if not len(raw):
                     break
                 reached = int(raw.seq[-1])
-                done = _past_end(raw, stop_seq, stop_ns)  # before filtering: it may empty it
+                done = _past_end(raw, span.stop_seq, span.stop_ns)  # before filtering
                 if subjects and not one_filter:
                     raw = _filter_subjects(raw, subjects)
-                raw = _trim(raw, last_seq, stop_seq, stop_ns)
+                raw = _trim(raw, last_seq, span.stop_seq, span.stop_ns)
                 last_seq = max(last_seq, reached)
                 if len(raw):
                     pending.append(raw)
                     buffered += len(raw)
-                if pending and (buffered >= batch or done):
+                    buffered_bytes += sum(map(len, raw.payloads))
+                if pending and (buffered >= span.batch or buffered_bytes >= span.batch_bytes
+                                or done):
                     yield _concat(pending)
-                    pending, buffered = [], 0
-                if done or last_seq >= stop_seq:
+                    pending, buffered, buffered_bytes = [], 0, 0
+                if done or last_seq >= span.stop_seq:
                     break
             if pending:
                 yield _concat(pending)
-        except (ConnectionError, OSError) as exc:
-            raise _Restart(f"connection lost ({exc})") from exc
+        except (_Restart, ConnectionError, OSError) as exc:
+            if pending:  # what arrived is kept: the read resumes after it
+                yield _concat(pending)
+            raise exc if isinstance(exc, _Restart) else _Restart(
+                f"connection lost ({exc})") from exc
         finally:
             if not wire.is_closed:
                 wire.unsubscribe(sid)
@@ -608,7 +801,7 @@ class JetStream:
         reply_subjects, _, _, answers = sink.take()
         acks.count(reply_subjects, answers, self.server)
         if sink.statuses:
-            code, _ = sink.statuses[0]
+            code, _, _ = sink.statuses[0]
             raise acks.error(f"{self.server}: no stream takes subject "
                              f"{acks.subjects[acks.resume]!r} (status {code}); create the "
                              "stream first", self.server)

@@ -52,7 +52,7 @@ def test_parser_splits_messages_across_reads_and_routes_statuses():
         for i in range(0, len(stream), 7):  # arbitrary read boundaries
             rest = wire._parse(rest + stream[i:i + 7])
         assert rest == b""
-        assert sink.statuses == [(408, {"A": "1"})]
+        assert sink.statuses == [(408, "Request Timeout", {"A": "1"})]
         subjects, replies, headers, payloads = sink.take()
         assert subjects == [b"a.b", b"a.c"]
         assert payloads == [b"hello", b"abc"]

@@ -1,0 +1,93 @@
+"""Reads against a 3-node cluster with a replica catching up, a server killed or in
+lame-duck mode: complete, or an error saying where they stopped, never silently short."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+
+import nats
+import pytest
+
+import eventkit as ek
+
+from .cluster import Cluster
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    c = Cluster(tmp_path_factory.mktemp("cluster")).start()
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+def nats_py_read(urls: list[str], stream: str) -> list[tuple[int, str, bytes]]:
+    """Every message of ``stream`` as nats-py gets it from the stream leader (MSG.GET)."""
+
+    async def run() -> list[tuple[int, str, bytes]]:
+        nc = await nats.connect(urls)
+        try:
+            js = nc.jetstream()
+            info = await js.stream_info(stream)
+            out = []
+            seqs = list(range(info.state.first_seq, info.state.last_seq + 1))
+            for i in range(0, len(seqs), 500):
+                msgs = await asyncio.gather(*(js.get_msg(stream, s) for s in seqs[i:i + 500]))
+                out += [(m.seq, m.subject, m.data or b"") for m in msgs]
+            return out
+        finally:
+            await nc.close()
+
+    return asyncio.run(run())
+
+
+def rows(events: ek.Events) -> list[tuple[int, str, bytes]]:
+    env = events.to_polars()
+    return list(zip(env["seq"], env["subject"], env["data"], strict=True))
+
+
+def test_reads_while_a_replica_catches_up_are_never_short(cluster):
+    payload = os.urandom(1000)
+    with ek.connect(",".join(cluster.urls)) as conn:
+        conn.create_stream("CATCH", ["catch.>"], num_replicas=3)
+        conn.publish_many(["catch.a"] * 2_000, [b"%d:" % i + payload for i in range(2_000)])
+        _, replicas = cluster.placement(conn, "CATCH")
+        follower = cluster.node(str(replicas[0]["name"]))
+        follower.stop()
+        later = 20_000
+        conn.publish_many([f"catch.{'bc'[i % 2]}" for i in range(later)],
+                          [b"%d:" % i + payload for i in range(later)])
+        total = 2_000 + later
+        follower.start(timeout=30)
+        reads: list[str] = []
+        began = time.monotonic()
+        caught_up_at = None
+        while len(reads) < 60 and time.monotonic() - began < 20:
+            start = 1 if len(reads) % 3 == 0 else total - 1_500
+            try:
+                got = rows(conn.read("CATCH", start=start, progress=False))
+            except ek.ReadInterruptedError as exc:  # allowed: says where it stopped
+                assert "'CATCH'" in str(exc) and exc.resume is not None
+                reads.append("interrupted")
+                continue
+            assert [r[0] for r in got] == list(range(start, total + 1)), (
+                f"read {len(reads)} from {start} returned {len(got)} rows, not "
+                f"{total - start + 1}")
+            reads.append("complete")
+            if caught_up_at is None and all(
+                    r.get("current") for r in cluster.placement(conn, "CATCH")[1]):
+                caught_up_at = len(reads)
+            if caught_up_at is not None and len(reads) >= max(caught_up_at + 5, 12):
+                break
+        assert reads.count("complete") >= 10
+        expected = nats_py_read(cluster.urls, "CATCH")
+        assert len(expected) == total
+        assert rows(conn.read("CATCH", progress=False)) == expected
+        print(f"{len(reads)} reads, {reads.count('interrupted')} interrupted, "
+              f"replica current after read {caught_up_at}")
