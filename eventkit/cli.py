@@ -3,7 +3,9 @@
     eventkit demo [--out DIR]         the sample history, end to end, on an embedded server
     eventkit serve [--store DIR]      a local JetStream server until Ctrl-C
     eventkit sync --stream S --store DIR [--server URL] [--follow]
-                                      copy a stream into a local Parquet store, incrementally
+                                      copy a stream into a store (Delta Lake), incrementally
+    eventkit compact --store DIR [--retention-hours H]   Delta optimize (+ vacuum)
+    eventkit store upgrade DIR        convert a store of eventkit 0.1 (checkpoint.json)
     eventkit report --server URL --stream S --since 24h --out report.html
     eventkit report --pin report.html the same report again, on the range it pinned
     eventkit schema infer --stream S --out DIR      propose a JSON Schema per type and version
@@ -117,6 +119,11 @@ def _sync(args: argparse.Namespace) -> int:
         result = store.sync(conn, args.stream, subjects=args.subjects or None,
                             progress=not args.no_progress, batch=args.batch)
         print(result, flush=True)
+        if not args.follow and store.small_files() >= 32:  # a cron job's many small syncs
+            from eventkit.source import _loop
+
+            done = _loop.run(store._compact_if_small())
+            print(f"compacted {done['files_removed']:,} small files", flush=True)
         if args.follow:
             stop = threading.Event()
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -137,6 +144,40 @@ def _sync(args: argparse.Namespace) -> int:
                 print(f"eventkit sync: {follower.error}", file=sys.stderr)
                 return 2
     print(f"{store}", flush=True)
+    return 0
+
+
+def _compact(args: argparse.Namespace) -> int:
+    import eventkit as ek
+
+    store = ek.Store(args.store)
+    if store.state() is None:
+        print(f"eventkit compact: {args.store} holds no store", file=sys.stderr)
+        return 2
+    done = store.compact(retention_hours=args.retention_hours)
+    print(f"{store}: {done['files_removed']:,} files rewritten as {done['files_added']:,}, "
+          f"{done['vacuumed']:,} removed by vacuum", flush=True)
+    return 0
+
+
+def _store(args: argparse.Namespace) -> int:
+    import eventkit as ek
+    from eventkit.store.maintenance import upgrade_if_old
+    from eventkit.store.sync import Lock
+    from eventkit.store.table import Tables
+
+    path = Path(args.dir)
+    lock = Lock(path, create=False)
+    if not path.is_dir() or not lock.try_acquire():
+        print(f"eventkit store upgrade: {path} is not a store directory, or another process "
+              "writes to it", file=sys.stderr)
+        return 2
+    try:
+        ran = upgrade_if_old(Tables(path))
+    finally:
+        lock.release()
+    print(f"{ek.Store(path)}: " + ("converted to Delta Lake tables" if ran
+                                   else "already Delta Lake tables"), flush=True)
     return 0
 
 
@@ -344,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=4222, help="client port (-1: any free)")
     serve.add_argument("--sample", action="store_true", help="load the sample history")
     serve.set_defaults(run=_serve)
-    sync = sub.add_parser("sync", help="copy a stream into a local Parquet store, resuming "
+    sync = sub.add_parser("sync", help="copy a stream into a store (Delta Lake), resuming "
                                        "after the last sequence it holds")
     sync.add_argument("--server", help="NATS URL(s), comma-separated ($NATS_URL by default)")
     sync.add_argument("--stream", help="stream name (the store's own once synced)")
@@ -357,9 +398,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     sync.add_argument("--interval", type=float, default=1.0,
                       help="seconds between syncs with --follow")
     sync.add_argument("--batch", type=int, default=50_000,
-                      help="events per Parquet segment (memory is bounded by a few)")
+                      help="events per commit (memory is bounded by a few)")
     sync.add_argument("--no-progress", action="store_true", help="no progress bar")
     sync.set_defaults(run=_sync)
+    compact = sub.add_parser("compact", help="rewrite a store's tables in few large files, "
+                                             "sorted by seq (Delta optimize), and vacuum")
+    compact.add_argument("--store", required=True, help="store directory or URL")
+    compact.add_argument("--retention-hours", type=float, default=None,
+                         help="also delete files no version newer than this needs (vacuum)")
+    compact.set_defaults(run=_compact)
+    store = sub.add_parser("store", help="store maintenance")
+    store_sub = store.add_subparsers(dest="action", required=True)
+    upgrade = store_sub.add_parser("upgrade", help="convert a store of eventkit 0.1 "
+                                                   "(Parquet + checkpoint.json) to Delta")
+    upgrade.add_argument("dir")
+    upgrade.set_defaults(run=_store)
     rep = sub.add_parser("report", help="run the report notebook on a stream and write one "
                                         "self-contained HTML page")
     rep.add_argument("--server", help="NATS URL (credentials from NATS_* or a NATS context)")

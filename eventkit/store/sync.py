@@ -184,6 +184,8 @@ async def run_sync(store: Store, conn: Connection, stream: str | None,
         await loop.run_in_executor(WRITER, store._upgrade_if_old)
         envelope = await loop.run_in_executor(WRITER, tables.open, tables.envelope)
         state = await loop.run_in_executor(WRITER, tables.state, envelope)
+        if envelope is not None:  # a missing or truncated data file: say so before writing
+            await loop.run_in_executor(WRITER, tables.files, envelope)
         name = stream or (state.stream if state else None)
         if name is None:
             raise StoreError(f"the store {tables.root} is empty: name the stream to sync")
