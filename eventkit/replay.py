@@ -303,9 +303,9 @@ class Replay:
         self._source = self._pick(source, stream)
         info = getattr(source, "info", None)
         self.stream = stream or getattr(info, "stream", None) or getattr(source, "stream", None)
-        checkpoint = getattr(source, "checkpoint", None)
+        state = getattr(source, "state", None)
         self._rules: Rules | None = getattr(info, "rules", None) or (
-            checkpoint().rules if callable(checkpoint) and checkpoint() else None)
+            state().rules if callable(state) and state() else None)
         now = dt.datetime.now(dt.UTC)
         self._start = to_position(start, now=now, what="start")
         self._until = to_position(until, now=now, what="until")
@@ -423,8 +423,22 @@ class Replay:
         rules = rules or self._rules or Rules()
         store = Store(path)
         store.write((_raw(f) for f in self.frames()), stream=self.stream or "replay",
-                    rules=rules, subjects=self.subjects)
+                    rules=rules, subjects=self.subjects, created=self._created())
         return store
+
+    def _created(self) -> str | None:
+        """When the source stream was created (so a sync refuses a stream created again)."""
+        source = self._source
+        if isinstance(source, _StreamSource):
+            from eventkit.source import _loop
+
+            answer = _loop.run(source.conn.jetstream.api(f"STREAM.INFO.{source.stream}",
+                                                         stream=source.stream))
+            return answer.get("created")
+        if isinstance(source, _StoreSource):
+            state = source.store.state()
+            return state.created if state is not None else None
+        return None
 
 
 def _raw(frame: pl.DataFrame) -> Any:

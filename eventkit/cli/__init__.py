@@ -7,7 +7,9 @@
     eventkit view STREAM              events as a table or JSON lines, page by page
     eventkit export STREAM --out F    events to Parquet, CSV or JSON lines
     eventkit sync --stream S --store DIR [--follow]
-                                      copy a stream into a local store, incrementally
+                                      copy a stream into a store (Delta Lake), incrementally
+    eventkit compact --store DIR      rewrite small files as few large ones (+ vacuum)
+    eventkit store upgrade DIR        convert a store of eventkit 0.1 to Delta Lake
     eventkit report --stream S --since 24h --out report.html
     eventkit schema infer | register | check | list
 

@@ -68,24 +68,34 @@ def test_a_sync_resumes_after_the_last_sequence_and_nothing_new_is_quick(conn, s
     assert took < 0.5, took
     seqs = store.scan().select("seq").collect()["seq"]
     assert seqs.to_list() == list(range(1, 8001))
-    segments = store.checkpoint().segments
-    assert len(segments) >= 2 and any(s.lo == 5001 for s in segments)  # one or more per sync
+    versions = store.versions()  # one Delta commit per batch, each with the last sequence
+    last = versions["last_seq"]
+    assert last.is_sorted() and last.n_unique() == last.len() >= 3
+    assert 5000 in last.to_list() and last[-1] == 8000
+    assert set(versions["operation"]) == {"WRITE"}
 
 
-def test_the_files_are_plain_parquet_for_other_tools(rides, conn, tmp_path):
-    import pyarrow.dataset as pads
+def test_the_tables_are_delta_lake_for_other_tools(rides, conn, tmp_path):
+    import duckdb
+    from deltalake import DeltaTable
 
     store = ek.Store(tmp_path / "rides")
     store.sync(conn, "RIDES", progress=False, batch=20_000)
     env = store.scan().collect()
-    by_glob = pl.scan_parquet(tmp_path / "rides" / "envelope" / "*.parquet").collect()
-    assert by_glob.equals(env)
-    table = pads.dataset(tmp_path / "rides" / "envelope", format="parquet").to_table()
-    assert table.num_rows == env.height
-    assert table.column("seq").to_pylist() == env["seq"].to_list()
-    fares = pl.scan_parquet(tmp_path / "rides" / "types" / "trip_completed" / "*.parquet")
-    assert fares.select("fare").collect()["fare"].to_list() == (
-        store.of_type("trip_completed").select("fare").collect()["fare"].to_list())
+    # polars' own Delta reader: the disk types (Int64 seq, microsecond times, exact *_ns)
+    by_polars = pl.scan_delta(str(tmp_path / "rides" / "envelope")).sort("seq").collect()
+    assert by_polars.schema["seq"] == pl.Int64
+    assert by_polars.schema["time"] == pl.Datetime("us", "UTC")
+    assert by_polars["time_ns"].to_list() == env["time"].dt.epoch("ns").to_list()
+    assert by_polars["seq"].to_list() == env["seq"].to_list()
+    # pandas through deltalake, DuckDB through the table's Arrow dataset
+    table = DeltaTable(str(tmp_path / "rides" / "types" / "trip_completed"))
+    fares = store.of_type("trip_completed").select("fare").collect()["fare"]
+    assert table.to_pandas()["fare"].sum() == pytest.approx(fares.sum())
+    ds = table.to_pyarrow_dataset()  # noqa: F841  (DuckDB finds it by name)
+    assert duckdb.sql("SELECT count(*), sum(fare) FROM ds").fetchone() == (
+        fares.len(), pytest.approx(fares.sum()))
+    assert store.sql("SELECT count(*) AS n FROM trip_completed")["n"][0] == fares.len()
 
 
 def test_the_integrity_report_is_exact(conn, tmp_path):
@@ -190,7 +200,7 @@ def test_a_store_refuses_another_stream_subjects_rules_or_a_recreated_stream(
 
 def test_a_second_writer_waits_then_says_who_holds_the_store(conn, stream, tmp_path,
                                                               monkeypatch):
-    import eventkit.store as store_module
+    import eventkit.store.sync as store_module
 
     _publish(conn, stream, 10)
     store = ek.Store(tmp_path / "s")
@@ -250,22 +260,30 @@ def _wait(condition, timeout: float = 10.0) -> None:
         time.sleep(0.02)
 
 
-def test_compact_merges_small_segments_and_keeps_every_event(conn, stream, tmp_path):
+def _files(path) -> int:
+    from deltalake import DeltaTable
+
+    return len(DeltaTable(str(path)).file_uris())
+
+
+def test_compact_is_delta_optimize_and_keeps_every_event(conn, stream, tmp_path):
     store = ek.Store(tmp_path / "s")
     for i in range(6):
         _publish(conn, stream, 100, start=i * 100)
         store.sync(conn, stream, progress=False)
     before = store.scan().collect()
     typed = {t: store.of_type(t).collect() for t in store.types}
-    assert len(store.checkpoint().segments) == 6
-    assert store.compact(target=250) == 3  # 6 segments -> 3
-    assert len(store.checkpoint().segments) == 3
+    assert _files(tmp_path / "s" / "envelope") == 6
+    done = store.compact(retention_hours=0)
+    assert done["files_removed"] == 6 * 4 and done["files_added"] == 4 and done["vacuumed"]
+    assert _files(tmp_path / "s" / "envelope") == 1
+    assert len(list((tmp_path / "s" / "envelope").glob("*.parquet"))) == 1  # vacuumed
     assert store.scan().collect().equals(before)
     for t, frame in typed.items():
         assert store.of_type(t).collect().equals(frame)
-    assert len(list((tmp_path / "s" / "envelope").glob("*.parquet"))) == 3
     _publish(conn, stream, 10, start=600)
     assert store.sync(conn, progress=False).first_seq == 601
+    assert store.versions()["operation"].to_list()[-1] == "WRITE"
 
 
 def test_async_twin_and_the_cli(server, conn, stream, tmp_path, capsys):

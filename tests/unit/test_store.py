@@ -1,4 +1,4 @@
-"""The store's pure parts: checkpoint, names, gap arithmetic, report queries, crash recovery."""
+"""The store's parts: state, names, disk types, gap arithmetic, report queries, kills, evolution."""
 
 from __future__ import annotations
 
@@ -13,19 +13,12 @@ from hypothesis import strategies as st
 import eventkit as ek
 from eventkit.envelope import ENVELOPE_SCHEMA, Rules
 from eventkit.source.jetstream import RawBatch
-from eventkit.store import (
-    Checkpoint,
-    Segment,
-    Store,
-    _Writer,
-    classify_gaps,
-    duplicate_msg_ids,
-    late_events,
-    missing_ranges,
-    plan_compaction,
-    subtract_ranges,
-    type_dir,
-)
+from eventkit.store import State, Store, type_dir
+from eventkit.store._disk import from_disk, to_disk
+from eventkit.store._writer import Writer
+from eventkit.store.gaps import classify_gaps, missing_ranges, subtract_ranges
+from eventkit.store.integrity import duplicate_msg_ids, late_events
+from eventkit.store.table import Tables
 
 T0 = dt.datetime(2026, 11, 1, 12, tzinfo=dt.UTC)
 
@@ -72,35 +65,36 @@ def _undo(d: str) -> str:
     return out.decode()
 
 
-def test_checkpoint_round_trips_and_holds_no_secret():
-    cp = Checkpoint("RIDES", ("rides.>",), Rules(key="field:ride_id"), 0)
-    cp = cp.add(Segment(1, 10, 9, {"a": 5, "b": 4}, 1)).add(Segment(11, 20, 10, {"a": 10}))
-    text = cp.to_json()
-    assert Checkpoint.from_json(text) == cp
-    data = json.loads(text)
-    assert (data["last_seq"], data["first_seq"], data["events"], data["types"]) == (
-        20, 1, 19, {"a": 15, "b": 4})
+def test_state_round_trips_and_holds_no_secret():
+    st = State("RIDES", ("rides.>",), Rules(key="field:ride_id"), 0)
+    st = st.advanced(10, events=9, types={"a": 5, "b": 4}, gaps=1).advanced(20, events=10,
+                                                                           types={"a": 10})
+    assert State.from_json(st.to_json()) == st
+    data = json.loads(st.to_json())
+    assert (data["last_seq"], data["events"], data["types"], data["gaps"]) == (
+        20, 19, {"a": 15, "b": 4}, 1)
     assert set(data) == {"format", "stream", "stream_created", "subjects", "rules", "last_seq",
-                         "first_seq", "events", "gaps", "types", "segments", "updated_at"}
-
-
-def test_a_segment_must_follow_the_checkpoint():
-    cp = Checkpoint("S", (), Rules(), 10)
-    with pytest.raises(ek.StoreError, match="does not follow sequence 10"):
-        cp.add(Segment(12, 20, 9))
-    with pytest.raises(ek.StoreError, match="does not follow"):
-        cp.add(Segment(5, 20, 9))
+                         "events", "gaps", "misfits", "types"}
 
 
 @pytest.mark.parametrize("text, match", [
-    ("{not json", "not a readable eventkit checkpoint"),
+    ("{not json", "not readable"),
     ('{"format": 99}', "format 99"),
-    ('{"format": 1, "stream": "S"}', "not a readable eventkit checkpoint"),
+    ('{"format": 2, "stream": "S"}', "not readable"),
 ])
-def test_a_damaged_checkpoint_is_a_clear_error(tmp_path, text, match):
-    (tmp_path / "checkpoint.json").write_text(text)
+def test_a_damaged_state_is_a_clear_error(text, match):
     with pytest.raises(ek.StoreError, match=match):
-        Store(tmp_path).scan()
+        State.from_json(text)
+
+
+@given(st.lists(st.integers(0, 2**63 - 1), min_size=1, max_size=20))
+def test_disk_types_round_trip_to_the_nanosecond(ns):
+    frame = pl.DataFrame({"seq": pl.Series(range(len(ns)), dtype=pl.UInt64),
+                          "time": pl.Series(ns).cast(pl.Datetime("ns", "UTC"))})
+    disk = to_disk(frame)
+    assert disk.schema == pl.Schema({"seq": pl.Int64, "time": pl.Datetime("us", "UTC"),
+                                     "time_ns": pl.Int64})
+    assert from_disk(disk.lazy()).collect().equals(frame)
 
 
 # -- gap arithmetic ---------------------------------------------------------------
@@ -133,23 +127,8 @@ def test_subtract_ranges(a, b):
     assert subtract_ranges(_ranges(a), _ranges(b)) == _ranges(a - b)
 
 
-@given(st.lists(st.integers(0, 30), max_size=25), st.sampled_from([None, 5, 20]))
-def test_plan_compaction_merges_consecutive_runs_within_the_target(sizes, below):
-    segs, lo = [], 1
-    for n in sizes:
-        segs.append(Segment(lo, lo + n, n))
-        lo += n + 1
-    runs = plan_compaction(segs, 40, below)
-    flat = [s for run in runs for s in run]
-    assert len(flat) == len({s.lo for s in flat})
-    for run in runs:
-        assert len(run) >= 2 and sum(s.events for s in run) <= 40
-        assert below is None or all(s.events < below for s in run)
-        i = segs.index(run[0])
-        assert segs[i:i + len(run)] == run
 
 
-# -- what the report is made of -------------------------------------------------------
 @given(st.lists(st.tuples(st.sampled_from(["a", "b", None]), st.integers(0, 20)),
                 max_size=40))
 def test_late_events_against_a_per_event_oracle(rows):
@@ -185,57 +164,78 @@ def test_duplicate_msg_ids():
 def test_an_empty_store_scans_as_an_empty_envelope(tmp_path):
     store = Store(tmp_path / "nothing")
     assert store.scan().collect().schema == pl.Schema(ENVELOPE_SCHEMA)
-    assert len(store) == 0 and store.last_seq == 0 and store.checkpoint() is None
+    assert len(store) == 0 and store.last_seq == 0 and store.state() is None
     with pytest.raises(ek.StoreError, match="empty"):
         store.integrity()
 
 
-def test_files_past_the_checkpoint_are_removed_on_reopening(tmp_path, monkeypatch):
-    writer = _Writer(tmp_path, Checkpoint("S", (), Rules(), 0))
-    writer.append(_raw(list(range(1, 11))), 1, 10, None)
-    # a process killed after writing the next batch's files, before its checkpoint
-    monkeypatch.setattr(_Writer, "commit", lambda self, cp: (_ for _ in ()).throw(OSError()))
+def _writer(path, last: int = 0) -> Writer:
+    tables = Tables(path)
+    state = tables.state() or State("S", (), Rules(), 0)
+    return Writer(tables, state, tables.open(tables.envelope))
+
+
+def test_a_sync_killed_before_its_envelope_commit_leaves_nothing_visible(tmp_path, monkeypatch):
+    _writer(tmp_path).append(_raw(list(range(1, 11))), 1, 10, None)
+    # killed after the type tables of the next batch were committed, before the envelope's
+    real = Tables.append
+
+    def append(self, target, frame, stream, last_seq, state=None):
+        if state is not None:
+            raise OSError("killed")
+        return real(self, target, frame, stream, last_seq, state)
+
+    monkeypatch.setattr(Tables, "append", append)
     with pytest.raises(OSError):
-        writer.append(_raw(list(range(11, 21))), 11, 20, None)
+        _writer(tmp_path).append(_raw(list(range(11, 21))), 11, 20, None)
     monkeypatch.undo()
-    (tmp_path / "envelope" / ".part-00000000000000000021-00000000000000000030.parquet.tmp"
-     ).write_bytes(b"half")
-    (tmp_path / ".checkpoint.json.tmp").write_text("{")
-    (tmp_path / "envelope" / "notes.txt").write_text("mine")  # not ours: left alone
-    on_disk = sorted(p.name for p in (tmp_path / "envelope").iterdir())
-    assert len(on_disk) == 4
     store = Store(tmp_path)
-    assert sorted(p.name for p in (tmp_path / "envelope").iterdir()) == [
-        "notes.txt", "part-00000000000000000001-00000000000000000010.parquet"]
-    assert not list(tmp_path.rglob("*.tmp"))
-    assert not list(tmp_path.glob("types/*/part-00000000000000000011-*"))
+    assert store.last_seq == 10
     assert store.scan().select("seq").collect()["seq"].to_list() == list(range(1, 11))
-    # and the next writer carries on from the checkpoint
-    again = _Writer(tmp_path, store.checkpoint())
-    again.append(_raw(list(range(11, 21))), 11, 20, None)
-    assert store.scan().select("seq").collect()["seq"].to_list() == list(range(1, 21))
+    typed = pl.concat([store.of_type(t).select("seq").collect() for t in store.types])
+    assert sorted(typed["seq"].to_list()) == list(range(1, 11))  # 11..20 invisible
+    on_disk = pl.concat([pl.read_delta(str(p)).select("seq")
+                         for p in (tmp_path / "types").iterdir()])
+    assert on_disk.height == 20  # ... though on disk until the next writer
+    # the next writer trims them and writes the batch again: once
+    _writer(tmp_path).append(_raw(list(range(11, 21))), 11, 20, None)
+    typed = pl.concat([store.of_type(t).select("seq").collect() for t in store.types])
+    assert sorted(typed["seq"].to_list()) == list(range(1, 21))
+    on_disk = pl.concat([pl.read_delta(str(p)).select("seq")
+                         for p in (tmp_path / "types").iterdir()])
+    assert sorted(on_disk["seq"].to_list()) == list(range(1, 21))
 
 
 def test_a_writer_never_writes_past_a_failed_batch(tmp_path):
-    writer = _Writer(tmp_path, Checkpoint("S", (), Rules(), 0))
-    with pytest.raises(ek.StoreError, match="does not follow"):
-        writer.append(_raw([5, 6]), 5, 6, None)
+    writer = _writer(tmp_path)
+    with pytest.raises(ek.StoreError, match="not in sequence order"):
+        writer.append(_raw([2, 1]), 1, 2, None)
     with pytest.raises(ek.StoreError, match="earlier batch failed"):
         writer.append(_raw([1, 2]), 1, 2, None)
-    with pytest.raises(ek.StoreError, match="not in sequence order"):
-        _Writer(tmp_path, Checkpoint("S", (), Rules(), 0)).append(_raw([2, 1]), 1, 2, None)
+    assert Store(tmp_path).state() is None
 
 
-def test_typed_parts_with_different_fields_scan_as_one_table(tmp_path):
-    writer = _Writer(tmp_path, Checkpoint("S", (), Rules(), 0))
-    writer.append(_raw([1, 2], [b'{"type":"p","key":"a","amount":1.5}',
-                               b'{"type":"p","key":"b","amount":2}']), 1, 2, None)
-    writer.append(_raw([3, 4], [b'{"type":"p","key":"c","amount_cents":300,"method":"card"}',
-                               b'{"type":"p","key":"d","amount":"n/a"}']), 3, 4, None)
-    got = Store(tmp_path).of_type("p").collect()
+def test_a_value_that_does_not_fit_its_column_is_flagged_never_widened(tmp_path):
+    writer = _writer(tmp_path)
+    writer.append(_raw([1, 2], [b'{"type":"p","key":"a","amount":1.5,"note":"x"}',
+                               b'{"type":"p","key":"b","amount":2,"note":"y"}']), 1, 2, None)
+    writer.append(_raw([3, 4, 5], [
+        b'{"type":"p","key":"c","amount_cents":300,"method":"card","amount":3}',
+        b'{"type":"p","key":"d","amount":"n/a","note":{"a":1}}',
+        b'{"type":"p","key":"e","amount":4.25}']), 3, 5, None)
+    store = Store(tmp_path)
+    got = store.of_type("p").collect()
     assert got.columns == ["seq", "subject", "time", "type", "key", "event_time", "amount",
-                           "amount_cents", "method"]
-    assert got["amount"].to_list() == ["1.5", "2.0", None, "n/a"]
-    assert got["amount_cents"].to_list() == [None, None, 300, None]
+                           "note", "amount_cents", "method"]
+    assert got.schema["amount"] == pl.Float64 and got.schema["note"] == pl.String
+    assert got["amount"].to_list() == [1.5, 2.0, 3.0, None, 4.25]
+    assert got["note"].to_list() == ["x", "y", None, None, None]
+    assert got["amount_cents"].to_list() == [None, None, 300, None, None]
+    assert store.misfits().rows() == [(4, "p", "amount", "Float64", "string"),
+                                      (4, "p", "note", "String", "object")]
+    raw = store.scan().filter(pl.col("seq") == 4).collect()["data"][0]
+    assert b'"n/a"' in raw  # kept as it came
+    report = store.integrity()
+    assert report.misfits.height == 2 and "p.amount: 1 string in a Float64 column" in str(report)
     with pytest.raises(ek.StoreError, match="types present: p"):
-        Store(tmp_path).of_type("q")
+        store.of_type("q")

@@ -1,0 +1,200 @@
+"""Writing sync batches: the type, gaps and misfits tables first, then the envelope commit."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+from deltalake import DeltaTable
+
+from eventkit.codec import Hints, decode
+from eventkit.exceptions import EventkitWarning, StoreError
+from eventkit.store import integrity as _integrity
+from eventkit.store._disk import MISFIT_SCHEMA, fit
+from eventkit.store.table import State, Tables, table_schema
+
+if TYPE_CHECKING:
+    from eventkit.source.jetstream import RawBatch
+
+__all__ = ["SyncResult", "Writer"]
+
+_HEAD = ["seq", "subject", "time", "type", "key", "event_time"]
+_HEAD_DISK = frozenset({"seq", "subject", "time", "time_ns", "type", "key", "event_time",
+                        "event_time_ns"})
+#: More types than this from one stream: the type rule most likely takes an id.
+MANY_TYPES = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    """What one sync did."""
+
+    stream: str
+    events: int                 #: events stored by this sync
+    first_seq: int | None       #: first sequence it stored
+    last_seq: int               #: the store's last sequence after it
+    gaps: int                   #: sequences it found missing from the stream
+    seconds: float
+    stopped: str | None = None  #: why it stopped before the stream's end (None: it did not)
+
+    def __str__(self) -> str:
+        stop = f" (stopped early: {self.stopped})" if self.stopped else ""
+        if not self.events and not self.gaps:
+            return f"{self.stream}: nothing new after seq {self.last_seq:,}{stop}"
+        gaps = f", {self.gaps:,} missing from the stream (recorded as gaps)" if self.gaps else ""
+        where = f" (seq {self.first_seq:,}..)" if self.first_seq is not None else ""
+        return (f"{self.stream}: stored {self.events:,} new events{where}{gaps}; "
+                f"synced to seq {self.last_seq:,} in {self.seconds:.2f} s{stop}")
+
+
+class Writer:
+    """Writes the batches of one sync, one after another (on one worker thread)."""
+
+    def __init__(self, tables: Tables, state: State, envelope: DeltaTable | None,
+                 schemas: Any = None) -> None:
+        self.tables = tables
+        self.state = state
+        self.envelope = envelope
+        self.schemas = schemas  # a registry snapshot: its column types, its upcasters
+        self.events = self.gaps = 0
+        self.first_seq: int | None = None
+        self.failed: BaseException | None = None
+        self.hints = Hints()  # what one batch teaches the decoding of the next
+        self._open: dict[str, DeltaTable | None] = {}
+        self._warned = False
+
+    def result(self, began: float, stopped: str | None = None) -> SyncResult:
+        return SyncResult(self.state.stream, self.events, self.first_seq, self.state.last_seq,
+                          self.gaps, time.perf_counter() - began, stopped)
+
+    def append(self, raw: RawBatch | None, lo: int, hi: int,
+               gaps: pl.DataFrame | None) -> None:
+        """Store one batch (seqs ``lo..hi``) in one envelope commit."""
+        if isinstance(self.failed, KeyboardInterrupt):  # polars took Ctrl-C in this thread
+            raise KeyboardInterrupt
+        if self.failed is not None:  # never write past a batch that failed
+            raise StoreError(f"an earlier batch failed: {self.failed}") from None
+        try:
+            self._append(raw, lo, hi, gaps)
+        except BaseException as exc:
+            self.failed = exc
+            raise
+
+    def _table(self, uri: str, seq: str = "seq") -> DeltaTable | None:
+        """A side table, opened once per sync and trimmed to the envelope's last sequence."""
+        if uri not in self._open:
+            table = self.tables.open(uri)
+            if table is not None:
+                self.tables.trim(table, self.state.stream, self.state.last_seq, seq)
+            self._open[uri] = table
+        return self._open[uri]
+
+    def _write(self, uri: str, frame: pl.DataFrame, hi: int, seq: str = "seq") -> None:
+        table = self._table(uri, seq)
+        self._open[uri] = self.tables.append(table if table is not None else uri, frame,
+                                             self.state.stream, hi)
+        _integrity.record(self.tables, self._open[uri])
+
+    def _append(self, raw: RawBatch | None, lo: int, hi: int,
+                gaps: pl.DataFrame | None) -> None:
+        n_gaps = int(gaps["messages"].sum()) if gaps is not None and gaps.height else 0
+        if gaps is not None and n_gaps:
+            self._write(self.tables.gaps, gaps, hi, "first_seq")
+        if raw is None or not len(raw):
+            env = None
+            types: dict[str, int] = {}
+            misfits = 0
+        else:
+            seq = raw.seq
+            if int(seq[0]) < lo or int(seq[-1]) > hi or not bool(
+                    (seq.diff().drop_nulls() > 0).all()):
+                raise StoreError(f"batch {lo}..{hi} of {self.state.stream!r} is not in "
+                                 "sequence order: nothing was written")
+            decoded = decode(raw.seq, raw.time, raw.subjects, raw.headers, raw.payloads,
+                             self.state.rules, hints=self.hints)
+            if self.schemas is not None:
+                decoded = self.schemas.apply(decoded, self.state.rules)
+            env = decoded.envelope
+            types, misfits = self._types(env, decoded.typed, hi)
+        state = self.state.advanced(hi, events=env.height if env is not None else 0,
+                                    types=types, gaps=n_gaps, misfits=misfits)
+        frame = env if env is not None else _empty_envelope()
+        table = self.tables.append(self.envelope if self.envelope is not None
+                                   else self.tables.envelope, frame, state.stream, hi, state)
+        self.envelope = table
+        _integrity.record(self.tables, table)
+        self.state = State.from_json(state.to_json(), table.version(), self.tables.root)
+        if env is not None and env.height:
+            self.events += env.height
+            if self.first_seq is None:
+                self.first_seq = int(env["seq"][0])
+        self.gaps += n_gaps
+        self._warn_many_types()
+
+    def _types(self, env: pl.DataFrame, typed: dict[str, pl.DataFrame], hi: int
+               ) -> tuple[dict[str, int], int]:
+        counts: dict[str, int] = {}
+        bad: list[pl.DataFrame] = []
+        parts = env.select([*_HEAD, "data"]).partition_by("type", as_dict=True,
+                                                           maintain_order=True)
+        for (event_type,), rows in parts.items():
+            if event_type is None:
+                continue
+            head = rows.drop("data")
+            fields = typed.get(event_type)
+            frame = head if fields is None else head.join(fields, on="seq", how="left",
+                                                          maintain_order="left")
+            uri = self.tables.of_type(event_type)
+            table = self._table(uri)
+            if table is not None:
+                frame, misfit = _fit(frame, table, rows["data"], event_type)
+                if misfit.height:
+                    bad.append(misfit)
+            self._write(uri, frame, hi)
+            counts[event_type] = frame.height
+        n_bad = sum(b.height for b in bad)
+        if bad:
+            self._write(self.tables.misfits, pl.concat(bad), hi)
+        return counts, n_bad
+
+    def _warn_many_types(self) -> None:
+        if self._warned or len(self.state.types) <= MANY_TYPES:
+            return
+        self._warned = True
+        top = ", ".join(list(self.state.types)[:3])
+        warnings.warn(
+            f"the store of {self.state.stream!r} now has {len(self.state.types):,} event types "
+            f"(e.g. {top}): one table each. The type rule ({self.state.rules.describe()}) "
+            "probably takes an entity id: set the type rule (Rules(type='field:type') or "
+            "'subject:N' for the token that names the event), or set the stream's metadata "
+            "eventkit.type, and sync into a new directory", EventkitWarning, stacklevel=2)
+
+
+def _fit(frame: pl.DataFrame, table: DeltaTable, payloads: pl.Series, event_type: str
+         ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    from eventkit.store._disk import to_disk
+
+    disk = to_disk(frame)
+    schema = table_schema(table)
+    fitted, misfits = fit(disk, schema, payloads, event_type, _HEAD_DISK)
+    return _memory_types(fitted, frame), misfits
+
+
+def _memory_types(disk: pl.DataFrame, like: pl.DataFrame) -> pl.DataFrame:
+    """A fitted disk frame back in memory types (``to_disk`` runs again when written)."""
+    from eventkit.store._disk import from_disk
+
+    return from_disk(disk.lazy(), disk.schema).collect()
+
+
+def _empty_envelope() -> pl.DataFrame:
+    from eventkit.envelope import ENVELOPE_SCHEMA
+
+    return pl.DataFrame(schema=ENVELOPE_SCHEMA)
+
+
+def no_misfits() -> pl.DataFrame:
+    return pl.DataFrame(schema=MISFIT_SCHEMA)

@@ -1,0 +1,313 @@
+"""The Store: a stream's events as Delta Lake tables, synced incrementally."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from eventkit.envelope import ENVELOPE_SCHEMA, Rules
+from eventkit.exceptions import StoreError
+from eventkit.source import _loop
+from eventkit.store import maintenance
+from eventkit.store._disk import GAP_SCHEMA, MISFIT_SCHEMA
+from eventkit.store._retry import is_closed, on_loop
+from eventkit.store._writer import SyncResult
+from eventkit.store.follow import Follower
+from eventkit.store.integrity import IntegrityReport, build_report, stream_facts
+from eventkit.store.sync import run_sync
+from eventkit.store.table import State, Tables
+
+if TYPE_CHECKING:
+    from eventkit.connection import Connection
+    from eventkit.registry import SchemaRegistry
+
+__all__ = ["Store"]
+
+_HEAD = ["seq", "subject", "time", "type", "key", "event_time"]
+
+
+class Store(maintenance.Maintenance):
+    """A stream's events as Delta Lake tables (local or on an object store), synced incrementally.
+
+    Parameters
+    ----------
+    path
+        The store's directory (created by the first sync), or an object-store
+        URL such as ``s3://bucket/prefix``.
+    storage_options
+        For an object store: credentials, endpoint, region (``deltalake``'s
+        and polars' keys, e.g. ``AWS_ENDPOINT_URL``, ``AWS_REGION``).
+
+    Examples
+    --------
+    >>> import tempfile, eventkit as ek
+    >>> with ek.EmbeddedServer() as server, ek.connect(server.url) as conn, \\
+    ...         tempfile.TemporaryDirectory() as tmp:
+    ...     _ = conn.create_stream("ORDERS", ["orders.>"])
+    ...     _ = conn.publish_many(["orders.o1", "orders.o1"],
+    ...                           [b'{"type":"order_placed","key":"o1","total":9.5}',
+    ...                            b'{"type":"order_shipped","key":"o1"}'])
+    ...     store = ek.Store(tmp)
+    ...     print(store.sync(conn, "ORDERS", progress=False).events)
+    ...     print(store.sync(conn, progress=False))      # resumes: nothing new
+    ...     print(store.scan().select("seq", "type").collect().rows())
+    ...     print(store.of_type("order_placed").select("key", "total").collect().rows())
+    2
+    ORDERS: nothing new after seq 2
+    [(1, 'order_placed'), (2, 'order_shipped')]
+    [('o1', 9.5)]
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *,
+                 storage_options: Mapping[str, str] | None = None) -> None:
+        self._tables = Tables(path, storage_options)
+        self.path = self._tables.local if self._tables.local is not None else self._tables.root
+        self._conn: Connection | None = None
+        self._version: int | None = None  # set on a store opened at a version
+        self._upgrade_if_old(wait=False)
+
+    # -- reading -----------------------------------------------------------
+    def state(self) -> State | None:
+        """What the store holds, as its last envelope commit says (None before a sync)."""
+        return self._tables.state(version=self._version)
+
+    @property
+    def stream(self) -> str | None:
+        st = self.state()
+        return st.stream if st else None
+
+    @property
+    def last_seq(self) -> int:
+        """The last stream sequence the store has taken into account (0 when empty)."""
+        st = self.state()
+        return st.last_seq if st else 0
+
+    @property
+    def types(self) -> dict[str, int]:
+        """Events per type, in order of first appearance."""
+        st = self.state()
+        return st.types if st else {}
+
+    def __len__(self) -> int:
+        st = self.state()
+        return st.events if st else 0
+
+    def scan(self) -> pl.LazyFrame:
+        """The envelope of every stored event, ordered by ``seq``, as a polars LazyFrame.
+
+        The scan reads the files of the table's version when it is called, so
+        it never sees a batch being written; call it again to see later syncs.
+        """
+        return self._tables.scan(self._tables.envelope, ENVELOPE_SCHEMA, None,
+                                 version=self._version).select(list(ENVELOPE_SCHEMA))
+
+    def of_type(self, event_type: str) -> pl.LazyFrame:
+        """One event type: ``seq, subject, time, type, key, event_time``, then its payload fields.
+
+        A type's fields are the union over the batches it was stored in (a
+        field added by a newer version of the event is null in older rows). A
+        value that did not fit its column is null here, kept raw in the
+        envelope's ``data`` and listed in :meth:`misfits`.
+        """
+        st = self.state()
+        if st is None or event_type not in st.types:
+            known = ", ".join(st.types) if st and st.types else "none"
+            raise StoreError(f"no events of type {event_type!r} in the store "
+                             f"{self._tables.root}; types present: {known}")
+        frame = self._tables.scan(self._tables.of_type(event_type), {}, st.last_seq)
+        names = frame.collect_schema().names()
+        return frame.select(_HEAD + [n for n in names if n not in _HEAD])
+
+    def gaps(self) -> pl.DataFrame:
+        """The sequences recorded as missing from the stream, and why (as runs)."""
+        st = self.state()
+        if st is None or not st.gaps:
+            return pl.DataFrame(schema=GAP_SCHEMA)
+        return (self._tables.scan(self._tables.gaps, GAP_SCHEMA, st.last_seq, seq="first_seq")
+                .select(list(GAP_SCHEMA)).collect())
+
+    def misfits(self) -> pl.DataFrame:
+        """Payload values that did not fit their column: ``seq, type, field, column, found``.
+
+        Each is null in its type's table; the event's raw payload is in the
+        envelope's ``data``. ``column`` is the column's type, ``found`` the
+        JSON type of the value.
+        """
+        st = self.state()
+        if st is None or not st.misfits:
+            return pl.DataFrame(schema=MISFIT_SCHEMA)
+        return (self._tables.scan(self._tables.misfits, MISFIT_SCHEMA, st.last_seq)
+                .select(list(MISFIT_SCHEMA)).collect())
+
+    def sql(self, query: str) -> pl.DataFrame:
+        """Run DuckDB SQL over the store's tables: ``envelope``, ``gaps`` and one per type.
+
+        Each type's table is a view named after the type (quote names that are
+        not plain identifiers: ``"order.placed"``). Times are as on disk:
+        microsecond UTC timestamps, with the exact nanoseconds in ``*_ns``.
+        DuckDB reads the Parquet files out of core, so a query needs far
+        less memory than the store's size, e.g.
+        ``store.sql("SELECT type, count(*) AS n FROM envelope GROUP BY type")``.
+        """
+        return maintenance.sql(self, query)
+
+    def __repr__(self) -> str:
+        st = self.state()
+        where = f"{str(self.path)!r}" + (f" at version {self._version}"
+                                         if self._version is not None else "")
+        if st is None:
+            return f"<Store {where}: empty>"
+        return (f"<Store {where}: stream {st.stream!r}, {st.events:,} events, "
+                f"synced to seq {st.last_seq:,}, {len(st.types)} types>")
+
+    # -- syncing -----------------------------------------------------------
+    def sync(
+        self, conn: Connection, stream: str | None = None, *,
+        subjects: str | Sequence[str] | None = None, rules: Rules | None = None,
+        progress: bool = True, batch: int = 50_000, registry: SchemaRegistry | None = None,
+    ) -> SyncResult:
+        """Bring the store up to date: store what the stream holds after the last stored sequence.
+
+        Parameters
+        ----------
+        conn
+            An open connection.
+        stream
+            The stream; the store's own after the first sync.
+        subjects
+            Subject filter(s) for the first sync (a store keeps them); the whole
+            stream by default.
+        rules
+            How to find ``type``, ``key`` and ``event_time``; at the first sync
+            the stream's own rules (its metadata) by default, after it the
+            store's.
+        progress
+            Show a progress bar (a widget in a notebook).
+        batch
+            Events per commit: memory use is bounded by a few batches, however
+            long the stream.
+        registry
+            A schema registry: its schemas give the types' column types (not
+            the first batch's guess) and its upcasters bring old versions up.
+
+        Returns
+        -------
+        SyncResult
+            How many events were stored, up to which sequence, how long it took.
+
+        Raises
+        ------
+        StoreError
+            The store holds another stream, other subjects or rules, the stream
+            was recreated, another sync is writing to the store, its disk is
+            full, or a file of it is damaged.
+        """
+        return _loop.run(self.async_sync(conn, stream, subjects=subjects, rules=rules,
+                                         progress=progress, batch=batch, registry=registry))
+
+    async def async_sync(
+        self, conn: Connection, stream: str | None = None, *,
+        subjects: str | Sequence[str] | None = None, rules: Rules | None = None,
+        progress: bool = True, batch: int = 50_000, registry: SchemaRegistry | None = None,
+    ) -> SyncResult:
+        """:meth:`sync` for ``await`` (``async`` alone is a keyword)."""
+        self._writable()
+
+        async def go(stop: Any) -> SyncResult:
+            schemas = await registry.asnapshot() if registry is not None else None
+            return await run_sync(self, conn, stream, _subjects(subjects), rules, progress,
+                                  batch, stop, schemas)
+
+        return await on_loop(go)
+
+    def write(self, batches: Any, *, stream: str, rules: Rules, subjects: Sequence[str] = (),
+              created: str | None = None) -> SyncResult:
+        """Write batches of messages, in sequence order, into this empty store.
+
+        How a replay rebuilds a store (:meth:`eventkit.Replay.to_store`): the
+        same tables and commits as a sync, so the result is a store like any
+        other. ``created`` is the stream's creation time, so that a later sync
+        refuses a stream deleted and created again. Sequences before the
+        first batch are recorded as a gap ("not replayed").
+        """
+        return maintenance.write_batches(self, batches, stream=stream, rules=rules,
+                                         subjects=subjects, created=created)
+
+    def follow(
+        self, conn: Connection, stream: str | None = None, *,
+        subjects: str | Sequence[str] | None = None, rules: Rules | None = None,
+        interval: float = 1.0, batch: int = 50_000, compact: bool = True,
+    ) -> Follower:
+        """Keep the store current in the background: sync, wait ``interval`` s, sync again.
+
+        Returns at once with a :class:`Follower`; ``stop()`` ends it. A
+        connection that drops or a server that restarts is retried with a
+        growing pause (the last error is in ``Follower.error``); a store or
+        stream that does not match ends it. With ``compact``, small files
+        (one per short sync) are compacted from time to time.
+        """
+        self._writable()
+        follower = Follower(self, conn, stream, _subjects(subjects), rules, interval, batch,
+                            compact)
+        follower._start()
+        return follower
+
+    # -- integrity ---------------------------------------------------------
+    def integrity(self, conn: Connection | None = None, *, verify: bool = True
+                  ) -> IntegrityReport:
+        """Reconcile the store with its stream, check its files, list what is odd about events.
+
+        Parameters
+        ----------
+        conn
+            A connection to the stream's server; by default the one the last
+            sync in this process used, if still open. Without one the report
+            holds the store's facts only.
+        verify
+            Check every data file against the checksum recorded when it was
+            written (reads the whole store once).
+
+        Returns
+        -------
+        IntegrityReport
+            First/last sequences and counts of both sides; the stream messages
+            up to the store's last sequence, how many the store holds, how many
+            it misses, keeps beyond the stream's retention, and how many are
+            newer; gaps (runs of missing sequences and why); duplicate
+            ``Nats-Msg-Id`` values; events that did not decode; values that did
+            not fit their column; events late for their entity; events per
+            type; damaged data files.
+        """
+        return _loop.run(self.aintegrity(conn, verify=verify))
+
+    async def aintegrity(self, conn: Connection | None = None, *, verify: bool = True
+                         ) -> IntegrityReport:
+        conn = conn or self._conn
+        facts = None
+        st = self.state()
+        if st is None:
+            raise StoreError(f"the store {self._tables.root} is empty: sync it first")
+        if conn is not None and not is_closed(conn):
+            js = conn.jetstream
+            facts = await on_loop(lambda _stop: stream_facts(js, st))
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, build_report, self, st, facts, verify)
+
+    # -- helpers -----------------------------------------------------------
+    def _writable(self) -> None:
+        if self._version is not None:
+            raise StoreError(f"this store is opened at version {self._version} (read only): "
+                             "sync ek.Store(path) instead")
+
+    def _upgrade_if_old(self, wait: bool = True) -> None:
+        maintenance.upgrade_if_old(self._tables, wait=wait)
+
+
+def _subjects(subjects: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    if subjects is None:
+        return None
+    return (subjects,) if isinstance(subjects, str) else tuple(subjects)

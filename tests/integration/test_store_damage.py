@@ -1,0 +1,196 @@
+"""Damaged and odd stores: each a clear StoreError that names the file and the repair.
+
+And the store's maintenance from a shell: an eventkit 0.1 store converted,
+compaction, a rebuilt store that refuses a recreated stream.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import eventkit as ek
+from eventkit import cli
+from eventkit.source import _loop
+from eventkit.store import type_dir
+
+pytestmark = pytest.mark.integration
+
+
+def _publish(conn: ek.Connection, stream: str, n: int, start: int = 0) -> None:
+    prefix = stream.lower()
+    conn.publish_many(
+        [f"{prefix}.t{i % 3}" for i in range(start, start + n)],
+        [b'{"type":"t%d","key":"k%d","n":%d}' % (i % 3, i % 7, i) for i in range(start, start + n)],
+    )
+
+
+@pytest.fixture()
+def stream(conn, request) -> str:
+    name = request.node.name.replace("test_", "")[:20].upper()
+    name = "".join(c if c.isalnum() else "_" for c in name)
+    conn.create_stream(name, [f"{name.lower()}.>"])
+    yield name
+    _loop.run(conn.jetstream.delete_stream(name))
+
+
+def _active(path: Path) -> int:
+    from deltalake import DeltaTable
+
+    return len(DeltaTable(str(path / "envelope")).file_uris())
+
+
+def _data_files(path: Path) -> list[Path]:
+    return sorted((path / "envelope").glob("*.parquet"))
+
+
+# -- eventkit 0.1 stores ----------------------------------------------------------------
+def _write_old_store(path: Path, events: ek.Events, stream: str, cut: int) -> None:
+    """A store as eventkit 0.1 wrote it: Parquet segments and checkpoint.json (format 1)."""
+    env = events.to_polars()
+    segments = []
+    for lo, hi in ((1, cut), (cut + 1, int(env["seq"][-1]))):
+        part = env.filter(pl.col("seq").is_between(lo, hi))
+        name = f"part-{lo:020d}-{hi:020d}.parquet"
+        (path / "envelope").mkdir(parents=True, exist_ok=True)
+        part.write_parquet(path / "envelope" / name)  # UInt64 seq, nanosecond times
+        types = {}
+        for t in part["type"].unique(maintain_order=True):
+            typed = events.of_type(t).filter(pl.col("seq").is_between(lo, hi))
+            folder = path / "types" / type_dir(t)
+            folder.mkdir(parents=True, exist_ok=True)
+            typed.write_parquet(folder / name)
+            types[t] = typed.height
+        segments.append({"lo": lo, "hi": hi, "events": part.height, "types": types, "gaps": 0})
+    (path / "checkpoint.json").write_text(json.dumps({
+        "format": 1, "stream": stream, "stream_created": None, "subjects": [],
+        "rules": {"type": "header:Nats-Type,field:type,subject:-1", "key": "field:key",
+                  "event_time": "field:event_time"},
+        "last_seq": int(env["seq"][-1]), "segments": segments}))
+
+
+def test_an_old_store_is_converted_on_first_open_with_the_same_events(conn, stream, tmp_path):
+    _publish(conn, stream, 900)
+    events = conn.read(stream, progress=False)
+    old = tmp_path / "old"
+    _write_old_store(old, events, stream, cut=400)
+    rules = json.loads((old / "checkpoint.json").read_text())["rules"]
+    store = ek.Store(old)  # converted here
+    assert not (old / "checkpoint.json").exists()
+    assert store.state().rules == ek.Rules(**rules)
+    assert store.scan().collect().equals(events.to_polars())
+    for t in events.types:
+        assert store.of_type(t).collect().equals(events.of_type(t))
+    assert not list(old.rglob("part-0000000000000000000*-*.parquet"))  # old files gone
+    _publish(conn, stream, 100, start=900)
+    assert store.sync(conn, progress=False).first_seq == 901
+    # the same from a shell
+    again = tmp_path / "again"
+    _write_old_store(again, events, stream, cut=300)
+    assert cli.main(["store", "upgrade", str(again)]) == 0
+    assert ek.Store(again).scan().collect().equals(events.to_polars())
+
+
+# -- damage ------------------------------------------------------------------------------
+def _synced(conn, stream, path: Path, n: int = 3000) -> ek.Store:
+    """A store of ``n`` events in three syncs (three envelope commits, three files)."""
+    store = ek.Store(path)
+    for i in range(3):
+        _publish(conn, stream, n // 3, start=i * (n // 3))
+        store.sync(conn, stream, progress=False)
+    return store
+
+
+def test_a_flipped_bit_in_a_data_file_is_found_and_named(conn, stream, tmp_path):
+    store = _synced(conn, stream, tmp_path / "s")
+    assert store.integrity(conn).ok and not store.integrity(conn).damaged
+    victim = _data_files(tmp_path / "s")[1]
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    victim.write_bytes(bytes(data))
+    report = store.integrity(conn)
+    assert not report.ok
+    assert report.damaged == (str(victim.relative_to(tmp_path / "s")),)
+    assert "DAMAGED" in str(report) and victim.name in str(report)
+
+
+def test_a_truncated_data_file_is_a_store_error_naming_it(conn, stream, tmp_path):
+    store = _synced(conn, stream, tmp_path / "s")
+    victim = _data_files(tmp_path / "s")[0]
+    victim.write_bytes(victim.read_bytes()[:100])
+    with pytest.raises(ek.StoreError, match=f"{victim.name}.*damaged.*Restore it"):
+        store.scan()
+    with pytest.raises(ek.StoreError, match="damaged"):
+        store.sync(conn, progress=False)
+    assert victim.exists()  # nothing deleted
+
+
+def test_a_missing_log_entry_is_a_store_error_and_deletes_nothing(conn, stream, tmp_path):
+    store = _synced(conn, stream, tmp_path / "s")
+    files = _data_files(tmp_path / "s")
+    entries = sorted((tmp_path / "s" / "envelope" / "_delta_log").glob("*.json"))
+    assert len(entries) >= 3
+    entries[1].unlink()  # an older entry: the log has a hole
+    with pytest.raises(ek.StoreError, match=r"_delta_log entry.*restore it from a backup"):
+        store.sync(conn, progress=False)
+    with pytest.raises(ek.StoreError, match="cannot be read"):
+        ek.Store(tmp_path / "s").scan()
+    assert _data_files(tmp_path / "s") == files
+
+
+def test_a_store_path_that_is_a_file_or_holds_another_stream(conn, stream, tmp_path):
+    (tmp_path / "file").write_text("not a store")
+    with pytest.raises(ek.StoreError, match="is a file, not a directory"):
+        ek.Store(tmp_path / "file").sync(conn, stream, progress=False)
+    store = _synced(conn, stream, tmp_path / "s", n=9)
+    conn.create_stream(f"{stream}_2", [f"{stream.lower()}2.>"])
+    with pytest.raises(ek.StoreError, match="holds stream"):
+        store.sync(conn, f"{stream}_2", progress=False)
+    _loop.run(conn.jetstream.delete_stream(f"{stream}_2"))
+    assert len(store) == 9
+
+
+def test_two_syncs_at_once_one_waits_nothing_doubled(conn, stream, tmp_path):
+    _publish(conn, stream, 30_000)
+    cmd = [sys.executable, "-m", "eventkit.cli", "sync", "--server", conn.servers[0],
+           "--stream", stream, "--store", str(tmp_path / "s"), "--no-progress",
+           "--batch", "2000"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode in (0, 2) for p in procs), outs
+    store = ek.Store(tmp_path / "s")
+    assert store.scan().select("seq").collect()["seq"].to_list() == list(range(1, 30_001))
+    assert sum(store.types.values()) == 30_000
+
+
+def test_a_cron_of_small_syncs_compacts_and_eventkit_compact(server, conn, stream, tmp_path):
+    argv = ["sync", "--server", server.url, "--stream", stream, "--store",
+            str(tmp_path / "s"), "--no-progress"]
+    for i in range(34):
+        _publish(conn, stream, 10, start=i * 10)
+        assert cli.main(argv) == 0
+    store = ek.Store(tmp_path / "s")
+    assert _active(tmp_path / "s") < 34  # compacted once 32 piled up
+    assert store.small_files() < 32
+    assert store.scan().select("seq").collect()["seq"].to_list() == list(range(1, 341))
+    assert cli.main(["compact", "--store", str(tmp_path / "s"), "--retention-hours", "0"]) == 0
+    assert len(_data_files(tmp_path / "s")) == _active(tmp_path / "s") == 1
+    assert store.scan().select("seq").collect()["seq"].to_list() == list(range(1, 341))
+
+
+def test_a_rebuilt_store_refuses_a_recreated_stream(conn, stream, tmp_path):
+    _publish(conn, stream, 50)
+    rebuilt = ek.Replay(conn, stream=stream).to_store(tmp_path / "rebuilt")
+    assert len(rebuilt) == 50 and rebuilt.state().created
+    _loop.run(conn.jetstream.delete_stream(stream))
+    conn.create_stream(stream, [f"{stream.lower()}.>"])
+    _publish(conn, stream, 1500)
+    with pytest.raises(ek.StoreError, match="deleted and created again"):
+        rebuilt.sync(conn, progress=False)
+    assert len(rebuilt) == 50
