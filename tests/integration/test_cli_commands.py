@@ -14,9 +14,7 @@ import re
 import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -201,7 +199,7 @@ def test_serve_on_a_busy_port_says_so_and_leaves_nothing_behind(tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        before = set(Path(tempfile.gettempdir()).glob("eventkit-*"))
-        line = one_line_error(run("serve", "--port", str(port), ok=False))
+        line = one_line_error(run("serve", "--port", str(port), ok=False,
+                                  env={"TMPDIR": str(tmp_path)}))
         assert "address already in use" in line and str(port) in line
-        assert set(Path(tempfile.gettempdir()).glob("eventkit-*")) <= before
+        assert list(tmp_path.iterdir()) == []  # its temporary directory went with it

@@ -93,7 +93,7 @@ def test_the_tables_are_delta_lake_for_other_tools(rides, conn, tmp_path):
     fares = store.of_type("trip_completed").select("fare").collect()["fare"]
     assert table.to_pandas()["fare"].sum() == pytest.approx(fares.sum())
     ds = table.to_pyarrow_dataset()  # noqa: F841  (DuckDB finds it by name)
-    assert duckdb.sql("SELECT count(*), sum(fare) FROM ds").fetchone() == (
+    assert duckdb.sql("SELECT count(*), sum(fare) FROM ds").fetchall()[0] == (
         fares.len(), pytest.approx(fares.sum()))
     assert store.sql("SELECT count(*) AS n FROM trip_completed")["n"][0] == fares.len()
 
