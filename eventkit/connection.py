@@ -224,6 +224,20 @@ class Connection:
         self._check_open()
         return await _on_loop(self._js.stream_info(name))
 
+    def subjects(self, stream: str, pattern: str = ">") -> pl.DataFrame:
+        """The stream's subjects matching ``pattern``, with how many messages each holds.
+
+        Columns ``subject`` and ``messages``, the busiest first.
+        """
+        return _loop.run(self.asubjects(stream, pattern))
+
+    async def asubjects(self, stream: str, pattern: str = ">") -> pl.DataFrame:
+        self._check_open()
+        counts = await _on_loop(self._js.subject_counts(stream, pattern))
+        return pl.DataFrame({"subject": list(counts), "messages": list(counts.values())},
+                            schema={"subject": pl.String, "messages": pl.Int64}).sort(
+            "messages", "subject", descending=[True, False])
+
     def consumers(self, stream: str) -> pl.DataFrame:
         """The stream's consumers and their lag (what ``nats consumer report`` shows).
 

@@ -21,6 +21,7 @@ import html
 import json
 import os
 import re
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -66,13 +67,14 @@ def report(
         "subjects": [subjects] if isinstance(subjects, str) else list(subjects or []) or None,
         "start": since if since is not None else start, "end": end,
     }
-    _check_range(server, stream, params["start"], end)  # before a kernel takes 15 s to start
+    # before a kernel takes seconds to start
+    _check_range(server, stream, params["subjects"] or [], params["start"], end)
     if title is not None:
         params["title"] = title
     return _run(Path(notebook) if notebook else DEFAULT_NOTEBOOK, params, Path(out), timeout)
 
 
-def _check_range(server: str, stream: str, start: int | str | None,
+def _check_range(server: str, stream: str, subjects: list[str], start: int | str | None,
                  end: int | str | None) -> None:
     """Refuse at once a range that cannot be read or holds nothing, saying why."""
     from eventkit._time import Instant, spoken_duration, to_position
@@ -80,9 +82,15 @@ def _check_range(server: str, stream: str, start: int | str | None,
 
     lo, hi = (p.to_datetime() if isinstance(p, Instant) else p
               for p in (to_position(start, what="start"), to_position(end, what="end")))
+    where = f"stream {stream!r} on {server}"
     with connect(server) as conn:
         info = conn.stream(stream)
-    where = f"stream {stream!r} on {server}"
+        unmatched = [s for s in subjects if conn.subjects(stream, s).is_empty()]
+    if subjects and len(unmatched) == len(subjects):
+        raise ConfigurationError(
+            f"no subject in {where} matches {', '.join(map(repr, unmatched))} (its subjects: "
+            f"{', '.join(info.subjects)}); check the filter for a typo"
+        )
     if not info.messages:
         raise ConfigurationError(f"{where} holds no events: nothing to report")
     if isinstance(lo, dt.datetime) and info.last_time is not None and info.last_time < lo:
@@ -123,6 +131,7 @@ def read_pin(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def _run(notebook: Path, params: dict[str, Any], out: Path, timeout: float) -> Path:
     import nbformat
+    from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
@@ -130,7 +139,16 @@ def _run(notebook: Path, params: dict[str, Any], out: Path, timeout: float) -> P
         raise ConfigurationError(f"no report notebook at {notebook}")
     nb = nbformat.read(notebook, as_version=4)
     _inject(nb, params)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    # The kernel talks to us over Unix sockets (IPC), not plain TCP: nothing listens on
+    # the network, and the kernel has no transport warning to print.
+    sockets = tempfile.TemporaryDirectory(prefix="eventkit-kernel-")
+
+    class Local(AsyncKernelManager):  # type: ignore[misc]
+        def __init__(self, **options: Any) -> None:
+            super().__init__(transport="ipc", ip=str(Path(sockets.name) / "kernel"), **options)
+
+    client = NotebookClient(nb, kernel_manager_class=Local, timeout=timeout,
+                            kernel_name="python3",
                             resources={"metadata": {"path": str(notebook.parent)}})
     try:
         client.execute()
@@ -139,6 +157,8 @@ def _run(notebook: Path, params: dict[str, Any], out: Path, timeout: float) -> P
             f"the report notebook {notebook.name} failed on stream {params['stream']!r} at "
             f"{params['server']}: {_last_line(str(exc))}"
         ) from None
+    finally:
+        sockets.cleanup()
     pin = _pin_from(nb)
     pin |= {"server": params["server"], "notebook": str(notebook.resolve()),
             "written_at": dt.datetime.now(dt.UTC).isoformat()}
@@ -207,4 +227,10 @@ td,th{{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:left}}
 def _last_line(text: str) -> str:
     text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)  # the kernel's colours
     lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else text
+    last = lines[-1] if lines else text
+    from eventkit import exceptions
+
+    name, _, message = last.partition(": ")
+    if name.rsplit(".", 1)[-1] in exceptions.__all__:  # our own errors speak plainly
+        return message
+    return last

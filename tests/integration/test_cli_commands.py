@@ -191,6 +191,10 @@ def test_report_refuses_an_empty_range_before_starting_a_kernel(secured):
                               "--start", "2099-01-01T00:00:00Z", ok=False,
                               env={"NATS_USER": "cli", "NATS_PASSWORD": PASSWORD}))
     assert "no events from 2099-01-01" in line and "last event" in line
+    line = one_line_error(run("report", "--server", server.url, "--stream", "RIDES",
+                              "--subjects", "rides.pariss.>", ok=False,
+                              env={"NATS_USER": "cli", "NATS_PASSWORD": PASSWORD}))
+    assert "no subject in stream 'RIDES'" in line and "'rides.pariss.>'" in line
     assert time.monotonic() - began < 10  # no kernel was started
 
 
@@ -203,3 +207,15 @@ def test_serve_on_a_busy_port_says_so_and_leaves_nothing_behind(tmp_path):
                                   env={"TMPDIR": str(tmp_path)}))
         assert "address already in use" in line and str(port) in line
         assert list(tmp_path.iterdir()) == []  # its temporary directory went with it
+
+
+def test_report_writes_its_page_and_nothing_on_stderr(secured, tmp_path):
+    server, info = secured
+    out = tmp_path / "report.html"
+    done = run("report", "--server", server.url, "--stream", "RIDES", "--out", str(out),
+               env={"NATS_USER": "cli", "NATS_PASSWORD": PASSWORD})
+    assert done.stderr == ""  # no kernel transport warning, no colours
+    assert f"sequences 1 to {info.last_seq}" in done.stdout
+    page = out.read_text()
+    assert "<script" not in page.replace('<script type="application/json" id="eventkit-pin">', "")
+    assert PASSWORD not in page
