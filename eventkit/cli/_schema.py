@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from eventkit.cli import _common as c
-from eventkit.exceptions import ConfigurationError
+from eventkit.exceptions import ConfigurationError, SchemaCompatibilityError
 
 
 def _registry(args: argparse.Namespace, conn: object | None):  # type: ignore[no-untyped-def]
@@ -50,6 +50,14 @@ def _schema_infer(args: argparse.Namespace) -> int:
         return 0
     out = Path(args.out)
     for event_type, versions in proposed.items():
+        broken = _history_breaks(event_type, versions)
+        if broken:  # the stream already holds both shapes: the registry must say so
+            config = out / _escape(event_type, "%") / "config.json"
+            config.parent.mkdir(parents=True, exist_ok=True)
+            config.write_bytes(orjson.dumps({"compatibility": "NONE"}) + b"\n")
+            print(f"{event_type}: the history changed it incompatibly ({broken}); wrote "
+                  f"{config} (compatibility NONE): add an upcaster so old events read in the "
+                  "new shape (see the README)")
         for version, schema in versions.items():
             path = out / _escape(event_type, "%") / f"v{version}.json"
             if path.exists():
@@ -61,6 +69,33 @@ def _schema_infer(args: argparse.Namespace) -> int:
                   f"{len(schema.get('required', []))} required)")
     print(f"review them, then: eventkit schema register --from {out} ...")
     return 0
+
+
+def _history_breaks(event_type: str, versions: dict[int, dict[str, object]]) -> str | None:
+    """Why the versions seen in a history are not BACKWARD compatible, or None if they are."""
+    from eventkit.exceptions import SchemaCompatibilityError
+    from eventkit.registry import SchemaRegistry
+
+    scratch = SchemaRegistry()
+    for version, schema in sorted(versions.items()):
+        try:
+            scratch.register(event_type, schema)
+        except SchemaCompatibilityError as exc:
+            return f"v{version} against the versions before it: {len(exc.problems)} problems"
+    return None
+
+
+def _type_mode(folder: Path, event_type: str) -> str | None:
+    """The compatibility a schema directory asks for a type (``<type>/config.json``)."""
+    import orjson
+
+    from eventkit.registry import _escape
+
+    config = folder / _escape(event_type, "%") / "config.json"
+    if not config.is_file():
+        return None
+    mode = orjson.loads(config.read_bytes()).get("compatibility")
+    return str(mode).upper() if mode else None
 
 
 def _schema_register(args: argparse.Namespace) -> int:
@@ -79,14 +114,32 @@ def _schema_register(args: argparse.Namespace) -> int:
     try:
         reg = _registry(args, conn)
         for event_type, _, path in todo:
-            version = reg.register(event_type, path.read_text(),
-                                   compatibility=args.compatibility)
+            mode = args.compatibility or (_type_mode(Path(args.source), event_type)
+                                          if args.source else None)
+            try:
+                version = reg.register(event_type, path.read_text(), compatibility=mode)
+            except SchemaCompatibilityError as exc:
+                raise SchemaCompatibilityError(
+                    f"{path} is not {reg.compatibility(event_type)} compatible with the "
+                    f"registered versions of {event_type}: "
+                    + "; ".join(map(str, exc.problems))
+                    + f". Change the schema, or register it anyway with: eventkit schema "
+                    f"register {event_type} {path} --compatibility NONE{_where(args)} (then "
+                    "add an upcaster in Python, reg.upcaster, so old events read in the new "
+                    "shape)", exc.problems) from None
             print(f"{event_type}: version {version}  ({path}; "
                   f"{reg.compatibility(event_type)})")
     finally:
         if conn is not None:
             conn.close()
     return 0
+
+
+def _where(args: argparse.Namespace) -> str:
+    """The registry options of this command, to repeat in advice."""
+    if args.dir:
+        return f" --dir {args.dir}"
+    return f" --bucket {args.bucket}" if args.bucket != "eventkit_schemas" else ""
 
 
 def _schema_check(args: argparse.Namespace) -> int:

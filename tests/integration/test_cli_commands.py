@@ -219,3 +219,23 @@ def test_report_writes_its_page_and_nothing_on_stderr(secured, tmp_path):
     page = out.read_text()
     assert "<script" not in page.replace('<script type="application/json" id="eventkit-pin">', "")
     assert PASSWORD not in page
+
+
+def test_the_readme_schema_flow_works_on_the_sample_and_advice_is_for_the_shell(secured,
+                                                                                tmp_path):
+    server, _ = secured
+    proposals, registry = tmp_path / "schemas", tmp_path / "registry"
+    said = run("schema", "infer", "--stream", "RIDES", "--out", str(proposals),
+               server=server).stdout
+    assert "payment_captured: the history changed it incompatibly" in said
+    said = run("schema", "register", "--from", str(proposals), "--dir", str(registry)).stdout
+    assert "payment_captured: version 2" in said
+    checked = run("schema", "check", "--stream", "RIDES", "--dir", str(registry),
+                  server=server, ok=False)
+    assert checked.returncode == 1 and "registered types checked" in checked.stdout
+    # without the directory's word for it, v2 is refused with advice a shell can run
+    (proposals / "payment_captured" / "config.json").unlink()
+    line = one_line_error(run("schema", "register", "--from", str(proposals), "--dir",
+                              str(tmp_path / "strict"), ok=False))
+    assert "--compatibility NONE" in line and 'compatibility="NONE"' not in line
+    assert f"eventkit schema register payment_captured {proposals}" in line
