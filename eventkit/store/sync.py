@@ -191,6 +191,15 @@ async def run_sync(store: Store, conn: Connection, stream: str | None,
             raise StoreError(f"the store {tables.root} is empty: name the stream to sync")
         answer = await js.api(f"STREAM.INFO.{name}", stream=name)
         info = StreamInfo.from_api(answer)
+        if state is None and subjects:  # a first sync binds the store to its filter: check it
+            unmatched = [f for f in subjects if not await js.subject_counts(name, f)]
+            if len(unmatched) == len(subjects):
+                raise StoreError(
+                    f"no subject in stream {name!r} on {js.server} matches "
+                    f"{', '.join(map(repr, unmatched))} (its subjects: "
+                    f"{', '.join(info.subjects)}): check the filter for a typo; the store "
+                    f"{tables.root} was not bound to it"
+                )
         state = settle(state, tables.root, name, subjects, rules, info, answer.get("created"))
         store._conn = conn
         if info.last_seq < state.last_seq or (state.created and answer.get("created")

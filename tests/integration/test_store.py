@@ -331,3 +331,13 @@ def test_a_cancelled_sync_leaves_a_readable_store_and_resumes(conn, stream, tmp_
     result = store.sync(conn, progress=False)  # the lock was released
     assert (result.first_seq, result.last_seq) == (held + 1, 200_000)
     assert store.scan().select("seq").collect()["seq"].to_list() == list(range(1, 200_001))
+
+
+def test_a_first_sync_with_a_filter_that_matches_nothing_refuses_and_binds_nothing(
+        conn, stream, tmp_path):
+    _publish(conn, stream, 30)
+    store = ek.Store(tmp_path / "typo")
+    with pytest.raises(ek.StoreError, match=rf"no subject in stream '{stream}'.*typo"):
+        store.sync(conn, stream, subjects=f"{stream.lower()}.t9", progress=False)
+    result = store.sync(conn, stream, subjects=f"{stream.lower()}.t1", progress=False)
+    assert result.events == 10  # the store was free to take the right filter
