@@ -340,7 +340,7 @@ class Connection:
         filters = (subjects,) if isinstance(subjects, str) else tuple(subjects or ())
         lo = to_position(start, now=read_at, what="start")
         hi = to_position(end, now=read_at, what="end")
-        info = await self._js.stream_info(stream)
+        info = await self._js.stream_info(stream, retries=8)
         rules = rules or Rules.from_metadata(info.metadata)
         schemas = await registry.asnapshot() if registry is not None else None
         total = _estimate(info, lo, hi) if not filters else None

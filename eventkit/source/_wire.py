@@ -547,8 +547,8 @@ class Wire:
     def _control(self, line: bytes) -> None:
         if line == b"PING":
             self._write(b"PONG\r\n")
-        elif line.startswith(b"INFO "):
-            self.info = json.loads(line[5:])
+        elif line.startswith(b"INFO "):  # the cluster changed, or the server goes away (ldm)
+            self.info = {**self.info, **json.loads(line[5:])}
         elif line.startswith(b"-ERR"):
             reason = line[4:].strip(b" '").decode(errors="replace")
             if "permissions violation" in reason.lower():
@@ -673,6 +673,21 @@ class Wire:
     @property
     def is_closed(self) -> bool:
         return self.closed.is_set()
+
+    @property
+    def lame_duck(self) -> bool:
+        """Is the server in lame-duck mode (closing its clients, taking no new ones)?"""
+        return bool(self.info.get("ldm"))
+
+    def advertised(self) -> list[Address]:
+        """The other servers of the cluster, as this one advertises them (``connect_urls``)."""
+        scheme = self.address.scheme if self.address is not None else "nats"
+        out: list[Address] = []
+        for url in self.info.get("connect_urls") or ():  # type: ignore[attr-defined]
+            host, _, port = str(url).rpartition(":")
+            if host and port.isdigit():
+                out.append(Address(scheme, host.strip("[]"), int(port)))
+        return out
 
     def __repr__(self) -> str:
         where = self.address or (self.addresses[0] if self.addresses else "?")

@@ -30,6 +30,7 @@ from typing import Any
 import polars as pl
 
 from eventkit.exceptions import (
+    AuthenticationError,
     ConfigurationError,
     ConnectionFailedError,
     EventkitError,
@@ -52,6 +53,7 @@ __all__ = ["CONSUMER_SCHEMA", "JetStream", "RawBatch", "ReadState", "StreamInfo"
 _API = "$JS.API"
 _NO_MESSAGE_FOUND = 10037  # JetStream API error codes (err_code)
 _STREAM_NOT_FOUND = 10059
+_TEMPORARILY_UNAVAILABLE = 10008
 # 409 statuses that end one pull request, not the consumer
 _PULL_ENDED = frozenset({"Message Size Exceeds MaxBytes", "Batch Completed"})
 _TIME = pl.Datetime("ns", "UTC")
@@ -261,6 +263,8 @@ class JetStream:
                  tls: ssl.SSLContext | None = None, name: str = "eventkit",
                  connect_timeout: float = 5.0, api_timeout: float = 5.0) -> None:
         self._addresses = addresses
+        self._discovered: list[Address] = []  # advertised by the cluster
+        self._avoid: Address | None = None     # lost or in lame-duck mode: tried last
         self._auth = auth
         self._tls = tls
         self._name = name
@@ -276,16 +280,38 @@ class JetStream:
         return ", ".join(map(str, self._addresses))
 
     async def connect(self) -> Wire:
-        if self.wire is None or self.wire.is_closed:
-            if self.wire is not None:
-                await self.wire.close()
-                # try the others first: the one we lost may be the one that died
-                self._addresses = self._addresses[1:] + self._addresses[:1]
-            wire = Wire(self._addresses, self._auth, tls=self._tls, name=self._name,
-                        connect_timeout=self._connect_timeout)
-            await wire.connect()
-            self.wire = wire
-        return self.wire
+        """The connection, made again if it dropped or its server is going away.
+
+        As every NATS client does, it uses the servers the cluster advertises
+        (INFO ``connect_urls``) besides those given, and leaves a server in
+        lame-duck mode (INFO ``ldm``) for another; the server lost or lame
+        is tried last.
+        """
+        wire = self.wire
+        if wire is not None and not wire.is_closed and not wire.lame_duck:
+            return wire
+        if wire is not None:
+            self._learn(wire)
+            if wire.address is not None:
+                self._avoid = wire.address
+            await wire.close()
+        order = [a for a in self._known() if a != self._avoid]
+        order += [a for a in self._known() if a == self._avoid]
+        wire = Wire(order, self._auth, tls=self._tls, name=self._name,
+                    connect_timeout=self._connect_timeout)
+        await wire.connect()
+        self._learn(wire)
+        self.wire = wire
+        return wire
+
+    def _known(self) -> list[Address]:
+        return self._addresses + [a for a in self._discovered if a not in self._addresses]
+
+    def _learn(self, wire: Wire) -> None:
+        """Remember the servers ``wire``'s server advertises (its cluster's other nodes)."""
+        for address in wire.advertised():
+            if address not in self._discovered:
+                self._discovered.append(address)
 
     async def close(self) -> None:
         if self.wire is not None:
@@ -317,7 +343,7 @@ class JetStream:
                 f"{self.server} did not answer {subject} in {self.api_timeout:.0f} s"
             ) from None
         if hdr is not None and not data and b" 503" in hdr[:13]:
-            raise ConnectionFailedError(
+            raise _NoJetStream(
                 f"JetStream is not enabled on {self.server} (no responders for {op}): "
                 "start nats-server with -js, or connect to a JetStream server"
             )
@@ -326,6 +352,9 @@ class JetStream:
         if error and error.get("err_code") not in allow:
             code, desc = error.get("err_code"), error.get("description", "")
             where = f"stream {stream!r} on {self.server}" if stream else self.server
+            if code == _TEMPORARILY_UNAVAILABLE:
+                raise ConnectionFailedError(
+                    f"{where}: JetStream is temporarily unavailable (a leader being elected?)")
             if code == _STREAM_NOT_FOUND:
                 raise StreamNotFoundError(
                     f"{where}: stream not found; list the streams with conn.streams()"
@@ -335,9 +364,24 @@ class JetStream:
             raise EventkitError(f"{where}: {op} failed: {desc} (error {code})")
         return answer
 
-    async def stream_info(self, stream: str) -> StreamInfo:
+    async def stream_info(self, stream: str, *, retries: int = 0) -> StreamInfo:
+        """What ``stream`` holds now, as its leader says.
+
+        With ``retries``, a lost server, a timeout or an election in progress
+        is tried again (on another server of the cluster) with a growing pause.
+        """
         _check_name(stream)
-        return StreamInfo.from_api(await self.api(f"STREAM.INFO.{stream}", stream=stream))
+        for attempt in itertools.count():
+            try:
+                return StreamInfo.from_api(await self.api(f"STREAM.INFO.{stream}",
+                                                          stream=stream))
+            except (AuthenticationError, _NoJetStream):
+                raise
+            except (ConnectionFailedError, ConnectionResetError):
+                if attempt >= retries:
+                    raise
+            await asyncio.sleep(min(0.1 * 2 ** (attempt + 1), 2.0))
+        raise AssertionError("unreachable")
 
     async def streams(self) -> list[StreamInfo]:
         infos: list[StreamInfo] = []
@@ -407,7 +451,7 @@ class JetStream:
         kept up to date with how far the read got and whether its end was
         confirmed.
         """
-        info = await self.stream_info(stream)  # answered by the stream leader
+        info = await self.stream_info(stream, retries=retries)  # answered by the leader
         _check_filters(info, subjects, self.server)
         stop_seq = info.last_seq if not isinstance(end, int) else min(end, info.last_seq)
         stop_ns = _ns(end) if isinstance(end, dt.datetime) else None
@@ -865,6 +909,10 @@ class PublishResult:
 
     stored: int
     duplicates: int
+
+
+class _NoJetStream(ConnectionFailedError):
+    """Internal: the server has no JetStream (nothing to retry)."""
 
 
 class _Restart(Exception):

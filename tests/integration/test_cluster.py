@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import socket
 import time
 from collections.abc import Iterator
 
@@ -13,7 +15,7 @@ import pytest
 
 import eventkit as ek
 
-from .cluster import Cluster
+from .cluster import Cluster, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -45,6 +47,14 @@ def nats_py_read(urls: list[str], stream: str) -> list[tuple[int, str, bytes]]:
             await nc.close()
 
     return asyncio.run(run())
+
+
+def refuses(port: int | None) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port or 0), timeout=1).close()
+    except OSError:
+        return True
+    return False
 
 
 def rows(events: ek.Events) -> list[tuple[int, str, bytes]]:
@@ -91,3 +101,40 @@ def test_reads_while_a_replica_catches_up_are_never_short(cluster):
         assert rows(conn.read("CATCH", progress=False)) == expected
         print(f"{len(reads)} reads, {reads.count('interrupted')} interrupted, "
               f"replica current after read {caught_up_at}")
+
+
+@pytest.fixture(scope="module")
+def adv(cluster: Cluster) -> int:
+    """An R3 stream for the failover tests; its last sequence."""
+    with ek.connect(",".join(cluster.urls)) as conn:
+        conn.create_stream("ADV", ["adv.>"], num_replicas=3)
+        n = 20_000
+        conn.publish_many([f"adv.{i % 5}" for i in range(n)], [b"%d" % i for i in range(n)])
+    return n
+
+
+@pytest.mark.parametrize("fault", ["killed", "lame duck"])
+def test_a_read_given_one_url_goes_on_from_the_servers_the_cluster_advertises(
+        cluster, adv, fault):
+    with ek.connect(",".join(cluster.urls)) as admin:
+        leader, _ = cluster.placement(admin, "ADV")
+    # not the stream's leader: the read must not wait for an election, only fail over
+    victim = next(n for n in cluster.nodes if n is not cluster.node(leader))
+    with ek.connect(victim.url) as conn:  # this one URL only
+        assert len(conn.read("ADV", end=10, progress=False)) == 10
+        if fault == "killed":
+            victim.kill()
+        else:
+            os.kill(victim.pid, signal.SIGUSR2)  # lame-duck mode: clients are told (INFO ldm)
+            eventually(lambda: refuses(victim.client_port), 5)  # and new ones refused
+        try:
+            began = time.monotonic()
+            events = conn.read("ADV", progress=False)
+            seconds = time.monotonic() - began
+            assert events.to_polars()["seq"].to_list() == list(range(1, adv + 1))
+            assert conn.server != victim.url  # read from another node
+            assert seconds < 10, seconds
+        finally:
+            victim.stop()
+            victim.start(timeout=30)
+    print(f"{fault}: read from {conn.server} in {seconds:.1f} s")
