@@ -709,7 +709,7 @@ def _field_text(frame: pl.DataFrame, name: str, todo: pl.Series) -> pl.Series:
 
 def versions_over_time(
     events: Events | pl.DataFrame, every: str | dt.timedelta | Duration = "1h", *,
-    on: TimeColumn = "time", version: str | Iterable[str] | Iterable[Rule] = DEFAULT_VERSION,
+    on: TimeColumn = "event_time", version: str | Iterable[str] | Iterable[Rule] = DEFAULT_VERSION,
 ) -> pl.DataFrame:
     """Events per time window, type and schema version: what a chart of schema rollout draws.
 
@@ -736,7 +736,7 @@ def versions_over_time(
     >>> import datetime as dt
     >>> t = [dt.datetime(2026, 11, 1, h, tzinfo=dt.UTC) for h in (0, 0, 1, 1)]
     >>> frame = pl.DataFrame({"seq": [1, 2, 3, 4], "type": ["paid"] * 4,
-    ...     "time": pl.Series(t).cast(pl.Datetime("ns", "UTC")),
+    ...     "event_time": pl.Series(t).cast(pl.Datetime("ns", "UTC")),
     ...     "data": [b'{}', b'{}', b'{"schema_version": 2}', b'{}']})
     >>> versions_over_time(frame, "1h")
     shape: (3, 4)
@@ -1166,7 +1166,7 @@ class SchemaRegistry:
         return {t: versions[max(versions)] for t, versions in out.items()}
 
     def versions_over_time(self, events: Events | pl.DataFrame, every: str | dt.timedelta = "1h",
-                           *, on: TimeColumn = "time") -> pl.DataFrame:
+                           *, on: TimeColumn = "event_time") -> pl.DataFrame:
         """Events per window, type and version (see :func:`versions_over_time`)."""
         return versions_over_time(events, every, on=on, version=self.version_rules)
 
