@@ -30,6 +30,10 @@ Compatibility: TypeAlias = Literal[
     "FULL_TRANSITIVE", "NONE",
 ]
 
+#: How literally a compatibility check reads an open object: ``"strict"``
+#: (Confluent's default: it may hold any undeclared field) or ``"lenient"``.
+CompatibilityPolicy: TypeAlias = Literal["strict", "lenient"]
+
 #: What an upcaster takes and returns: a polars frame of one version's rows
 #: (vectorised), or one payload dict at a time.
 UpcasterKind: TypeAlias = Literal["frame", "event"]

@@ -230,7 +230,7 @@ def _schema_register(args: argparse.Namespace) -> int:
         reg = _registry(args, conn)
         for event_type, _, path in todo:
             version = reg.register(event_type, path.read_text(),
-                                   compatibility=args.compatibility)
+                                   compatibility=args.compatibility, policy=args.policy)
             print(f"{event_type}: version {version}  ({path}; "
                   f"{reg.compatibility(event_type)})")
     finally:
@@ -320,6 +320,9 @@ def _add_schema(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     register.add_argument("--compatibility", type=str.upper, choices=[
         "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL",
         "FULL_TRANSITIVE", "NONE"], help="set the type's mode (BACKWARD unless set before)")
+    register.add_argument("--policy", choices=["strict", "lenient"], default="strict",
+                          help="strict (Confluent's default): an open object may hold any "
+                               "undeclared field; lenient: writers write only declared fields")
     register.set_defaults(run=_schema_register)
     check = commands.add_parser("check", help="validate a stream's events against the "
                                               "registered schemas (exit 1 on violations)")
