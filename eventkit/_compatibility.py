@@ -234,9 +234,14 @@ def read_problems(reader: Spec, writer: Spec, path: str = "", *,
     >>> [p.detail.format(reader="R", writer="W") for p in read_problems(old, new)]
     ['R reads integer, W writes number']
     """
+    if reader.per_event and not _same_checks(reader, writer):
+        return [Problem(path, "constraint", "{reader} has keywords checked per value (anyOf, "
+                        "oneOf, not, enum of mixed values, patternProperties, "
+                        "dependentRequired, ...) that {writer} does not have alike")]
     if reader.kind == "any":
         if reader.applies is None:
-            return []
+            return [Problem(path, "null", "{writer} allows null, {reader} does not")] if (
+                writer.nullable and not reader.nullable) else []
         # object (array) keywords without a type: they judge only values of that kind
         if writer.kind not in (reader.applies, "any") and writer.applies is None:
             return []
@@ -276,7 +281,16 @@ def read_problems(reader: Spec, writer: Spec, path: str = "", *,
 
 
 def _takes_anything(spec: Spec) -> bool:
-    return spec.kind == "any" and spec.applies is None
+    return spec.kind == "any" and spec.applies is None and not spec.per_event
+
+
+def _same_checks(reader: Spec, writer: Spec) -> bool:
+    """Whether the writer has the reader's per-value keywords, the same (a conservative
+    answer: eventkit does not compare unions or negations by what they accept)."""
+    keys = ("branches", "one_of", "negated", "values", "pattern_properties",
+            "dependent_required", "min_properties", "max_properties", "unique_items",
+            "multiple_of")
+    return all(getattr(reader, k) == getattr(writer, k) for k in keys)
 
 
 def _bare(spec: Spec) -> str:
