@@ -162,13 +162,13 @@ def main() -> None:
     print(f"{n:,} events over {args.entities:,} entities generated in "
           f"{time.perf_counter() - began:.1f} s ({events.estimated_size('mb'):,.0f} MB)\n")
     t = START + dt.timedelta(hours=18)  # three quarters of the day
-    known = query.as_of(events, t).height
+    known = query.as_of(events, t, on="time").height
     results: list[tuple[str, float, str]] = []
 
     # state_at against the Python-loop oracle, timed on a slice and scaled to
     # the same events.
-    fast = median_seconds(lambda: query.state_at(events, t), repeat=5)
-    entities = query.state_at(events, t).height
+    fast = median_seconds(lambda: query.state_at(events, t, on="time"), repeat=5)
+    entities = query.state_at(events, t, on="time").height
     part = events.head(args.oracle_slice)
     scale = known / part.height
     loop, tight = (seconds * scale for seconds in time_oracles(part, t))
@@ -185,10 +185,11 @@ def main() -> None:
     # as_of: a binary search on a sorted store, against a full scan.
     small = events.head(n // 10)
     unflagged = events.with_columns(pl.col("time") + pl.duration(nanoseconds=0))
-    sliced = median_seconds(lambda: query.as_of(events, t), repeat=101)
-    sliced_small = median_seconds(lambda: query.as_of(small, START + dt.timedelta(hours=2)), 101)
+    sliced = median_seconds(lambda: query.as_of(events, t, on="time"), repeat=101)
+    two_hours = START + dt.timedelta(hours=2)
+    sliced_small = median_seconds(lambda: query.as_of(small, two_hours, on="time"), 101)
     scan = median_seconds(lambda: unflagged.filter(pl.col("time") <= t), repeat=5)
-    checked = median_seconds(lambda: query.as_of(unflagged, t), repeat=5)
+    checked = median_seconds(lambda: query.as_of(unflagged, t, on="time"), repeat=5)
     results += [
         (f"as_of(t) on a sorted store, {n:,} rows", sliced,
          f"x{scan / sliced:,.0f} faster than a full scan"),
@@ -199,8 +200,9 @@ def main() -> None:
     ]
 
     # 1-minute windows per type.
-    windows = median_seconds(lambda: query.windows(events, "1m", by="type"), repeat=5)
-    groups = query.windows(events, "1m", by="type").height
+    windows = median_seconds(lambda: query.windows(events, "1m", by="type", on="time"),
+                             repeat=5)
+    groups = query.windows(events, "1m", by="type", on="time").height
     results.append(("windows('1m', by='type')", windows, f"{groups:,} rows"))
 
     show(results)

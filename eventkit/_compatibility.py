@@ -20,22 +20,68 @@ do), unless its object is closed (``additionalProperties: false``). Beyond
 fields, the answer follows the values: a reader's type must take every value
 the writer's may write (``number`` reads ``integer``, not the reverse; null
 only if the reader allows it), and so must its enum, format and bounds.
+
+Policies: what an open object may hold
+    An object without ``additionalProperties: false`` is *open*: JSON Schema
+    lets it hold any other field with any value. The policy says whether a
+    check takes that literally.
+
+    ``"strict"`` (the default, Confluent Schema Registry's default JSON
+    Schema checks): a field the reader declares and an open writer does not
+    may have been written with any value, so the reader must accept any
+    value there. Adding an optional field to an open object is then not
+    BACKWARD compatible, and deleting one is not FORWARD compatible (close
+    the object, ``additionalProperties: false``, to evolve it freely: a
+    closed writer writes no other field).
+
+    ``"lenient"`` (Confluent's lenient policy): writers write only the
+    fields they declare, so adding or deleting an optional field is
+    compatible in every mode, whatever the object.
+
+    The rules, each named in a refusal (``backward``: the new schema reads
+    the old events; ``forward``: the reverse):
+
+    ======================================= ========= ========= =========
+    change (old -> new)                     BACKWARD  FORWARD   policy
+    ======================================= ========= ========= =========
+    add a required field                    no        yes       both
+    add an optional field, open object      no        yes       strict
+    add an optional field, open object      yes       yes       lenient
+    add a field, closed object              yes       no        both
+    delete a required field                 yes       no        both
+    delete an optional field, open object   yes       no        strict
+    delete an optional field, open object   yes       yes       lenient
+    delete a field, closed object           no        yes       both
+    make an optional field required         no        yes       both
+    make a required field optional          yes       no        both
+    widen a type (integer -> number)        yes       no        both
+    narrow or change a type                 no        ...       both
+    add null / remove null                  yes / no  no / yes  both
+    widen / narrow an enum                  yes / no  no / yes  both
+    add / remove format date-time           no / yes  yes / no  both
+    loosen / tighten a bound or pattern     yes / no  no / yes  both
+    close / open an object                  no / yes  yes / no  both
+    ======================================= ========= ========= =========
+
+    FULL needs both directions; the transitive modes check every earlier
+    version; NONE checks nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import orjson
 
 from eventkit._jsonschema import Spec
 from eventkit.exceptions import ConfigurationError
 
-__all__ = ["MODES", "Incompatibility", "check", "mode", "read_problems"]
+__all__ = ["MODES", "POLICIES", "Incompatibility", "check", "mode", "policy", "read_problems"]
 
 MODES = ("BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL",
          "FULL_TRANSITIVE", "NONE")
+POLICIES = ("strict", "lenient")
 
 #: What each kind of problem is called when it comes from a change old -> new:
 #: "backward" when the new schema reads old events, "forward" the reverse.
@@ -58,6 +104,8 @@ RULES = {
     ("closed", "forward"): "adding a field to a closed object",
     ("open", "backward"): "closing an object (additionalProperties: false)",
     ("open", "forward"): "opening a closed object",
+    ("undeclared", "backward"): "adding a field to an open object (strict policy)",
+    ("undeclared", "forward"): "deleting a field from an open object (strict policy)",
 }
 
 
@@ -104,9 +152,25 @@ def mode(value: str) -> str:
     return canonical
 
 
-def check(new: Spec, previous: Sequence[tuple[int, Spec]], compatibility: str
-          ) -> list[Incompatibility]:
-    """Why ``new`` breaks ``compatibility`` with the ``previous`` versions (oldest first).
+def policy(value: str) -> str:
+    """A compatibility policy, ``"strict"`` or ``"lenient"``, or a clear error.
+
+    >>> policy("Strict")
+    'strict'
+    """
+    canonical = str(value).strip().lower()
+    if canonical not in POLICIES:
+        raise ConfigurationError(
+            f"policy {value!r} is not a compatibility policy: use 'strict' (Confluent's "
+            "default: an open object may hold any undeclared field) or 'lenient' (writers "
+            "write only the fields they declare)")
+    return canonical
+
+
+def check(new: Spec, previous: Sequence[tuple[int, Spec]], compatibility: str,
+          policy: str = "strict") -> list[Incompatibility]:
+    """Why ``new`` breaks ``compatibility`` with the ``previous`` versions (oldest first),
+    under the ``policy`` (see the module docstring).
 
     Examples
     --------
@@ -118,8 +182,15 @@ def check(new: Spec, previous: Sequence[tuple[int, Spec]], compatibility: str
     ["field 'tip': adding a required field (required by the new schema, absent from version 1)"]
     >>> check(v2, [(1, v1)], "FORWARD")
     []
+    >>> v3 = parse_schema({"type": "object", "properties": {
+    ...     "fare": {"type": "number"}, "tip": {"type": "number"}}})
+    >>> [p.rule for p in check(v3, [(1, v1)], "BACKWARD")]  # strict: v1 may write any tip
+    ['adding a field to an open object (strict policy)']
+    >>> check(v3, [(1, v1)], "BACKWARD", policy="lenient")
+    []
     """
     compatibility = mode(compatibility)
+    strict = _policy_strict(policy)
     if compatibility == "NONE" or not previous:
         return []
     against = previous if compatibility.endswith("_TRANSITIVE") else previous[-1:]
@@ -129,11 +200,15 @@ def check(new: Spec, previous: Sequence[tuple[int, Spec]], compatibility: str
         label = f"version {version}"
         if base in ("BACKWARD", "FULL"):
             out += [_named(p, version, "backward", "the new schema", label)
-                    for p in read_problems(new, old)]
+                    for p in read_problems(new, old, strict=strict)]
         if base in ("FORWARD", "FULL"):
             out += [_named(p, version, "forward", label, "the new schema")
-                    for p in read_problems(old, new)]
+                    for p in read_problems(old, new, strict=strict)]
     return out
+
+
+def _policy_strict(value: str) -> bool:
+    return policy(value) == "strict"
 
 
 def _named(problem: Problem, version: int, direction: str, reader: str, writer: str
@@ -142,8 +217,12 @@ def _named(problem: Problem, version: int, direction: str, reader: str, writer: 
                            problem.detail.format(reader=reader, writer=writer))
 
 
-def read_problems(reader: Spec, writer: Spec, path: str = "") -> list[Problem]:
+def read_problems(reader: Spec, writer: Spec, path: str = "", *,
+                  strict: bool = True) -> list[Problem]:
     """Why an event valid under ``writer`` may not be valid under ``reader`` (empty: it is).
+
+    ``strict``: an open writer object may hold any field it does not declare,
+    with any value (the ``"strict"`` policy); else it writes only its own.
 
     Examples
     --------
@@ -155,8 +234,24 @@ def read_problems(reader: Spec, writer: Spec, path: str = "") -> list[Problem]:
     >>> [p.detail.format(reader="R", writer="W") for p in read_problems(old, new)]
     ['R reads integer, W writes number']
     """
+    if reader.per_event and not _same_checks(reader, writer):
+        return [Problem(path, "constraint", "{reader} has keywords checked per value (anyOf, "
+                        "oneOf, not, enum of mixed values, patternProperties, "
+                        "dependentRequired, ...) that {writer} does not have alike")]
     if reader.kind == "any":
-        return []
+        if reader.applies is None:
+            return [Problem(path, "null", "{writer} allows null, {reader} does not")] if (
+                writer.nullable and not reader.nullable) else []
+        # object (array) keywords without a type: they judge only values of that kind
+        if writer.kind not in (reader.applies, "any") and writer.applies is None:
+            return []
+        as_kind = replace(reader, kind=reader.applies, applies=None, nullable=True)
+        if writer.kind == "any" and writer.applies is None:
+            return [Problem(path, "type", f"{{reader}} reads {reader.applies}s with keywords, "
+                                          "{writer} writes any JSON value")]
+        mine = writer if writer.kind != "any" else replace(writer, kind=reader.applies,
+                                                           applies=None, nullable=True)
+        return read_problems(as_kind, mine, path, strict=strict)
     if writer.kind == "any" or not (
             reader.kind == writer.kind or (reader.kind == "number" and writer.kind == "integer")):
         return [Problem(path, "type", f"{{reader}} reads {_bare(reader)}, {{writer}} writes "
@@ -178,11 +273,24 @@ def read_problems(reader: Spec, writer: Spec, path: str = "") -> list[Problem]:
                                            "writes any string"))
     out += _constraints(reader, writer, path)
     if reader.kind == "object":
-        out += _object(reader, writer, path)
+        out += _object(reader, writer, path, strict)
     elif reader.kind == "array" and reader.items is not None:
         items = writer.items if writer.items is not None else Spec("any", nullable=True)
-        out += read_problems(reader.items, items, f"{path}[]")
+        out += read_problems(reader.items, items, f"{path}[]", strict=strict)
     return out
+
+
+def _takes_anything(spec: Spec) -> bool:
+    return spec.kind == "any" and spec.applies is None and not spec.per_event
+
+
+def _same_checks(reader: Spec, writer: Spec) -> bool:
+    """Whether the writer has the reader's per-value keywords, the same (a conservative
+    answer: eventkit does not compare unions or negations by what they accept)."""
+    keys = ("branches", "one_of", "negated", "values", "pattern_properties",
+            "dependent_required", "min_properties", "max_properties", "unique_items",
+            "multiple_of")
+    return all(getattr(reader, k) == getattr(writer, k) for k in keys)
 
 
 def _bare(spec: Spec) -> str:
@@ -198,7 +306,7 @@ def _member(value: object, values: tuple[object, ...]) -> bool:
     return any(value == v and isinstance(value, bool) == isinstance(v, bool) for v in values)
 
 
-def _object(reader: Spec, writer: Spec, path: str) -> list[Problem]:
+def _object(reader: Spec, writer: Spec, path: str, strict: bool) -> list[Problem]:
     out: list[Problem] = []
     written = writer.fields
     for name, sub in reader.properties:
@@ -207,10 +315,14 @@ def _object(reader: Spec, writer: Spec, path: str) -> list[Problem]:
             if name in reader.required:
                 out.append(Problem(where, "missing", "required by {reader}, absent from "
                                                      "{writer}"))
+            elif strict and not writer.closed and not _takes_anything(sub):
+                out.append(Problem(where, "undeclared", "{writer} does not declare it and its "
+                                   "object is open, so it may hold it with any value; {reader} "
+                                   f"reads {_bare(sub)}"))
             continue
         if name in reader.required and name not in writer.required:
             out.append(Problem(where, "optional", "required by {reader}, optional in {writer}"))
-        out += read_problems(sub, written[name], where)
+        out += read_problems(sub, written[name], where, strict=strict)
     if reader.closed:
         declared = reader.fields
         for name in written:

@@ -7,11 +7,36 @@ The subset (draft 2020-12 keywords): ``type`` (``string``, ``integer``,
 ``"null"``), ``properties``, ``required``, ``additionalProperties``
 (``true``/``false``), ``items``, ``enum``, ``const``, ``format: date-time``,
 ``minimum``/``maximum``/``exclusiveMinimum``/``exclusiveMaximum``,
-``minLength``/``maxLength``/``pattern`` and ``minItems``/``maxItems``.
+``minLength``/``maxLength``/``pattern`` and ``minItems``/``maxItems`` map to
+one Arrow column each. Composition keywords get the Arrow shape they have:
+
+* ``$ref`` to ``#/$defs/...`` (or ``#/definitions/...``, any pointer into the
+  same document) is resolved, so a shared definition is a struct wherever it
+  is used; a recursive or remote reference is refused.
+* ``allOf`` is merged into one schema (types intersected, properties and
+  required joined, the tighter bound and the common enum values kept);
+  branches that set one keyword two ways eventkit cannot combine are refused.
+* ``anyOf``/``oneOf`` of a type and ``null`` is that type, nullable (the
+  common optional field); of consts or enums of one type, an enum; of
+  branches of one scalar type (or integer and number), that type's column;
+  of anything else, a JSON text column (like ``{}``). The branches are
+  checked one value at a time (``oneOf``: exactly one must match).
+* ``type`` as a list of several types (with nothing type-specific beside it)
+  is the ``anyOf`` of those types.
+* ``not``, ``enum``/``const`` with objects, arrays or mixed types (JSON
+  equality: ``1`` equals ``1.0``, never ``true``), ``patternProperties``,
+  ``dependentRequired``, ``minProperties``/``maxProperties``,
+  ``uniqueItems`` and ``multipleOf`` change no column; the values they
+  constrain are checked one at a time (slower than the column checks: a
+  field with such keywords sends the lines that hold it to the per-event
+  path).
+
 Annotations (``title``, ``description``, ``default``, ``examples``, ``$id``,
 ``$schema``, ``$comment``, other formats, ``x-`` extensions) are kept in the
-document and ignored. Anything else is refused when a schema is parsed,
-rather than silently not checked.
+document and ignored. Anything else (``if``/``then``/``else``,
+``dependentSchemas``, ``prefixItems``, ``contains``, ``propertyNames``,
+``unevaluated*``, ``additionalProperties`` as a schema, ``$dynamicRef``...)
+is refused when a schema is parsed, rather than silently not checked.
 
 Validation runs in bulk: each group of lines (one type at one version) is
 parsed once by polars with strict "probe" types (a JSON string only into a
@@ -88,10 +113,17 @@ _KEYWORDS = frozenset({
     "type", "properties", "required", "additionalProperties", "items", "enum", "const",
     "format", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength",
     "maxLength", "pattern", "minItems", "maxItems",
+    # resolved or merged while parsing
+    "$ref", "$defs", "definitions", "allOf",
+    # checked, with no Arrow shape of their own (a union of shapes is a JSON text column)
+    "anyOf", "oneOf", "not", "patternProperties", "dependentRequired", "minProperties",
+    "maxProperties", "uniqueItems", "multipleOf",
 }) | _ANNOTATIONS
 _SUPPORTED = ("type, properties, required, additionalProperties (true/false), items, enum, "
               "const, format: date-time, minimum/maximum/exclusiveMinimum/exclusiveMaximum, "
-              "minLength/maxLength/pattern, minItems/maxItems")
+              "minLength/maxLength/pattern, minItems/maxItems, $ref to $defs/definitions in "
+              "the same document, allOf, anyOf, oneOf, not, patternProperties, "
+              "dependentRequired, minProperties/maxProperties, uniqueItems, multipleOf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +148,25 @@ class Spec:
     # kind "any" with object (or array) keywords but no type: they constrain a value
     # of that kind only, any other JSON value passes (JSON Schema's rule)
     applies: str | None = None
+    # checked one value at a time (no vectorised form): see _event_keywords
+    branches: tuple[Spec, ...] = ()             # anyOf / oneOf
+    one_of: bool = False
+    negated: Spec | None = None                 # not
+    values: tuple[Any, ...] | None = None       # enum / const with objects, arrays or mixed types
+    pattern_properties: tuple[tuple[str, Spec], ...] = ()
+    dependent_required: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    min_properties: int | None = None
+    max_properties: int | None = None
+    unique_items: bool = False
+    multiple_of: float | None = None
+
+    @property
+    def per_event(self) -> bool:
+        """Whether a value here is judged one at a time (keywords with no column form)."""
+        return bool(self.branches or self.negated is not None or self.values is not None
+                    or self.pattern_properties or self.dependent_required
+                    or self.min_properties is not None or self.max_properties is not None
+                    or self.unique_items or self.multiple_of is not None)
 
     @property
     def fields(self) -> dict[str, Spec]:
@@ -144,20 +195,161 @@ def parse_schema(doc: Any, *, what: str = "schema") -> Spec:
     ...                                     "note": {"type": ["string", "null"]}}})
     >>> spec.fields["fare"].describe(), spec.fields["note"].describe(), sorted(spec.required)
     ('number', 'string or null', ['fare'])
-    >>> parse_schema({"type": "object", "properties": {"a": {"oneOf": []}}}, what="x v1")
+    >>> parse_schema({"type": "object", "properties": {"a": {"if": {}}}}, what="x v1")
     Traceback (most recent call last):
     ...
-    eventkit.exceptions.ConfigurationError: x v1: keyword 'oneOf' at 'a' is not supported: ...
+    eventkit.exceptions.ConfigurationError: x v1: keyword 'if' at 'a' is not supported: ...
     """
     if not isinstance(doc, Mapping):
         raise ConfigurationError(f"{what}: a schema is a JSON object, got {type(doc).__name__}")
-    spec = _parse(doc, "", what, top=True)
+    spec = _parse(_resolve(doc, doc, "", what, ()), "", what, top=True)
     if spec.kind != "object" or spec.nullable:
         raise ConfigurationError(
             f"{what}: the top level of an event schema must be {{\"type\": \"object\", "
             f"\"properties\": {{...}}}} (a payload is a JSON object), got {spec.describe()}"
         )
     return spec
+
+
+def _resolve(doc: Any, root: Mapping[str, Any], path: str, what: str,
+             refs: tuple[str, ...]) -> Any:
+    """``doc`` with every ``$ref`` replaced by its target in ``root`` and every ``allOf``
+    merged into one schema (so that the result has one Arrow shape)."""
+    if isinstance(doc, list):
+        return [_resolve(d, root, path, what, refs) for d in doc]
+    if not isinstance(doc, Mapping):
+        return doc
+    out: dict[str, Any] = {}
+    for key, value in doc.items():
+        if key in ("$defs", "definitions", "const", "enum", "default", "examples"):
+            out[key] = value  # definitions are reached through $ref; values are data
+        elif key in ("properties", "patternProperties"):
+            if not isinstance(value, Mapping):
+                raise ConfigurationError(f"{what}: {key} at {_where(path)} must be an object")
+            out[key] = {name: _resolve(sub, root, _join(path, name), what, refs)
+                        for name, sub in value.items()}
+        else:
+            out[key] = _resolve(value, root, path, what, refs)
+    if "$ref" in out:
+        ref = out.pop("$ref")
+        if not isinstance(ref, str) or not ref.startswith("#"):
+            raise ConfigurationError(
+                f"{what}: $ref {ref!r} at {_where(path)} is not supported: only references "
+                "inside the same document ('#/$defs/name') are resolved")
+        if ref in refs:
+            raise ConfigurationError(
+                f"{what}: $ref {ref!r} at {_where(path)} refers to itself: recursive schemas "
+                "are not supported (an Arrow column has a fixed depth)")
+        target = _pointer(root, ref, path, what)
+        resolved = _resolve(target, root, path, what, (*refs, ref))
+        out = _merge([resolved, out], path, what) if out else resolved
+    if "allOf" in out:
+        branches = out.pop("allOf")
+        if not isinstance(branches, list) or not branches:
+            raise ConfigurationError(f"{what}: allOf at {_where(path)} must be a non-empty list")
+        out = _merge([*branches, out], path, what)
+    return out
+
+
+def _pointer(root: Mapping[str, Any], ref: str, path: str, what: str) -> Any:
+    node: Any = root
+    for token in ref[1:].split("/")[1:] if ref != "#" else []:
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, Mapping) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            raise ConfigurationError(f"{what}: $ref {ref!r} at {_where(path)} points nowhere "
+                                     "in this document")
+    return node
+
+
+_LOWER = {"minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties"}
+_UPPER = {"maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties"}
+
+
+def _merge(docs: list[Any], path: str, what: str) -> Any:
+    """One schema accepting exactly what every one of ``docs`` accepts (allOf), or a clear
+    refusal where no single schema of the subset says it."""
+    if any(d is False for d in docs):
+        raise ConfigurationError(f"{what}: allOf at {_where(path)} holds false: nothing valid")
+    docs = [d for d in docs if d is not True and d != {}]
+    if not docs:
+        return {}
+    out: dict[str, Any] = {}
+    for doc in docs:
+        if not isinstance(doc, Mapping):
+            raise ConfigurationError(f"{what}: allOf at {_where(path)} holds {doc!r}, not a "
+                                     "schema")
+        for key, value in doc.items():
+            if key not in out:
+                out[key] = value
+                continue
+            have = out[key]
+            if key == "type":
+                a = {have} if isinstance(have, str) else set(have)
+                b = {value} if isinstance(value, str) else set(value)
+                both = a & b | ({"integer"} if ("number" in a and "integer" in b) or (
+                    "integer" in a and "number" in b) else set())
+                if not both:
+                    raise ConfigurationError(f"{what}: allOf at {_where(path)} asks for types "
+                                             f"{sorted(a)} and {sorted(b)}: nothing is both")
+                out[key] = sorted(both) if len(both) > 1 else both.pop()
+            elif key == "properties":
+                merged = dict(have)
+                for name, sub in value.items():
+                    merged[name] = _merge([merged[name], sub], _join(path, name), what) if (
+                        name in merged) else sub
+                out[key] = merged
+            elif key in ("required",):
+                out[key] = list(dict.fromkeys([*have, *value]))
+            elif key in _LOWER:
+                out[key] = max(have, value)
+            elif key in _UPPER:
+                out[key] = min(have, value)
+            elif key == "items":
+                out[key] = _merge([have, value], f"{path}[]", what)
+            elif key in ("enum", "const"):
+                pass  # intersected below
+            elif key in ("anyOf", "oneOf"):
+                raise ConfigurationError(
+                    f"{what}: allOf at {_where(path)} holds two {key}: not supported")
+            elif have != value:
+                raise ConfigurationError(
+                    f"{what}: allOf at {_where(path)} sets {key} to {have!r} and {value!r}:"
+                    " eventkit merges only keywords it can combine into one schema")
+    allowed = [list(d["enum"]) if "enum" in d else [d["const"]] for d in docs
+               for k in ("enum", "const") if k in d]
+    if len(allowed) > 1:
+        common = [v for v in allowed[0] if all(any(_json_equal(v, w) for w in other)
+                                               for other in allowed[1:])]
+        if not common:
+            raise ConfigurationError(f"{what}: allOf at {_where(path)} allows no value: its "
+                                     "enums (consts) have none in common")
+        out.pop("const", None)
+        out["enum"] = common
+    closed = [d for d in docs if isinstance(d, Mapping) and d.get("additionalProperties") is False]
+    declared = set(out.get("properties", {}))
+    for doc in closed:
+        if declared - set(doc.get("properties", {})):
+            raise ConfigurationError(
+                f"{what}: allOf at {_where(path)} has a branch with additionalProperties: "
+                "false that does not declare every field of the others: no object fits both")
+    return out
+
+
+def _json_equal(a: Any, b: Any) -> bool:
+    """JSON Schema equality: numbers by value (1 == 1.0), booleans only with booleans."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
 
 
 def _where(path: str) -> str:
@@ -176,6 +368,19 @@ def _parse(doc: Any, path: str, what: str, *, top: bool = False) -> Spec:
                 f"{what}: keyword {key!r} at {_where(path)} is not supported: eventkit checks "
                 f"the JSON Schema keywords that map to Arrow ({_SUPPORTED})"
             )
+    if "not" in doc:
+        rest = {k: v for k, v in doc.items() if k != "not"}
+        base = _parse(rest, path, what, top=top)
+        negated = _parse(doc["not"], path, what)
+        return replace(base, negated=negated, nullable=base.nullable and not negated.nullable)
+    if "anyOf" in doc or "oneOf" in doc:
+        return _union(doc, path, what)
+    raw = doc["enum"] if "enum" in doc else [doc["const"]] if "const" in doc else None
+    if isinstance(raw, list) and raw and _mixed(raw):
+        rest = {k: v for k, v in doc.items() if k not in ("enum", "const")}
+        base = _parse(rest, path, what, top=top)
+        return replace(base, values=tuple(raw),
+                       nullable=base.nullable and any(v is None for v in raw))
     kinds = doc.get("type")
     names = [kinds] if isinstance(kinds, str) else list(kinds) if kinds is not None else []
     for name in names:
@@ -185,10 +390,12 @@ def _parse(doc: Any, path: str, what: str, *, top: bool = False) -> Spec:
     nullable = "null" in names
     real = [n for n in names if n != "null"]
     enum = _enum(doc, path, what)
+    if len(real) > 1 and all(k == "type" or k in _ANNOTATIONS for k in doc):
+        return _union({"anyOf": [{"type": t} for t in names]}, path, what)
     if len(real) > 1:
         raise ConfigurationError(
-            f"{what}: {_where(path)} has types {real}: a field needs one type (and optionally "
-            "null) to be one Arrow column; use {} for any JSON value")
+            f"{what}: {_where(path)} has types {real} and keywords for some of them: write "
+            "it as anyOf, one branch per type (a JSON text column), or give it one type")
     if real:
         kind = real[0]
     elif kinds is not None:  # {"type": "null"}
@@ -196,12 +403,12 @@ def _parse(doc: Any, path: str, what: str, *, top: bool = False) -> Spec:
                                  "give it a type")
     elif enum is not None:
         kind, nullable = _enum_kind(enum, path, what), None in enum
-    elif "properties" in doc or "additionalProperties" in doc or "required" in doc:
+    elif any(k in doc for k in _OBJECT_KEYWORDS):
         kind = "object"
         if not top:  # no type: the keywords apply to objects, other values pass
             return replace(_parse({**doc, "type": "object"}, path, what), kind="any",
                            nullable=True, applies="object")
-    elif "items" in doc or "minItems" in doc or "maxItems" in doc:
+    elif any(k in doc for k in _ARRAY_KEYWORDS):
         kind = "array"
         if not top:
             return replace(_parse({**doc, "type": "array"}, path, what), kind="any",
@@ -225,6 +432,12 @@ def _parse(doc: Any, path: str, what: str, *, top: bool = False) -> Spec:
         extra["datetime"] = True
     if kind in ("integer", "number"):
         extra |= _bounds(doc, path, what)
+        if "multipleOf" in doc:
+            step = doc["multipleOf"]
+            if isinstance(step, bool) or not isinstance(step, int | float) or step <= 0:
+                raise ConfigurationError(f"{what}: multipleOf at {_where(path)} must be a "
+                                         "number above 0")
+            extra["multiple_of"] = step
     elif kind == "string":
         extra |= _lengths(doc, path, what, "minLength", "maxLength", "min_length", "max_length")
         if "pattern" in doc:
@@ -233,6 +446,10 @@ def _parse(doc: Any, path: str, what: str, *, top: bool = False) -> Spec:
         extra |= _lengths(doc, path, what, "minItems", "maxItems", "min_items", "max_items")
         if "items" in doc:
             extra["items"] = _parse(doc["items"], f"{path}[]", what)
+        if doc.get("uniqueItems") not in (None, False, True):
+            raise ConfigurationError(f"{what}: uniqueItems at {_where(path)} must be true or "
+                                     "false")
+        extra["unique_items"] = doc.get("uniqueItems") is True
     elif kind == "object":
         props = doc.get("properties", {})
         if not isinstance(props, Mapping):
@@ -255,8 +472,26 @@ def _parse(doc: Any, path: str, what: str, *, top: bool = False) -> Spec:
             for name, sub in props.items())
         extra["required"] = frozenset(required)
         extra["closed"] = additional is False
+        patterns = doc.get("patternProperties", {})
+        if not isinstance(patterns, Mapping):
+            raise ConfigurationError(f"{what}: patternProperties at {_where(path)} must be an "
+                                     "object")
+        extra["pattern_properties"] = tuple(
+            (_pattern(rx, path, what), _parse(sub, _join(path, f"/{rx}/"), what))
+            for rx, sub in patterns.items())
+        depends = doc.get("dependentRequired", {})
+        if not isinstance(depends, Mapping) or not all(
+                isinstance(v, list) and all(isinstance(n, str) for n in v)
+                for v in depends.values()):
+            raise ConfigurationError(f"{what}: dependentRequired at {_where(path)} must map "
+                                     "field names to lists of field names")
+        extra["dependent_required"] = tuple((k, tuple(v)) for k, v in depends.items())
+        extra |= _lengths(doc, path, what, "minProperties", "maxProperties", "min_properties",
+                          "max_properties")
     for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength",
-                "maxLength", "pattern", "minItems", "maxItems", "items", "properties"):
+                "maxLength", "pattern", "minItems", "maxItems", "items", "properties",
+                "multipleOf", "uniqueItems", "patternProperties", "dependentRequired",
+                "minProperties", "maxProperties"):
         if key in doc and not _applies(key, kind):
             raise ConfigurationError(f"{what}: {key} at {_where(path)} does not apply to type "
                                      f"{kind}")
@@ -269,8 +504,68 @@ def _applies(key: str, kind: str) -> bool:
         "exclusiveMinimum": ("integer", "number"), "exclusiveMaximum": ("integer", "number"),
         "minLength": ("string",), "maxLength": ("string",), "pattern": ("string",),
         "minItems": ("array",), "maxItems": ("array",), "items": ("array",),
-        "properties": ("object",),
+        "properties": ("object",), "multipleOf": ("integer", "number"),
+        "uniqueItems": ("array",), "patternProperties": ("object",),
+        "dependentRequired": ("object",), "minProperties": ("object",),
+        "maxProperties": ("object",),
     }[key].__contains__(kind)
+
+
+_OBJECT_KEYWORDS = ("properties", "additionalProperties", "required", "patternProperties",
+                    "dependentRequired", "minProperties", "maxProperties")
+_ARRAY_KEYWORDS = ("items", "minItems", "maxItems", "uniqueItems")
+_NULL_ONLY = ({"type": "null"}, {"const": None}, {"enum": [None]})
+
+
+def _mixed(values: list[Any]) -> bool:
+    """An enum no single Arrow type holds: objects, arrays, or scalars of several kinds."""
+    if any(isinstance(v, dict | list) for v in values):
+        return True
+    kinds = {_kind_of(v) for v in values if v is not None}
+    return len(kinds) > 1 and kinds != {"integer", "number"}
+
+
+def _union(doc: Mapping[str, Any], path: str, what: str) -> Spec:
+    """anyOf / oneOf: a nullable type, an enum, one scalar type, or else a JSON text column;
+    the branches are checked one value at a time."""
+    if "anyOf" in doc and "oneOf" in doc:
+        raise ConfigurationError(f"{what}: {_where(path)} has both anyOf and oneOf: put one "
+                                 "inside an allOf branch of its own")
+    key = "oneOf" if "oneOf" in doc else "anyOf"
+    docs = doc[key]
+    if not isinstance(docs, list) or not docs:
+        raise ConfigurationError(f"{what}: {key} at {_where(path)} must be a non-empty list")
+    rest = {k: v for k, v in doc.items() if k != key}
+    nulls = sum(1 for d in docs if d in _NULL_ONLY)
+    branches = tuple(_parse(_merge([rest, d], path, what) if rest else d, path, what)
+                     for d in docs if d not in _NULL_ONLY)
+    one = key == "oneOf"
+    takes_null = nulls + sum(b.nullable for b in branches)
+    nullable = takes_null == 1 if one else takes_null > 0
+    if not branches:
+        raise ConfigurationError(f"{what}: {_where(path)} can only be null: leave it out, or "
+                                 "give it a type")
+    if len(branches) == 1:  # X or null: a nullable X, the usual optional field
+        return replace(branches[0], nullable=nullable)
+    kinds = {b.kind for b in branches}
+    plain = all(b.enum is not None and not b.per_event and b == Spec(
+        b.kind, nullable=b.nullable, enum=b.enum) for b in branches)
+    if plain and len(kinds) == 1:  # consts or enums of one type: one enum
+        counts: list[Any] = []
+        for b in branches:
+            counts.extend(b.enum or ())
+        union = tuple(v for i, v in enumerate(counts) if not any(
+            _json_equal(v, w) for w in counts[:i]))
+        if one:
+            union = tuple(v for v in union if sum(_json_equal(v, w) for w in counts) == 1)
+        return Spec(kinds.pop(), nullable=nullable, enum=union)
+    if kinds <= {"integer", "number"}:
+        kind = "number" if "number" in kinds else "integer"
+    elif len(kinds) == 1 and kinds <= {"string", "boolean"}:
+        kind = kinds.pop()
+    else:
+        kind = "any"
+    return Spec(kind, nullable=nullable, branches=branches, one_of=one)
 
 
 def _enum(doc: Mapping[str, Any], path: str, what: str) -> tuple[Any, ...] | None:
@@ -431,6 +726,7 @@ NULL = "null is not allowed"
 FORMAT = "not an RFC 3339 date-time"
 EXTRA = "field not allowed (additionalProperties: false)"
 NOT_OBJECT = "payload is not a JSON object"
+NOT = "matches the schema under not"
 INT64 = "integer out of the 64-bit range"
 
 
@@ -453,6 +749,11 @@ def _bound_reason(bound: tuple[float, bool], upper: bool) -> str:
 
 def _length_reason(n: int, upper: bool, unit: str) -> str:
     return f"longer than {n} {unit}" if upper else f"shorter than {n} {unit}"
+
+
+def _values_reason(values: tuple[Any, ...]) -> str:
+    shown = ", ".join(orjson.dumps(v).decode() for v in values)
+    return f"not one of the allowed values ({shown})"
 
 
 def _pattern_reason(spec: Spec) -> str:
@@ -607,6 +908,23 @@ def _join(path: str, name: str) -> str:
 
 
 def _py_object(obj: dict[str, Any], spec: Spec, path: str, out: list[tuple[str, str]]) -> None:
+    if spec.min_properties is not None and len(obj) < spec.min_properties:
+        out.append((path, _length_reason(spec.min_properties, False, "fields")))
+    if spec.max_properties is not None and len(obj) > spec.max_properties:
+        out.append((path, _length_reason(spec.max_properties, True, "fields")))
+    for name, needs in spec.dependent_required:
+        if name in obj:
+            out.extend((_join(path, n), f"required when {name!r} is present") for n in needs
+                       if n not in obj)
+    for rx, sub in spec.pattern_properties:
+        compiled = _py_regex(rx)
+        for name, value in obj.items():
+            if compiled.search(name):
+                if value is None:
+                    if not sub.nullable:
+                        out.append((_join(path, name), NULL))
+                    continue
+                _py_value(value, sub, _join(path, name), out)
     for name, sub in spec.properties:
         where = _join(path, name)
         value = obj.get(name)
@@ -622,12 +940,25 @@ def _py_object(obj: dict[str, Any], spec: Spec, path: str, out: list[tuple[str, 
         _py_value(value, sub, where, out)
     if spec.closed:
         declared = spec.fields
-        out.extend((_join(path, name), EXTRA) for name in obj if name not in declared)
+        patterns = [_py_regex(rx) for rx, _ in spec.pattern_properties]
+        out.extend((_join(path, name), EXTRA) for name in obj if name not in declared
+                   and not any(p.search(name) for p in patterns))
 
 
 def _py_value(value: Any, spec: Spec, path: str, out: list[tuple[str, str]]) -> None:
     got = _kind_of(value)
     kind = spec.kind
+    if spec.negated is not None and _valid(value, spec.negated):
+        out.append((path, NOT))
+    if spec.values is not None and not any(_json_equal(value, v) for v in spec.values):
+        out.append((path, _values_reason(spec.values)))
+    if spec.branches:
+        n = sum(_valid(value, b) for b in spec.branches)
+        if spec.one_of and n != 1:
+            out.append((path, f"matches {n} of the oneOf schemas, not exactly one"))
+        elif not spec.one_of and n == 0:
+            out.append((path, "matches none of the anyOf schemas"))
+        return
     if kind == "any":
         if spec.applies is not None and got == spec.applies:
             _py_value(value, replace(spec, kind=spec.applies, applies=None), path, out)
@@ -658,6 +989,8 @@ def _py_value(value: Any, spec: Spec, path: str, out: list[tuple[str, str]]) -> 
             out.append((path, _bound_reason(spec.minimum, False)))
         if spec.maximum is not None and not _below(value, spec.maximum):
             out.append((path, _bound_reason(spec.maximum, True)))
+        if spec.multiple_of is not None and not _multiple(value, spec.multiple_of):
+            out.append((path, f"not a multiple of {orjson.dumps(spec.multiple_of).decode()}"))
     elif kind == "object":
         _py_object(value, spec, path, out)
     elif kind == "array":
@@ -665,6 +998,9 @@ def _py_value(value: Any, spec: Spec, path: str, out: list[tuple[str, str]]) -> 
             out.append((path, _length_reason(spec.min_items, False, "items")))
         if spec.max_items is not None and len(value) > spec.max_items:
             out.append((path, _length_reason(spec.max_items, True, "items")))
+        if spec.unique_items and any(_json_equal(a, b) for i, a in enumerate(value)
+                                     for b in value[:i]):
+            out.append((path, "items are not unique"))
         if spec.items is not None:
             for i, item in enumerate(value):
                 where = f"{path}[{i}]"
@@ -673,6 +1009,25 @@ def _py_value(value: Any, spec: Spec, path: str, out: list[tuple[str, str]]) -> 
                         out.append((where, NULL))
                     continue
                 _py_value(item, spec.items, where, out)
+
+
+def _valid(value: Any, spec: Spec) -> bool:
+    """Whether one value (None: JSON null) is valid under ``spec``."""
+    if value is None:
+        return spec.nullable
+    out: list[tuple[str, str]] = []
+    _py_value(value, spec, "", out)
+    return not out
+
+
+def _multiple(value: float, step: float) -> bool:
+    if isinstance(value, int) and isinstance(step, int):
+        return value % step == 0
+    try:
+        quotient = value / step
+        return quotient == int(quotient)
+    except (OverflowError, ValueError):
+        return False
 
 
 def _above(value: float, bound: tuple[float, bool]) -> bool:
@@ -951,6 +1306,8 @@ def validate_lines(lines: Lines, spec: Spec) -> pl.DataFrame:
      (2, 'fare', 'expected number, got string')]
     """
     found = _Found(lines)
+    if spec.per_event:  # the payload's own keywords have no column form: every line alone
+        found.suspect(_range(0, len(lines)))
     probe = {name: _probe_dtype(sub) for name, sub in spec.properties}
     failed: list[int] = []
     closed = _has_closed(spec)
@@ -1013,6 +1370,9 @@ def _object_columns(rows: pl.Series, path: Path, frame: pl.DataFrame, spec: Spec
 def _values(rows: pl.Series, path: Path, values: pl.Series, spec: Spec, found: _Found) -> None:
     """Check non-null values (their JSON type is already proven by the strict parse)."""
     if not len(values):
+        return
+    if spec.per_event:  # keywords with no column form: these values are judged one by one
+        found.suspect(rows)
         return
     if spec.kind == "any":
         if spec.applies is not None:  # an object or array (its JSON text): judge it alone

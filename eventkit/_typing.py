@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 #: A point in a stream: a sequence number, an aware datetime, an ISO-8601
-#: string, or a duration ago ("15m", "2h", "1d", or a ``timedelta``).
-TimeLike: TypeAlias = int | dt.datetime | dt.timedelta | str
+#: string (nanoseconds kept), or a duration ago ("15m", "500ns", "1mo", or a
+#: ``timedelta``); also a ``pandas.Timestamp``, a ``numpy.datetime64`` or a
+#: one-value polars datetime ``Series`` (see :mod:`eventkit._time`).
+TimeLike: TypeAlias = int | dt.datetime | dt.timedelta | str | Any
 
-#: Which clock a time selection uses: ``"time"`` is when the server stored the
-#: event (transaction time), ``"event_time"`` when it happened (valid time).
+#: Which clock a time selection uses: ``"event_time"`` when it happened (valid
+#: time, the default everywhere), ``"time"`` when the server stored the event
+#: (transaction time).
 TimeColumn: TypeAlias = Literal["time", "event_time"]
 
 #: The folds that run vectorised in polars: ``"merge"`` keeps the latest
@@ -26,6 +29,10 @@ Compatibility: TypeAlias = Literal[
     "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL",
     "FULL_TRANSITIVE", "NONE",
 ]
+
+#: How literally a compatibility check reads an open object: ``"strict"``
+#: (Confluent's default: it may hold any undeclared field) or ``"lenient"``.
+CompatibilityPolicy: TypeAlias = Literal["strict", "lenient"]
 
 #: What an upcaster takes and returns: a polars frame of one version's rows
 #: (vectorised), or one payload dict at a time.

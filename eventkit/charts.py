@@ -153,6 +153,20 @@ def _step(frame: pl.DataFrame, on: str, groups: int,
                      max_rows=max_rows)
 
 
+#: How a chart or widget title names each clock.
+CLOCKS = {"event_time": "event time (when it happened)",
+          "time": "server time (when it was stored)"}
+
+
+def clock_name(on: str) -> str:
+    """The words a title uses for the clock ``on``.
+
+    >>> clock_name("event_time")
+    'event time (when it happened)'
+    """
+    return CLOCKS.get(on, on)
+
+
 def _title(text: str, subtitle: str) -> alt.TitleParams:
     return alt.TitleParams(text, subtitle=subtitle, anchor="start")
 
@@ -242,7 +256,7 @@ def rate(events: object, *, on: TimeColumn = "event_time", by: str = "type",
                          max_rows=max_rows)
         counts = query.windows(frame, step, by=by, on=on).select(
             "window_start", by, "count").sort("window_start", by)
-    title = _title(f"Events per {_label(step)} by {by}",
+    title = _title(f"Events per {_label(step)} by {by}, on {clock_name(on)}",
                    f"{frame.height:,} events in {counts.height:,} rows "
                    f"(per {_label(step)} window and {by}, on {on}){lumped}")
     chart = alt.Chart(counts, title=title).mark_area(interpolate="step-after").encode(
@@ -299,7 +313,7 @@ def arrivals(events: object, *, last: str | dt.timedelta = "2m",
              else to_instant(frame["time"].tail(1)).shift(step).to_datetime())
     domain = [_utc_ms(start), _utc_ms(after)]
     return alt.Chart(counts, title=_title(
-        f"Arrivals per {_label(step)}, the last {_label(length)}",
+        f"Arrivals per {_label(step)}, the last {_label(length)}, on {clock_name('time')}",
         f"{recent.height:,} events in {counts.height:,} rows (on time, by {by}){lumped}"),
     ).mark_bar().encode(
         x=alt.X("window_start:T", title="time (UTC)", axis=alt.Axis(format="%H:%M:%S"),
@@ -449,7 +463,8 @@ def timeline(events: object, keys: Sequence[str] | None = None, *, limit: int = 
         x=alt.X(f"{on}:T", scale=_UTC), y=y, color="type:N",
         tooltip=[*tip, "count:Q"] if "count" in marks.columns else [*tip, "seq:Q"],
     )
-    layered = alt.layer(rule, points, title=_title("Entity timeline", f"{shown}; {note}"))
+    layered = alt.layer(rule, points, title=_title(f"Entity timeline, on {clock_name(on)}",
+                                                   f"{shown}; {note}"))
     return layered.properties(width=width,  # type: ignore[return-value]
                               height=max(14 * lives.height, 60))
 
@@ -507,7 +522,8 @@ def field_over_time(events: object, field: str, *, event_type: str | None = None
     x_title = f"{on} (UTC)"
     if every is None and frame.height <= min(max_points, max_rows):
         data = frame.select(on, field, *group).sort(on)
-        return alt.Chart(data, title=_title(f"{what} over time", f"{frame.height:,} values")
+        return alt.Chart(data, title=_title(f"{what} over time, on {clock_name(on)}",
+                                            f"{frame.height:,} values")
                          ).mark_point(size=12, filled=True).encode(
             x=alt.X(f"{on}:T", title=x_title, scale=_UTC), y=alt.Y(f"{field}:Q"), **color,
             tooltip=[alt.Tooltip(f"{on}:T", format="%Y-%m-%d %H:%M:%S"), f"{field}:Q", *group],
@@ -518,7 +534,7 @@ def field_over_time(events: object, field: str, *, event_type: str | None = None
         "mean": pl.col(field).mean(), "min": pl.col(field).min(), "max": pl.col(field).max(),
     }).select("window_start", *group, "mean", "min", "max", "count").head(max_rows)
     base = alt.Chart(data)
-    title = _title(f"{what} over time",
+    title = _title(f"{what} over time, on {clock_name(on)}",
                    f"{frame.height:,} values binned into {data.height:,} rows "
                    f"(per {_label(step)}: mean, band from min to max)")
     x = alt.X("window_start:T", title=x_title, scale=_UTC)
@@ -561,7 +577,7 @@ def lag(events: object, *, every: str | dt.timedelta | None = None,
     long = data.unpivot(["p50", "p95", "max"], index=["window_start", "count"],
                         variable_name="statistic", value_name="lag_s")
     return alt.Chart(long, title=_title(
-        "Lag from event time to the store",
+        f"Lag from event time to the store, on {clock_name('event_time')}",
         f"{frame.height:,} events binned into {data.height:,} windows of {_label(step)} "
         "(time - event_time: median, p95, max)"),
     ).mark_line(interpolate="step-after").encode(
@@ -623,7 +639,7 @@ def schema_versions(events: object, *, version_field: str = "schema_version",
     )
     multi = shapes.group_by("type").len().filter(pl.col("len") > 1).height
     return alt.Chart(shapes, title=_title(
-        "Schema versions over time",
+        f"Schema versions over time, on {clock_name(on)}",
         f"{frame.height:,} events: {shapes.height:,} versions of {shapes['type'].n_unique():,} "
         f"types, {multi:,} with more than one (a version: '{version_field}', else the "
         "fields present)")).mark_bar(height={"band": 0.8}).encode(

@@ -158,14 +158,14 @@ class Events:
         return Events(Decoded(envelope, {n: f for n, f in typed.items() if f.height}), self.info)
 
     def between(self, t0: TimeLike | None, t1: TimeLike | None, *,
-                on: TimeColumn = "time") -> Events:
+                on: TimeColumn = "event_time") -> Events:
         """Events from ``t0`` (included) to ``t1`` (excluded).
 
         See :func:`eventkit.query.between`.
         """
         return self._keep(query.between(self._envelope, t0, t1, on=on))
 
-    def as_of(self, t: TimeLike, *, on: TimeColumn = "time") -> Events:
+    def as_of(self, t: TimeLike, *, on: TimeColumn = "event_time") -> Events:
         """Everything known at ``t``; see :func:`eventkit.query.as_of`."""
         return self._keep(query.as_of(self._envelope, t, on=on))
 

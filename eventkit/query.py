@@ -7,19 +7,38 @@ payload field. It returns the same kind of frame: a ``DataFrame`` for a
 ``DataFrame``, a ``LazyFrame`` (nothing computed yet) for a ``LazyFrame``.
 Nothing here reads NATS or files; a function needs only the columns it uses.
 
+Clocks
+    Every function reads time on one clock, named by ``on``: ``"event_time"``
+    (valid time: when it happened, from the payload) by default, or
+    ``"time"`` (transaction time: when the server stored it). The default is
+    event time everywhere in eventkit (queries, ``Events``, charts, widgets,
+    replay pacing) because it is what an analyst means by "at noon": the
+    state of a ride at noon is what had happened to it by noon, a late event
+    included. Transaction time answers "what did the system know then", the
+    question of an audit or of an incident review: ask for it with
+    ``on="time"``. Replay and reads follow the stream, so their ``start``
+    and ``until``/``end`` bounds are on transaction time.
+
 Order
     Frames are in stream order (``seq`` ascending), as reads and stores give
-    them. On transaction time (``on="time"``, the default) events are taken
-    in that order. On valid time (``on="event_time"``) they are ordered by
+    them. On valid time (``on="event_time"``) events are ordered by
     ``(event_time, seq)``: ties in time are always broken by the sequence,
-    never left to chance. Transaction time never decreases along ``seq``, so
+    never left to chance. On transaction time (``on="time"``) events are
+    taken in stream order; transaction time never decreases along ``seq``, so
     on ``time`` the two rules agree.
 
 Positions
     An ``int`` (or a string of digits) is a stream sequence and selects on
-    ``seq`` whichever clock ``on`` names; an aware ``datetime`` or an ISO-8601
-    string is an instant on the ``on`` column; a ``timedelta`` or a duration
-    such as ``"15m"`` means that long before now. Naive datetimes are refused.
+    ``seq`` whichever clock ``on`` names; a time (an aware ``datetime``, an
+    ISO-8601 string with up to nine fraction digits, a ``pandas.Timestamp``,
+    a ``numpy.datetime64``, a one-value polars datetime ``Series``) is an
+    instant on the ``on`` column, exact to the nanosecond; a ``timedelta``
+    or a duration such as ``"15m"`` means that long before now. Naive
+    datetimes are refused. A time given at microsecond precision (a Python
+    ``datetime``, as ``df["time"][i]`` gives) stands for its whole
+    microsecond: an inclusive bound (``as_of``, ``state_at``, ``until``)
+    keeps the events in its nanoseconds, as polars' ``col <= t`` does, so an
+    event picked from a table is never lost (see :func:`eventkit._time.cutoff`).
 
 Nulls
     An event with a null ``event_time`` has no valid time: selections, states,
@@ -81,7 +100,7 @@ _Bound: TypeAlias = tuple[str, Position, Literal[">=", ">", "<=", "<"]]
 
 
 def between(
-    frame: Frame, t0: TimeLike | None, t1: TimeLike | None, *, on: TimeColumn = "time"
+    frame: Frame, t0: TimeLike | None, t1: TimeLike | None, *, on: TimeColumn = "event_time"
 ) -> Frame:
     """Events from ``t0`` (included) up to ``t1`` (excluded).
 
@@ -120,10 +139,10 @@ def between(
     ...     "time": [at("12:00"), at("12:05"), at("12:05"), at("12:10")],
     ...     "event_time": [at("12:00"), at("11:50"), at("12:04"), None],
     ... })
-    >>> between(events, "2026-11-01T12:05:00Z", None)["seq"].to_list()
-    [2, 3, 4]
-    >>> between(events, at("12:00"), at("12:05"), on="event_time")["seq"].to_list()
+    >>> between(events, at("12:00"), at("12:05"))["seq"].to_list()  # when they happened
     [1, 3]
+    >>> between(events, "2026-11-01T12:05:00Z", None, on="time")["seq"].to_list()  # stored
+    [2, 3, 4]
     >>> between(events, 2, 4)["seq"].to_list()  # sequences: 2 and 3
     [2, 3]
     """
@@ -133,15 +152,16 @@ def between(
     return _select(frame, [_bound(lower, ">=", on), _bound(upper, "<", on)])
 
 
-def as_of(frame: Frame, t: TimeLike, *, on: TimeColumn = "time") -> Frame:
+def as_of(frame: Frame, t: TimeLike, *, on: TimeColumn = "event_time") -> Frame:
     """Everything known at ``t``: the events at or before it.
 
-    With ``on="time"`` (the default) this is the store as it was at ``t``;
-    events stored at exactly ``t`` are included. A sequence includes the event
-    with that sequence. With ``on="event_time"`` it is the events that had
-    happened by ``t`` according to all we know now, late arrivals included; to
-    ask what was known at ``T`` about the world at ``t``, chain the two:
-    ``as_of(as_of(frame, T), t, on="event_time")``.
+    With ``on="event_time"`` (the default) it is the events that had
+    happened by ``t`` according to all we know now, late arrivals included.
+    With ``on="time"`` it is the store as it was at ``t``; events stored at
+    exactly ``t`` are included. A sequence includes the event with that
+    sequence. To ask what was known at ``T`` about the world at ``t``, chain
+    the two: ``as_of(as_of(frame, T, on="time"), t)``. A ``datetime`` ``t``
+    covers its whole microsecond.
 
     Parameters
     ----------
@@ -166,10 +186,10 @@ def as_of(frame: Frame, t: TimeLike, *, on: TimeColumn = "time") -> Frame:
     ...     "time": [at("12:00"), at("12:05"), at("12:10")],
     ...     "event_time": [at("12:00"), at("12:06"), at("11:55")],
     ... })
-    >>> as_of(events, at("12:05"))["seq"].to_list()
-    [1, 2]
-    >>> as_of(events, at("12:05"), on="event_time")["seq"].to_list()  # 3 arrived late
+    >>> as_of(events, at("12:05"))["seq"].to_list()  # had happened by 12:05 (3 came late)
     [1, 3]
+    >>> as_of(events, at("12:05"), on="time")["seq"].to_list()  # was stored by 12:05
+    [1, 2]
     """
     _check_on(on)
     return _select(frame, [_bound(to_position(t, what="t"), "<=", on)])
@@ -201,7 +221,7 @@ def state_at(
     key: str | Sequence[str] = "key",
     fold: BuiltinFold | Reducer = "merge",
     initial: Any = None,
-    on: TimeColumn = "time",
+    on: TimeColumn = "event_time",
     fields: Sequence[str] | None = None,
 ) -> Frame:
     """The state of each entity at ``t``: one row per entity, sorted by key.
@@ -248,7 +268,7 @@ def state_at(
     >>> at = lambda hm: dt.datetime.fromisoformat(f"2026-11-01T{hm}Z")
     >>> events = pl.DataFrame({
     ...     "seq": [1, 2, 3, 4],
-    ...     "time": [at("12:00"), at("12:01"), at("12:02"), at("12:09")],
+    ...     "event_time": [at("12:00"), at("12:01"), at("12:02"), at("12:09")],
     ...     "type": ["ride_requested", "driver_assigned", "ride_requested", "trip_completed"],
     ...     "key": ["r1", "r1", "r2", "r1"],
     ...     "driver": [None, "d7", None, None],
@@ -257,7 +277,7 @@ def state_at(
     >>> state_at(events, at("12:05"))
     shape: (2, 6)
     ┌─────┬─────┬─────────────────────────┬─────────────────┬────────┬──────┐
-    │ key ┆ seq ┆ time                    ┆ type            ┆ driver ┆ fare │
+    │ key ┆ seq ┆ event_time              ┆ type            ┆ driver ┆ fare │
     │ --- ┆ --- ┆ ---                     ┆ ---             ┆ ---    ┆ ---  │
     │ str ┆ i64 ┆ datetime[μs, UTC]       ┆ str             ┆ str    ┆ f64  │
     ╞═════╪═════╪═════════════════════════╪═════════════════╪════════╪══════╡
@@ -284,9 +304,9 @@ def state_at(
     ...     "status": ["assigned", "requested", None],
     ...     "zone": [None, "north", "south"],
     ... })
-    >>> state_at(late, at("12:05"))["status", "zone"].row(0)  # as it arrived
+    >>> state_at(late, at("12:05"), on="time")["status", "zone"].row(0)  # as it arrived
     ('requested', 'north')
-    >>> state_at(late, at("12:05"), on="event_time")["status", "zone"].row(0)  # as it happened
+    >>> state_at(late, at("12:05"))["status", "zone"].row(0)  # as it happened (the default)
     ('assigned', 'south')
     """
     keys: list[str] = _names(key)
@@ -321,7 +341,7 @@ def diff(
     end_types: Iterable[str] | None = None,
     fold: BuiltinFold | Reducer = "merge",
     initial: Any = None,
-    on: TimeColumn = "time",
+    on: TimeColumn = "event_time",
     fields: Sequence[str] | None = None,
 ) -> Frame:
     """What changed between ``t1`` and ``t2``: one row per entity that differs.
@@ -358,7 +378,7 @@ def diff(
     >>> at = lambda hm: dt.datetime.fromisoformat(f"2026-11-01T{hm}Z")
     >>> events = pl.DataFrame({
     ...     "seq": [1, 2, 3, 4, 5],
-    ...     "time": [at("12:00"), at("12:01"), at("12:02"), at("12:06"), at("12:07")],
+    ...     "event_time": [at("12:00"), at("12:01"), at("12:02"), at("12:06"), at("12:07")],
     ...     "type": ["ride_requested", "ride_requested", "driver_assigned",
     ...              "driver_assigned", "trip_completed"],
     ...     "key": ["r1", "r2", "r1", "r2", "r1"],
@@ -429,7 +449,7 @@ def windows(
     period: str | dt.timedelta | Duration | None = None,
     by: str | Sequence[str] | None = None,
     aggs: Mapping[str, pl.Expr] | Iterable[pl.Expr] | None = None,
-    on: TimeColumn = "time",
+    on: TimeColumn = "event_time",
 ) -> Frame:
     """Event counts (and other aggregates) per time window, per group.
 
@@ -466,7 +486,7 @@ def windows(
     --------
     >>> at = lambda hms: dt.datetime.fromisoformat(f"2026-11-01T{hms}Z")
     >>> events = pl.DataFrame({
-    ...     "time": [at("12:00:10"), at("12:00:50"), at("12:01:00"), at("12:01:30")],
+    ...     "event_time": [at("12:00:10"), at("12:00:50"), at("12:01:00"), at("12:01:30")],
     ...     "type": ["ride_requested", "ride_requested", "driver_assigned", "ride_requested"],
     ...     "fare": [None, None, 7.0, None],
     ... })
@@ -518,7 +538,7 @@ def sessions(
     gap: str | dt.timedelta | Duration,
     *,
     key: str | Sequence[str] = "key",
-    on: TimeColumn = "time",
+    on: TimeColumn = "event_time",
 ) -> Frame:
     """Session windows per entity: runs of events with no pause longer than ``gap``.
 
@@ -549,7 +569,7 @@ def sessions(
     >>> at = lambda hm: dt.datetime.fromisoformat(f"2026-11-01T{hm}Z")
     >>> events = pl.DataFrame({
     ...     "seq": [1, 2, 3, 4, 5],
-    ...     "time": [at("12:00"), at("12:04"), at("12:05"), at("12:30"), at("12:33")],
+    ...     "event_time": [at("12:00"), at("12:04"), at("12:05"), at("12:30"), at("12:33")],
     ...     "key": ["d7", "d7", "d9", "d7", "d7"],
     ... })
     >>> sessions(events, "10m").select("key", "session", "duration", "events").rows()
@@ -585,7 +605,7 @@ def durations(
     end_type: str,
     *,
     key: str | Sequence[str] = "key",
-    on: TimeColumn = "time",
+    on: TimeColumn = "event_time",
 ) -> Frame:
     """Time from a ``start_type`` event to the next ``end_type`` event, per entity.
 
@@ -617,7 +637,7 @@ def durations(
     >>> at = lambda hm: dt.datetime.fromisoformat(f"2026-11-01T{hm}Z")
     >>> events = pl.DataFrame({
     ...     "seq": [1, 2, 3, 4, 5],
-    ...     "time": [at("12:00"), at("12:01"), at("12:02"), at("12:06"), at("12:07")],
+    ...     "event_time": [at("12:00"), at("12:01"), at("12:02"), at("12:06"), at("12:07")],
     ...     "type": ["ride_requested", "ride_requested", "ride_requested",
     ...              "driver_assigned", "driver_assigned"],
     ...     "key": ["r1", "r2", "r1", "r1", "r1"],
@@ -663,7 +683,7 @@ def join_as_of(
     by_right: str | Sequence[str] | None = None,
     fields: Sequence[str] | None = None,
     suffix: str = "_right",
-    on: TimeColumn = "time",
+    on: TimeColumn = "event_time",
 ) -> Frame:
     """Each left event with the latest right event before it, for the same entity.
 
@@ -697,7 +717,7 @@ def join_as_of(
     >>> at = lambda hm: dt.datetime.fromisoformat(f"2026-11-01T{hm}Z")
     >>> events = pl.DataFrame({
     ...     "seq": [1, 2, 3, 4, 5],
-    ...     "time": [at("12:00"), at("12:01"), at("12:02"), at("12:02"), at("12:03")],
+    ...     "event_time": [at("12:00"), at("12:01"), at("12:02"), at("12:02"), at("12:03")],
     ...     "type": ["driver_located", "driver_located", "ride_picked_up",
     ...              "driver_located", "ride_picked_up"],
     ...     "key": ["d7", "d9", "r1", "d7", "r2"],

@@ -9,8 +9,12 @@
 Schemas are JSON Schema documents (the subset that maps to Arrow, see
 :mod:`eventkit._jsonschema`), kept per event type in numbered versions
 1, 2, 3, ... A new version is checked against the earlier ones under the
-type's compatibility mode, as in Kafka's schema registry (BACKWARD, FORWARD,
-FULL, their transitive forms, NONE; BACKWARD by default), and refused with
+type's compatibility mode, as in Confluent's schema registry for Kafka
+(BACKWARD, FORWARD, FULL, their transitive forms, NONE; BACKWARD by default),
+under a policy (``"strict"`` by default, Confluent's default JSON Schema
+checks: an open object may hold any undeclared field; or ``"lenient"``:
+writers write only the fields they declare; every rule is listed in
+:mod:`eventkit._compatibility`), and refused with
 :class:`~eventkit.SchemaCompatibilityError` naming the field and the rule.
 
 Which version an event was written with is found by a rule list, like the
@@ -68,7 +72,7 @@ from eventkit._jsonschema import (
     validate_lines,
 )
 from eventkit._time import Duration, to_duration
-from eventkit._typing import Compatibility, TimeColumn, UpcasterKind
+from eventkit._typing import Compatibility, CompatibilityPolicy, TimeColumn, UpcasterKind
 from eventkit.codec import Decoded
 from eventkit.envelope import ENVELOPE_SCHEMA, Rule, Rules, parse_rules, payload_column
 from eventkit.exceptions import (
@@ -709,7 +713,7 @@ def _field_text(frame: pl.DataFrame, name: str, todo: pl.Series) -> pl.Series:
 
 def versions_over_time(
     events: Events | pl.DataFrame, every: str | dt.timedelta | Duration = "1h", *,
-    on: TimeColumn = "time", version: str | Iterable[str] | Iterable[Rule] = DEFAULT_VERSION,
+    on: TimeColumn = "event_time", version: str | Iterable[str] | Iterable[Rule] = DEFAULT_VERSION,
 ) -> pl.DataFrame:
     """Events per time window, type and schema version: what a chart of schema rollout draws.
 
@@ -736,7 +740,7 @@ def versions_over_time(
     >>> import datetime as dt
     >>> t = [dt.datetime(2026, 11, 1, h, tzinfo=dt.UTC) for h in (0, 0, 1, 1)]
     >>> frame = pl.DataFrame({"seq": [1, 2, 3, 4], "type": ["paid"] * 4,
-    ...     "time": pl.Series(t).cast(pl.Datetime("ns", "UTC")),
+    ...     "event_time": pl.Series(t).cast(pl.Datetime("ns", "UTC")),
     ...     "data": [b'{}', b'{}', b'{"schema_version": 2}', b'{}']})
     >>> versions_over_time(frame, "1h")
     shape: (3, 4)
@@ -795,6 +799,14 @@ class SchemaRegistry:
         The mode for event types that have none set: ``"BACKWARD"`` (as Kafka's
         schema registry), ``"BACKWARD_TRANSITIVE"``, ``"FORWARD"``,
         ``"FORWARD_TRANSITIVE"``, ``"FULL"``, ``"FULL_TRANSITIVE"`` or ``"NONE"``.
+    policy
+        How literally an open object (no ``additionalProperties: false``) is
+        read: ``"strict"`` (the default, as Confluent's schema registry
+        checks JSON Schema by default: it may hold any undeclared field with
+        any value, so adding or deleting an optional field of an open object
+        breaks BACKWARD or FORWARD) or ``"lenient"`` (writers write only the
+        fields they declare: adding or deleting an optional field is
+        compatible). See :mod:`eventkit._compatibility` for every rule.
     version
         Where an event's schema version is found, tried in order (then 1):
         ``"header:NAME"``, ``"field:NAME"`` or ``"subject:INDEX"``.
@@ -815,15 +827,19 @@ class SchemaRegistry:
     eventkit.exceptions.SchemaCompatibilityError: trip_completed: the new schema is not
     BACKWARD compatible with version 1: field 'tip': adding a required field (required by
     the new schema, absent from version 1). Under BACKWARD, ...
-    >>> v2["required"] = ["fare"]   # an optional field: consumers of v2 read v1 events
-    >>> reg.register("trip_completed", v2), reg.versions("trip_completed")
+    >>> v2["required"] = ["fare"]   # optional, but v1 is open: it may hold any "tip"
+    >>> reg.incompatibilities("trip_completed", v2)  # doctest: +NORMALIZE_WHITESPACE
+    ["version 1: field 'tip': adding a field to an open object (strict policy) (version 1
+      does not declare it and its object is open, so it may hold it with any value; the new
+      schema reads number)"]
+    >>> reg.register("trip_completed", v2, policy="lenient"), reg.versions("trip_completed")
     (2, [1, 2])
     """
 
     def __init__(
         self, source: Connection | SchemaBackend | None = None, *, bucket: str = DEFAULT_BUCKET,
         history: int = 8, compatibility: Compatibility = "BACKWARD",
-        version: str | Iterable[str] = DEFAULT_VERSION,
+        version: str | Iterable[str] = DEFAULT_VERSION, policy: CompatibilityPolicy = "strict",
     ) -> None:
         from eventkit.connection import Connection
 
@@ -835,6 +851,7 @@ class SchemaRegistry:
             backend = source
         self.backend: SchemaBackend = backend
         self.default_compatibility = _compatibility.mode(compatibility)
+        self.policy = _compatibility.policy(policy)
         self.version_rules = _version_rules(version)
         self._upcasters: dict[tuple[str, int], _Upcaster] = {}
         self._cache = _Cache()
@@ -842,7 +859,8 @@ class SchemaRegistry:
     @classmethod
     def from_dir(cls, path: str | os.PathLike[str], *,
                  compatibility: Compatibility = "BACKWARD",
-                 version: str | Iterable[str] = DEFAULT_VERSION) -> SchemaRegistry:
+                 version: str | Iterable[str] = DEFAULT_VERSION,
+                 policy: CompatibilityPolicy = "strict") -> SchemaRegistry:
         """A registry over a directory: ``<path>/<type>/v<N>.json`` (created as needed).
 
         Examples
@@ -856,33 +874,39 @@ class SchemaRegistry:
         >>> sorted(p.relative_to(folder).as_posix() for p in pathlib.Path(folder).rglob("*.json"))
         ['ride_requested/config.json', 'ride_requested/v1.json']
         """
-        return cls(_DirBackend(path), compatibility=compatibility, version=version)
+        return cls(_DirBackend(path), compatibility=compatibility, version=version,
+                   policy=policy)
 
     def __repr__(self) -> str:
         return f"SchemaRegistry({self.backend.name})"
 
     # -- registering and reading schemas --------------------------------------------
     def register(self, event_type: str, schema: Mapping[str, Any] | str, *,
-                 compatibility: Compatibility | None = None) -> int:
+                 compatibility: Compatibility | None = None,
+                 policy: CompatibilityPolicy | None = None) -> int:
         """Register ``schema`` as the next version of ``event_type``; returns its version.
 
         The schema is checked against the earlier versions under the type's
         mode (``compatibility`` sets it, and it is kept for later
-        registrations); an incompatible schema is refused with
+        registrations) and ``policy`` (the registry's, ``"strict"`` by
+        default, when not given); an incompatible schema is refused with
         :class:`~eventkit.SchemaCompatibilityError`, which names each field
         and rule. A schema equal to a registered version returns that version.
         If another client registers a different schema as the same version
         at the same time, one wins and the other gets
         :class:`~eventkit.SchemaConflictError`.
         """
-        return _loop.run(self.aregister(event_type, schema, compatibility=compatibility))
+        return _loop.run(self.aregister(event_type, schema, compatibility=compatibility,
+                                        policy=policy))
 
     async def aregister(self, event_type: str, schema: Mapping[str, Any] | str, *,
-                        compatibility: Compatibility | None = None) -> int:
-        return await _on_loop(self._register(event_type, schema, compatibility))
+                        compatibility: Compatibility | None = None,
+                        policy: CompatibilityPolicy | None = None) -> int:
+        return await _on_loop(self._register(event_type, schema, compatibility, policy))
 
     async def _register(self, event_type: str, schema: Mapping[str, Any] | str,
-                        compatibility: str | None) -> int:
+                        compatibility: str | None, policy: str | None = None) -> int:
+        policy = _compatibility.policy(policy) if policy is not None else self.policy
         _check_type(event_type)
         document = _document(schema)
         spec = parse_schema(document, what=f"schema for {event_type}")
@@ -896,9 +920,9 @@ class SchemaRegistry:
                     await self.backend.set_compatibility(event_type, given)
                 return v
         previous = [(v, await self._spec(event_type, v)) for v in versions]
-        problems = _compatibility.check(spec, previous, mode)
+        problems = _compatibility.check(spec, previous, mode, policy)
         if problems:
-            raise _incompatible(event_type, mode, problems)
+            raise _incompatible(event_type, mode, problems, policy)
         new = versions[-1] + 1 if versions else 1
         try:
             await self.backend.create(event_type, new, document)
@@ -979,22 +1003,28 @@ class SchemaRegistry:
         return _compatibility.mode(stored) if stored else self.default_compatibility
 
     def incompatibilities(self, event_type: str, schema: Mapping[str, Any], *,
-                          compatibility: Compatibility | None = None) -> list[str]:
+                          compatibility: Compatibility | None = None,
+                          policy: CompatibilityPolicy | None = None) -> list[str]:
         """Why ``schema`` would be refused as the next version (empty: it would be taken)."""
         return _loop.run(self.aincompatibilities(event_type, schema,
-                                                 compatibility=compatibility))
+                                                 compatibility=compatibility, policy=policy))
 
     async def aincompatibilities(self, event_type: str, schema: Mapping[str, Any], *,
-                                 compatibility: Compatibility | None = None) -> list[str]:
-        return await _on_loop(self._incompatibilities(event_type, schema, compatibility))
+                                 compatibility: Compatibility | None = None,
+                                 policy: CompatibilityPolicy | None = None) -> list[str]:
+        return await _on_loop(self._incompatibilities(event_type, schema, compatibility,
+                                                      policy))
 
     async def _incompatibilities(self, event_type: str, schema: Mapping[str, Any],
-                                 compatibility: str | None) -> list[str]:
+                                 compatibility: str | None,
+                                 policy: str | None = None) -> list[str]:
         spec = parse_schema(_document(schema), what=f"schema for {event_type}")
         mode = compatibility or await self.acompatibility(event_type)
+        policy = _compatibility.policy(policy) if policy is not None else self.policy
         versions = await self.backend.versions(event_type)
         previous = [(v, await self._spec(event_type, v)) for v in versions]
-        return [f"version {p.version}: {p}" for p in _compatibility.check(spec, previous, mode)]
+        return [f"version {p.version}: {p}"
+                for p in _compatibility.check(spec, previous, mode, policy)]
 
     def to_polars(self) -> pl.DataFrame:
         """One row per registered version: type, version, compatibility, fields, required."""
@@ -1166,7 +1196,7 @@ class SchemaRegistry:
         return {t: versions[max(versions)] for t, versions in out.items()}
 
     def versions_over_time(self, events: Events | pl.DataFrame, every: str | dt.timedelta = "1h",
-                           *, on: TimeColumn = "time") -> pl.DataFrame:
+                           *, on: TimeColumn = "event_time") -> pl.DataFrame:
         """Events per window, type and version (see :func:`versions_over_time`)."""
         return versions_over_time(events, every, on=on, version=self.version_rules)
 
@@ -1190,7 +1220,8 @@ def _check_type(event_type: object) -> None:
         raise ConfigurationError(f"an event type is a non-empty string, got {event_type!r}")
 
 
-def _incompatible(event_type: str, mode: str, problems: Sequence[Any]) -> SchemaCompatibilityError:
+def _incompatible(event_type: str, mode: str, problems: Sequence[Any],
+                  policy: str = "strict") -> SchemaCompatibilityError:
     versions = sorted({p.version for p in problems})
     against = ("version " + str(versions[0]) if len(versions) == 1 else
                "versions " + ", ".join(map(str, versions)))
@@ -1203,8 +1234,14 @@ def _incompatible(event_type: str, mode: str, problems: Sequence[Any]) -> Schema
         "FORWARD": f"consumers using {which} must read events written with the new schema",
         "FULL": f"consumers using the new schema and {which} must read each other's events",
     }[base]
+    strict = ""
+    if any(p.rule.endswith("(strict policy)") for p in problems):
+        strict = (" Under the strict policy (Confluent's default) an open object may hold any "
+                  "undeclared field: close it (additionalProperties: false), or register with "
+                  "policy=\"lenient\" if writers write only the fields they declare.")
     return SchemaCompatibilityError(
         f"{event_type}: the new schema is not {mode} compatible with {against}: {shown}{more}. "
-        f"Under {mode}, {why}. Change the schema, or register it with compatibility=\"NONE\" "
-        "and add an upcaster (reg.upcaster) so that old events read in the new shape",
+        f"Under {mode}, {why}.{strict} Change the schema, or register it with "
+        "compatibility=\"NONE\" and add an upcaster (reg.upcaster) so that old events read "
+        "in the new shape",
         problems)

@@ -123,8 +123,12 @@ class Fold:
 class Latest:
     """Per entity, the latest non-null value of each field; vectorised, a batch at a time.
 
-    The same answer as ``eventkit.query.state_at(frame, fold="merge")`` over
-    the events replayed so far. Only the entities a batch touches are merged
+    The same answer as ``eventkit.query.state_at(frame, fold="merge",
+    on="time")`` over the events replayed so far: a replay applies events in
+    stream order, as they arrived, so a late event overwrites what came
+    before it. ``state_at`` on its default clock (``event_time``) applies it
+    where it happened instead; the two differ exactly on late events. Only the
+    entities a batch touches are merged
     again, so a batch costs its own size, not the number of entities.
     """
 
@@ -136,12 +140,12 @@ class Latest:
     def apply_batch(self, frame: pl.DataFrame) -> None:
         events = frame.drop("headers", "data", "error", strict=False)
         if self._state is None:
-            self._state = query.state_at(events, key=self.key, fields=self.fields)
+            self._state = query.state_at(events, key=self.key, fields=self.fields, on="time")
             return
         keys = events.select(self.key).unique()
         touched = self._state.join(keys, on=self.key, how="semi")
         merged = query.state_at(pl.concat([touched, events], how="diagonal_relaxed"),
-                                key=self.key, fields=self.fields)
+                                key=self.key, fields=self.fields, on="time")
         rest = self._state.join(keys, on=self.key, how="anti")
         self._state = pl.concat([rest, merged], how="diagonal_relaxed").sort(self.key)
 
@@ -295,7 +299,8 @@ class Replay:
     def __init__(
         self, source: Any, *, stream: str | None = None, start: TimeLike | None = None,
         until: TimeLike | None = None, subjects: str | Sequence[str] | None = None,
-        speed: float | None = None, pace_on: TimeColumn = "time", batch: int = 10_000,
+        speed: float | None = None, pace_on: TimeColumn = "event_time",
+        batch: int = 10_000,
     ) -> None:
         if speed is not None and speed <= 0:
             raise ConfigurationError(f"speed must be positive (None: no pacing), not {speed}")

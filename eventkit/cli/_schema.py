@@ -117,7 +117,8 @@ def _schema_register(args: argparse.Namespace) -> int:
             mode = args.compatibility or (_type_mode(Path(args.source), event_type)
                                           if args.source else None)
             try:
-                version = reg.register(event_type, path.read_text(), compatibility=mode)
+                version = reg.register(event_type, path.read_text(), compatibility=mode,
+                                       policy=args.policy)
             except SchemaCompatibilityError as exc:
                 raise SchemaCompatibilityError(
                     f"{path} is not {reg.compatibility(event_type)} compatible with the "
@@ -227,6 +228,9 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     register.add_argument("--compatibility", type=str.upper, choices=[
         "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL",
         "FULL_TRANSITIVE", "NONE"], help="set the type's mode (BACKWARD unless set before)")
+    register.add_argument("--policy", choices=["strict", "lenient"], default="strict",
+                          help="strict (Confluent's default): an open object may hold any "
+                               "undeclared field; lenient: writers write only declared fields")
     register.set_defaults(run=_schema_register)
     check = commands.add_parser("check", help="validate a stream's events against the "
                                               "registered schemas (exit 1 on violations)")

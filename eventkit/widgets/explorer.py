@@ -90,6 +90,7 @@ class Explorer(ChartWidget):
                  max_rows: int = 2_000, **kwargs: Any) -> None:
         self._frames = _views.frames_of(events)
         self._on: TimeColumn = on
+        self._title = f"eventkit Explorer, on {charts.clock_name(on)}"
         self._max_rows = max_rows
         self._filtered = self._frames.envelope
         self._selection = self._filtered

@@ -68,7 +68,7 @@ class LiveTail(ChartWidget):
         The table's order, page and the event shown in full.
     """
 
-    _title = "eventkit LiveTail"
+    _title = "eventkit LiveTail, on server time (when stored)"
 
     stream = traitlets.Unicode()
     subjects = traitlets.Tuple()

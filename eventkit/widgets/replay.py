@@ -88,7 +88,7 @@ class ReplayPlayer(ChartWidget):
     >>> player.close()
     """
 
-    _title = "eventkit ReplayPlayer"
+    _title = "eventkit ReplayPlayer, in stream order (as the events arrived)"
 
     position = traitlets.Int(0)
     playing = traitlets.Bool(False)
@@ -307,7 +307,9 @@ class ReplayPlayer(ChartWidget):
         if self._view is not None:
             return self._view(state)
         events = self.run.events if hasattr(self, "run") else 0
-        subtitle = f"after {events:,} events (seq {self.run.position:,})"
+        subtitle = (f"after {events:,} events (seq {self.run.position:,}), applied in stream "
+                    "order: as they arrived, on server time (when stored); a late event "
+                    "overwrites what came before it")
         if "type" in state.columns and not state.is_empty():
             counts = state.group_by("type").len("entities")
             data, title = counts, "Entities by the type of their last event"

@@ -103,6 +103,7 @@ class TimeTravel(ChartWidget):
         self._narrow = self._scope.select("key", "seq", on, "type")
         self._following = _views.next_of_key(self._timeline)
         self._on: TimeColumn = on
+        self._title = f"eventkit TimeTravel, on {charts.clock_name(on)}"
         self._end_types = tuple(end_types or ())
         if self._timeline.is_empty():
             raise ValueError(f"no events with a {on!r} to travel through")
@@ -138,7 +139,8 @@ class TimeTravel(ChartWidget):
             self.chart_view,
             widgets.HBox([self.back_button, self.slider, self.forward_button, self.time_label]),
             self.key_filter, self.status,
-            widgets.HTML("<b>State at this time</b>"), self.state_table,
+            widgets.HTML(f"<b>State at this time, on {charts.clock_name(on)}</b>"),
+            self.state_table,
             widgets.HTML("<b>Changed since the previous position</b>"), self.changes_table,
         ]
         mirror((self.key_filter, "value"), (self, "key"))
@@ -326,10 +328,12 @@ class TimeTravel(ChartWidget):
             x=alt.datum(at, type="temporal"))
         context = alt.layer(self._context, rule).properties(
             width=640, height=70, title=alt.TitleParams(
-                "Where you are", subtitle=self._context.title.subtitle
+                f"Where you are, on {charts.clock_name(self._on)}",
+                subtitle=self._context.title.subtitle
                 if hasattr(self._context.title, "subtitle") else "", anchor="start"))
         bars = alt.Chart(counts, title=alt.TitleParams(
-            f"{self._light.height:,} entities at {_views.show_time(self.at)} UTC",
+            f"{self._light.height:,} entities at {_views.show_time(self.at)} UTC, "
+            f"on {charts.clock_name(self._on)}",
             subtitle="by the type of their last event", anchor="start")).mark_bar().encode(
             x=alt.X("entities:Q", title="entities"),
             y=alt.Y("type:N", sort="-x", title=None), color=alt.Color("type:N", legend=None),

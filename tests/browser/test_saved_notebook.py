@@ -98,7 +98,8 @@ def test_saved_notebook_opened_without_a_kernel_shows_static_views(
     views = page.locator(".eventkit-static")  # type: ignore[attr-defined]
     expect(views).to_have_count(4, timeout=60_000)
     explorer = views.first
-    expect(explorer).to_contain_text("eventkit Explorer (static view")
+    expect(explorer).to_contain_text(
+        "eventkit Explorer, on event time (when it happened) (static view")
     expect(explorer.locator("img[alt='chart']")).to_be_visible()
     expect(explorer.locator("table tbody tr").first).to_contain_text("ride_requested")
     expect(views.nth(1)).to_contain_text(re.compile(r"At 2026-11-0\d .* entities"))

@@ -44,7 +44,7 @@ def _seen(frame: pl.DataFrame) -> pl.DataFrame:
 def test_replay_to_t_equals_state_at_t(events, server):
     env = events.to_polars()
     t = env["time"][env.height // 2]
-    expected = events.state_at(t)
+    expected = events.state_at(t, on="time")  # a replay applies events in stream order
     assert ek.Replay(events, until=t).run(ek.Latest(), progress=False).equals(expected)
     with ek.connect(server.url) as conn:
         from_stream = ek.Replay(conn, stream="RIDES", until=t, batch=7_000).run(
@@ -199,14 +199,14 @@ def test_background_run_pauses_steps_seeks_and_resumes(events):
         assert run.events == 5 and run.position == env["seq"][4]
         run.resume()
         assert run.wait(60) and run.done and run.error is None
-        assert run.state().equals(events.state_at(None))
+        assert run.state().equals(events.state_at(None, on="time"))  # stream order
         target = int(env["seq"][12_345])
         run.seek(target)
         deadline = time.monotonic() + 20
         while run.position != target and time.monotonic() < deadline:
             time.sleep(0.01)
         assert run.position == target and run.paused
-        assert run.state().equals(events.state_at(target))
+        assert run.state().equals(events.state_at(target, on="time"))
         assert "paused" in repr(run)
     finally:
         run.stop()
@@ -217,7 +217,8 @@ def test_paced_replay_keeps_the_pace(events):
     span = (env["time"][-1] - env["time"][0]).total_seconds()
     speed = max(span / 0.5, 1e-3)  # about half a second of wall time
     t = time.perf_counter()
-    run = ek.Replay(events, until=int(env["seq"][-1]), speed=speed).start(ek.Fold(merge, {}))
+    run = ek.Replay(events, until=int(env["seq"][-1]), speed=speed, pace_on="time").start(
+        ek.Fold(merge, {}))
     assert run.wait(30)
     took = time.perf_counter() - t
     assert took >= span / speed * 0.95

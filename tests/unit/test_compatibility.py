@@ -98,18 +98,33 @@ CASES = [
 ]
 
 
+# Where the strict policy (Confluent's default JSON Schema checks) answers otherwise: an
+# open object may hold any undeclared field, so the lenient answers above do not hold.
+STRICT = {
+    "add an optional field": (dict(BACKWARD=False, FULL=False),
+                              "adding a field to an open object (strict policy)"),
+    "delete an optional field": (dict(FORWARD=False, FULL=False),
+                                 "deleting a field from an open object (strict policy)"),
+}
+
+
 def _modes() -> list[tuple[Any, ...]]:
     rows = []
     for name, old, new, allowed, rule in CASES:
-        for mode in ("BACKWARD", "FORWARD", "FULL", "NONE"):
-            rows.append(pytest.param(old, new, mode, allowed.get(mode, True), rule,
-                                     id=f"{name}-{mode}"))
+        for policy in ("lenient", "strict"):
+            answers, why = dict(allowed), rule
+            if policy == "strict" and name in STRICT:
+                answers |= STRICT[name][0]
+                why = STRICT[name][1]
+            for mode in ("BACKWARD", "FORWARD", "FULL", "NONE"):
+                rows.append(pytest.param(old, new, mode, policy, answers.get(mode, True), why,
+                                         id=f"{name}-{mode}-{policy}"))
     return rows
 
 
-@pytest.mark.parametrize(("old", "new", "mode", "allowed", "rule"), _modes())
-def test_each_change_under_each_mode(old, new, mode, allowed, rule):
-    reg = ek.SchemaRegistry()
+@pytest.mark.parametrize(("old", "new", "mode", "policy", "allowed", "rule"), _modes())
+def test_each_change_under_each_mode_and_policy(old, new, mode, policy, allowed, rule):
+    reg = ek.SchemaRegistry(policy=policy)
     assert reg.register("t", old, compatibility="NONE") == 1
     if allowed:
         assert reg.register("t", new, compatibility=mode) == 2
@@ -151,7 +166,8 @@ TRANSITIVE = [
 
 @pytest.mark.parametrize(("base", "history", "field"), TRANSITIVE)
 def test_transitive_modes_check_every_earlier_version(base, history, field):
-    plain, transitive = ek.SchemaRegistry(), ek.SchemaRegistry()
+    # lenient: v2 -> v3 adds an optional field to an open object, fine against v2 alone
+    plain, transitive = ek.SchemaRegistry(policy="lenient"), ek.SchemaRegistry(policy="lenient")
     for v, doc in enumerate(history[:-1], start=1):
         assert plain.register("t", doc, compatibility=base) == v
         assert transitive.register("t", doc, compatibility=f"{base}_TRANSITIVE") == v
@@ -176,10 +192,25 @@ def test_modes_are_spelled_as_in_kafka():
         "FULL_TRANSITIVE")
 
 
+def test_the_default_policy_is_strict_and_says_the_way_out():
+    reg = ek.SchemaRegistry()
+    assert reg.policy == "strict"
+    reg.register("t", obj(["a"], a=INT))
+    with pytest.raises(ek.SchemaCompatibilityError, match="additionalProperties: false") as e:
+        reg.register("t", obj(["a"], a=INT, b=STR))
+    assert 'policy="lenient"' in str(e.value)
+    assert reg.register("t", obj(["a"], a=INT, b=STR), policy="lenient") == 2
+    closed = ek.SchemaRegistry()
+    closed.register("t", {**obj(["a"], a=INT), "additionalProperties": False})
+    assert closed.register("t", {**obj(["a"], a=INT, b=STR), "additionalProperties": False}) == 2
+    with pytest.raises(ek.ConfigurationError, match="'strict'"):
+        ek.SchemaRegistry(policy="loose")  # type: ignore[arg-type]
+
+
 def test_check_lists_every_problem_with_its_version_and_direction():
     v1 = parse_schema(obj(["a", "b"], a=INT, b=STR))
     v2 = parse_schema(obj(["a", "c"], a=STR, c=STR))
-    problems = check(v2, [(1, v1)], "FULL")
+    problems = check(v2, [(1, v1)], "FULL", "lenient")
     assert {(p.direction, p.path, p.rule) for p in problems} == {
         ("backward", "a", "changing a field's type"),
         ("backward", "c", "adding a required field"),
@@ -228,15 +259,18 @@ _JSON = st.recursive(
 
 
 @st.composite
-def valid_value(draw: st.DrawFn, spec: Spec) -> Any:
-    """A value ``spec`` accepts (a JSON value; never an integral float)."""
+def valid_value(draw: st.DrawFn, spec: Spec, undeclared: bool = True) -> Any:
+    """A value ``spec`` accepts (a JSON value; never an integral float). ``undeclared``:
+    an open object may hold fields it does not declare, with any value (as JSON Schema
+    allows); else only its own fields (what the lenient policy assumes of writers)."""
     if spec.nullable and draw(st.integers(0, 3)) == 0:
         return None
     if spec.enum is not None:
         return draw(st.sampled_from(spec.enum))
     kind = spec.kind
     if kind == "any" and spec.applies is not None and draw(st.booleans()):
-        return draw(valid_value(replace(spec, kind=spec.applies, applies=None, nullable=False)))
+        return draw(valid_value(replace(spec, kind=spec.applies, applies=None, nullable=False),
+                                undeclared))
     if kind == "any":
         other = {"object": dict, "array": list}.get(spec.applies or "", type(None))
         return draw(_JSON.filter(lambda v: v is None or not isinstance(v, other)))
@@ -255,24 +289,28 @@ def valid_value(draw: st.DrawFn, spec: Spec) -> Any:
         return draw(st.booleans())
     if kind == "array":
         item = spec.items or Spec("any", nullable=True)
-        return draw(st.lists(valid_value(item), max_size=2))
+        return draw(st.lists(valid_value(item, undeclared), max_size=2))
     out = {}
     for name, sub in spec.properties:
         if name in spec.required or draw(st.booleans()):
-            out[name] = draw(valid_value(sub))
-    if not spec.closed and draw(st.booleans()):
-        out.setdefault("zz", draw(_JSON))
+            out[name] = draw(valid_value(sub, undeclared))
+    other = [n for n in [*NAMES, "zz"] if n not in spec.fields]
+    if undeclared and not spec.closed and other and draw(st.booleans()):
+        out[draw(st.sampled_from(other))] = draw(_JSON)
     return out
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data(), schema_docs(), schema_docs())
 def test_compatible_means_every_event_of_the_writer_is_valid_for_the_reader(data, w, r):
+    """Strict: any event JSON Schema lets the writer write, undeclared fields included.
+    Lenient: events holding only the fields their writer declares."""
     writer, reader = parse_schema(w), parse_schema(r)
-    if read_problems(reader, writer):
+    strict = data.draw(st.booleans())
+    if read_problems(reader, writer, strict=strict):
         return
     for _ in range(5):
-        event = data.draw(valid_value(writer))
+        event = data.draw(valid_value(writer, undeclared=strict))
         assert jsonschema.Draft202012Validator(w).is_valid(event), (w, event)
         assert not event_violations(event, writer)
         # a reader ignores fields it does not declare, unless it is closed

@@ -420,16 +420,21 @@ def test_unknown_column_is_named(events: pl.DataFrame) -> None:
 
 
 def test_a_clock_must_carry_a_time_zone(events: pl.DataFrame) -> None:
-    naive = events.with_columns(pl.col("time").dt.replace_time_zone(None))
-    with pytest.raises(ConfigurationError, match="replace_time_zone"):
-        query.as_of(naive, BASE)
+    for clock in ("time", "event_time"):
+        naive = events.with_columns(pl.col(clock).dt.replace_time_zone(None))
+        with pytest.raises(ConfigurationError, match="replace_time_zone"):
+            query.as_of(naive, BASE, on=clock)  # type: ignore[arg-type]
+    naive = events.with_columns(pl.col("event_time").dt.replace_time_zone(None))
+    with pytest.raises(ConfigurationError, match="event_time"):
+        query.as_of(naive, BASE)  # the default clock is event time
 
 
 def test_time_arguments(events: pl.DataFrame) -> None:
-    assert query.as_of(events, "2026-11-01T13:00:00+01:00")["seq"].to_list() == [1]
-    assert query.as_of(events, "2")["seq"].to_list() == [1, 2]  # digits: a sequence
-    assert query.as_of(events, "1d")["seq"].to_list() == [1, 2]  # a day ago: all of it
-    assert query.as_of(events, dt.timedelta(days=365 * 100))["seq"].to_list() == []
+    on = "time"
+    assert query.as_of(events, "2026-11-01T13:00:00+01:00", on=on)["seq"].to_list() == [1]
+    assert query.as_of(events, "2", on=on)["seq"].to_list() == [1, 2]  # digits: a sequence
+    assert query.as_of(events, "1d", on=on)["seq"].to_list() == [1, 2]  # a day ago: all of it
+    assert query.as_of(events, dt.timedelta(days=365 * 100), on=on)["seq"].to_list() == []
     with pytest.raises(TimeArgumentError, match="upto takes a stream sequence"):
         query.upto(events, "2026-11-01T12:00:00Z")
 
@@ -440,7 +445,7 @@ def test_diff_arguments(events: pl.DataFrame) -> None:
     with pytest.raises(TimeArgumentError, match="before t1"):
         query.diff(events, 2, 1)
     with pytest.raises(ConfigurationError, match="none"):
-        query.diff(events.select("seq", "time", "type", "key"), 1, 2)
+        query.diff(events.select("seq", "time", "event_time", "type", "key"), 1, 2)
 
 
 def test_other_bad_arguments(events: pl.DataFrame) -> None:
@@ -460,7 +465,7 @@ def test_a_sorted_frame_is_sliced_not_copied(events: pl.DataFrame) -> None:
         pl.datetime_range(BASE, BASE + 5 * SECOND, "1s", time_unit="ns", time_zone="UTC")
         .alias("time"),
     ).set_sorted("time")
-    sliced = query.between(store, BASE + SECOND, BASE + 4 * SECOND)
+    sliced = query.between(store, BASE + SECOND, BASE + 4 * SECOND, on="time")
     assert sliced["seq"].to_list() == [2, 3, 4]
     assert sliced.get_column("time").flags["SORTED_ASC"]  # a slice keeps the flag
 
@@ -477,7 +482,7 @@ def test_a_hash_collision_falls_back_to_grouping_by_key(monkeypatch: pytest.Monk
         for i, (k, s) in enumerate([("a", "x"), ("b", None), ("c", "y"), ("a", None)], start=1)
     ]
     events = pl.DataFrame(rows, schema={k: v for k, v in SCHEMA.items() if k != "subject"})
-    expected = query.state_at(events)
+    expected = query.state_at(events, on="time")
     real = query._hash
 
     def colliding(keys: list[str], *, seed: int) -> pl.Expr:  # "a" and "c" share a hash
@@ -486,7 +491,7 @@ def test_a_hash_collision_falls_back_to_grouping_by_key(monkeypatch: pytest.Monk
         return real(keys, seed=seed)
 
     monkeypatch.setattr(query, "_hash", colliding)
-    got = query.state_at(events)
+    got = query.state_at(events, on="time")
     assert got.equals(expected)
     assert got.select("key", "status", "fare").rows() == [("a", "x", 4), ("b", None, 2),
                                                           ("c", "y", 3)]
@@ -502,10 +507,13 @@ def test_bounds_between_ticks_of_a_coarse_clock(unit: str, sort_flag: bool) -> N
     events = events.set_sorted("time") if sort_flag else events.with_columns(
         pl.col("time") + pl.duration(nanoseconds=0))
     half = BASE + dt.timedelta(microseconds=500)
-    assert query.as_of(events, half)["seq"].to_list() == [1]
-    assert query.between(events, half, None)["seq"].to_list() == [2, 3, 4]
-    assert query.between(events.lazy(), half, None).collect()["seq"].to_list() == [2, 3, 4]
-    assert query.as_of(events, BASE + dt.timedelta(milliseconds=1))["seq"].to_list() == [1, 2, 3]
+    on = "time"
+    assert query.as_of(events, half, on=on)["seq"].to_list() == [1]
+    assert query.between(events, half, None, on=on)["seq"].to_list() == [2, 3, 4]
+    assert query.between(events.lazy(), half, None, on=on).collect()["seq"].to_list() == [
+        2, 3, 4]
+    assert query.as_of(events, BASE + dt.timedelta(milliseconds=1), on=on)["seq"].to_list() == [
+        1, 2, 3]
 
 
 def test_window_bounds_keep_the_clock_unit():
@@ -516,5 +524,5 @@ def test_window_bounds_keep_the_clock_unit():
         "type": ["a", "b"],
     })
     for period in (None, "5m"):
-        out = query.windows(frame, "1m", period=period, by="type")
+        out = query.windows(frame, "1m", period=period, by="type", on="time")
         assert out.schema["window_end"] == out.schema["window_start"] == pl.Datetime("ns", "UTC")

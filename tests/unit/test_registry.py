@@ -56,7 +56,9 @@ class RegistryContract:
 
     @pytest.fixture()
     def clients(self, backend_factory: Callable[[], Any]) -> Callable[[], ek.SchemaRegistry]:
-        return lambda: ek.SchemaRegistry(backend_factory())
+        # V1 -> V2 -> V3 add optional fields to open objects: lenient (the policies are
+        # tested in test_compatibility; here the storage)
+        return lambda: ek.SchemaRegistry(backend_factory(), policy="lenient")
 
     def test_versions_count_from_one_and_every_version_is_kept(self, clients):
         a, b = clients(), clients()
@@ -380,8 +382,18 @@ def test_object_and_array_keywords_without_a_type_let_other_values_pass():
 
 def test_unsupported_keywords_are_refused_not_ignored():
     cases = [
-        ({"type": "object", "properties": {"a": {"anyOf": [{"type": "string"}]}}}, "anyOf"),
-        ({"type": "object", "properties": {"a": {"type": ["string", "integer"]}}}, "one type"),
+        ({"type": "object", "properties": {"a": {"if": {"type": "string"}}}}, "'if'"),
+        ({"type": "object", "properties": {"a": {"type": ["string", "integer"],
+                                                 "minLength": 1}}}, "anyOf"),
+        ({"type": "object", "properties": {"a": {"$ref": "other.json#/x"}}}, "same document"),
+        ({"type": "object", "$defs": {"n": {"type": "object", "properties": {
+            "next": {"$ref": "#/$defs/n"}}}}, "properties": {"a": {"$ref": "#/$defs/n"}}},
+         "recursive"),
+        ({"type": "object", "properties": {"a": {"allOf": [{"type": "string"},
+                                                           {"type": "integer"}]}}},
+         "nothing is both"),
+        ({"type": "object", "properties": {"a": {"allOf": [{"pattern": "^a"},
+                                                           {"pattern": "b$"}]}}}, "merges only"),
         ({"type": "object", "required": ["a"], "properties": {}}, "not in properties"),
         ({"type": "array"}, "top level"),
         ({"type": "object", "properties": {"a": {"type": "string", "minimum": 1}}},
@@ -643,3 +655,102 @@ def test_lines_with_top_level_values_of_the_wrong_type_are_set_aside_in_one_pass
     assert misfits.to_list() == [2, 5, 6, 9, 11, 12]
     assert validate_lines(Lines(pl.Series(payloads)), spec)["row"].to_list() == [
         2, 5, 6, 9, 11, 12]
+
+
+# -- keywords with no column of their own: unions, negation, references, ... -------------
+MONEY = {"type": "object", "required": ["amount"], "properties": {
+    "amount": {"type": "number"}, "currency": {"enum": ["EUR", "USD"]}}}
+KEYWORD_FIELDS = [
+    {"anyOf": [{"type": "string"}, {"type": "null"}]},
+    {"oneOf": [{"type": "integer"}, {"type": "number", "minimum": 1}]},
+    {"oneOf": [{"const": "a"}, {"const": "b"}]},
+    {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+    {"anyOf": [{"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]},
+               {"type": "array"}]},
+    {"oneOf": [{"type": "string", "minLength": 2}, {"type": "string", "pattern": "^a"}]},
+    {"not": {"type": "string"}},
+    {"type": "string", "not": {"const": "x"}},
+    {"$ref": "#/$defs/money"},
+    {"type": ["object", "null"], "allOf": [{"$ref": "#/$defs/money"},
+                                           {"properties": {"note": {"type": "string"}}}]},
+    {"allOf": [{"type": "integer", "minimum": 0}, {"maximum": 3}]},
+    {"enum": [1, "a", None, {"k": 1}, [1]]},
+    {"const": {"k": [1, 2]}},
+    {"type": "array", "uniqueItems": True, "items": {"type": "integer"}},
+    {"type": "integer", "multipleOf": 2},
+    {"type": "number", "multipleOf": 0.5},
+    {"type": "object", "patternProperties": {"^x": {"type": "integer"}},
+     "additionalProperties": False},
+    {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string"}},
+     "dependentRequired": {"a": ["b"]}},
+    {"type": "object", "minProperties": 1, "maxProperties": 2},
+    {"type": ["string", "integer", "null"]},
+]
+KEYWORD_VALUES = st.sampled_from([
+    None, True, False, 0, 1, 2, 3, -1, 1.5, 2.5, "a", "b", "x", "ab", "ba", "", "EUR",
+    {"x": 1}, {"x": "1"}, {"amount": 5, "currency": "EUR"}, {"amount": "5"}, {"currency": "GBP"},
+    {"amount": 1.5, "note": "n"}, {"amount": 1, "note": 3}, {"k": 1}, {"k": [1, 2]},
+    [1], [1, 1], [1, 2], [1, True], [], {"xa": 1}, {"xb": "s"}, {"y": 1}, {"a": "s"},
+    {"a": "s", "b": "t"}, {"a": None}, {}, {"p": 1, "q": 2, "r": 3},
+])
+
+
+@st.composite
+def keyword_docs(draw: st.DrawFn) -> dict[str, Any]:
+    names = draw(st.lists(st.sampled_from(["f", "g", "h"]), min_size=1, max_size=3,
+                          unique=True))
+    props = {n: draw(st.sampled_from(KEYWORD_FIELDS)) for n in names}
+    doc: dict[str, Any] = {"type": "object", "$defs": {"money": MONEY}, "properties": props}
+    required = [n for n in names if draw(st.booleans())]
+    if required:
+        doc["required"] = required
+    top = draw(st.integers(0, 5))
+    if top == 0:
+        doc["dependentRequired"] = {names[0]: ["g"] if names[0] != "g" else ["h"]}
+        doc["properties"].setdefault("g", {})
+        doc["properties"].setdefault("h", {})
+    elif top == 1:
+        doc["patternProperties"] = {"^z": {"type": "integer"}}
+    return doc
+
+
+@st.composite
+def keyword_payloads(draw: st.DrawFn, doc: dict[str, Any]) -> dict[str, Any]:
+    names = [*doc["properties"], "z1", "zz"]
+    return {n: draw(KEYWORD_VALUES) for n in draw(st.lists(st.sampled_from(names),
+                                                           max_size=4, unique=True))}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data(), keyword_docs())
+def test_new_keywords_agree_with_jsonschema_and_both_paths_agree(data, doc):
+    spec = parse_schema(doc)
+    oracle = jsonschema.Draft202012Validator(doc)
+    events = data.draw(st.lists(keyword_payloads(doc), min_size=1, max_size=12))
+    for event in events:
+        assert oracle.is_valid(event) == (not event_violations(event, spec)), (
+            doc, event, event_violations(event, spec))
+    lines = Lines(pl.Series([json.dumps(e).encode() for e in events]))
+    expected = sorted((i, path, reason) for i, e in enumerate(events)
+                      for path, reason in event_violations(e, spec))
+    assert validate_lines(lines, spec).rows() == expected
+    decoded = _jsonschema.decode_lines(lines, spec)
+    assert decoded.columns == list(doc["properties"]) and decoded.height == len(events)
+
+
+def test_unions_and_enums_get_their_arrow_shape():
+    spec = parse_schema({"type": "object", "$defs": {"money": MONEY}, "properties": {
+        "note": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        "side": {"oneOf": [{"const": "buy"}, {"const": "sell"}]},
+        "n": {"oneOf": [{"type": "integer"}, {"type": "number", "minimum": 1}]},
+        "any": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+        "price": {"$ref": "#/$defs/money"},
+        "small": {"allOf": [{"type": "integer", "minimum": 0}, {"maximum": 3}]}}})
+    assert _jsonschema.arrow_schema(spec) == {
+        "note": pl.String(), "side": pl.String(), "n": pl.Float64(), "any": pl.String(),
+        "price": pl.Struct({"amount": pl.Float64(), "currency": pl.String()}),
+        "small": pl.Int64()}
+    fields = spec.fields
+    assert fields["note"].nullable and not fields["note"].per_event  # a nullable string
+    assert fields["side"].enum == ("buy", "sell") and not fields["side"].per_event
+    assert fields["small"].minimum == (0, False) and fields["small"].maximum == (3, False)

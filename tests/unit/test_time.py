@@ -254,3 +254,78 @@ def test_one_grammar_for_windows_sessions_versions_and_positions():
     assert to_position("500ns", now=Instant(NOON_NS)) == Instant(NOON_NS - 500)
     sliding = query.windows(events, "1mo", period="2mo")
     assert sliding["window_start"].dt.month().to_list() == [12, 1, 2]
+
+
+# -- 5. one default clock ----------------------------------------------------------------------
+
+
+def _clock_defaults() -> dict[str, object]:
+    """Every ``on`` / ``pace_on`` parameter default of the public API, by where it is."""
+    import inspect
+
+    from eventkit import charts, events, registry, replay, widgets
+
+    found: dict[str, object] = {}
+    for module in (query, events, replay, charts, registry, widgets):
+        for name in getattr(module, "__all__", dir(module)):
+            thing = getattr(module, name)
+            members = [thing] + ([m for k in thing.__mro__ if k.__module__.startswith("eventkit")
+                                  for m in vars(k).values() if inspect.isfunction(m)]
+                                 if inspect.isclass(thing) else [])
+            for member in members:
+                if not callable(member):
+                    continue
+                try:
+                    params = inspect.signature(member).parameters
+                except (TypeError, ValueError):
+                    continue
+                for p in ("on", "pace_on"):
+                    if p in params and params[p].default is not inspect.Parameter.empty:
+                        found[f"{module.__name__}.{getattr(member, '__qualname__', name)}"
+                              f"({p})"] = params[p].default
+    return found
+
+
+def test_every_clock_default_of_the_api_is_event_time():
+    defaults = _clock_defaults()
+    assert len(defaults) >= 15, defaults  # queries, Events, Replay, charts, widgets, registry
+    assert {k: v for k, v in defaults.items() if v != "event_time"} == {}
+
+
+LATE = pl.DataFrame({
+    "seq": pl.Series([1, 2, 3], dtype=pl.UInt64),
+    "time": pl.Series([NOON_NS, NOON_NS + 300 * 10**9, NOON_NS + 360 * 10**9]).cast(TIME),
+    # seq 2 is late: it happened before seq 1 but arrived after it
+    "event_time": pl.Series([NOON_NS, NOON_NS - 120 * 10**9, NOON_NS + 10**9]).cast(TIME),
+    "subject": ["r.r1"] * 3, "type": ["assigned", "requested", "located"],
+    "key": ["r1"] * 3, "status": ["assigned", "requested", None],
+})
+
+
+def test_time_travel_and_state_at_answer_the_same_question():
+    from eventkit.widgets import TimeTravel
+
+    t = dt.datetime(2026, 11, 1, 12, 7, tzinfo=dt.UTC)
+    travel = TimeTravel(LATE, at=t)
+    assert travel.state_of("r1")["status"] == query.state_at(LATE, t)["status"][0] == "assigned"
+    assert query.state_at(LATE, t, on="time")["status"][0] == "requested"  # the other clock
+    assert "event time" in travel._title
+    assert "event time" in travel._state_chart(
+        travel.states.group_by("type").len("entities")).to_dict()["vconcat"][1]["title"]["text"]
+
+
+def test_titles_name_their_clock():
+    from eventkit import charts
+    from eventkit.widgets import ReplayPlayer
+
+    assert "event time" in charts.rate(LATE).title.text
+    assert "server time" in charts.rate(LATE, on="time").title.text
+    assert "server time" in charts.arrivals(LATE).title.text
+    assert "event time" in charts.field_over_time(
+        LATE.with_columns(n=pl.Series([1.0, 2.0, 3.0])), "n").title.text
+    player = ReplayPlayer(LATE, tick=0.05)
+    try:
+        assert "stream order" in player._title
+        assert "as they arrived" in player._chart(pl.DataFrame()).title.subtitle
+    finally:
+        player.close()

@@ -264,7 +264,7 @@ def test_player_shows_the_projection_at_each_position(events, timeline):
             player.wait_until(lambda seq=seq: player.run.position == seq and player.run.paused)
             player._render(force=True)
             assert player.position == seq and not player.playing
-            expected = query.state_at(query.upto(timeline, seq))
+            expected = query.state_at(query.upto(timeline, seq), on="time")  # stream order
             assert player.run.state().select(expected.columns).equals(expected)
             counts = dict(player.chart.data.iter_rows())
             assert counts == dict(expected.group_by("type").len().iter_rows())
