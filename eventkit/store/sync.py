@@ -45,8 +45,10 @@ except ImportError:  # pragma: no cover
 
 __all__ = ["run_sync"]
 
-# Decoding and writing run here, one batch after another, off the I/O loop.
+# Writing runs here, one batch after another, off the I/O loop; decoding on its own
+# thread, so that a batch decodes while the one before it is written.
 WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventkit-store")
+DECODER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventkit-store-decode")
 _LOCK_TIMEOUT = 10.0  # seconds a sync waits for another one to finish
 _REREADS = 3          # a read that ends short (a replica catching up) is tried again
 
@@ -233,7 +235,9 @@ async def _batches(writer: Writer, js: Any, name: str, stop: int, progress: bool
                     found = await gaps.find(prev, raw.seq) if gaps else None
                     raw, hi, found, short = _until_unknown(raw, prev, found)
                     if raw is not None or found is not None or hi > prev:
-                        pending.append(WRITER.submit(writer.append, raw, prev + 1, hi, found))
+                        decoded = DECODER.submit(writer.decode, raw)
+                        pending.append(WRITER.submit(writer.append, decoded, prev + 1, hi,
+                                                     found))
                         bar.update(hi - prev)
                         prev = hi
                     while len(pending) > 1:  # one batch written while the next arrives
@@ -271,6 +275,9 @@ async def _batches(writer: Writer, js: Any, name: str, stop: int, progress: bool
         started = [asyncio.wrap_future(f) for f in pending if not f.cancelled()]
         if started:
             await asyncio.wait(started)
+            for done in started:  # the first failure is raised already; the rest were its echo
+                if not done.cancelled():
+                    done.exception()
     return writer.result(began, stopped if stopped != "stopped" else None)
 
 

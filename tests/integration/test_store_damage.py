@@ -194,3 +194,30 @@ def test_a_rebuilt_store_refuses_a_recreated_stream(conn, stream, tmp_path):
     with pytest.raises(ek.StoreError, match="deleted and created again"):
         rebuilt.sync(conn, progress=False)
     assert len(rebuilt) == 50
+
+
+def test_a_full_disk_is_a_store_error_and_loses_nothing(conn, stream, tmp_path):
+    # a file-size limit makes every write past 60 kB fail as a full disk does (EFBIG)
+    _publish(conn, stream, 20_000)
+    script = f"""
+import resource, signal, eventkit as ek
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))
+with ek.connect({conn.servers[0]!r}) as conn:
+    try:
+        ek.Store({str(tmp_path / "s")!r}).sync(conn, {stream!r}, progress=False, batch=2000)
+    except ek.StoreError as exc:
+        print("StoreError:", exc)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    assert "StoreError:" in out.stdout and "Free space" in out.stdout, out
+    assert "Future exception was never retrieved" not in out.stderr
+    assert "ComputeError" not in out.stdout + out.stderr
+    store = ek.Store(tmp_path / "s")  # what was committed is intact, and the sync resumes
+    held = store.last_seq
+    seqs = store.scan().select("seq").collect()["seq"].to_list()
+    assert seqs == list(range(1, held + 1))
+    assert store.sync(conn, stream, progress=False).first_seq == (
+        held + 1 if held < 20_000 else None)
+    assert store.scan().select("seq").collect()["seq"].to_list() == list(range(1, 20_001))
