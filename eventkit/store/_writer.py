@@ -148,6 +148,21 @@ class Writer:
         self.gaps += n_gaps
         self._warn_many_types()
 
+    def store_old(self, decoded: Decoded, gaps: int = 0) -> None:
+        """Events below the last sequence (a run read again), in one envelope commit."""
+        last = self.state.last_seq
+        env = decoded.envelope
+        types, misfits = self._types(env, decoded.typed, last)
+        state = self.state.advanced(last, events=env.height, types=types, gaps=gaps,
+                                    misfits=misfits)
+        table = self.tables.append(self.envelope if self.envelope is not None
+                                   else self.tables.envelope, env, state.stream, last, state)
+        self.envelope = table
+        _integrity.record(self.tables, table)
+        self.state = State.from_json(state.to_json(), table.version(), self.tables.root)
+        self.events += env.height
+        self.gaps += gaps
+
     def _types(self, env: pl.DataFrame, typed: dict[str, pl.DataFrame], hi: int
                ) -> tuple[dict[str, int], int]:
         counts: dict[str, int] = {}

@@ -205,12 +205,36 @@ async def run_sync(store: Store, conn: Connection, stream: str | None,
                 f"ends at seq {info.last_seq}). Sync into a new directory (this store keeps "
                 "the old history)")
         writer = Writer(tables, state, envelope, schemas)
+        await _read_unknown_again(writer, js, name)
         if info.last_seq == state.last_seq:
             if envelope is None:  # a first sync of an empty stream: record what it is
                 await loop.run_in_executor(WRITER, writer.append, None, 0, 0, None)
             return writer.result(began)
         return await _batches(writer, js, name, info.last_seq, progress, batch, stop_now,
                               began)
+
+
+async def _read_unknown_again(writer: Writer, js: Any, name: str) -> None:
+    """Runs an older sync recorded as "unknown" gaps, read again (see ``refetch``)."""
+    from eventkit.store import refetch
+
+    loop = asyncio.get_running_loop()
+    runs = await loop.run_in_executor(WRITER, refetch.unknown_runs, writer)
+    if not runs:
+        return
+    finder = GapFinder(js, name)
+    for lo, hi in runs:
+        raws = await refetch.fetch_run(js, name, lo, hi)
+        seqs = [s for raw in raws for s in raw.seq.to_list() if lo <= s <= hi]
+        await finder.refresh()  # what the stream says now
+        rows = classify(refetch.still_missing(seqs, lo, hi), finder)
+        await loop.run_in_executor(WRITER, refetch.refetch_run, writer, lo, hi, raws, rows)
+
+
+def classify(ranges: list[tuple[int, int]], finder: GapFinder) -> pl.DataFrame:
+    from eventkit.store.gaps import classify_gaps
+
+    return classify_gaps(ranges, finder.first_seq, finder.deleted)
 
 
 async def _batches(writer: Writer, js: Any, name: str, stop: int, progress: bool, batch: int,

@@ -50,23 +50,37 @@ def _data_files(path: Path) -> list[Path]:
 
 
 # -- eventkit 0.1 stores ----------------------------------------------------------------
-def _write_old_store(path: Path, events: ek.Events, stream: str, cut: int) -> None:
-    """A store as eventkit 0.1 wrote it: Parquet segments and checkpoint.json (format 1)."""
+def _write_old_store(path: Path, events: ek.Events, stream: str, cut: int,
+                     hole: tuple[int, int] | None = None) -> None:
+    """A store as eventkit 0.1 wrote it: Parquet segments and checkpoint.json (format 1).
+
+    ``hole``: a run it did not get from a short read, recorded as an "unknown" gap.
+    """
     env = events.to_polars()
+    if hole is not None:
+        env = env.filter(~pl.col("seq").is_between(*hole))
     segments = []
-    for lo, hi in ((1, cut), (cut + 1, int(env["seq"][-1]))):
+    for lo, hi in ((1, cut), (cut + 1, int(events.to_polars()["seq"][-1]))):
         part = env.filter(pl.col("seq").is_between(lo, hi))
         name = f"part-{lo:020d}-{hi:020d}.parquet"
         (path / "envelope").mkdir(parents=True, exist_ok=True)
         part.write_parquet(path / "envelope" / name)  # UInt64 seq, nanosecond times
         types = {}
         for t in part["type"].unique(maintain_order=True):
-            typed = events.of_type(t).filter(pl.col("seq").is_between(lo, hi))
+            typed = events.of_type(t).filter(pl.col("seq").is_in(part["seq"].implode()))
             folder = path / "types" / type_dir(t)
             folder.mkdir(parents=True, exist_ok=True)
             typed.write_parquet(folder / name)
             types[t] = typed.height
-        segments.append({"lo": lo, "hi": hi, "events": part.height, "types": types, "gaps": 0})
+        gaps = 0
+        if hole is not None and lo <= hole[0] <= hi:
+            gaps = hole[1] - hole[0] + 1
+            (path / "gaps").mkdir(exist_ok=True)
+            pl.DataFrame({"first_seq": [hole[0]], "last_seq": [hole[1]], "messages": [gaps],
+                          "reason": ["unknown"]}, schema=ek.store.GAP_SCHEMA
+                         ).write_parquet(path / "gaps" / name)
+        segments.append({"lo": lo, "hi": hi, "events": part.height, "types": types,
+                         "gaps": gaps})
     (path / "checkpoint.json").write_text(json.dumps({
         "format": 1, "stream": stream, "stream_created": None, "subjects": [],
         "rules": {"type": "header:Nats-Type,field:type,subject:-1", "key": "field:key",
@@ -94,6 +108,25 @@ def test_an_old_store_is_converted_on_first_open_with_the_same_events(conn, stre
     _write_old_store(again, events, stream, cut=300)
     assert cli.main(["store", "upgrade", str(again)]) == 0
     assert ek.Store(again).scan().collect().equals(events.to_polars())
+
+
+def test_a_run_an_old_sync_marked_unknown_is_read_again(conn, stream, tmp_path):
+    _publish(conn, stream, 300)
+    events = conn.read(stream, progress=False)
+    _write_old_store(tmp_path / "s", events, stream, cut=100, hole=(40, 59))
+    store = ek.Store(tmp_path / "s")
+    assert store.gaps().rows() == [(40, 59, 20, "unknown")] and len(store) == 280
+    _loop.run(conn.jetstream.api(f"STREAM.MSG.DELETE.{stream}", {"seq": 50}))
+    result = store.sync(conn, progress=False)
+    assert result.events == 19 and store.last_seq == 300
+    assert store.gaps().rows() == [(50, 50, 1, "deleted")]
+    want = events.to_polars().filter(pl.col("seq") != 50)
+    assert store.scan().collect().equals(want)
+    for t in events.types:
+        assert store.of_type(t).collect().equals(events.of_type(t).filter(pl.col("seq") != 50))
+    assert len(store) == 299 and store.state().gaps == 1
+    assert store.integrity(conn).ok
+    assert store.sync(conn, progress=False).events == 0  # nothing read twice
 
 
 # -- damage ------------------------------------------------------------------------------
