@@ -254,3 +254,23 @@ with ek.connect({conn.servers[0]!r}) as conn:
     assert store.sync(conn, stream, progress=False).first_seq == (
         held + 1 if held < 20_000 else None)
     assert store.scan().select("seq").collect()["seq"].to_list() == list(range(1, 20_001))
+
+
+def test_the_registry_gives_the_column_types_not_the_first_batch(conn, stream, tmp_path):
+    reg = ek.SchemaRegistry.from_dir(tmp_path / "schemas")
+    reg.register("paid", {"type": "object", "properties": {
+        "type": {"type": "string"}, "key": {"type": "string"},
+        "amount": {"type": "number"}, "at": {"type": "string", "format": "date-time"}}})
+    subject = f"{stream.lower()}.paid"
+    conn.publish_many([subject] * 2, [b'{"type":"paid","key":"a","amount":5,'
+                                      b'"at":"2026-11-01T12:00:00.000000001Z"}'] * 2)
+    store = ek.Store(tmp_path / "s")
+    store.sync(conn, stream, progress=False, registry=reg)
+    conn.publish_many([subject], [b'{"type":"paid","key":"b","amount":5.25,'
+                                  b'"at":"2026-11-01T12:00:01Z"}'])
+    store.sync(conn, progress=False, registry=reg)
+    paid = store.of_type("paid").collect()
+    assert paid.schema["amount"] == pl.Float64  # the schema's "number", though 5 came first
+    assert paid["amount"].to_list() == [5.0, 5.0, 5.25] and store.misfits().is_empty()
+    assert paid["at"][0].isoformat() == "2026-11-01T12:00:00+00:00"  # microseconds shown...
+    assert paid["at"].dt.epoch("ns")[0] % 1000 == 1  # ... the nanosecond kept (at_ns)
