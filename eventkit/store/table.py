@@ -179,21 +179,26 @@ class Tables:
     def state(self, table: DeltaTable | None = None, version: int | None = None
               ) -> State | None:
         """The state the envelope's latest (or ``version``'s) eventkit commit recorded."""
-        table = table if table is not None else self.open(self.envelope, version)
+        if version is not None:  # delta-rs numbers history wrongly on a table loaded at a
+            if self.open(self.envelope, version) is None:  # version: ask the latest one
+                return None
+            table = None
+        table = table if table is not None else self.open(self.envelope)
         if table is None:
             return None
-        for limit in (1, 64):  # newest first; maintenance commits carry no state
+        at = table.version() if version is None else version
+        for limit in (1, 64, None):  # newest first; maintenance commits carry no state
             try:
                 history = table.history(limit)
             except (DeltaError, OSError) as exc:
                 raise self.damaged(self.envelope, str(exc)) from None
             for commit in history:
+                v = int(commit.get("version", at))
                 text = commit.get(META)
-                if text:
-                    v = int(commit.get("version", table.version()))
+                if text and v <= at:  # history is the table's, whatever version was loaded
                     return State.from_json(text, v, self.root)
         raise StoreError(f"{self.envelope} is a Delta table that no eventkit sync wrote "
-                         "(no state in its last 64 commits): sync into another directory")
+                         "(no eventkit state in its commits): sync into another directory")
 
     # -- reading -----------------------------------------------------------
     def files(self, table: DeltaTable) -> tuple[list[str], bool]:

@@ -347,3 +347,27 @@ def test_a_cancelled_sync_leaves_a_readable_store_and_resumes(conn, stream, tmp_
     result = store.sync(conn, progress=False)  # the lock was released
     assert (result.first_seq, result.last_seq) == (held + 1, 200_000)
     assert store.scan().select("seq").collect()["seq"].to_list() == list(range(1, 200_001))
+
+
+def test_time_travel_by_version(conn, stream, tmp_path):
+    store = ek.Store(tmp_path / "s")
+    _publish(conn, stream, 300)
+    store.sync(conn, stream, progress=False)
+    first = store.scan().collect()
+    typed = store.of_type("t1").collect()
+    _publish(conn, stream, 200, start=300)
+    store.sync(conn, progress=False)
+    versions = store.versions()
+    assert versions.columns == ["version", "time", "operation", "last_seq", "events"]
+    assert versions.select("last_seq", "events").rows() == [(300, 300), (500, 500)]
+    assert versions["time"].is_sorted()
+    then = store.at_version(int(versions["version"][0]))
+    assert then.last_seq == 300 and len(then) == 300
+    assert then.scan().collect().equals(first)
+    assert then.of_type("t1").collect().equals(typed)
+    assert "at version 0" in repr(then)
+    with pytest.raises(ek.StoreError, match="read only"):
+        then.sync(conn, progress=False)
+    with pytest.raises(ek.StoreError, match="no version 7"):
+        store.at_version(7)
+    assert store.scan().collect().height == 500  # the store itself is unchanged
