@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import time
 import warnings
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from deltalake import DeltaTable
 
-from eventkit.codec import Hints, decode
+from eventkit.codec import Decoded, Hints, decode
 from eventkit.exceptions import EventkitWarning, StoreError
 from eventkit.store import integrity as _integrity
-from eventkit.store._disk import MISFIT_SCHEMA, fit
+from eventkit.store._disk import MISFIT_SCHEMA, fit, to_disk
 from eventkit.store.table import State, Tables, table_schema
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ __all__ = ["SyncResult", "Writer"]
 _HEAD = ["seq", "subject", "time", "type", "key", "event_time"]
 _HEAD_DISK = frozenset({"seq", "subject", "time", "time_ns", "type", "key", "event_time",
                         "event_time_ns"})
+_SIDE = ThreadPoolExecutor(max_workers=4, thread_name_prefix="eventkit-store-types")
 #: More types than this from one stream: the type rule most likely takes an id.
 MANY_TYPES = 1_000
 
@@ -70,7 +72,21 @@ class Writer:
         return SyncResult(self.state.stream, self.events, self.first_seq, self.state.last_seq,
                           self.gaps, time.perf_counter() - began, stopped)
 
-    def append(self, raw: RawBatch | None, lo: int, hi: int,
+    def decode(self, raw: RawBatch | None) -> Decoded | None:
+        """A batch decoded (on its own thread: the next one decodes while one is written)."""
+        if raw is None or not len(raw):
+            return None
+        seq = raw.seq
+        if not bool((seq.diff().drop_nulls() > 0).all()):
+            raise StoreError(f"a batch of {self.state.stream!r} is not in sequence order: "
+                             "nothing was written")
+        decoded = decode(raw.seq, raw.time, raw.subjects, raw.headers, raw.payloads,
+                         self.state.rules, hints=self.hints)
+        if self.schemas is not None:
+            decoded = self.schemas.apply(decoded, self.state.rules)
+        return decoded
+
+    def append(self, raw: RawBatch | Decoded | Future[Decoded | None] | None, lo: int, hi: int,
                gaps: pl.DataFrame | None) -> None:
         """Store one batch (seqs ``lo..hi``) in one envelope commit."""
         if isinstance(self.failed, KeyboardInterrupt):  # polars took Ctrl-C in this thread
@@ -92,31 +108,31 @@ class Writer:
             self._open[uri] = table
         return self._open[uri]
 
-    def _write(self, uri: str, frame: pl.DataFrame, hi: int, seq: str = "seq") -> None:
+    def _write(self, uri: str, frame: pl.DataFrame, hi: int, seq: str = "seq",
+               disk: bool = False) -> None:
         table = self._table(uri, seq)
         self._open[uri] = self.tables.append(table if table is not None else uri, frame,
-                                             self.state.stream, hi)
+                                             self.state.stream, hi, disk=disk)
         _integrity.record(self.tables, self._open[uri])
 
-    def _append(self, raw: RawBatch | None, lo: int, hi: int,
-                gaps: pl.DataFrame | None) -> None:
+    def _append(self, raw: RawBatch | Decoded | Future[Decoded | None] | None, lo: int,
+                hi: int, gaps: pl.DataFrame | None) -> None:
+        if isinstance(raw, Future):
+            raw = raw.result()
+        decoded = raw if isinstance(raw, Decoded) or raw is None else self.decode(raw)
         n_gaps = int(gaps["messages"].sum()) if gaps is not None and gaps.height else 0
+        if decoded is not None:
+            seq = decoded.envelope["seq"]
+            if len(seq) and (int(seq[0]) < lo or int(seq[-1]) > hi):
+                raise StoreError(f"batch {lo}..{hi} of {self.state.stream!r} is not in "
+                                 "sequence order: nothing was written")
         if gaps is not None and n_gaps:
             self._write(self.tables.gaps, gaps, hi, "first_seq")
-        if raw is None or not len(raw):
+        if decoded is None or not decoded.envelope.height:
             env = None
             types: dict[str, int] = {}
             misfits = 0
         else:
-            seq = raw.seq
-            if int(seq[0]) < lo or int(seq[-1]) > hi or not bool(
-                    (seq.diff().drop_nulls() > 0).all()):
-                raise StoreError(f"batch {lo}..{hi} of {self.state.stream!r} is not in "
-                                 "sequence order: nothing was written")
-            decoded = decode(raw.seq, raw.time, raw.subjects, raw.headers, raw.payloads,
-                             self.state.rules, hints=self.hints)
-            if self.schemas is not None:
-                decoded = self.schemas.apply(decoded, self.state.rules)
             env = decoded.envelope
             types, misfits = self._types(env, decoded.typed, hi)
         state = self.state.advanced(hi, events=env.height if env is not None else 0,
@@ -134,27 +150,53 @@ class Writer:
         self.gaps += n_gaps
         self._warn_many_types()
 
+    def store_old(self, decoded: Decoded, gaps: int = 0) -> None:
+        """Events below the last sequence (a run read again), in one envelope commit."""
+        last = self.state.last_seq
+        env = decoded.envelope
+        types, misfits = self._types(env, decoded.typed, last)
+        state = self.state.advanced(last, events=env.height, types=types, gaps=gaps,
+                                    misfits=misfits)
+        table = self.tables.append(self.envelope if self.envelope is not None
+                                   else self.tables.envelope, env, state.stream, last, state)
+        self.envelope = table
+        _integrity.record(self.tables, table)
+        self.state = State.from_json(state.to_json(), table.version(), self.tables.root)
+        self.events += env.height
+        self.gaps += gaps
+
     def _types(self, env: pl.DataFrame, typed: dict[str, pl.DataFrame], hi: int
                ) -> tuple[dict[str, int], int]:
         counts: dict[str, int] = {}
         bad: list[pl.DataFrame] = []
         parts = env.select([*_HEAD, "data"]).partition_by("type", as_dict=True,
                                                            maintain_order=True)
-        for (event_type,), rows in parts.items():
-            if event_type is None:
-                continue
+
+        def one(event_type: str, rows: pl.DataFrame) -> pl.DataFrame | None:
             head = rows.drop("data")
             fields = typed.get(event_type)
             frame = head if fields is None else head.join(fields, on="seq", how="left",
                                                           maintain_order="left")
             uri = self.tables.of_type(event_type)
             table = self._table(uri)
+            disk = to_disk(frame)
+            misfit = None
             if table is not None:
-                frame, misfit = _fit(frame, table, rows["data"], event_type)
-                if misfit.height:
-                    bad.append(misfit)
-            self._write(uri, frame, hi)
-            counts[event_type] = frame.height
+                schema = table_schema(table)
+                if any(schema.get(n, t) != t for n, t in disk.schema.items()):
+                    disk, misfit = fit(disk, schema, rows["data"], event_type, _HEAD_DISK)
+            self._write(uri, disk, hi, disk=True)
+            return misfit
+
+        # the type tables are independent: their commits run side by side (delta-rs
+        # releases the GIL), and all of them end before the envelope's commit
+        jobs = [(t, _SIDE.submit(one, t, rows)) for (t,), rows in parts.items() if t is not None]
+        wait([job for _, job in jobs])  # all of them ended, whether one failed or not
+        for event_type, job in jobs:
+            misfit = job.result()
+            if misfit is not None and misfit.height:
+                bad.append(misfit)
+            counts[event_type] = parts[(event_type,)].height
         n_bad = sum(b.height for b in bad)
         if bad:
             self._write(self.tables.misfits, pl.concat(bad), hi)
@@ -171,23 +213,6 @@ class Writer:
             "probably takes an entity id: set the type rule (Rules(type='field:type') or "
             "'subject:N' for the token that names the event), or set the stream's metadata "
             "eventkit.type, and sync into a new directory", EventkitWarning, stacklevel=2)
-
-
-def _fit(frame: pl.DataFrame, table: DeltaTable, payloads: pl.Series, event_type: str
-         ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    from eventkit.store._disk import to_disk
-
-    disk = to_disk(frame)
-    schema = table_schema(table)
-    fitted, misfits = fit(disk, schema, payloads, event_type, _HEAD_DISK)
-    return _memory_types(fitted, frame), misfits
-
-
-def _memory_types(disk: pl.DataFrame, like: pl.DataFrame) -> pl.DataFrame:
-    """A fitted disk frame back in memory types (``to_disk`` runs again when written)."""
-    from eventkit.store._disk import from_disk
-
-    return from_disk(disk.lazy(), disk.schema).collect()
 
 
 def _empty_envelope() -> pl.DataFrame:

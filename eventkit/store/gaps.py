@@ -142,15 +142,15 @@ class GapFinder:
             return None
         fresh = False
         if ranges[-1][1] > self.last_seq:
-            await self._refresh()
+            await self.refresh()
             fresh = True
         out = classify_gaps(ranges, self.first_seq, self.deleted)
         if not fresh and (out["reason"] == UNKNOWN).any():
-            await self._refresh()  # deleted since we last asked?
+            await self.refresh()  # deleted since we last asked?
             out = classify_gaps(ranges, self.first_seq, self.deleted)
         return out
 
-    async def _refresh(self) -> None:
+    async def refresh(self) -> None:
         answer = await retrying(lambda: self.js.api(
             f"STREAM.INFO.{self.stream}", {"deleted_details": True}, stream=self.stream))
         state = answer["state"]

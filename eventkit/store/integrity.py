@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ __all__ = ["IntegrityReport", "build_report", "duplicate_msg_ids", "late_events"
            "stream_facts", "verify"]
 
 CHECKSUMS = "checksums.jsonl"
+_APPENDING = threading.Lock()  # type tables are committed side by side
 
 
 def no_misfits() -> pl.DataFrame:
@@ -62,7 +64,7 @@ def record(tables: Tables, table: DeltaTable) -> None:
         lines.append(json.dumps({"file": str(path.relative_to(tables.local)),
                                  "size": add["size"], "sha256": _sha256(path)}))
     if lines:
-        with (tables.local / CHECKSUMS).open("a") as f:
+        with _APPENDING, (tables.local / CHECKSUMS).open("a") as f:
             f.write("\n".join(lines) + "\n")
             f.flush()
             os.fsync(f.fileno())

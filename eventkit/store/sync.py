@@ -45,8 +45,10 @@ except ImportError:  # pragma: no cover
 
 __all__ = ["run_sync"]
 
-# Decoding and writing run here, one batch after another, off the I/O loop.
+# Writing runs here, one batch after another, off the I/O loop; decoding on its own
+# thread, so that a batch decodes while the one before it is written.
 WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventkit-store")
+DECODER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventkit-store-decode")
 _LOCK_TIMEOUT = 10.0  # seconds a sync waits for another one to finish
 _REREADS = 3          # a read that ends short (a replica catching up) is tried again
 
@@ -212,12 +214,36 @@ async def run_sync(store: Store, conn: Connection, stream: str | None,
                 f"ends at seq {info.last_seq}). Sync into a new directory (this store keeps "
                 "the old history)")
         writer = Writer(tables, state, envelope, schemas)
+        await _read_unknown_again(writer, js, name)
         if info.last_seq == state.last_seq:
             if envelope is None:  # a first sync of an empty stream: record what it is
                 await loop.run_in_executor(WRITER, writer.append, None, 0, 0, None)
             return writer.result(began)
         return await _batches(writer, js, name, info.last_seq, progress, batch, stop_now,
                               began)
+
+
+async def _read_unknown_again(writer: Writer, js: Any, name: str) -> None:
+    """Runs an older sync recorded as "unknown" gaps, read again (see ``refetch``)."""
+    from eventkit.store import refetch
+
+    loop = asyncio.get_running_loop()
+    runs = await loop.run_in_executor(WRITER, refetch.unknown_runs, writer)
+    if not runs:
+        return
+    finder = GapFinder(js, name)
+    for lo, hi in runs:
+        raws = await refetch.fetch_run(js, name, lo, hi)
+        seqs = [s for raw in raws for s in raw.seq.to_list() if lo <= s <= hi]
+        await finder.refresh()  # what the stream says now
+        rows = classify(refetch.still_missing(seqs, lo, hi), finder)
+        await loop.run_in_executor(WRITER, refetch.refetch_run, writer, lo, hi, raws, rows)
+
+
+def classify(ranges: list[tuple[int, int]], finder: GapFinder) -> pl.DataFrame:
+    from eventkit.store.gaps import classify_gaps
+
+    return classify_gaps(ranges, finder.first_seq, finder.deleted)
 
 
 async def _batches(writer: Writer, js: Any, name: str, stop: int, progress: bool, batch: int,
@@ -242,7 +268,9 @@ async def _batches(writer: Writer, js: Any, name: str, stop: int, progress: bool
                     found = await gaps.find(prev, raw.seq) if gaps else None
                     raw, hi, found, short = _until_unknown(raw, prev, found)
                     if raw is not None or found is not None or hi > prev:
-                        pending.append(WRITER.submit(writer.append, raw, prev + 1, hi, found))
+                        decoded = DECODER.submit(writer.decode, raw)
+                        pending.append(WRITER.submit(writer.append, decoded, prev + 1, hi,
+                                                     found))
                         bar.update(hi - prev)
                         prev = hi
                     while len(pending) > 1:  # one batch written while the next arrives
@@ -280,9 +308,9 @@ async def _batches(writer: Writer, js: Any, name: str, stop: int, progress: bool
         started = [asyncio.wrap_future(f) for f in pending if not f.cancelled()]
         if started:
             await asyncio.wait(started)
-            for ended in started:  # the error that stops the sync is raised already
-                if not ended.cancelled():
-                    ended.exception()
+            for done in started:  # the first failure is raised already; the rest were its echo
+                if not done.cancelled():
+                    done.exception()
     return writer.result(began, stopped if stopped != "stopped" else None)
 
 

@@ -44,6 +44,8 @@ __all__ = ["FORMAT", "State", "Tables"]
 
 FORMAT = 2
 META = "eventkit"  #: the commit-metadata key of the store's state
+#: How delta-rs says the disk is full (ENOSPC, EDQUOT, EFBIG: a file-size limit).
+_FULL = ("No space", "os error 28", "quota", "os error 122", "File too large", "os error 27")
 _LOG_ENTRY = re.compile(r"^\d{20}\.(json|checkpoint\.parquet)$")
 _WRITER = WriterProperties(compression="ZSTD", max_row_group_size=64 * 1024)
 _CREATE = {"delta.logRetentionDuration": "interval 3650 days"}  # keep history for versions()
@@ -150,19 +152,22 @@ class Tables:
         if self.local is not None and self.local.exists() and not self.local.is_dir():
             raise StoreError(f"the store {self.local} is a file, not a directory: give the "
                              "store a directory of its own")
-        try:
-            return DeltaTable(uri, version=version, storage_options=self.options)
-        except TableNotFoundError:
-            log = Path(uri) / "_delta_log"
-            if self.local is not None and log.is_dir() and any(
-                    _LOG_ENTRY.match(p.name) for p in log.iterdir()):
-                raise self.damaged(uri, "its log has no readable first entry") from None
-            return None  # no table, or its first commit is being written
-        except (DeltaError, OSError, ValueError) as exc:
-            if version is not None and "version" in str(exc).lower():
-                raise StoreError(f"the store {self.root} has no version {version} "
-                                 f"({exc})") from None
-            raise self.damaged(uri, str(exc)) from None
+        for attempt in range(2):
+            try:
+                return DeltaTable(uri, version=version, storage_options=self.options)
+            except TableNotFoundError:
+                log = Path(uri) / "_delta_log"
+                if self.local is None or not log.is_dir() or not any(
+                        _LOG_ENTRY.match(p.name) for p in log.iterdir()):
+                    return None  # no table, or its first commit is being written
+                if attempt:  # a first entry written while we looked is read the second time
+                    raise self.damaged(uri, "its log has no readable first entry") from None
+            except (DeltaError, OSError, ValueError) as exc:
+                if version is not None and "version" in str(exc).lower():
+                    raise StoreError(f"the store {self.root} has no version {version} "
+                                     f"({exc})") from None
+                raise self.damaged(uri, str(exc)) from None
+        return None
 
     def damaged(self, uri: str, why: str) -> StoreError:
         return StoreError(
@@ -174,20 +179,26 @@ class Tables:
     def state(self, table: DeltaTable | None = None, version: int | None = None
               ) -> State | None:
         """The state the envelope's latest (or ``version``'s) eventkit commit recorded."""
-        table = table if table is not None else self.open(self.envelope, version)
+        if version is not None:  # delta-rs numbers history wrongly on a table loaded at a
+            if self.open(self.envelope, version) is None:  # version: ask the latest one
+                return None
+            table = None
+        table = table if table is not None else self.open(self.envelope)
         if table is None:
             return None
-        try:
-            history = table.history(64)
-        except (DeltaError, OSError) as exc:
-            raise self.damaged(self.envelope, str(exc)) from None
-        for commit in history:  # newest first; maintenance commits carry no state
-            text = commit.get(META)
-            if text:
-                v = int(commit.get("version", table.version()))
-                return State.from_json(text, v, self.root)
+        at = table.version() if version is None else version
+        for limit in (1, 64, None):  # newest first; maintenance commits carry no state
+            try:
+                history = table.history(limit)
+            except (DeltaError, OSError) as exc:
+                raise self.damaged(self.envelope, str(exc)) from None
+            for commit in history:
+                v = int(commit.get("version", at))
+                text = commit.get(META)
+                if text and v <= at:  # history is the table's, whatever version was loaded
+                    return State.from_json(text, v, self.root)
         raise StoreError(f"{self.envelope} is a Delta table that no eventkit sync wrote "
-                         "(no state in its last 64 commits): sync into another directory")
+                         "(no eventkit state in its commits): sync into another directory")
 
     # -- reading -----------------------------------------------------------
     def files(self, table: DeltaTable) -> tuple[list[str], bool]:
@@ -248,13 +259,17 @@ class Tables:
 
     # -- writing -----------------------------------------------------------
     def append(self, target: str | DeltaTable, frame: pl.DataFrame, stream: str,
-               last_seq: int, state: State | None = None) -> DeltaTable:
-        """One commit of ``frame`` (in memory types) carrying ``last_seq`` as its ``txn``."""
+               last_seq: int, state: State | None = None, *, disk: bool = False) -> DeltaTable:
+        """One commit of ``frame`` carrying ``last_seq`` as its ``txn``.
+
+        ``frame`` is in memory types, or with ``disk`` already in disk types.
+        """
         meta = {META: state.to_json()} if state is not None else None
         props = CommitProperties(
             app_transactions=[Transaction(app_id=stream, version=last_seq)],
             custom_metadata=meta)
-        data = to_disk(frame).rechunk().to_arrow()  # one batch: delta-rs keeps its row order
+        # one record batch: delta-rs then keeps its row order (several may interleave)
+        data = (frame if disk else to_disk(frame)).rechunk().to_arrow()
         try:
             write_deltalake(target, data, mode="append", schema_mode="merge",
                             writer_properties=_WRITER, commit_properties=props,
@@ -263,7 +278,7 @@ class Tables:
         except OSError as exc:
             raise _disk_error(exc, self.root) from None
         except DeltaError as exc:
-            if "No space" in str(exc) or "quota" in str(exc).lower():
+            if any(sign in str(exc) for sign in _FULL):
                 raise _disk_error(exc, self.root) from None
             raise StoreError(f"writing to the store {self.root} failed: {exc}") from None
         if isinstance(target, DeltaTable):

@@ -14,6 +14,7 @@ import pytest
 import eventkit as ek
 from eventkit import cli
 from eventkit.source import _loop
+from tests.eventually import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -308,15 +309,30 @@ def test_a_cancelled_sync_leaves_a_readable_store_and_resumes(conn, stream, tmp_
         _publish(conn, stream, 20_000, start=start)
     store = ek.Store(tmp_path / "s")
 
-    async def interrupted() -> None:  # what Ctrl-C in a notebook does to a running sync
+    async def interrupted() -> float:  # what Ctrl-C in a notebook does to a running sync
         task = asyncio.ensure_future(store.async_sync(conn, stream, progress=False, batch=2000))
         while store.last_seq == 0:
             await asyncio.sleep(0.005)
         task.cancel()
+        cancelled = time.monotonic()
         with pytest.raises(asyncio.CancelledError):
             await task
+        return cancelled
 
-    asyncio.run(interrupted())
+    cancelled = asyncio.run(interrupted())
+    # it stops promptly: the store's lock is free within a second of the cancel
+
+    def free() -> bool:
+        with (tmp_path / "s" / ".lock").open("a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            return True
+
+    eventually(free, 1.0)
+    assert time.monotonic() - cancelled < 1.5
     # the sync ends on eventkit's own loop after the batch it was writing; readable meanwhile
     for _ in range(5):
         seqs = ek.Store(tmp_path / "s").scan().select("seq").collect()["seq"]
@@ -341,3 +357,27 @@ def test_a_first_sync_with_a_filter_that_matches_nothing_refuses_and_binds_nothi
         store.sync(conn, stream, subjects=f"{stream.lower()}.t9", progress=False)
     result = store.sync(conn, stream, subjects=f"{stream.lower()}.t1", progress=False)
     assert result.events == 10  # the store was free to take the right filter
+
+
+def test_time_travel_by_version(conn, stream, tmp_path):
+    store = ek.Store(tmp_path / "s")
+    _publish(conn, stream, 300)
+    store.sync(conn, stream, progress=False)
+    first = store.scan().collect()
+    typed = store.of_type("t1").collect()
+    _publish(conn, stream, 200, start=300)
+    store.sync(conn, progress=False)
+    versions = store.versions()
+    assert versions.columns == ["version", "time", "operation", "last_seq", "events"]
+    assert versions.select("last_seq", "events").rows() == [(300, 300), (500, 500)]
+    assert versions["time"].is_sorted()
+    then = store.at_version(int(versions["version"][0]))
+    assert then.last_seq == 300 and len(then) == 300
+    assert then.scan().collect().equals(first)
+    assert then.of_type("t1").collect().equals(typed)
+    assert "at version 0" in repr(then)
+    with pytest.raises(ek.StoreError, match="read only"):
+        then.sync(conn, progress=False)
+    with pytest.raises(ek.StoreError, match="no version 7"):
+        store.at_version(7)
+    assert store.scan().collect().height == 500  # the store itself is unchanged

@@ -50,23 +50,37 @@ def _data_files(path: Path) -> list[Path]:
 
 
 # -- eventkit 0.1 stores ----------------------------------------------------------------
-def _write_old_store(path: Path, events: ek.Events, stream: str, cut: int) -> None:
-    """A store as eventkit 0.1 wrote it: Parquet segments and checkpoint.json (format 1)."""
+def _write_old_store(path: Path, events: ek.Events, stream: str, cut: int,
+                     hole: tuple[int, int] | None = None) -> None:
+    """A store as eventkit 0.1 wrote it: Parquet segments and checkpoint.json (format 1).
+
+    ``hole``: a run it did not get from a short read, recorded as an "unknown" gap.
+    """
     env = events.to_polars()
+    if hole is not None:
+        env = env.filter(~pl.col("seq").is_between(*hole))
     segments = []
-    for lo, hi in ((1, cut), (cut + 1, int(env["seq"][-1]))):
+    for lo, hi in ((1, cut), (cut + 1, int(events.to_polars()["seq"][-1]))):
         part = env.filter(pl.col("seq").is_between(lo, hi))
         name = f"part-{lo:020d}-{hi:020d}.parquet"
         (path / "envelope").mkdir(parents=True, exist_ok=True)
         part.write_parquet(path / "envelope" / name)  # UInt64 seq, nanosecond times
         types = {}
         for t in part["type"].unique(maintain_order=True):
-            typed = events.of_type(t).filter(pl.col("seq").is_between(lo, hi))
+            typed = events.of_type(t).filter(pl.col("seq").is_in(part["seq"].implode()))
             folder = path / "types" / type_dir(t)
             folder.mkdir(parents=True, exist_ok=True)
             typed.write_parquet(folder / name)
             types[t] = typed.height
-        segments.append({"lo": lo, "hi": hi, "events": part.height, "types": types, "gaps": 0})
+        gaps = 0
+        if hole is not None and lo <= hole[0] <= hi:
+            gaps = hole[1] - hole[0] + 1
+            (path / "gaps").mkdir(exist_ok=True)
+            pl.DataFrame({"first_seq": [hole[0]], "last_seq": [hole[1]], "messages": [gaps],
+                          "reason": ["unknown"]}, schema=ek.store.GAP_SCHEMA
+                         ).write_parquet(path / "gaps" / name)
+        segments.append({"lo": lo, "hi": hi, "events": part.height, "types": types,
+                         "gaps": gaps})
     (path / "checkpoint.json").write_text(json.dumps({
         "format": 1, "stream": stream, "stream_created": None, "subjects": [],
         "rules": {"type": "header:Nats-Type,field:type,subject:-1", "key": "field:key",
@@ -94,6 +108,25 @@ def test_an_old_store_is_converted_on_first_open_with_the_same_events(conn, stre
     _write_old_store(again, events, stream, cut=300)
     assert cli.main(["store", "upgrade", str(again)]) == 0
     assert ek.Store(again).scan().collect().equals(events.to_polars())
+
+
+def test_a_run_an_old_sync_marked_unknown_is_read_again(conn, stream, tmp_path):
+    _publish(conn, stream, 300)
+    events = conn.read(stream, progress=False)
+    _write_old_store(tmp_path / "s", events, stream, cut=100, hole=(40, 59))
+    store = ek.Store(tmp_path / "s")
+    assert store.gaps().rows() == [(40, 59, 20, "unknown")] and len(store) == 280
+    _loop.run(conn.jetstream.api(f"STREAM.MSG.DELETE.{stream}", {"seq": 50}))
+    result = store.sync(conn, progress=False)
+    assert result.events == 19 and store.last_seq == 300
+    assert store.gaps().rows() == [(50, 50, 1, "deleted")]
+    want = events.to_polars().filter(pl.col("seq") != 50)
+    assert store.scan().collect().equals(want)
+    for t in events.types:
+        assert store.of_type(t).collect().equals(events.of_type(t).filter(pl.col("seq") != 50))
+    assert len(store) == 299 and store.state().gaps == 1
+    assert store.integrity(conn).ok
+    assert store.sync(conn, progress=False).events == 0  # nothing read twice
 
 
 # -- damage ------------------------------------------------------------------------------
@@ -194,3 +227,50 @@ def test_a_rebuilt_store_refuses_a_recreated_stream(conn, stream, tmp_path):
     with pytest.raises(ek.StoreError, match="deleted and created again"):
         rebuilt.sync(conn, progress=False)
     assert len(rebuilt) == 50
+
+
+def test_a_full_disk_is_a_store_error_and_loses_nothing(conn, stream, tmp_path):
+    # a file-size limit makes every write past 60 kB fail as a full disk does (EFBIG)
+    _publish(conn, stream, 20_000)
+    script = f"""
+import resource, signal, eventkit as ek
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))
+with ek.connect({conn.servers[0]!r}) as conn:
+    try:
+        ek.Store({str(tmp_path / "s")!r}).sync(conn, {stream!r}, progress=False, batch=2000)
+    except ek.StoreError as exc:
+        print("StoreError:", exc)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    assert "StoreError:" in out.stdout and "Free space" in out.stdout, out
+    assert "Future exception was never retrieved" not in out.stderr
+    assert "ComputeError" not in out.stdout + out.stderr
+    store = ek.Store(tmp_path / "s")  # what was committed is intact, and the sync resumes
+    held = store.last_seq
+    seqs = store.scan().select("seq").collect()["seq"].to_list()
+    assert seqs == list(range(1, held + 1))
+    assert store.sync(conn, stream, progress=False).first_seq == (
+        held + 1 if held < 20_000 else None)
+    assert store.scan().select("seq").collect()["seq"].to_list() == list(range(1, 20_001))
+
+
+def test_the_registry_gives_the_column_types_not_the_first_batch(conn, stream, tmp_path):
+    reg = ek.SchemaRegistry.from_dir(tmp_path / "schemas")
+    reg.register("paid", {"type": "object", "properties": {
+        "type": {"type": "string"}, "key": {"type": "string"},
+        "amount": {"type": "number"}, "at": {"type": "string", "format": "date-time"}}})
+    subject = f"{stream.lower()}.paid"
+    conn.publish_many([subject] * 2, [b'{"type":"paid","key":"a","amount":5,'
+                                      b'"at":"2026-11-01T12:00:00.000000001Z"}'] * 2)
+    store = ek.Store(tmp_path / "s")
+    store.sync(conn, stream, progress=False, registry=reg)
+    conn.publish_many([subject], [b'{"type":"paid","key":"b","amount":5.25,'
+                                  b'"at":"2026-11-01T12:00:01Z"}'])
+    store.sync(conn, progress=False, registry=reg)
+    paid = store.of_type("paid").collect()
+    assert paid.schema["amount"] == pl.Float64  # the schema's "number", though 5 came first
+    assert paid["amount"].to_list() == [5.0, 5.0, 5.25] and store.misfits().is_empty()
+    assert paid["at"][0].isoformat() == "2026-11-01T12:00:00+00:00"  # microseconds shown...
+    assert paid["at"].dt.epoch("ns")[0] % 1000 == 1  # ... the nanosecond kept (at_ns)

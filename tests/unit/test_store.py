@@ -29,7 +29,7 @@ def _raw(seqs: list[int], payloads: list[bytes] | None = None) -> RawBatch:
                             for s in seqs]
     return RawBatch(pl.Series(seqs, dtype=pl.UInt64),
                     pl.Series([T0] * n).cast(pl.Datetime("ns", "UTC")),
-                    [b"ev.x"] * n, [None] * n, payloads)
+                    [b"ev.x"] * n, {}, payloads)
 
 
 def _ranges(seqs: set[int]) -> list[tuple[int, int]]:
@@ -180,10 +180,10 @@ def test_a_sync_killed_before_its_envelope_commit_leaves_nothing_visible(tmp_pat
     # killed after the type tables of the next batch were committed, before the envelope's
     real = Tables.append
 
-    def append(self, target, frame, stream, last_seq, state=None):
+    def append(self, target, frame, stream, last_seq, state=None, **kw):
         if state is not None:
             raise OSError("killed")
-        return real(self, target, frame, stream, last_seq, state)
+        return real(self, target, frame, stream, last_seq, state, **kw)
 
     monkeypatch.setattr(Tables, "append", append)
     with pytest.raises(OSError):
@@ -239,3 +239,27 @@ def test_a_value_that_does_not_fit_its_column_is_flagged_never_widened(tmp_path)
     assert report.misfits.height == 2 and "p.amount: 1 string in a Float64 column" in str(report)
     with pytest.raises(ek.StoreError, match="types present: p"):
         store.of_type("q")
+
+
+def test_a_type_rule_that_yields_many_types_warns_and_says_which_rule(tmp_path, monkeypatch):
+    import eventkit.store._writer as writer_module
+
+    monkeypatch.setattr(writer_module, "MANY_TYPES", 5)
+    writer = _writer(tmp_path)
+    payloads = [b'{"key":"k","n":%d}' % i for i in range(8)]
+    raw = _raw(list(range(1, 9)), payloads)
+    raw = type(raw)(raw.seq, raw.time, [b"ev.ride-%d" % i for i in range(8)], {}, payloads)
+    with pytest.warns(ek.EventkitWarning, match=r"8 event types.*type rule"):
+        writer.append(raw, 1, 8, None)
+
+
+def test_a_run_the_stream_does_not_explain_is_not_a_gap():
+    from eventkit.store.sync import _until_unknown
+
+    raw = _raw([1, 2, 3, 7, 8])
+    found = classify_gaps([(4, 6)], first_seq=1, deleted=[4])
+    part, hi, gaps, short = _until_unknown(raw, 0, found)
+    assert part is not None and part.seq.to_list() == [1, 2, 3]
+    assert hi == 4 and gaps.rows() == [(4, 4, 1, "deleted")] and short == (5, 6)
+    explained = classify_gaps([(4, 6)], first_seq=1, deleted=[4, 5, 6])
+    assert _until_unknown(raw, 0, explained)[1:] == (8, explained, None)
