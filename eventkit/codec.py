@@ -571,6 +571,29 @@ def union(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
         return pl.concat(frames, how="diagonal_relaxed", rechunk=False)
 
 
+def _json_text(value: object) -> str:
+    """A nested value as JSON text, keys whose value is null left out.
+
+    In a struct column a key that was absent and a key that was null are the
+    same null, and a batch read with a learned schema fills in every key of
+    it: leaving null keys out writes ``{}`` for ``{}`` however the batches were
+    cut (the payload itself stays in ``data``).
+
+    >>> _json_text({"x": None, "y": [{"z": None, "w": 1}]})
+    '{"y":[{"w":1}]}'
+    """
+    return orjson.dumps(_without_nulls(value.to_list() if isinstance(value, pl.Series)
+                                       else value)).decode()
+
+
+def _without_nulls(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
 def _widens(dtypes: set[pl.DataType]) -> bool:
     """Numbers widen to a common number; structs and lists merge their own way."""
     return (all(d.is_numeric() for d in dtypes) or all(isinstance(d, pl.Struct) for d in dtypes)
@@ -583,13 +606,8 @@ def _as_text(frame: pl.DataFrame, names: list[str], decimals: set[str]) -> list[
         if name not in frame.columns:
             continue
         dtype = frame.schema[name]
-        if isinstance(dtype, pl.Struct):  # a missing object stays missing, not "null"
-            out.append(pl.when(pl.col(name).is_not_null())
-                       .then(pl.col(name).struct.json_encode()).alias(name))
-        elif dtype.is_nested():
-            out.append(pl.col(name).map_elements(
-                lambda v: orjson.dumps(v.to_list() if isinstance(v, pl.Series) else v).decode(),
-                return_dtype=pl.String))
+        if dtype.is_nested():  # a missing object stays missing, not "null"
+            out.append(pl.col(name).map_elements(_json_text, return_dtype=pl.String))
         elif dtype.is_integer() and name in decimals:
             out.append(pl.col(name).cast(pl.Float64).cast(pl.String))
         else:
