@@ -195,7 +195,9 @@ def _schema_list(args: argparse.Namespace) -> int:
 
 
 def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    schema = sub.add_parser("schema", help="a schema registry: infer, register, check, list")
+    schema = sub.add_parser("schema", help="a schema registry: infer, register, check, list",
+                            epilog="example: eventkit schema infer --stream RIDES --out s/ && "
+                                   "eventkit schema register --from s/")
     commands = schema.add_subparsers(dest="schema_command", required=True)
 
     def common(p: argparse.ArgumentParser, *, registry: bool, stream: bool) -> None:
@@ -213,13 +215,18 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
             p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     infer = commands.add_parser("infer", help="propose a JSON Schema per event type and "
-                                              "version from a stream's events")
+                                              "version from a stream's events",
+                                epilog="example: eventkit schema infer --stream RIDES "
+                                       "--out schemas/")
     common(infer, registry=False, stream=True)
     infer.add_argument("--out", help="write <out>/<type>/v<N>.json (else print JSON)")
     infer.add_argument("--limit", type=int, help="events looked at per type and version")
     infer.set_defaults(run=_schema_infer)
     register = commands.add_parser("register", help="register schemas, checked against the "
-                                                     "earlier versions")
+                                                     "earlier versions",
+                                   epilog="examples: eventkit schema register --from schemas/ "
+                                          "| eventkit schema register trip_completed v3.json "
+                                          "--compatibility FULL --dir schemas/")
     common(register, registry=True, stream=False)
     register.add_argument("type", nargs="?", help="event type")
     register.add_argument("file", nargs="?", help="JSON Schema file")
@@ -233,12 +240,15 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                                "undeclared field; lenient: writers write only declared fields")
     register.set_defaults(run=_schema_register)
     check = commands.add_parser("check", help="validate a stream's events against the "
-                                              "registered schemas (exit 1 on violations)")
+                                              "registered schemas (exit 1 on violations)",
+                                epilog="example: eventkit schema check --stream RIDES "
+                                       "--out violations.parquet")
     common(check, registry=True, stream=True)
     check.add_argument("--out", help="write every violation to this Parquet file")
     check.add_argument("--rows", type=int, default=20, help="summary rows shown")
     check.set_defaults(run=_schema_check)
-    listing = commands.add_parser("list", help="the registered types, versions and modes")
+    listing = commands.add_parser("list", help="the registered types, versions and modes",
+                                  epilog="example: eventkit schema list --dir schemas/")
     common(listing, registry=True, stream=False)
     listing.set_defaults(run=_schema_list)
 

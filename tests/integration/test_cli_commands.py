@@ -82,8 +82,9 @@ def test_version_and_help_are_plain_text():
         assert command in top
         text = run(command, "--help").stdout
         assert "``" not in text and ":meth:" not in text  # no reST in help
-        if command != "schema":
-            assert "example" in text
+        assert "example" in text
+    for command in ("infer", "register", "check", "list"):
+        assert "example" in run("schema", command, "--help").stdout
 
 
 def test_streams_lists_counts_and_json(secured):
