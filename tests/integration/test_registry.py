@@ -169,7 +169,12 @@ def test_the_schema_commands(server, rides, tmp_path, capsys, bucket):
     assert (proposed / "payment_captured" / "v2.json").exists()
     out = capsys.readouterr().out
     assert "wrote" in out and "eventkit schema register --from" in out
-    # version 2 of payment_captured adds required fields: BACKWARD refuses it, by name
+    # version 2 of payment_captured adds required fields: the history broke BACKWARD, and
+    # infer said so in the type's config.json, which register --from honours
+    assert "payment_captured: the history changed it incompatibly" in out
+    config = proposed / "payment_captured" / "config.json"
+    assert json.loads(config.read_text()) == {"compatibility": "NONE"}
+    config.unlink()  # without it BACKWARD refuses v2, by name
     assert main(["schema", "register", "--from", str(proposed), "--dir", str(folder)]) == 2
     err = capsys.readouterr().err
     assert "payment_captured" in err and "adding a required field" in err
