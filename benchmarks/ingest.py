@@ -151,8 +151,8 @@ def main() -> None:
         return
 
     import eventkit as ek
-    from sample_data import generate
-    from sample_data.publish import publish
+    from eventkit.sample import generate
+    from eventkit.sample.publish import publish
 
     t = time.perf_counter()
     frame = generate(seed=11, n_events=args.events)

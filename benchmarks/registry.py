@@ -60,8 +60,8 @@ def main() -> None:
     import eventkit as ek
     from eventkit.codec import combine, decode
     from eventkit.envelope import Rules
-    from sample_data import generate
-    from sample_data.rides import RULES
+    from eventkit.sample import generate
+    from eventkit.sample.rides import RULES
 
     t = time.perf_counter()
     frame = generate(seed=11, n_events=args.events)

@@ -47,8 +47,8 @@ def _median(fn, runs: int = 3) -> tuple[float, object]:  # type: ignore[no-untyp
 
 
 def throughput(n_events: int) -> None:
-    from sample_data import generate
-    from sample_data.publish import publish
+    from eventkit.sample import generate
+    from eventkit.sample.publish import publish
 
     with tempfile.TemporaryDirectory() as tmp, ek.EmbeddedServer() as server, \
             ek.connect(server.url) as conn:

@@ -126,8 +126,8 @@ def _run(url: str, path: Path, mode: str = "--child") -> dict[str, float]:
 
 
 def _grow(conn: object, have: int, want: int) -> int:
-    from sample_data import generate
-    from sample_data.publish import publish
+    from eventkit.sample import generate
+    from eventkit.sample.publish import publish
 
     while have < want:
         n = min(1_000_000, want - have)

@@ -42,7 +42,7 @@ def sample_events(n: int) -> object:
     from eventkit.codec import decode
     from eventkit.envelope import TIME, Rules
     from eventkit.events import Events
-    from sample_data.rides import RULES, generate
+    from eventkit.sample.rides import RULES, generate
 
     frame = generate(n_events=int(n * 1.03)).head(n)
     blocks = [None if h is None else (

@@ -15,6 +15,7 @@ from eventkit.exceptions import (
     ConnectionFailedError,
     EventkitError,
     EventkitWarning,
+    MissingDependencyError,
     PermissionDeniedError,
     PublishError,
     ReadInterruptedError,
@@ -32,7 +33,17 @@ from eventkit.server import EmbeddedServer
 from eventkit.source.jetstream import StreamInfo
 from eventkit.store import Store
 
-__version__ = "0.1.0"
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("eventkit")
+    except PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
+        return "0+unknown"
+
+
+__version__ = _version()
 
 __all__ = [
     "ENVELOPE_SCHEMA",
@@ -47,6 +58,7 @@ __all__ = [
     "Events",
     "Fold",
     "Latest",
+    "MissingDependencyError",
     "PermissionDeniedError",
     "PublishError",
     "ReadInfo",

@@ -43,8 +43,14 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import altair as alt
 import polars as pl
+
+try:
+    import altair as alt
+except ImportError as exc:  # the core installs without the jupyter extra
+    from eventkit._deps import missing
+
+    raise missing("altair", "eventkit.charts") from exc
 
 from eventkit import _offline, query
 from eventkit._time import Duration, to_duration, to_instant

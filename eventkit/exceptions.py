@@ -9,6 +9,7 @@ password, token, seed or JWT.
     EventkitError
     ├── ConfigurationError (ValueError)     bad argument or setting
     │   └── TimeArgumentError               a time/position the caller gave
+    ├── MissingDependencyError (ImportError) an extra is not installed (names it)
     ├── ServerNotFoundError                  no nats-server binary to start
     ├── ConnectionFailedError                server unreachable, TLS refused
     │   └── AuthenticationError             wrong or missing credentials
@@ -36,6 +37,7 @@ __all__ = [
     "ConnectionFailedError",
     "EventkitError",
     "EventkitWarning",
+    "MissingDependencyError",
     "PermissionDeniedError",
     "PublishError",
     "ReadInterruptedError",
@@ -59,6 +61,13 @@ class ConfigurationError(EventkitError, ValueError):
 
 class TimeArgumentError(ConfigurationError):
     """A time, duration or position argument could not be understood."""
+
+
+class MissingDependencyError(EventkitError, ImportError):
+    """A part of eventkit needs a package of an extra that is not installed.
+
+    The message names the extra: ``pip install 'eventkit[jupyter]'``.
+    """
 
 
 class ServerNotFoundError(EventkitError):

@@ -1,6 +1,6 @@
 """Reports: a parameterised notebook run on a stream, written as one self-contained HTML file.
 
-A report runs a notebook (the shipped ``notebooks/05_report.ipynb`` or your
+A report runs a notebook (the shipped ``eventkit/report.ipynb`` or your
 own) with parameters injected after its cell tagged ``parameters``, the way
 papermill does, executes it in a fresh kernel, and writes the outputs (not
 the code) into one HTML page: charts are inline SVG drawn offline, and the
@@ -23,6 +23,7 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,8 @@ from eventkit.exceptions import ConfigurationError, EventkitError
 
 __all__ = ["DEFAULT_NOTEBOOK", "report", "rerun"]
 
-#: The report notebook that ships with eventkit.
-DEFAULT_NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "05_report.ipynb"
+#: The report notebook that ships with eventkit (package data; copy it to start your own).
+DEFAULT_NOTEBOOK = Path(str(resources.files("eventkit").joinpath("report.ipynb")))
 
 _PIN = re.compile(r'<script type="application/json" id="eventkit-pin">(.*?)</script>', re.S)
 
@@ -130,10 +131,15 @@ def read_pin(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def _run(notebook: Path, params: dict[str, Any], out: Path, timeout: float) -> Path:
-    import nbformat
-    from jupyter_client.manager import AsyncKernelManager
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    try:
+        import nbformat
+        from jupyter_client.manager import AsyncKernelManager
+        from nbclient import NotebookClient
+        from nbclient.exceptions import CellExecutionError
+    except ImportError as exc:  # the core installs without the report extra
+        from eventkit._deps import missing
+
+        raise missing(exc.name or "nbclient", "eventkit report") from exc
 
     if not notebook.is_file():
         raise ConfigurationError(f"no report notebook at {notebook}")

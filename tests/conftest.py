@@ -26,7 +26,7 @@ def fresh_server() -> Iterator[ek.EmbeddedServer]:
 @pytest.fixture(scope="session")
 def rides(server: ek.EmbeddedServer) -> Iterator[ek.StreamInfo]:
     """The shipped sample history, published once to stream RIDES."""
-    from sample_data.publish import publish
+    from eventkit.sample.publish import publish
 
     with ek.connect(server.url) as conn:
         yield publish(conn)

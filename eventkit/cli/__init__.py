@@ -26,6 +26,8 @@ import sys
 import textwrap
 from collections.abc import Sequence
 
+from eventkit import __version__
+
 __all__ = ["main"]
 
 
@@ -40,7 +42,7 @@ def parser() -> argparse.ArgumentParser:
         prog="eventkit", description=_COMMANDS,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Run 'eventkit COMMAND --help' for a command's options and an example.")
-    top.add_argument("--version", action="version", version=f"eventkit {_version()}")
+    top.add_argument("--version", action="version", version=f"eventkit {__version__}")
     top.add_argument("--debug", action="store_true", help="show the whole traceback of an error")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _run.add(sub)
@@ -67,12 +69,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"eventkit {args.command}: interrupted", file=sys.stderr)
         return 130
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("eventkit")
-    except PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
-        return "unknown"

@@ -16,8 +16,8 @@ def demo(args: argparse.Namespace) -> int:
 
     import eventkit as ek
     from eventkit import charts
-    from sample_data import load
-    from sample_data.publish import publish
+    from eventkit.sample import load
+    from eventkit.sample.publish import publish
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -73,7 +73,7 @@ def serve(args: argparse.Namespace) -> int:
     print(f"nats-server with JetStream at {server.url}  (store: {server.store_dir})")
     print("Ctrl-C stops it.", flush=True)
     if args.sample:
-        from sample_data.publish import publish
+        from eventkit.sample.publish import publish
 
         with ek.connect(server.url) as conn:
             info = publish(conn)

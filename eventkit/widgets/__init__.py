@@ -13,6 +13,15 @@ widget where widgets cannot run. No connection, URL or credential is ever
 kept in a widget's state.
 """
 
+try:
+    import altair  # noqa: F401
+    import anywidget  # noqa: F401
+    import ipywidgets  # noqa: F401
+except ImportError as exc:  # the core installs without the jupyter extra
+    from eventkit._deps import missing
+
+    raise missing(exc.name or "ipywidgets", "eventkit.widgets") from exc
+
 from eventkit._offline import enable_offline
 from eventkit.widgets.explorer import Explorer
 from eventkit.widgets.livetail import LiveTail

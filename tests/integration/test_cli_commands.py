@@ -31,7 +31,7 @@ ANSI = re.compile(r"\x1b\[")
 @pytest.fixture(scope="module")
 def secured() -> Iterator[tuple[ek.EmbeddedServer, ek.StreamInfo]]:
     """A server that wants a password, holding the sample history in stream RIDES."""
-    from sample_data.publish import publish
+    from eventkit.sample.publish import publish
 
     config = f'authorization {{ user: "cli", password: "{PASSWORD}" }}\n'
     with ek.EmbeddedServer(config=config) as server:

@@ -85,8 +85,8 @@ def test_server_without_jetstream_is_named():
 def test_server_gone_for_good_mid_read_is_a_bounded_clear_error(fresh_server):
     import threading
 
-    from sample_data import generate
-    from sample_data.publish import publish
+    from eventkit.sample import generate
+    from eventkit.sample.publish import publish
 
     with ek.connect(fresh_server.url) as conn:
         publish(conn, generate(seed=4, n_events=150_000))

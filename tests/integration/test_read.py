@@ -179,8 +179,8 @@ def test_streams_lists_counts_and_ranges(rides, conn):
 
 
 def test_read_survives_a_server_restart_mid_read(fresh_server):
-    from sample_data import generate
-    from sample_data.publish import publish
+    from eventkit.sample import generate
+    from eventkit.sample.publish import publish
 
     with ek.connect(fresh_server.url) as conn:
         info = publish(conn, generate(seed=3, n_events=150_000))

@@ -38,8 +38,8 @@ ODD_HEADERS = [{"Nats-Sequence": "999"}, {"Nats-Stream": "Fake", "Nats-Num-Pendi
 
 @pytest.fixture(scope="module")
 def secured():
-    from sample_data import generate
-    from sample_data.publish import publish
+    from eventkit.sample import generate
+    from eventkit.sample.publish import publish
 
     with ek.EmbeddedServer(config=CONF) as server:
         with ek.connect(server.url, user="admin", password="admin-pw-1") as admin:

@@ -101,7 +101,7 @@ FOLLOWER = textwrap.dedent("""
 
 
 def test_a_failed_view_is_rebuilt_exactly_by_a_replay(fresh_server, tmp_path):
-    from sample_data import generate
+    from eventkit.sample import generate
 
     frame = generate(seed=9, n_events=20_000)
     subjects = [s.replace("rides.", "live.", 1) for s in frame["subject"]]
@@ -142,8 +142,8 @@ REPUBLISHER = textwrap.dedent("""
 
 
 def test_an_interrupted_republish_resumes_to_an_identical_copy(fresh_server, tmp_path):
-    from sample_data import generate
-    from sample_data.publish import publish
+    from eventkit.sample import generate
+    from eventkit.sample.publish import publish
 
     with ek.connect(fresh_server.url) as conn:
         source = publish(conn, generate(seed=10, n_events=30_000))

@@ -20,7 +20,7 @@ def _numbers(page: str) -> str:
 
 
 def test_a_report_pins_its_range_and_reruns_identically(tmp_path, monkeypatch):
-    from sample_data.publish import publish
+    from eventkit.sample.publish import publish
 
     conf = 'authorization { user: "reporter", password: "rep-secret-314" }'
     monkeypatch.setenv("NATS_USER", "reporter")  # the kernel connects with the environment's

@@ -23,7 +23,7 @@ START = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 @functools.cache
 def sample_events() -> Events:
     """The shipped sample history, decoded as a read would, without a server."""
-    from sample_data.rides import RULES, load
+    from eventkit.sample.rides import RULES, load
 
     frame = load()
     blocks = [None if h is None else (
@@ -160,7 +160,7 @@ def test_lag_is_time_minus_event_time():
 
 
 def test_schema_versions_find_the_payment_switch():
-    from sample_data import SHIPPED_ARGS, payment_schema_switch
+    from eventkit.sample import SHIPPED_ARGS, payment_schema_switch
 
     data = charts.schema_versions(sample_events()).data
     payments = data.filter(pl.col("type") == "payment_captured").sort("first")

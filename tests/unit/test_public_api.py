@@ -21,6 +21,7 @@ def test_exported_names():
         "Events",
         "Fold",
         "Latest",
+        "MissingDependencyError",
         "PermissionDeniedError",
         "PublishError",
         "ReadInfo",

@@ -23,8 +23,8 @@ from eventkit._jsonschema import Lines, event_violations, parse_schema, validate
 from eventkit.codec import Decoded, combine, decode
 from eventkit.envelope import Rules
 from eventkit.registry import _DirBackend, _escape, _MemoryBackend, _unescape, event_versions
-from sample_data import load, payment_schema_switch
-from sample_data.rides import RULES, SHIPPED_ARGS
+from eventkit.sample import load, payment_schema_switch
+from eventkit.sample.rides import RULES, SHIPPED_ARGS
 from tests.unit.test_compatibility import NAMES, schema_docs, valid_value
 
 V1 = {"type": "object", "required": ["fare"], "properties": {"fare": {"type": "number"}}}

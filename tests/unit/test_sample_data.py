@@ -12,9 +12,9 @@ import orjson
 import polars as pl
 import pytest
 
-import sample_data
-from sample_data import RULES, SHIPPED_ARGS, STREAM, SUBJECTS, generate, load
-from sample_data.rides import CITIES, SHIPPED, main, payment_schema_switch
+import eventkit.sample
+from eventkit.sample import RULES, SHIPPED_ARGS, STREAM, SUBJECTS, generate, load
+from eventkit.sample.rides import CITIES, SHIPPED, main, payment_schema_switch
 
 TYPES = {
     "ride_requested",
@@ -100,7 +100,7 @@ def rides(events: list[dict]) -> dict[str, list[dict]]:
 
 
 def test_public_names() -> None:
-    assert set(sample_data.__all__) >= {"generate", "load", "RULES", "STREAM", "SUBJECTS"}
+    assert set(eventkit.sample.__all__) >= {"generate", "load", "RULES", "STREAM", "SUBJECTS"}
     assert STREAM == "RIDES"
     assert SUBJECTS == ["rides.>"]
     assert RULES == {

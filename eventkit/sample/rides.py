@@ -36,6 +36,7 @@ import datetime as dt
 import math
 import random
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,8 @@ RULES = {
 }
 
 #: The parquet file shipped next to this module, and the arguments that made it.
-SHIPPED = Path(__file__).with_name("rides.parquet")
+#: The shipped history: package data, found the way any installed package finds its own.
+SHIPPED = Path(str(resources.files("eventkit.sample").joinpath("rides.parquet")))
 SHIPPED_ARGS: dict[str, Any] = {
     "seed": 7,
     "days": 2,
@@ -508,7 +510,7 @@ def _to_datetime(value: str | dt.datetime) -> dt.datetime:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m sample_data.rides",
+        prog="python -m eventkit.sample.rides",
         description="Write a deterministic ride-share event history as Parquet.",
     )
     parser.add_argument("--out", type=Path, default=SHIPPED, help="where to write (.parquet)")

@@ -1,9 +1,9 @@
 """A deterministic ride-share event history for demos, tests and benchmarks.
 
-The names below live in :mod:`sample_data.rides` and are imported on first use,
-so that ``python -m sample_data.rides`` runs that module only once.
+The names below live in :mod:`eventkit.sample.rides` and are imported on first use,
+so that ``python -m eventkit.sample.rides`` runs that module only once.
 
->>> from sample_data import generate
+>>> from eventkit.sample import generate
 >>> generate(seed=1, n_events=200).columns
 ['subject', 'headers', 'data', 'arrival']
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sample_data.rides import (
+    from eventkit.sample.rides import (
         CITIES,
         RULES,
         SHIPPED_ARGS,
@@ -40,10 +40,10 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from sample_data import rides
+        from eventkit.sample import rides
 
         return getattr(rides, name)
-    raise AttributeError(f"module 'sample_data' has no attribute {name!r}")
+    raise AttributeError(f"module 'eventkit.sample' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

@@ -23,7 +23,7 @@ def publish(
     pipelined: fire-and-forget publishing into a stream loses messages under
     load).
     """
-    from sample_data.rides import RULES, SUBJECTS, load
+    from eventkit.sample.rides import RULES, SUBJECTS, load
 
     frame = load() if events is None else events
     if create:
