@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,10 +12,12 @@ import polars as pl
 import pyarrow as pa
 
 from eventkit import query
-from eventkit._typing import TimeColumn, TimeLike
+from eventkit._time import Duration
+from eventkit._typing import BuiltinFold, TimeColumn, TimeLike
 from eventkit.codec import Decoded, union
 from eventkit.envelope import Rules
 from eventkit.exceptions import ConfigurationError
+from eventkit.query import Reducer
 
 __all__ = ["Events", "ReadInfo", "Summary"]
 
@@ -174,36 +176,59 @@ class Events:
         return self._keep(query.upto(self._envelope, seq))
 
     # -- temporal answers (see eventkit.query): polars frames ----------------
-    def state_at(self, t: TimeLike | None = None, **options: Any) -> pl.DataFrame:
+    def state_at(self, t: TimeLike | None = None, *, key: str | Sequence[str] = "key",
+                 fold: BuiltinFold | Reducer = "merge", initial: Any = None,
+                 on: TimeColumn = "event_time",
+                 fields: Sequence[str] | None = None) -> pl.DataFrame:
         """One row per entity: its state at ``t``; see :func:`eventkit.query.state_at`."""
-        return query.state_at(self._payload_frame(), t, **options)
+        return query.state_at(self._payload_frame(), t, key=key, fold=fold, initial=initial,
+                              on=on, fields=fields)
 
-    def diff(self, t1: TimeLike, t2: TimeLike, **options: Any) -> pl.DataFrame:
+    def diff(self, t1: TimeLike, t2: TimeLike, *, key: str | Sequence[str] = "key",
+             end_types: Iterable[str] | None = None, fold: BuiltinFold | Reducer = "merge",
+             initial: Any = None, on: TimeColumn = "event_time",
+             fields: Sequence[str] | None = None) -> pl.DataFrame:
         """Entities created, changed and ended between ``t1`` and ``t2``; see
         :func:`eventkit.query.diff`."""
-        return query.diff(self._payload_frame(), t1, t2, **options)
+        return query.diff(self._payload_frame(), t1, t2, key=key, end_types=end_types,
+                          fold=fold, initial=initial, on=on, fields=fields)
 
-    def windows(self, every: str | dt.timedelta, **options: Any) -> pl.DataFrame:
+    def windows(self, every: str | dt.timedelta | Duration, *,
+                period: str | dt.timedelta | Duration | None = None,
+                by: str | Sequence[str] | None = None,
+                aggs: Mapping[str, pl.Expr] | Iterable[pl.Expr] | None = None,
+                on: TimeColumn = "event_time") -> pl.DataFrame:
         """Counts (and aggregates) per time window; see :func:`eventkit.query.windows`."""
-        return query.windows(self._envelope, every, **options)
+        return query.windows(self._envelope, every, period=period, by=by, aggs=aggs, on=on)
 
-    def sessions(self, gap: str | dt.timedelta, **options: Any) -> pl.DataFrame:
+    def sessions(self, gap: str | dt.timedelta | Duration, *,
+                 key: str | Sequence[str] = "key",
+                 on: TimeColumn = "event_time") -> pl.DataFrame:
         """Session windows per entity; see :func:`eventkit.query.sessions`."""
-        return query.sessions(self._envelope, gap, **options)
+        return query.sessions(self._envelope, gap, key=key, on=on)
 
-    def durations(self, start_type: str, end_type: str, **options: Any) -> pl.DataFrame:
+    def durations(self, start_type: str, end_type: str, *, key: str | Sequence[str] = "key",
+                  on: TimeColumn = "event_time") -> pl.DataFrame:
         """Time from ``start_type`` to the next ``end_type`` per entity; see
         :func:`eventkit.query.durations`."""
-        return query.durations(self._envelope, start_type, end_type, **options)
+        return query.durations(self._envelope, start_type, end_type, key=key, on=on)
 
-    def join_as_of(self, left_type: str, right_type: str, **options: Any) -> pl.DataFrame:
+    def join_as_of(self, left_type: str, right_type: str, *,
+                   by: str | Sequence[str] | None = "key",
+                   by_left: str | Sequence[str] | None = None,
+                   by_right: str | Sequence[str] | None = None,
+                   fields: Sequence[str] | None = None, suffix: str = "_right",
+                   on: TimeColumn = "event_time") -> pl.DataFrame:
         """Each ``left_type`` event with the latest ``right_type`` event before it; see
         :func:`eventkit.query.join_as_of`."""
-        return query.join_as_of(self.of_type(left_type), self.of_type(right_type), **options)
+        return query.join_as_of(self.of_type(left_type), self.of_type(right_type), by=by,
+                                by_left=by_left, by_right=by_right, fields=fields,
+                                suffix=suffix, on=on)
 
-    def late_events(self, **options: Any) -> pl.DataFrame:
-        """Events older (in ``event_time``) than one already seen for their entity."""
-        return query.late_events(self._envelope, **options)
+    def late_events(self, *, key: str | Sequence[str] | None = "key") -> pl.DataFrame:
+        """Events older (in ``event_time``) than one already seen for their entity; see
+        :func:`eventkit.query.late_events`."""
+        return query.late_events(self._envelope, key=key)
 
     def _payload_frame(self) -> pl.DataFrame:
         return self.wide().drop("headers", "data", "error")

@@ -55,3 +55,18 @@ def test_every_error_is_an_eventkit_error_and_value_errors_are_value_errors():
     assert issubclass(ek.StreamNotFoundError, LookupError)
     assert issubclass(ek.SchemaCompatibilityError, ValueError)
     assert issubclass(ek.SchemaNotFoundError, LookupError)
+
+
+def test_events_methods_spell_out_the_options_of_their_queries():
+    """Every Events method that answers with a query takes that query's keywords by name."""
+    import inspect
+
+    from eventkit import query
+
+    for name in ("state_at", "diff", "windows", "sessions", "durations", "join_as_of",
+                 "late_events"):
+        method = inspect.signature(getattr(ek.Events, name)).parameters
+        assert not any(p.kind is p.VAR_KEYWORD for p in method.values()), name
+        wanted = {n for n, p in inspect.signature(getattr(query, name)).parameters.items()
+                  if p.kind is p.KEYWORD_ONLY}
+        assert wanted <= set(method), (name, wanted - set(method))
