@@ -42,7 +42,7 @@ def _schema_infer(args: argparse.Namespace) -> int:
 
     with c.connect(args) as conn:
         events = conn.read(args.stream, subjects=args.subjects, start=args.start,
-                           end=args.end, progress=not args.no_progress)
+                           end=args.end, progress=not c.no_progress(args))
     proposed = SchemaRegistry().infer(events, by_version=True, limit=args.limit)
     if not args.out:
         text = {t: {str(v): s for v, s in vs.items()} for t, vs in proposed.items()}
@@ -149,7 +149,7 @@ def _schema_check(args: argparse.Namespace) -> int:
     with c.connect(args) as conn:
         reg = _registry(args, conn)
         events = conn.read(args.stream, subjects=args.subjects, start=args.start,
-                           end=args.end, progress=not args.no_progress)
+                           end=args.end, progress=not c.no_progress(args))
         registered = set(reg.types())
         if not registered:
             where = args.dir or f"bucket {args.bucket}"
