@@ -138,6 +138,10 @@ class ReadState:
     last_seq: int | None = None     #: the last sequence yielded (``start - 1`` before any)
     complete: bool = False          #: the stream leader holds nothing of the read after last_seq
     served_by: str | None = None    #: the server that delivered (the consumer's host)
+    #: how the end was confirmed: "reached" (a message at the end arrived), "leader"
+    #: (STREAM.MSG.GET), "direct get" (min_last_seq), "deleted list" (STREAM.INFO), or
+    #: "consumer" (no permission to ask the leader: the consumer's word, as any client)
+    confirmed_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -467,6 +471,7 @@ class JetStream:
         taken = _Taken(after or 0)  # what arrived and is not yielded yet, across retries
         while True:
             if taken.received >= stop_seq:
+                state.confirmed_by = "reached"
                 break
             position = None if after is None and not taken.received else taken.received
             mark = taken.received
@@ -477,9 +482,10 @@ class JetStream:
                     yield raw
                 taken.settle(span)
                 if taken.received >= stop_seq:
+                    state.confirmed_by = "reached"
                     break
                 position = None if after is None and not taken.received else taken.received
-                beyond = await self._leader_next(span, position, info)
+                beyond = await self._leader_next(span, position, info, state)
                 if beyond is None:
                     break
                 raise _Restart(
@@ -541,8 +547,8 @@ class JetStream:
         except ConnectionFailedError as exc:
             raise _Restart(str(exc)) from exc
 
-    async def _leader_next(self, span: _Span, after: int | None,
-                           info: StreamInfo) -> int | None:
+    async def _leader_next(self, span: _Span, after: int | None, info: StreamInfo,
+                           state: ReadState) -> int | None:
         """The first sequence of the read after ``after`` that the stream leader holds
         (None if there is none up to the read's end).
 
@@ -568,19 +574,24 @@ class JetStream:
                 message = answer.get("message")
                 if message and span.within(int(message["seq"]), message.get("time")):
                     found.append(int(message["seq"]))
+            state.confirmed_by = "leader"
             return min(found) if found else None
         except PermissionDeniedError:
             pass
         if info.config.get("allow_direct"):
             with contextlib.suppress(PermissionDeniedError):
-                return await self._direct_next(span, after, filters)
+                beyond = await self._direct_next(span, after, filters)
+                state.confirmed_by = "direct get"
+                return beyond
         if not span.subjects and after is not None:
             answer = await self._api_or_restart(
                 f"STREAM.INFO.{span.stream}", {"deleted_details": True}, stream=span.stream)
             deleted = sum(after < d <= span.stop_seq for d in answer["state"].get("deleted") or ())
             first = max(after + 1, int(answer["state"]["first_seq"]))
+            state.confirmed_by = "deleted list"
             return first if span.stop_seq - first + 1 - deleted > 0 else None
-        return None  # no way to ask: trust the consumer (as every client does)
+        state.confirmed_by = "consumer"  # no way to ask: the consumer's word, as any client
+        return None
 
     async def _direct_next(self, span: _Span, after: int | None,
                            filters: Sequence[str]) -> int | None:
