@@ -144,3 +144,4 @@ def test_a_read_given_one_url_goes_on_from_the_servers_the_cluster_advertises(
             victim.stop()
             victim.start(timeout=30)
     print(f"{fault}: read from {conn.server} in {seconds:.1f} s")
+
