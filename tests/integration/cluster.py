@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import eventkit as ek
+from eventkit.source import _loop
 
 T = TypeVar("T")
 
@@ -103,7 +104,7 @@ class Cluster:
     def placement(self, conn: ek.Connection, stream: str) -> tuple[str, list[dict[str, object]]]:
         """The stream's leader and its replicas (name, current, lag) as the cluster says."""
         info = conn.jetstream
-        answer = ek.connection._loop.run(info.api(f"STREAM.INFO.{stream}", stream=stream))
+        answer = _loop.run(info.api(f"STREAM.INFO.{stream}", stream=stream))
         cluster = answer.get("cluster") or {}
         return str(cluster.get("leader")), list(cluster.get("replicas") or [])
 

@@ -113,3 +113,15 @@ def test_batches_are_cut_at_their_limits_however_deliveries_arrive(sizes, batch,
     for b in one[:-1]:  # every batch but the last is full, by count or by bytes, and no more
         used = sum(sizes[s - 1] for s in b)
         assert len(b) == batch or (used >= batch_bytes and used - sizes[b[-1] - 1] < batch_bytes)
+
+
+def test_servers_the_cluster_advertises_keep_the_scheme_and_the_tls_name():
+    wire = Wire([Address("tls", "nats.example", 4222)], Auth())
+    wire.address = wire.addresses[0]
+    wire._control(b'INFO {"connect_urls": ["10.0.0.2:4222", "[::1]:4223", "b.example:4224"]}')
+    assert [(str(a), a.tls_name) for a in wire.advertised()] == [
+        ("tls://10.0.0.2:4222", "nats.example"), ("tls://[::1]:4223", "nats.example"),
+        ("tls://b.example:4224", None)]
+    assert not wire.lame_duck
+    wire._control(b'INFO {"ldm": true}')
+    assert wire.lame_duck and len(wire.advertised()) == 3  # an update keeps what it omits
