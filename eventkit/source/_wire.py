@@ -20,7 +20,7 @@ import secrets
 import ssl
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
@@ -35,15 +35,22 @@ _VERSION = "0.1.0"
 
 @dataclass(frozen=True, slots=True)
 class Address:
-    """One server: scheme, host and port. Credentials in a URL go to :class:`Auth`."""
+    """One server: scheme, host and port. Credentials in a URL go to :class:`Auth`.
+
+    ``tls_name`` is the name its TLS certificate is checked against when that
+    is not ``host``: a server the cluster advertised by IP address is checked
+    against the name of the server that advertised it, as NATS clients do.
+    """
 
     scheme: str
     host: str
     port: int
+    tls_name: str | None = field(default=None, compare=False)
 
     @property
     def url(self) -> str:
-        return f"{self.scheme}://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host  # IPv6
+        return f"{self.scheme}://{host}:{self.port}"
 
     def __str__(self) -> str:
         return self.url
@@ -422,7 +429,7 @@ class Wire:
                     "credentials in plain text (use nats:// if plain text is intended)"
                 )
             ctx = self._tls or ssl.create_default_context()
-            await writer.start_tls(ctx, server_hostname=address.host)
+            await writer.start_tls(ctx, server_hostname=address.tls_name or address.host)
         options = {
             "verbose": False, "pedantic": False, "headers": True, "no_responders": True,
             "protocol": 1, "lang": "python-eventkit", "version": _VERSION, "name": self._name,
@@ -681,18 +688,33 @@ class Wire:
 
     def advertised(self) -> list[Address]:
         """The other servers of the cluster, as this one advertises them (``connect_urls``)."""
-        scheme = self.address.scheme if self.address is not None else "nats"
+        if self.address is None:
+            return []
+        scheme = self.address.scheme
+        name = self.address.tls_name or self.address.host
         out: list[Address] = []
         for url in self.info.get("connect_urls") or ():  # type: ignore[attr-defined]
             host, _, port = str(url).rpartition(":")
+            host = host.strip("[]")
             if host and port.isdigit():
-                out.append(Address(scheme, host.strip("[]"), int(port)))
+                out.append(Address(scheme, host, int(port), _ip_name(host, name)))
         return out
 
     def __repr__(self) -> str:
         where = self.address or (self.addresses[0] if self.addresses else "?")
         state = "closed" if self.closed.is_set() else "open"
         return f"<Wire {where} {state}>"
+
+
+def _ip_name(host: str, name: str) -> str | None:
+    """The TLS name for an advertised ``host``: ``name`` when host is an IP address."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return name
 
 
 def _reason(exc: BaseException) -> str:

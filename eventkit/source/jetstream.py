@@ -161,6 +161,10 @@ class ReadState:
     last_seq: int | None = None     #: the last sequence yielded (``start - 1`` before any)
     complete: bool = False          #: the stream leader holds nothing of the read after last_seq
     served_by: str | None = None    #: the server that delivered (the consumer's host)
+    #: how the end was confirmed: "reached" (a message at the end arrived), "leader"
+    #: (STREAM.MSG.GET), "direct get" (min_last_seq), "deleted list" (STREAM.INFO), or
+    #: "consumer" (no permission to ask the leader: the consumer's word, as any client)
+    confirmed_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,30 +190,78 @@ class _Span:
 
 
 class _Taken:
-    """A consumer's deliveries not yet yielded, counted in messages and bytes."""
+    """What a read received and has not yielded yet, across consumers and reconnects.
 
-    def __init__(self, last_seq: int) -> None:
-        self.last_seq = last_seq
-        self.chunks: list[Deliveries] = []
+    Batches are cut at exactly ``batch`` messages or ``batch_bytes`` bytes,
+    whatever the network did: a read returns the same batches however often
+    it reconnected, and resumes after the last message *received*.
+    """
+
+    def __init__(self, received: int) -> None:
+        self.received = received       # the last sequence received (kept or yielded)
+        self.fresh: list[Deliveries] = []
+        self.parts: list[RawBatch] = []
         self.count = self.bytes = 0
 
-    def add(self, chunk: Deliveries, span: _Span) -> bool:
-        """Keep ``chunk``; is a batch full?"""
-        self.chunks.append(chunk)
+    def add(self, chunk: Deliveries) -> None:
+        self.fresh.append(chunk)
         self.count += len(chunk.payloads)
         self.bytes += sum(map(len, chunk.payloads))
-        return self.count >= span.batch or self.bytes >= span.batch_bytes
 
-    def flush(self, span: _Span) -> RawBatch | None:
-        """What was kept, in order, without redeliveries or what lies past the end."""
-        if not self.chunks:
-            return None
-        raw = _trim(_stack(self.chunks), self.last_seq, span.stop_seq, span.stop_ns)
-        self.chunks, self.count, self.bytes = [], 0, 0
-        if not len(raw):
-            return None
-        self.last_seq = int(raw.seq[-1])
+    def add_batch(self, raw: RawBatch, span: _Span) -> None:
+        """Messages already in a batch (direct get), kept in order like deliveries."""
+        self.settle(span)
+        raw = _trim(raw, self.received, span.stop_seq, span.stop_ns)
+        if len(raw):
+            self.parts.append(raw)
+            self.received = int(raw.seq[-1])
+            self.count += len(raw)
+            self.bytes += sum(map(len, raw.payloads))
+
+    def settle(self, span: _Span) -> None:
+        """Deliveries into ordered parts, without redeliveries or what lies past the end."""
+        if not self.fresh:
+            return
+        raw = _trim(_stack(self.fresh), self.received, span.stop_seq, span.stop_ns)
+        self.fresh = []
+        if len(raw):
+            self.parts.append(raw)
+            self.received = int(raw.seq[-1])
+        self.count = sum(map(len, self.parts))
+        self.bytes = sum(len(p) for part in self.parts for p in part.payloads)
+
+    def full(self, span: _Span) -> list[RawBatch]:
+        """The whole batches held (cut exactly at their limits); the rest stays."""
+        if self.count < span.batch and self.bytes < span.batch_bytes:
+            return []
+        self.settle(span)
+        out: list[RawBatch] = []
+        while self.parts and (self.count >= span.batch or self.bytes >= span.batch_bytes):
+            raw = _concat(self.parts)
+            sizes = pl.Series([len(p) for p in raw.payloads], dtype=pl.Int64).cum_sum()
+            cut = min(span.batch, int((sizes < span.batch_bytes).sum()) + 1, len(raw))
+            out.append(_rows(raw, 0, cut))
+            rest = _rows(raw, cut, len(raw))
+            self.parts = [rest] if len(rest) else []
+            self.count = len(rest)
+            self.bytes = int(sizes[-1]) - int(sizes[cut - 1])
+        return out
+
+    def rest(self, span: _Span) -> RawBatch | None:
+        """Everything held, as one batch (the read's end, or its last words)."""
+        self.settle(span)
+        raw = _concat(self.parts) if self.parts else None
+        self.parts, self.count, self.bytes = [], 0, 0
         return raw
+
+
+def _rows(raw: RawBatch, lo: int, hi: int) -> RawBatch:
+    """Rows ``lo`` to ``hi`` (exclusive) of ``raw``."""
+    if lo == 0 and hi == len(raw):
+        return raw
+    headers = {i - lo: h for i, h in raw.headers.items() if lo <= i < hi}
+    return RawBatch(raw.seq.slice(lo, hi - lo), raw.time.slice(lo, hi - lo),
+                    raw.subjects[lo:hi], headers, raw.payloads[lo:hi])
 
 
 def _rfc3339_ns(text: str) -> int:
@@ -464,22 +516,30 @@ class JetStream:
                      max(batch_bytes, 1), pull, max(pull_bytes, max_payload + (64 << 10)), stall)
         failures = 0
         consume = self._consume
+        taken = _Taken(after or 0)  # what arrived and is not yielded yet, across retries
         while True:
-            if after is not None and after >= stop_seq:
-                state.complete = True
-                return
+            if taken.received >= stop_seq:
+                state.confirmed_by = "reached"
+                break
+            position = None if after is None and not taken.received else taken.received
+            mark = taken.received
             try:
-                async for raw in consume(span, after, state):
+                async for raw in consume(span, position, state, taken):
                     failures = 0
                     after = state.last_seq = int(raw.seq[-1])
                     yield raw
-                beyond = await self._leader_next(span, after, info)
+                taken.settle(span)
+                if taken.received >= stop_seq:
+                    state.confirmed_by = "reached"
+                    break
+                position = None if after is None and not taken.received else taken.received
+                beyond = await self._leader_next(span, position, info, state)
                 if beyond is None:
-                    state.complete = True
-                    return
+                    break
                 raise _Restart(
-                    f"{state.served_by or 'the server'} had nothing after sequence {after or 0}, "
-                    f"but the stream leader holds sequence {beyond} (a replica catching up?)")
+                    f"{state.served_by or 'the server'} had nothing after sequence "
+                    f"{position or 0}, but the stream leader holds sequence {beyond} (a replica "
+                    "catching up?)")
             except PermissionDeniedError as denied:
                 if consume == self._consume_direct:
                     raise PermissionDeniedError(
@@ -502,8 +562,15 @@ class JetStream:
                 consume = self._consume_direct
                 continue
             except _Restart as why:
+                taken.settle(span)
+                if taken.received > mark:  # it got further: the retries start again
+                    failures = 0
                 failures += 1
                 if failures > retries:
+                    last = taken.rest(span)
+                    if last is not None:  # what arrived is handed over before the error
+                        after = state.last_seq = int(last.seq[-1])
+                        yield last
                     resume = after + 1 if after is not None else start
                     where = f"{self.server}" + (f" (served by {state.served_by})"
                                                 if state.served_by else "")
@@ -515,6 +582,11 @@ class JetStream:
                         resume=resume if isinstance(resume, int) else None,
                     ) from None
             await asyncio.sleep(min(0.1 * 2**failures, 2.0))
+        last = taken.rest(span)
+        if last is not None:
+            state.last_seq = int(last.seq[-1])
+            yield last
+        state.complete = True
 
     async def _reconnect(self) -> Wire:
         """The wire, connecting again if needed; a failure makes the read retry."""
@@ -523,8 +595,8 @@ class JetStream:
         except ConnectionFailedError as exc:
             raise _Restart(str(exc)) from exc
 
-    async def _leader_next(self, span: _Span, after: int | None,
-                           info: StreamInfo) -> int | None:
+    async def _leader_next(self, span: _Span, after: int | None, info: StreamInfo,
+                           state: ReadState) -> int | None:
         """The first sequence of the read after ``after`` that the stream leader holds
         (None if there is none up to the read's end).
 
@@ -550,19 +622,24 @@ class JetStream:
                 message = answer.get("message")
                 if message and span.within(int(message["seq"]), message.get("time")):
                     found.append(int(message["seq"]))
+            state.confirmed_by = "leader"
             return min(found) if found else None
         except PermissionDeniedError:
             pass
         if info.config.get("allow_direct"):
             with contextlib.suppress(PermissionDeniedError):
-                return await self._direct_next(span, after, filters)
+                beyond = await self._direct_next(span, after, filters)
+                state.confirmed_by = "direct get"
+                return beyond
         if not span.subjects and after is not None:
             answer = await self._api_or_restart(
                 f"STREAM.INFO.{span.stream}", {"deleted_details": True}, stream=span.stream)
             deleted = sum(after < d <= span.stop_seq for d in answer["state"].get("deleted") or ())
             first = max(after + 1, int(answer["state"]["first_seq"]))
+            state.confirmed_by = "deleted list"
             return first if span.stop_seq - first + 1 - deleted > 0 else None
-        return None  # no way to ask: trust the consumer (as every client does)
+        state.confirmed_by = "consumer"  # no way to ask: the consumer's word, as any client
+        return None
 
     async def _direct_next(self, span: _Span, after: int | None,
                            filters: Sequence[str]) -> int | None:
@@ -609,8 +686,10 @@ class JetStream:
         finally:
             await batches.aclose()
 
-    async def _consume(self, span: _Span, after: int | None,
-                       state: ReadState) -> AsyncIterator[RawBatch]:
+    async def _consume(self, span: _Span, after: int | None, state: ReadState,
+                       taken: _Taken) -> AsyncIterator[RawBatch]:
+        """Batches from a new consumer starting after ``after``; what arrives goes
+        through ``taken``, which outlives this consumer."""
         wire = await self._reconnect()
         config: dict[str, Any] = {
             "name": f"eventkit_{secrets.token_hex(8)}", "ack_policy": "none",
@@ -645,7 +724,6 @@ class JetStream:
         request = json.dumps({"batch": span.pull, "max_bytes": span.pull_bytes,
                               "expires": int(30e9)}).encode()
         received = outstanding = 0  # messages delivered; messages asked for, not yet here
-        taken = _Taken(after or 0)
         heard = time.monotonic()
         try:
             while received < expected:
@@ -672,25 +750,16 @@ class JetStream:
                 n = len(chunk.payloads)
                 received += n
                 outstanding = max(outstanding - n, 0)
+                taken.add(chunk)
+                for raw in taken.full(span):
+                    yield raw
                 # one consumer delivers in stream order: its last message says how far
                 seq_now, ns_now = _position(chunk.replies[-1])
-                done = seq_now >= span.stop_seq or (span.stop_ns is not None
-                                                    and ns_now > span.stop_ns)
-                if taken.add(chunk, span) or done:
-                    raw = taken.flush(span)
-                    if raw is not None:
-                        yield raw
-                if done:
+                if seq_now >= span.stop_seq or (span.stop_ns is not None
+                                                and ns_now > span.stop_ns):
                     return
-            raw = taken.flush(span)
-            if raw is not None:
-                yield raw
-        except (_Restart, ConnectionError, OSError) as exc:
-            raw = taken.flush(span)  # what arrived is kept: the read resumes after it
-            if raw is not None:
-                yield raw
-            raise exc if isinstance(exc, _Restart) else _Restart(
-                f"connection lost ({exc})") from exc
+        except (ConnectionError, OSError) as exc:
+            raise _Restart(f"connection lost ({exc})") from exc
         finally:
             if not wire.is_closed:
                 wire.unsubscribe(sid)
@@ -699,8 +768,8 @@ class JetStream:
                 except (EventkitError, OSError, TimeoutError):
                     pass  # the inactivity threshold removes it within seconds
 
-    async def _consume_direct(self, span: _Span, after: int | None,
-                              state: ReadState) -> AsyncIterator[RawBatch]:
+    async def _consume_direct(self, span: _Span, after: int | None, state: ReadState,
+                              taken: _Taken) -> AsyncIterator[RawBatch]:
         """The same batches through the direct-get API: no consumer, for read-only users.
 
         Each request names the read's end as ``min_last_seq``, so a replica
@@ -711,10 +780,8 @@ class JetStream:
         inbox, sid, sink = wire.subscribe_prefix()
         stream, subjects = span.stream, span.subjects
         subject = f"{_API}.DIRECT.GET.{stream}"
-        last_seq = after or 0
+        last_seq = after or 0  # the last sequence looked at (filtered out or not)
         one_filter = subjects[0] if len(subjects) == 1 else None
-        pending: list[RawBatch] = []
-        buffered = buffered_bytes = 0
         denied = len(wire.permission_errors)
         try:
             while True:
@@ -746,30 +813,20 @@ class JetStream:
                 _, _, blocks, payloads = sink.take()
                 raw = _direct_batch([blocks.get(i) for i in range(len(payloads))], payloads)
                 if not len(raw):
-                    break
+                    return
                 reached = int(raw.seq[-1])
                 done = _past_end(raw, span.stop_seq, span.stop_ns)  # before filtering
                 if subjects and not one_filter:
                     raw = _filter_subjects(raw, subjects)
-                raw = _trim(raw, last_seq, span.stop_seq, span.stop_ns)
+                taken.add_batch(raw, span)
+                for full in taken.full(span):
+                    yield full
                 last_seq = max(last_seq, reached)
-                if len(raw):
-                    pending.append(raw)
-                    buffered += len(raw)
-                    buffered_bytes += sum(map(len, raw.payloads))
-                if pending and (buffered >= span.batch or buffered_bytes >= span.batch_bytes
-                                or done):
-                    yield _concat(pending)
-                    pending, buffered, buffered_bytes = [], 0, 0
                 if done or last_seq >= span.stop_seq:
-                    break
-            if pending:
-                yield _concat(pending)
-        except (_Restart, ConnectionError, OSError) as exc:
-            if pending:  # what arrived is kept: the read resumes after it
-                yield _concat(pending)
-            raise exc if isinstance(exc, _Restart) else _Restart(
-                f"connection lost ({exc})") from exc
+                    taken.received = max(taken.received, min(last_seq, span.stop_seq))
+                    return
+        except (ConnectionError, OSError) as exc:
+            raise _Restart(f"connection lost ({exc})") from exc
         finally:
             if not wire.is_closed:
                 wire.unsubscribe(sid)

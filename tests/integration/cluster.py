@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import eventkit as ek
+from eventkit.source import _loop
 
 T = TypeVar("T")
 
@@ -63,7 +64,9 @@ class Node(ek.EmbeddedServer):
 class Cluster:
     """Three JetStream nodes routed to each other (``nodes[i]`` is an EmbeddedServer)."""
 
-    def __init__(self, root: Path, *, lame_duck: str = "30s") -> None:
+    def __init__(self, root: Path, *, lame_duck: str = "30s", extra: str = "",
+                 admin: dict[str, str] | None = None) -> None:
+        self.admin = admin or {}  # credentials for the cluster's own checks
         routes = free_ports(3)
         route_list = ", ".join(f"nats-route://127.0.0.1:{p}" for p in routes)
         self.nodes = [
@@ -72,7 +75,7 @@ class Cluster:
                 config=(f"server_name: n{i}\nlame_duck_duration: {lame_duck}\n"
                         f"lame_duck_grace_period: 0s\n"
                         f"cluster {{ name: ek, listen: 127.0.0.1:{routes[i]}, "
-                        f"routes: [{route_list}] }}\n"),
+                        f"routes: [{route_list}] }}\n{extra}"),
             )
             for i in range(3)
         ]
@@ -94,14 +97,14 @@ class Cluster:
         return [n.url for n in self.nodes]
 
     def _meta_ready(self) -> bool:
-        with ek.connect(self.nodes[0].url) as conn:
+        with ek.connect(self.nodes[0].url, **self.admin) as conn:
             conn.streams()  # answers only once a meta leader is elected
         return True
 
     def placement(self, conn: ek.Connection, stream: str) -> tuple[str, list[dict[str, object]]]:
         """The stream's leader and its replicas (name, current, lag) as the cluster says."""
         info = conn.jetstream
-        answer = ek.connection._loop.run(info.api(f"STREAM.INFO.{stream}", stream=stream))
+        answer = _loop.run(info.api(f"STREAM.INFO.{stream}", stream=stream))
         cluster = answer.get("cluster") or {}
         return str(cluster.get("leader")), list(cluster.get("replicas") or [])
 

@@ -209,3 +209,25 @@ def test_an_empty_read_says_why(conn, rides):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nothing new yet is no surprise: no warning
         assert len(conn.read("RIDES", start=rides.last_seq + 1)) == 0
+
+
+def test_a_read_tells_how_far_it_got_and_how_its_end_was_confirmed(rides, conn):
+    from eventkit.source import _loop
+    from eventkit.source.jetstream import ReadState
+
+    async def read(**kwargs: object) -> tuple[ReadState, list[int]]:
+        state, seqs = ReadState(), []
+        async for raw in conn.jetstream.fetch("RIDES", state=state, **kwargs):  # type: ignore[arg-type]
+            seqs += raw.seq.to_list()
+        return state, seqs
+
+    whole, seqs = _loop.run(read())
+    assert (whole.end, whole.last_seq, whole.complete) == (rides.last_seq, seqs[-1], True)
+    assert whole.confirmed_by == "reached"
+    # a filter whose last match lies before the stream's end: the leader confirms the rest
+    env = conn.read("RIDES").to_polars()
+    subject, last = env.group_by("subject").agg(pl.col("seq").max()).sort("seq").row(0)
+    part, seqs = _loop.run(read(subjects=(subject,), end=last + 50))
+    assert last + 50 <= rides.last_seq
+    assert part.last_seq == seqs[-1] == last and part.end == last + 50
+    assert part.complete and part.confirmed_by == "leader"

@@ -83,3 +83,45 @@ def test_direct_get_headers_split_the_servers_from_the_messages_own(own, seq, ba
     got, kept = split_direct_headers(block)
     assert got == server
     assert kept == (user + b"\r\n" if own else None)
+
+
+@given(st.lists(st.integers(0, 300), min_size=1, max_size=60), st.integers(1, 40),
+       st.integers(50, 3_000), st.data())
+def test_batches_are_cut_at_their_limits_however_deliveries_arrive(sizes, batch, batch_bytes,
+                                                                   data):
+    from eventkit.source._wire import Deliveries
+    from eventkit.source.jetstream import _Span, _Taken
+
+    span = _Span("S", (), None, 10**9, None, batch, batch_bytes, 1, 1, 1.0)
+    replies = [b"$JS.ACK.S.c.1.%d.%d.%d.0" % (i + 1, i + 1, 10**18 + i) for i in range(len(sizes))]
+    payloads = [b"x" * n for n in sizes]
+
+    def batches(cuts: list[int]) -> list[list[int]]:
+        taken, out, lo = _Taken(0), [], 0
+        for hi in [*sorted(set(cuts)), len(sizes)]:
+            if hi > lo:
+                taken.add(Deliveries([b"s"] * (hi - lo), replies[lo:hi], {}, payloads[lo:hi]))
+                out += [raw.seq.to_list() for raw in taken.full(span)]
+                lo = hi
+        rest = taken.rest(span)
+        return out + ([rest.seq.to_list()] if rest is not None else [])
+
+    one = batches([])
+    chunked = batches(data.draw(st.lists(st.integers(1, len(sizes)), max_size=10)))
+    assert one == chunked  # the same batches whatever the chunks
+    assert [s for b in one for s in b] == list(range(1, len(sizes) + 1))
+    for b in one[:-1]:  # every batch but the last is full, by count or by bytes, and no more
+        used = sum(sizes[s - 1] for s in b)
+        assert len(b) == batch or (used >= batch_bytes and used - sizes[b[-1] - 1] < batch_bytes)
+
+
+def test_servers_the_cluster_advertises_keep_the_scheme_and_the_tls_name():
+    wire = Wire([Address("tls", "nats.example", 4222)], Auth())
+    wire.address = wire.addresses[0]
+    wire._control(b'INFO {"connect_urls": ["10.0.0.2:4222", "[::1]:4223", "b.example:4224"]}')
+    assert [(str(a), a.tls_name) for a in wire.advertised()] == [
+        ("tls://10.0.0.2:4222", "nats.example"), ("tls://[::1]:4223", "nats.example"),
+        ("tls://b.example:4224", None)]
+    assert not wire.lame_duck
+    wire._control(b'INFO {"ldm": true}')
+    assert wire.lame_duck and len(wire.advertised()) == 3  # an update keeps what it omits
