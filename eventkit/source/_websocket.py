@@ -247,13 +247,21 @@ async def open_websocket(host: str, port: int, *, tls: ssl.SSLContext | None,
     await writer.drain()
     head = b""
     while b"\r\n\r\n" not in head:
-        chunk = await reader.read(4096)
+        try:
+            chunk = await reader.read(4096)
+        except ConnectionError:
+            chunk = b""
+        head += chunk
+        if len(head) >= 5 and not head.startswith(b"HTTP/"):
+            writer.close()
+            raise ConnectionFailedError(
+                f"{host}:{port} did not answer the WebSocket upgrade (it sent "
+                f"{head[:20]!r}...: a plain NATS port? use nats:// for it)")
         if not chunk:
             writer.close()
             raise ConnectionFailedError(
                 f"{host}:{port} closed the connection during the WebSocket upgrade: is it a "
                 "NATS websocket listener?")
-        head += chunk
         if len(head) > _MAX_HEAD:
             writer.close()
             raise ConnectionFailedError(f"{host}:{port} sent no end to its upgrade answer")
@@ -262,10 +270,8 @@ async def open_websocket(host: str, port: int, *, tls: ssl.SSLContext | None,
     headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines)}
     if status.split(" ")[1:2] != ["101"]:
         writer.close()
-        hint = (" (a plain NATS port? use nats:// for it)" if "HTTP/" not in status
-                else "")
         raise ConnectionFailedError(
-            f"{host}:{port} refused the WebSocket upgrade: {status.strip()[:80]!r}{hint}")
+            f"{host}:{port} refused the WebSocket upgrade: {status.strip()[:80]!r}")
     if headers.get("sec-websocket-accept") != accept_key(key):
         writer.close()
         raise ConnectionFailedError(f"{host}:{port} answered the WebSocket upgrade with a "
