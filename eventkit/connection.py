@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import enum
 import os
+import re
 import ssl
 import time
 import warnings
@@ -66,6 +67,10 @@ def connect(
     tls_ca: str | os.PathLike[str] | None = None,
     tls_cert: str | os.PathLike[str] | None = None,
     tls_key: str | os.PathLike[str] | None = None,
+    domain: str | None = None,
+    api_prefix: str | None = None,
+    inbox_prefix: str | None = None,
+    tls_handshake_first: bool | None = None,
     name: str = "eventkit",
     connect_timeout: float = 5.0,
 ) -> Connection:
@@ -74,7 +79,8 @@ def connect(
     Parameters
     ----------
     servers
-        One URL, a comma-separated list or a list (``nats://`` or ``tls://``);
+        One URL, a comma-separated list or a list (``nats://``, ``tls://``, or
+        ``ws://`` / ``wss://`` for a server's WebSocket listener);
         ``$NATS_URL`` or ``nats://127.0.0.1:4222`` by default.
     context
         A NATS context saved by ``nats context save`` (its name, or ``True``
@@ -89,6 +95,19 @@ def connect(
     tls_ca, tls_cert, tls_key
         TLS: the CA that signed the server's certificate; a client certificate
         and key for mutual TLS. Any of them makes TLS required.
+    domain
+        The JetStream domain to use (``$JS.<domain>.API``), e.g. the domain of
+        a leaf node reached through its hub.
+    api_prefix
+        A JetStream API prefix other than ``$JS.API`` (an account that
+        imports another's JetStream API under its own prefix). Not with
+        ``domain``.
+    inbox_prefix
+        Where replies come back (``_INBOX`` by default), for accounts allowed
+        to subscribe only under their own prefix, e.g. ``"_INBOX_ek"``.
+    tls_handshake_first
+        Start TLS before the server speaks, for servers configured with
+        ``tls { handshake_first: true }``.
 
     Wrong credentials fail at once with :class:`~eventkit.AuthenticationError`;
     an unreachable server fails within ``connect_timeout`` seconds with
@@ -106,7 +125,9 @@ def connect(
     password, token, servers = Secret.of(password), Secret.of(token), hide_urls(servers)
     conn = Connection(servers, context=context, user=user, password=password, token=token,
                       nkey_seed=nkey_seed, creds=creds, tls_ca=tls_ca, tls_cert=tls_cert,
-                      tls_key=tls_key, name=name, connect_timeout=connect_timeout)
+                      tls_key=tls_key, domain=domain, api_prefix=api_prefix,
+                      inbox_prefix=inbox_prefix, tls_handshake_first=tls_handshake_first,
+                      name=name, connect_timeout=connect_timeout)
     return conn.open()
 
 
@@ -122,12 +143,16 @@ class Connection:
         tls_ca: str | os.PathLike[str] | None = None,
         tls_cert: str | os.PathLike[str] | None = None,
         tls_key: str | os.PathLike[str] | None = None,
+        domain: str | None = None, api_prefix: str | None = None,
+        inbox_prefix: str | None = None, tls_handshake_first: bool | None = None,
         name: str = "eventkit", connect_timeout: float = 5.0,
     ) -> None:
         password, token, servers = Secret.of(password), Secret.of(token), hide_urls(servers)
         o = resolve(dict(servers=servers, user=user, password=password, token=token,
                          nkey_seed=nkey_seed, creds=creds, tls_ca=tls_ca, tls_cert=tls_cert,
-                         tls_key=tls_key), context)
+                         tls_key=tls_key, domain=domain, api_prefix=api_prefix,
+                         inbox_prefix=inbox_prefix, tls_handshake_first=tls_handshake_first),
+                    context)
         urls = o["servers"] or _DEFAULT_URL
         addresses, url_auth = parse_servers(
             urls if isinstance(urls, (str, Secret)) else list(urls))
@@ -135,7 +160,10 @@ class Connection:
         tls = _tls_context(o["tls_ca"], o["tls_cert"], o["tls_key"])
         self.servers = [str(a) for a in addresses]
         self._auth_kind = auth.kind
-        self._js = JetStream(addresses, auth, tls=tls, name=name, connect_timeout=connect_timeout)
+        api, inbox = _prefixes(o["domain"], o["api_prefix"], o["inbox_prefix"])
+        self._js = JetStream(addresses, auth, tls=tls, name=name, connect_timeout=connect_timeout,
+                             api_prefix=api, inbox_prefix=inbox,
+                             tls_handshake_first=bool(o["tls_handshake_first"]))
         self._state = _State.UNOPENED
 
     # -- lifecycle ---------------------------------------------------------
@@ -518,6 +546,35 @@ def _parse_creds(text: Secret) -> tuple[Secret, Secret] | None:
     if len(blocks) < 2 or not blocks[1].startswith("SU"):
         return None
     return Secret(blocks[0]), Secret(blocks[1].encode())
+
+
+_TOKEN = re.compile(r"[^\s.*>]+")  # one subject token: no dot, wildcard or space
+
+
+def _prefixes(domain: str | None, api_prefix: str | None,
+              inbox_prefix: str | None) -> tuple[str, str]:
+    """The JetStream API prefix and the inbox prefix to use, checked.
+
+    >>> _prefixes("leaf", None, "_INBOX_ek")
+    ('$JS.leaf.API', '_INBOX_ek')
+    >>> _prefixes(None, "$JS.hub.API.", None)
+    ('$JS.hub.API', '_INBOX')
+    """
+    if domain and api_prefix:
+        raise ConfigurationError(
+            f"give a JetStream domain ({domain!r}) or an API prefix ({api_prefix!r}), not "
+            "both: a domain is the prefix $JS.<domain>.API")
+    if domain and not _TOKEN.fullmatch(domain):
+        raise ConfigurationError(
+            f"JetStream domain {domain!r} is not valid: one name, no dots, spaces or wildcards")
+    api = f"$JS.{domain}.API" if domain else (api_prefix or "$JS.API").rstrip(".")
+    inbox = (inbox_prefix or "_INBOX").rstrip(".")
+    for what, value in (("API prefix", api), ("inbox prefix", inbox)):
+        if not all(_TOKEN.fullmatch(t) for t in value.split(".")):
+            raise ConfigurationError(
+                f"{what} {value!r} is not valid: subject tokens joined by dots, no spaces "
+                "or wildcards (e.g. '_INBOX_ek')")
+    return api, inbox
 
 
 def _tls_context(ca: str | os.PathLike[str] | None, cert: str | os.PathLike[str] | None,

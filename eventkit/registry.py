@@ -336,7 +336,7 @@ class _KVBackend:
     async def _get(self, key: str) -> bytes | None:
         js = self._conn.jetstream
         wire = await js.connect()
-        subject = f"$JS.API.DIRECT.GET.{self.stream}"
+        subject = f"{js.api_prefix}.DIRECT.GET.{self.stream}"
         body = orjson.dumps({"last_by_subj": self._subject(key)})
         try:
             hdr, data = await wire.request(subject, body, timeout=js.api_timeout)

@@ -26,6 +26,13 @@ def add_connection(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tls-ca", help="CA certificate of the server")
     g.add_argument("--tls-cert", help="client certificate (mutual TLS)")
     g.add_argument("--tls-key", help="client key (mutual TLS)")
+    g.add_argument("--tls-first", action="store_true", default=None,
+                   help="start TLS before the server speaks (servers with handshake_first)")
+    g.add_argument("--js-domain", help="JetStream domain, e.g. a leaf node's (the API at "
+                   "$JS.<domain>.API)")
+    g.add_argument("--js-api-prefix", help="JetStream API prefix other than $JS.API")
+    g.add_argument("--inbox-prefix", help="reply subject prefix other than _INBOX, for "
+                   "accounts allowed only their own (e.g. _INBOX_ek)")
 
 
 def connect(args: argparse.Namespace) -> Connection:
@@ -33,7 +40,9 @@ def connect(args: argparse.Namespace) -> Connection:
 
     return ek.connect(args.server, context=args.context, user=args.user, creds=args.creds,
                       nkey_seed=args.nkey, tls_ca=args.tls_ca, tls_cert=args.tls_cert,
-                      tls_key=args.tls_key)
+                      tls_key=args.tls_key, domain=args.js_domain,
+                      api_prefix=args.js_api_prefix, inbox_prefix=args.inbox_prefix,
+                      tls_handshake_first=args.tls_first)
 
 
 def add_selection(p: argparse.ArgumentParser, *, since: bool = True) -> None:

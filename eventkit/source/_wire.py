@@ -31,6 +31,8 @@ __all__ = ["Address", "Auth", "Deliveries", "Secret", "Sink", "Wire", "parse_hea
 _CRLF = b"\r\n"
 _READ_SIZE = 1 << 20
 _VERSION = "0.1.0"
+_DEFAULT_PORTS = {"nats": 4222, "tls": 4222, "ws": 80, "wss": 443}
+_WEBSOCKET = ("ws", "wss")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +164,8 @@ def _keypair(seed: Secret) -> Any:
 
 
 def parse_servers(servers: str | list[str] | Secret) -> tuple[list[Address], Auth]:
-    """Addresses from URLs (``nats://``, ``tls://``, comma-separated or a list).
+    """Addresses from URLs (``nats://``, ``tls://``, ``ws://``, ``wss://``; comma-separated
+    or a list).
 
     A user and password or token in a URL become :class:`Auth`, so that the
     address itself can be shown in messages (and, hidden in a :class:`Secret`,
@@ -211,12 +214,12 @@ def _parse_url(raw: str, problems: list[str]) -> tuple[Address, Auth | None] | N
     if not text:
         return None
     parts = urlsplit(text if "://" in text else f"nats://{text}")
-    if parts.scheme not in ("nats", "tls"):
-        problems.append(f"server URL scheme {parts.scheme!r} is not supported: use nats:// "
-                        "or tls://")
+    if parts.scheme not in _DEFAULT_PORTS:
+        problems.append(f"server URL scheme {parts.scheme!r} is not supported: use nats://, "
+                        "tls://, ws:// or wss://")
         return None
     try:
-        port = parts.port or 4222
+        port = parts.port or _DEFAULT_PORTS[parts.scheme]
     except ValueError:
         problems.append(f"server {parts.hostname!r} has a bad port")
         return None
@@ -347,7 +350,8 @@ class Wire:
 
     def __init__(
         self, addresses: list[Address], auth: Auth, *, tls: ssl.SSLContext | None = None,
-        name: str = "eventkit", connect_timeout: float = 5.0,
+        name: str = "eventkit", connect_timeout: float = 5.0, inbox_prefix: str = "_INBOX",
+        tls_handshake_first: bool = False,
     ) -> None:
         self.addresses = addresses
         self._auth = auth
@@ -361,7 +365,11 @@ class Wire:
         self._reader_task: asyncio.Task[None] | None = None
         self._sinks: dict[bytes, Sink] = {}
         self._sids = itertools.count(1)
-        self._inbox_prefix = f"_INBOX.{secrets.token_hex(11)}"
+        self._inboxes = inbox_prefix  # where every reply subject of this connection lives
+        self._handshake_first = tls_handshake_first
+        self._inbox_prefix = f"{inbox_prefix}.{secrets.token_hex(11)}"
+        self._greeted = False  # the server sent its INFO
+        self.inbox_denied: str | None = None  # the server refused our reply subscription
         self._replies = _Replies()
         self._tokens = itertools.count(1)
         self.error: BaseException | None = None
@@ -384,7 +392,10 @@ class Wire:
                 await self._drop()
                 raise
             except TimeoutError:
-                failures.append(f"{address}: no answer in {self._connect_timeout:.0f} s")
+                silent = "" if self._greeted or self._handshake_first else (
+                    " (it sent no INFO: if it wants the TLS handshake first, pass "
+                    "tls_handshake_first=True)")
+                failures.append(f"{address}: no answer in {self._connect_timeout:.0f} s{silent}")
             except ssl.SSLCertVerificationError as exc:
                 await self._drop()
                 if "hostname" in (exc.verify_message or "").lower():
@@ -415,14 +426,39 @@ class Wire:
         )
 
     async def _connect_one(self, address: Address) -> None:
-        reader, writer = await asyncio.open_connection(address.host, address.port, limit=_READ_SIZE)
+        reader: Any
+        writer: Any
+        want_tls = self._tls is not None or address.scheme in ("tls", "wss")
+        if address.scheme in _WEBSOCKET:
+            from eventkit.source._websocket import open_websocket
+
+            if address.scheme == "ws" and self._tls is not None:
+                raise ConfigurationError(
+                    f"TLS options were given for {address}: use wss:// for WebSocket over TLS")
+            tls = (self._tls or ssl.create_default_context()) if want_tls else None
+            reader, writer = await open_websocket(address.host, address.port, tls=tls)
+        elif self._handshake_first:  # TLS before the server says anything
+            want_tls = True
+            reader, writer = await asyncio.open_connection(
+                address.host, address.port, limit=_READ_SIZE,
+                ssl=self._tls or ssl.create_default_context(), server_hostname=address.host)
+        else:
+            reader, writer = await asyncio.open_connection(address.host, address.port,
+                                                           limit=_READ_SIZE)
         self._reader, self._writer = reader, writer
+        self._greeted = False
         line = await reader.readline()
+        self._greeted = bool(line)
         if not line.startswith(b"INFO "):
             raise ConnectionFailedError(f"{address} did not greet as a NATS server")
         info = json.loads(line[5:])
-        want_tls = self._tls is not None or address.scheme == "tls"
-        if want_tls or info.get("tls_required"):
+        if info.get("tls_required") and writer.get_extra_info("ssl_object") is None and (
+                address.scheme in _WEBSOCKET or info.get("tls_first")):
+            raise ConnectionFailedError(
+                f"{address} requires TLS " + ("first (handshake_first): connect with "
+                "tls_handshake_first=True" if info.get("tls_first") else "on its websocket "
+                "listener: use wss://"))
+        if (want_tls or info.get("tls_required")) and writer.get_extra_info("ssl_object") is None:
             if not (info.get("tls_required") or info.get("tls_available")):
                 raise ConnectionFailedError(
                     f"{address} does not offer TLS, and TLS was asked for: refusing to send "
@@ -562,6 +598,11 @@ class Wire:
                 # not fatal: fail the requests it was about, at once
                 self.permission_errors.append(reason)
                 denied = reason.rsplit(" to ", 1)[-1].strip('" ')
+                if denied == f"{self._inbox_prefix}.*":  # no reply can ever reach us
+                    self.inbox_denied = reason
+                    for fut in self._replies.futures.values():
+                        if not fut.done():
+                            fut.set_exception(PermissionError(self._inbox_problem()))
                 for fut in self._requests.pop(denied, []):
                     if not fut.done():
                         fut.set_exception(PermissionError(reason))
@@ -608,16 +649,22 @@ class Wire:
         self._write(b"SUB %s %s\r\n" % (subject.encode(), sid))
         return sid
 
+    def _inbox_problem(self) -> str:
+        return (f"{self.address} does not let this user subscribe to its reply subjects "
+                f"({self._inboxes}.>): {self.inbox_denied}; if the account allows another "
+                "inbox prefix, pass it as inbox_prefix=... (--inbox-prefix, or inbox_prefix "
+                "in the NATS context)")
+
     def subscribe(self, sink: Sink | None = None) -> tuple[str, bytes, Sink]:
         """A fresh inbox subject delivering into ``sink``: (subject, sid, sink)."""
         sink = sink or Sink()
-        inbox = f"_INBOX.{secrets.token_hex(11)}"
+        inbox = f"{self._inboxes}.{secrets.token_hex(11)}"
         return inbox, self._subscribe_sink(inbox, sink), sink
 
     def subscribe_prefix(self, sink: Sink | None = None) -> tuple[str, bytes, Sink]:
         """A fresh inbox prefix ``P``; everything sent to ``P.<anything>`` goes to ``sink``."""
         sink = sink or Sink()
-        inbox = f"_INBOX.{secrets.token_hex(11)}"
+        inbox = f"{self._inboxes}.{secrets.token_hex(11)}"
         return inbox, self._subscribe_sink(f"{inbox}.*", sink), sink
 
     def unsubscribe(self, sid: bytes) -> None:
@@ -640,6 +687,8 @@ class Wire:
     async def request(self, subject: str, payload: bytes = b"", *, timeout: float = 5.0,
                       headers: bytes | None = None) -> tuple[bytes | None, bytes]:
         """Publish with a reply subject and wait for the answer: (header block, payload)."""
+        if self.inbox_denied:
+            raise PermissionError(self._inbox_problem())
         reply, fut = self.new_reply()
         self._requests.setdefault(subject, []).append(fut)
         self.publish(subject, payload, reply=reply, headers=headers)

@@ -313,7 +313,9 @@ class JetStream:
 
     def __init__(self, addresses: list[Address], auth: Auth, *,
                  tls: ssl.SSLContext | None = None, name: str = "eventkit",
-                 connect_timeout: float = 5.0, api_timeout: float = 5.0) -> None:
+                 connect_timeout: float = 5.0, api_timeout: float = 5.0,
+                 api_prefix: str = _API, inbox_prefix: str = "_INBOX",
+                 tls_handshake_first: bool = False) -> None:
         self._addresses = addresses
         self._discovered: list[Address] = []  # advertised by the cluster
         self._avoid: Address | None = None     # lost or in lame-duck mode: tried last
@@ -322,6 +324,9 @@ class JetStream:
         self._name = name
         self._connect_timeout = connect_timeout
         self.api_timeout = api_timeout
+        self.api_prefix = api_prefix  # "$JS.API", or "$JS.<domain>.API", or an import's
+        self._inbox_prefix = inbox_prefix
+        self._handshake_first = tls_handshake_first
         self.wire: Wire | None = None
 
     @property
@@ -350,7 +355,8 @@ class JetStream:
         order = [a for a in self._known() if a != self._avoid]
         order += [a for a in self._known() if a == self._avoid]
         wire = Wire(order, self._auth, tls=self._tls, name=self._name,
-                    connect_timeout=self._connect_timeout)
+                    connect_timeout=self._connect_timeout, inbox_prefix=self._inbox_prefix,
+                    tls_handshake_first=self._handshake_first)
         await wire.connect()
         self._learn(wire)
         self.wire = wire
@@ -375,12 +381,14 @@ class JetStream:
         """The answer of one JetStream API call; an error raises, unless its ``err_code``
         is one of ``allow`` (then the answer, with its ``error``, is returned)."""
         wire = await self.connect()
-        subject = f"{_API}.{op}"
+        subject = f"{self.api_prefix}.{op}"
         before = len(wire.permission_errors)
         payload = json.dumps(body).encode() if body is not None else b""
         try:
             hdr, data = await wire.request(subject, payload, timeout=self.api_timeout)
         except PermissionError as exc:
+            if wire.inbox_denied:
+                raise PermissionDeniedError(str(exc)) from None
             raise PermissionDeniedError(
                 f"{self.server} denied {subject} to this user ({exc}); ask for permission "
                 "to use the JetStream API for this stream"
@@ -395,6 +403,10 @@ class JetStream:
                 f"{self.server} did not answer {subject} in {self.api_timeout:.0f} s"
             ) from None
         if hdr is not None and not data and b" 503" in hdr[:13]:
+            if self.api_prefix != _API:
+                raise _NoJetStream(
+                    f"no JetStream answers at {self.api_prefix} through {self.server} (no "
+                    f"responders for {op}): check the domain or API prefix")
             raise _NoJetStream(
                 f"JetStream is not enabled on {self.server} (no responders for {op}): "
                 "start nats-server with -js, or connect to a JetStream server"
@@ -544,15 +556,17 @@ class JetStream:
                 if consume == self._consume_direct:
                     raise PermissionDeniedError(
                         f"{self.server} denied this user both ways to read stream {stream!r}: "
-                        f"{_API}.CONSUMER.CREATE.{stream} (a consumer) and "
-                        f"{_API}.DIRECT.GET.{stream} (direct get, which the stream allows). "
+                        f"{self.api_prefix}.CONSUMER.CREATE.{stream} (a consumer) and "
+                        f"{self.api_prefix}.DIRECT.GET.{stream} (direct get, which the stream "
+                        "allows). "
                         "Ask for permission to publish to either subject"
                     ) from None
                 if not info.config.get("allow_direct"):
                     raise PermissionDeniedError(
                         f"{denied}; stream {stream!r} does not allow direct get (allow_direct "
                         "is off), so there is no other way to read it with these permissions: "
-                        f"ask for permission to publish to {_API}.CONSUMER.CREATE.{stream}"
+                        "ask for permission to publish to "
+                        f"{self.api_prefix}.CONSUMER.CREATE.{stream}"
                     ) from None
                 if notes is not None:
                     notes.append(
@@ -651,7 +665,7 @@ class JetStream:
                 body["start_time"] = _rfc3339(span.start_time)
             else:
                 body["seq"] = (after or 0) + 1
-            subject = f"{_API}.DIRECT.GET.{span.stream}"
+            subject = f"{self.api_prefix}.DIRECT.GET.{span.stream}"
             try:
                 hdr, _ = await wire.request(subject, json.dumps(body).encode(),
                                             timeout=self.api_timeout)
@@ -720,7 +734,7 @@ class JetStream:
         state.served_by = (created.get("cluster") or {}).get("leader") or self.server
         expected = created.get("num_pending", 0)
         inbox, sid, sink = wire.subscribe(Sink())
-        next_subject = f"{_API}.CONSUMER.MSG.NEXT.{stream}.{name}"
+        next_subject = f"{self.api_prefix}.CONSUMER.MSG.NEXT.{stream}.{name}"
         request = json.dumps({"batch": span.pull, "max_bytes": span.pull_bytes,
                               "expires": int(30e9)}).encode()
         received = outstanding = 0  # messages delivered; messages asked for, not yet here
@@ -779,7 +793,7 @@ class JetStream:
         state.served_by = self.server
         inbox, sid, sink = wire.subscribe_prefix()
         stream, subjects = span.stream, span.subjects
-        subject = f"{_API}.DIRECT.GET.{stream}"
+        subject = f"{self.api_prefix}.DIRECT.GET.{stream}"
         last_seq = after or 0  # the last sequence looked at (filtered out or not)
         one_filter = subjects[0] if len(subjects) == 1 else None
         denied = len(wire.permission_errors)

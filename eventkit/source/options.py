@@ -5,7 +5,10 @@ wins, then the named context (``~/.config/nats/context/<name>.json``, as
 ``nats context save`` writes it), then the environment (``NATS_URL``,
 ``NATS_USER``, ``NATS_PASSWORD``, ``NATS_TOKEN``, ``NATS_CREDS``,
 ``NATS_NKEY``, ``NATS_CERT``, ``NATS_KEY``, ``NATS_CA``; ``NATS_CONTEXT``
-names a context).
+names a context). The JetStream domain, API prefix, inbox prefix and TLS
+handshake-first come from the arguments or the context only (the context
+keys ``jetstream_domain``, ``jetstream_api_prefix``, ``inbox_prefix``,
+``tls_first``), as with the ``nats`` tool.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from eventkit.source._wire import Secret, hide_urls
 
 __all__ = ["SETTINGS", "resolve"]
 
-#: setting -> (environment variable, key in a context file)
-SETTINGS: dict[str, tuple[str, str]] = {
+#: setting -> (environment variable or None, key in a context file)
+SETTINGS: dict[str, tuple[str | None, str]] = {
     "servers": ("NATS_URL", "url"),
     "user": ("NATS_USER", "user"),
     "password": ("NATS_PASSWORD", "password"),
@@ -31,6 +34,10 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "tls_cert": ("NATS_CERT", "cert"),
     "tls_key": ("NATS_KEY", "key"),
     "tls_ca": ("NATS_CA", "ca"),
+    "domain": (None, "jetstream_domain"),
+    "api_prefix": (None, "jetstream_api_prefix"),
+    "inbox_prefix": (None, "inbox_prefix"),
+    "tls_handshake_first": (None, "tls_first"),
 }
 
 
@@ -39,7 +46,7 @@ def _config_dir() -> Path:
     return Path(base) / "nats"
 
 
-def load_context(name: str | bool) -> dict[str, str]:
+def load_context(name: str | bool) -> dict[str, Any]:
     """The settings of a NATS context (``True``: the one ``nats context select`` chose)."""
     directory = _config_dir()
     if name is True:
@@ -59,7 +66,8 @@ def load_context(name: str | bool) -> dict[str, str]:
         data = json.loads(path.read_text())
     except ValueError as exc:
         raise ConfigurationError(f"the NATS context file {path} is not JSON: {exc}") from None
-    return {setting: str(data[key]) for setting, (_, key) in SETTINGS.items() if data.get(key)}
+    return {setting: data[key] if isinstance(data[key], bool) else str(data[key])
+            for setting, (_, key) in SETTINGS.items() if data.get(key)}
 
 
 def resolve(given: dict[str, Any], context: str | bool | None) -> dict[str, Any]:
@@ -76,7 +84,7 @@ def resolve(given: dict[str, Any], context: str | bool | None) -> dict[str, Any]
         value = given.get(setting)
         if value is None:
             value = from_context.get(setting)
-        if value is None:
+        if value is None and env is not None:
             value = os.environ.get(env) or None
         out[setting] = value
     # secrets stay hidden from here on (a traceback printing locals shows '***')
