@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import warnings
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -12,7 +11,7 @@ import polars as pl
 from deltalake import DeltaTable
 
 from eventkit.codec import Decoded, Hints, decode
-from eventkit.exceptions import EventkitWarning, StoreError
+from eventkit.exceptions import StoreError
 from eventkit.store import integrity as _integrity
 from eventkit.store._disk import MISFIT_SCHEMA, fit, to_disk
 from eventkit.store.table import State, Tables, table_schema
@@ -41,6 +40,7 @@ class SyncResult:
     gaps: int                   #: sequences it found missing from the stream
     seconds: float
     stopped: str | None = None  #: why it stopped before the stream's end (None: it did not)
+    notes: tuple[str, ...] = ()  #: what the store should tell the user (warned by ``sync``)
 
     def __str__(self) -> str:
         stop = f" (stopped early: {self.stopped})" if self.stopped else ""
@@ -67,10 +67,11 @@ class Writer:
         self.hints = Hints()  # what one batch teaches the decoding of the next
         self._open: dict[str, DeltaTable | None] = {}
         self._warned = False
+        self.notes: list[str] = []  # warned in the caller's thread when the sync returns
 
     def result(self, began: float, stopped: str | None = None) -> SyncResult:
         return SyncResult(self.state.stream, self.events, self.first_seq, self.state.last_seq,
-                          self.gaps, time.perf_counter() - began, stopped)
+                          self.gaps, time.perf_counter() - began, stopped, tuple(self.notes))
 
     def decode(self, raw: RawBatch | None) -> Decoded | None:
         """A batch decoded (on its own thread: the next one decodes while one is written)."""
@@ -207,12 +208,12 @@ class Writer:
             return
         self._warned = True
         top = ", ".join(list(self.state.types)[:3])
-        warnings.warn(
+        self.notes.append(
             f"the store of {self.state.stream!r} now has {len(self.state.types):,} event types "
             f"(e.g. {top}): one table each. The type rule ({self.state.rules.describe()}) "
             "probably takes an entity id: set the type rule (Rules(type='field:type') or "
             "'subject:N' for the token that names the event), or set the stream's metadata "
-            "eventkit.type, and sync into a new directory", EventkitWarning, stacklevel=2)
+            "eventkit.type, and sync into a new directory")
 
 
 def _empty_envelope() -> pl.DataFrame:

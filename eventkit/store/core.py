@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from eventkit.envelope import ENVELOPE_SCHEMA, Rules
-from eventkit.exceptions import StoreError
+from eventkit.exceptions import EventkitWarning, StoreError
 from eventkit.source import _loop
 from eventkit.store import maintenance
 from eventkit.store._disk import GAP_SCHEMA, MISFIT_SCHEMA
@@ -222,7 +223,10 @@ class Store(maintenance.Maintenance):
             return await run_sync(self, conn, stream, _subjects(subjects), rules, progress,
                                   batch, stop, schemas)
 
-        return await on_loop(go)
+        result: SyncResult = await on_loop(go)
+        for note in result.notes:  # in the caller's thread, where a notebook shows it
+            warnings.warn(note, EventkitWarning, stacklevel=2)
+        return result
 
     def write(self, batches: Any, *, stream: str, rules: Rules, subjects: Sequence[str] = (),
               created: str | None = None) -> SyncResult:

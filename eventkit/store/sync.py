@@ -273,7 +273,7 @@ async def _batches(writer: Writer, js: Any, name: str, stop: int, progress: bool
                                                      found))
                         bar.update(hi - prev)
                         prev = hi
-                    while len(pending) > 1:  # one batch written while the next arrives
+                    while len(pending) > 2:  # one batch written, one decoded, one arriving
                         await asyncio.wrap_future(pending[0])
                         pending.pop(0)
                     if short is not None:

@@ -33,7 +33,14 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
+from deltalake import (
+    ColumnProperties,
+    CommitProperties,
+    DeltaTable,
+    Transaction,
+    WriterProperties,
+    write_deltalake,
+)
 from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from eventkit.envelope import ENVELOPE_SCHEMA, Rules
@@ -47,7 +54,10 @@ META = "eventkit"  #: the commit-metadata key of the store's state
 #: How delta-rs says the disk is full (ENOSPC, EDQUOT, EFBIG: a file-size limit).
 _FULL = ("No space", "os error 28", "quota", "os error 122", "File too large", "os error 27")
 _LOG_ENTRY = re.compile(r"^\d{20}\.(json|checkpoint\.parquet)$")
-_WRITER = WriterProperties(compression="ZSTD", max_row_group_size=64 * 1024)
+# the raw payloads are unique: no dictionary attempt, no min/max (a reader never filters on them)
+_RAW = ColumnProperties(dictionary_enabled=False, statistics_enabled="NONE")
+_WRITER = WriterProperties(compression="ZSTD", max_row_group_size=64 * 1024,
+                           column_properties={"data": _RAW, "headers": _RAW})
 _CREATE = {"delta.logRetentionDuration": "interval 3650 days"}  # keep history for versions()
 
 

@@ -381,3 +381,28 @@ def test_time_travel_by_version(conn, stream, tmp_path):
     with pytest.raises(ek.StoreError, match="no version 7"):
         store.at_version(7)
     assert store.scan().collect().height == 500  # the store itself is unchanged
+
+
+def test_the_readmes_sql_forms_agree_with_polars(rides, conn, tmp_path):
+    store = ek.Store(tmp_path / "rides")
+    store.sync(conn, "RIDES", progress=False)
+    env = store.scan().collect()
+    t = env["time"].sort()[env.height // 2]
+    stamp = t.strftime("%Y-%m-%d %H:%M:%S.%f+00")
+    state = store.sql("SELECT key, arg_max(type, seq) AS last_type FROM envelope "
+                      f"WHERE time <= TIMESTAMP '{stamp}' GROUP BY key").sort("key")
+    # on disk times are microseconds: the same cut in polars
+    want = (env.filter(pl.col("time").dt.truncate("1us") <= t)
+            .group_by("key").agg(last_type=pl.col("type").sort_by("seq").last()).sort("key"))
+    assert state.rows() == want.rows()
+    windows = store.sql("SELECT time_bucket(INTERVAL 5 MINUTE, time) AS bucket, type, "
+                        "count(*) AS n FROM envelope GROUP BY ALL")
+    assert windows["n"].sum() == env.height
+    asof = store.sql("SELECT p.seq, t.seq AS trip_seq FROM payment_captured p ASOF JOIN "
+                     "trip_completed t ON p.key = t.key AND p.seq >= t.seq ORDER BY p.seq")
+    paid = store.of_type("payment_captured").select("seq", "key").collect()
+    trips = store.of_type("trip_completed").select(trip_seq="seq", key="key").collect()
+    oracle = paid.join_asof(trips, left_on="seq", right_on="trip_seq", by="key",
+                            strategy="backward").drop_nulls("trip_seq").select("seq", "trip_seq")
+    assert asof.select(pl.all().cast(pl.Int64)).rows() == oracle.select(
+        pl.all().cast(pl.Int64)).rows()

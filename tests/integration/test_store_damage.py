@@ -274,3 +274,18 @@ def test_the_registry_gives_the_column_types_not_the_first_batch(conn, stream, t
     assert paid["amount"].to_list() == [5.0, 5.0, 5.25] and store.misfits().is_empty()
     assert paid["at"][0].isoformat() == "2026-11-01T12:00:00+00:00"  # microseconds shown...
     assert paid["at"].dt.epoch("ns")[0] % 1000 == 1  # ... the nanosecond kept (at_ns)
+
+
+def test_a_sync_warns_in_the_callers_thread_when_types_look_like_ids(conn, stream, tmp_path,
+                                                                       monkeypatch):
+    import eventkit.store._writer as writer_module
+
+    monkeypatch.setattr(writer_module, "MANY_TYPES", 20)
+    prefix = stream.lower()
+    conn.publish_many([f"{prefix}.ride-{i}" for i in range(50)],  # an id in each subject
+                      [b'{"key":"k%d"}' % i for i in range(50)])
+    store = ek.Store(tmp_path / "s")
+    with pytest.warns(ek.EventkitWarning, match=r"50 event types.*type rule"):
+        result = store.sync(conn, stream, progress=False,
+                            rules=ek.Rules(type="subject:-1"))
+    assert result.events == 50 and len(result.notes) == 1
