@@ -821,20 +821,28 @@ def _is_rfc3339(text: str) -> bool:
 
 def _rfc3339_expr(expr: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """Vectorised :func:`rfc3339_ns`: ``(ns, valid)``, ``ns`` an Int128 (null where not a
-    date-time), ``valid`` true where the text is an RFC 3339 date-time (in range or not)."""
-    g = expr.str.extract_groups(_RFC3339)
-    part = [g.struct.field(str(k)) for k in range(1, 11)]
-    year, month, day, hh, mm, ss = (p.cast(pl.Int64) for p in part[:6])
-    frac, sign = part[6], part[7]
-    oh, om = part[8].cast(pl.Int64), part[9].cast(pl.Int64)
-    offset = pl.when(sign.is_null()).then(0).when(sign == "+").then(oh * 60 + om).otherwise(
-        -(oh * 60 + om))
+    date-time), ``valid`` true where the text is an RFC 3339 date-time (in range or not).
+
+    One regular expression without captures proves the form; the fields are then at
+    fixed places (the date and time), or after the fraction (the zone)."""
+    form = expr.str.contains(_RFC3339)
+    number = lambda a, n: expr.str.slice(a, n).cast(pl.Int64, strict=False)  # noqa: E731
+    year, month, day = number(0, 4), number(5, 2), number(8, 2)
+    hh, mm, ss = number(11, 2), number(14, 2), number(17, 2)
+    rest = expr.str.slice(19)
+    zone = rest.str.strip_chars_start(".0123456789")
+    frac = rest.str.slice(1, rest.str.len_bytes() - zone.str.len_bytes() - 1)
+    signed = zone.str.slice(0, 1)
+    oh = zone.str.slice(1, 2).cast(pl.Int64, strict=False)
+    om = zone.str.slice(4, 2).cast(pl.Int64, strict=False)
+    offset = (pl.when(signed == "+").then(oh * 60 + om).when(signed == "-")
+              .then(-(oh * 60 + om)).otherwise(0))
     leap_year = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     dim = (pl.when(month == 2).then(pl.when(leap_year).then(29).otherwise(28))
            .when(month.is_in([4, 6, 9, 11])).then(30).otherwise(31))
     leap = ss == 60
-    valid = (month.is_between(1, 12) & day.is_between(1, dim) & (hh <= 23) & (mm <= 59)
-             & (ss <= 60) & (sign.is_null() | ((oh <= 23) & (om <= 59)))
+    valid = (form & month.is_between(1, 12) & day.is_between(1, dim) & (hh <= 23) & (mm <= 59)
+             & (ss <= 60) & (~signed.is_in(["+", "-"]) | ((oh <= 23) & (om <= 59)))
              & (~leap | ((hh * 60 + mm - offset) % 1_440 == 1_439)))
     y = year - (month <= 2).cast(pl.Int64)
     era = y // 400
@@ -843,18 +851,39 @@ def _rfc3339_expr(expr: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     days = era * 146_097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719_468
     seconds = (days * 86_400 + hh * 3_600 + mm * 60 + pl.min_horizontal(ss, 59)
                - offset * 60).cast(pl.Int128)
-    nanos = frac.fill_null("").str.slice(0, 9).str.pad_end(9, "0").cast(pl.Int128)
+    nanos = frac.str.slice(0, 9).str.pad_end(9, "0").cast(pl.Int128, strict=False).fill_null(0)
     ns = seconds * 10**9 + pl.when(leap).then(pl.lit(999_999_999, pl.Int128)).otherwise(nanos)
     valid = valid.fill_null(False)
     return pl.when(valid).then(ns), valid
 
 
+# The RFC 3339 form with the ranges of month, day, hour, minute, second and zone in
+# it: what is left to check is the calendar (30 February), the leap second's minute
+# and the year's range, the last two on the rare values that need them.
+_RFC3339_RANGES = (r"^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])[Tt]"
+                   r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60)(?:\.[0-9]+)?"
+                   r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$")
+
+
 def _rfc3339_ok(text: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """Per value: is it an RFC 3339 date-time, and is it one in the nanosecond range."""
-    ns, valid = _rfc3339_expr(pl.col("t"))
-    out = pl.DataFrame({"t": text}).select(
-        valid.alias("valid"), ns.is_between(*_NS_RANGE).fill_null(False).alias("in_range"))
-    return out.get_column("valid"), out.get_column("in_range")
+    """Per value: is it an RFC 3339 date-time, and is it one in the nanosecond range;
+    the same answers as :func:`rfc3339_ns`, in four vectorised steps."""
+    t = pl.col("t")
+    year = t.str.slice(0, 4).cast(pl.Int64, strict=False)
+    form = t.str.contains(_RFC3339_RANGES)
+    common = (form & year.is_between(1678, 2261) & (t.str.slice(17, 2) != "60")
+              & t.str.slice(0, 10).str.strptime(pl.Date, "%Y-%m-%d", strict=False).is_not_null())
+    out = pl.DataFrame({"t": text}).select(form.alias("form"), common.alias("common"))
+    form_s, valid = out.get_column("form").fill_null(False), out.get_column("common")
+    valid = valid.fill_null(False)
+    in_range = valid
+    rare = (form_s & ~valid).arg_true()  # another year, a leap second, 30 February
+    if len(rare):
+        read = [rfc3339_ns(v) for v in text.gather(rare).to_list()]
+        valid = valid.scatter(rare, pl.Series([r is not None for r in read], dtype=pl.Boolean))
+        in_range = in_range.scatter(rare, pl.Series(
+            [r is not None and r is not False for r in read], dtype=pl.Boolean))
+    return valid, in_range
 
 
 def _rfc3339_time(expr: pl.Expr) -> pl.Expr:
@@ -1104,17 +1133,19 @@ def _read(text: bytes, schema: Mapping[str, pl.DataType] | None) -> pl.DataFrame
 
 _BLOCK = 8192   # lines per block when a whole group does not parse
 _SMALL = 256    # below this, a range that does not parse goes line by line
+_NESTED_SMALL = 8  # the same, for one field's values (small texts, few faults)
 
 
 def _parsed(lines: Lines, schema: Mapping[str, pl.DataType], spec: Spec
             ) -> Iterator[tuple[pl.Series, pl.DataFrame | None]]:
     """``(rows, frame)`` covering all lines; ``frame`` is None for rows to take one by one.
 
-    One parse when everything fits the schema (the usual case). Otherwise the
-    lines whose top-level values are of the wrong JSON type are set aside
-    (found on the text, see :func:`_misfits`) and the rest parsed again; if
-    that still fails (a nested value does not fit), blocks of lines, each
-    halved until the lines that do not fit are in small ranges.
+    One parse when everything fits the schema (the usual case; a parse that does
+    not fit fails at once). Otherwise one loose parse (each top-level value as
+    text) and the columns built from the text (:func:`_rebuild`): the lines at
+    fault are the only ones set aside. Where the text cannot tell (a key that
+    may be written escaped), blocks of lines, each halved until the lines that
+    do not fit are in small ranges.
     """
     n = len(lines)
     if n == 0:
@@ -1126,19 +1157,14 @@ def _parsed(lines: Lines, schema: Mapping[str, pl.DataType], spec: Spec
             return
     except pl.exceptions.PolarsError:
         pass
-    misfits = _misfits(lines, spec)
-    if misfits is not None and len(misfits):
-        keep = pl.Series([True] * n).scatter(misfits, False)
-        rest = keep.arg_true()
-        try:
-            frame = _read(lines.take(rest).ndjson(), schema) if len(rest) else None
-            if frame is None or frame.height == len(rest):
-                yield misfits, None
-                if frame is not None:
-                    yield rest, frame
-                return
-        except pl.exceptions.PolarsError:
-            pass
+    rebuilt = _rebuild(lines, schema, spec)
+    if rebuilt is not None:
+        misfits, rest, frame = rebuilt
+        if len(misfits):
+            yield misfits, None
+        if len(rest):
+            yield rest, frame
+        return
     for lo in range(0, n, _BLOCK):
         for a, b, part in _bisect(lines, schema, lo, min(lo + _BLOCK, n)):
             yield _range(a, b), part
@@ -1148,61 +1174,158 @@ def _range(lo: int, hi: int) -> pl.Series:
     return pl.int_range(lo, hi, dtype=pl.UInt32, eager=True)
 
 
-_KIND_OF_FIRST = {"string": '"', "object": "{", "array": "["}
-
-
 def _misfits(lines: Lines, spec: Spec) -> pl.Series | None:
-    """Lines where a top-level field holds a value of the wrong JSON type (or may).
+    """Lines holding a value of the wrong JSON type (or that may: see :func:`_rebuild`)."""
+    rebuilt = _rebuild(lines, {name: _probe_dtype(sub) for name, sub in spec.properties}, spec)
+    return None if rebuilt is None else rebuilt[0]
 
-    Read from the text: each field's value as text (a parse that never
-    fails), and the first character after its key in the line. A key seen
-    more than once in a line (nested objects may reuse it) makes the line a
-    misfit too. None when the fields cannot be found this way.
+
+def _rebuild(lines: Lines, schema: Mapping[str, pl.DataType], spec: Spec
+             ) -> tuple[pl.Series, pl.Series, pl.DataFrame] | None:
+    """The lines whose values do not fit ``schema``, the others, and their frame, built
+    from one loose parse (every top-level value as text) instead of parsing again.
+
+    A value's text tells its JSON type, except for a string that reads like a
+    number, a boolean, an object or an array: the quote after the key tells
+    that (a literal search for ``"name":"`` or ``"name": "``). A key found twice
+    (a nested object may reuse it) makes such a line a misfit, to be safe.
+    Scalar columns are casts of the text; an object or array column is its text
+    decoded with the schema's type, and when a value inside does not fit (an
+    item of the wrong type in an array of objects) that field's values are
+    halved down to a few, so that only the lines at fault go one by one. None
+    when a key could be written escaped (no text search is safe then).
     """
     n = len(lines)
+    if any(not _PLAIN_KEY.match(name) or '"' in name or "\\" in name for name in schema):
+        return None
     try:
-        loose = _read(lines.ndjson(), {name: pl.String() for name, _ in spec.properties})
+        loose = _read(lines.ndjson(), {name: pl.String() for name in schema})
     except pl.exceptions.PolarsError:
         return None
     if loose.height != n:
         return None
+    text = lines.text
     bad = pl.Series([False] * n)
-    for name, sub in spec.properties:
-        if sub.kind == "any":
-            continue
-        if not _PLAIN_KEY.match(name):
-            return None
+    specs = spec.fields
+    typed: dict[str, tuple[pl.Series, pl.Series]] = {}
+    for name, dtype in schema.items():
         value = loose.get_column(name)
-        if sub.kind == "string":  # only a value whose text looks like another type may be one
-            maybe = value.str.contains(r"^(?:-?[0-9]|true$|false$|\{|\[)")
-        else:
-            maybe = value.is_not_null()
-        rows = maybe.fill_null(False).arg_true()
+        present = value.is_not_null()
+        if not present.any():
+            continue
+        rows = present.arg_true()
+        fits, typed_values = _fits(text.gather(rows), value.gather(rows), name, specs[name],
+                                   dtype)
+        bad = bad.scatter(rows, bad.gather(rows) | ~fits)
+        if typed_values is not None:
+            typed[name] = (rows, typed_values)
+    decoded: dict[str, tuple[pl.Series, pl.Series]] = {}
+    for name, dtype in schema.items():
+        if not isinstance(dtype, pl.Struct | pl.List):
+            continue
+        value = loose.get_column(name)
+        rows = (value.is_not_null() & ~bad).arg_true()
         if not len(rows):
             continue
-        misfit = _misfit(lines.text.gather(rows), value.gather(rows), name, sub)
-        bad = bad.scatter(rows, bad.gather(rows) | misfit)
-    return bad.arg_true()
+        found = _inner_misfits(value.gather(rows), dtype)
+        if found is None:
+            return None
+        misfit, values = found
+        if len(misfit):
+            bad = bad.scatter(rows.gather(misfit), True)
+        if values is not None:
+            decoded[name] = (rows, values)
+    keep = (~bad).arg_true()
+    columns: dict[str, pl.Series] = {}
+    for name, dtype in schema.items():
+        found = decoded.get(name) or typed.get(name)  # decoded once, while looking
+        if found is None:  # no value, or some did not fit: the others decoded now
+            column = loose.get_column(name)
+            columns[name] = _from_loose(column.gather(keep) if len(keep) < n else column,
+                                        pl.String() if dtype == pl.Categorical else dtype)
+            continue
+        rows, values = found
+        where = pl.Series([None] * n, dtype=pl.UInt32).scatter(
+            rows, pl.int_range(len(rows), dtype=pl.UInt32, eager=True))
+        columns[name] = values.gather(where.gather(keep)).alias(name)
+    return bad.arg_true(), keep, pl.DataFrame(columns)
 
 
-def _misfit(text: pl.Series, value: pl.Series, name: str, spec: Spec) -> pl.Series:
-    """Whether each line's top-level ``name`` (given, with ``value`` as text) misfits ``spec``."""
-    key = _rx_escape(name)
-    frame = pl.DataFrame({"line": text, "value": value})
-    compact = pl.col("line").str.extract(f'"{key}":(\\S)', 1)  # a literal prefix: fast
-    first = pl.when(compact.is_null()).then(
-        pl.col("line").str.extract(f'"{key}"\\s*:\\s*(.)', 1)).otherwise(compact)
-    if spec.kind in _KIND_OF_FIRST:
-        fits = first == _KIND_OF_FIRST[spec.kind]
-    elif spec.kind == "boolean":
-        fits = first.is_in(["t", "f"])
-    else:
-        fits = first.str.contains(r"^[-0-9]$")
-        if spec.kind == "integer":
-            fits &= pl.col("value").str.contains(r"^-?[0-9]+$") & pl.col("value").cast(
-                pl.Int64, strict=False).is_not_null()
-    once = pl.col("line").str.count_matches(f'"{key}"\\s*:') == 1
-    return frame.select(~(once & fits).fill_null(False)).to_series()
+def _fits(text: pl.Series, value: pl.Series, name: str, spec: Spec, dtype: pl.DataType
+          ) -> tuple[pl.Series, pl.Series | None]:
+    """Whether each value (non-null, ``value`` its text, ``text`` its line) fits, and the
+    values as ``dtype`` where a cast gives them (None for nested types)."""
+    key = f'"{name}"'
+    kind = "string" if dtype in (pl.String, pl.Categorical) and spec.kind in (
+        "string", "any") else spec.kind
+    if dtype == pl.String and kind == "any":
+        return pl.Series([True] * len(value)), value  # any value: its text
+    if dtype == pl.Categorical:  # the probe of a string: text is what the checks read
+        dtype = pl.String()
+    if kind == "string":  # only text that reads like another type may be another type
+        first = value.str.slice(0, 1)
+        other = first.is_in(["-", "{", "[", *"0123456789"]) | value.is_in(["true", "false"])
+        fits = ~other
+        maybe = other.arg_true()
+        if len(maybe):
+            lines = text.gather(maybe)
+            quoted = (lines.str.contains(f'{key}:"', literal=True)
+                      | lines.str.contains(f'{key}: "', literal=True))
+            once = lines.str.count_matches(key, literal=True) == 1
+            fits = fits.scatter(maybe, (quoted & once).fill_null(False))
+        return fits, _from_loose(value, dtype)
+    cast = None
+    if kind == "object":
+        looks = value.str.starts_with("{")
+    elif kind == "array":
+        looks = value.str.starts_with("[")
+    elif kind == "boolean":
+        looks = value.is_in(["true", "false"])
+    else:  # a string that casts is told by its quote, below
+        cast = value.cast(pl.Int64 if kind == "integer" else pl.Float64, strict=False)
+        looks = cast.is_not_null()
+    rows = looks.arg_true()
+    if len(rows):  # a string may read like the right type: was it quoted?
+        lines = text.gather(rows)
+        quoted = (lines.str.contains(f'{key}:"', literal=True)
+                  | lines.str.contains(f'{key}: "', literal=True))
+        looks = looks.scatter(rows, ~quoted)
+    looks = looks.fill_null(False)
+    if isinstance(dtype, pl.Struct | pl.List):
+        return looks, None
+    if cast is not None and cast.dtype == dtype:
+        return looks, cast
+    return looks, _from_loose(value, dtype, strict=False)
+
+
+def _inner_misfits(texts: pl.Series, dtype: pl.DataType
+                   ) -> tuple[pl.Series, pl.Series | None] | None:
+    """Which of the JSON texts (objects or arrays) do not decode into ``dtype``, and the
+    decoded values when all do."""
+    wrapped = Lines('{"v":' + texts + "}")
+    probe = {"v": dtype}
+    try:
+        frame = _read(wrapped.ndjson(), probe)
+        if frame.height == len(texts):
+            return pl.Series([], dtype=pl.UInt32), frame.get_column("v")
+    except pl.exceptions.PolarsError:
+        pass
+    bad = [_range(a, b) for a, b, part in _bisect(wrapped, probe, 0, len(texts),
+                                                  small=_NESTED_SMALL) if part is None]
+    return (pl.concat(bad) if bad else pl.Series([], dtype=pl.UInt32)), None
+
+
+def _from_loose(value: pl.Series, dtype: pl.DataType, *, strict: bool = True) -> pl.Series:
+    """A column of ``dtype`` from the texts of values that fit it."""
+    if dtype == pl.String:
+        return value
+    if dtype == pl.Boolean:
+        return value == "true"
+    if isinstance(dtype, pl.Struct | pl.List):
+        frame = _read(Lines(('{"v":' + value + "}").fill_null('{"v":null}')).ndjson(),
+                      {"v": dtype})
+        return frame.get_column("v").alias(value.name)
+    return value.cast(dtype, strict=strict)
 
 
 def _rx_escape(text: str) -> str:
@@ -1210,8 +1333,9 @@ def _rx_escape(text: str) -> str:
     return re.sub(r"([\\.+*?()|\[\]{}^$#&\-~])", r"\\\1", text)
 
 
-def _bisect(lines: Lines, schema: Mapping[str, pl.DataType], lo: int, hi: int
-            ) -> Iterator[tuple[int, int, pl.DataFrame | None]]:
+def _bisect(lines: Lines, schema: Mapping[str, pl.DataType], lo: int, hi: int, *,
+            small: int | None = None) -> Iterator[tuple[int, int, pl.DataFrame | None]]:
+    small = _SMALL if small is None else small
     try:
         frame = _read(lines.ndjson(lo, hi), schema)
         if frame.height == hi - lo:
@@ -1219,12 +1343,12 @@ def _bisect(lines: Lines, schema: Mapping[str, pl.DataType], lo: int, hi: int
             return
     except pl.exceptions.PolarsError:
         pass
-    if hi - lo <= _SMALL:
+    if hi - lo <= small:
         yield lo, hi, None
         return
     mid = (lo + hi) // 2
-    yield from _bisect(lines, schema, lo, mid)
-    yield from _bisect(lines, schema, mid, hi)
+    yield from _bisect(lines, schema, lo, mid, small=small)
+    yield from _bisect(lines, schema, mid, hi, small=small)
 
 
 # -- bulk validation ------------------------------------------------------------
