@@ -49,6 +49,8 @@ __all__ = ["Duration", "Instant", "cutoff", "parse_duration", "to_datetime", "to
            "to_instant", "to_position"]
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MIN_NS = -62_135_596_800 * 10**9                   # 0001-01-01T00:00:00Z
+_MAX_NS = 253_402_300_799 * 10**9 + 999_999_999     # 9999-12-31T23:59:59.999999999Z
 _NS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9,
        "h": 3_600 * 10**9, "d": 86_400 * 10**9, "w": 7 * 86_400 * 10**9}
 _MONTHS = {"mo": 1, "q": 3, "y": 12}
@@ -202,7 +204,16 @@ class Instant:
 
     def shift(self, duration: Duration, sign: int = 1) -> Instant:
         """This instant moved by ``duration`` (calendar months by the UTC calendar)."""
+        try:
+            return self._shift(duration, sign)
+        except (OverflowError, ValueError):
+            raise TimeArgumentError(
+                f"{self} moved by {duration.polars} is outside the years 1 to 9999") from None
+
+    def _shift(self, duration: Duration, sign: int) -> Instant:
         ns = self.ns + sign * duration.ns
+        if not _MIN_NS <= ns <= _MAX_NS:
+            raise OverflowError
         if duration.months:
             day = _EPOCH + dt.timedelta(microseconds=ns // 1_000)
             month = day.year * 12 + day.month - 1 + sign * duration.months
@@ -214,8 +225,12 @@ class Instant:
 
     def __str__(self) -> str:
         seconds, frac = divmod(self.ns, 10**9)
-        whole = _EPOCH + dt.timedelta(seconds=seconds)
-        return whole.strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
+        try:
+            w = _EPOCH + dt.timedelta(seconds=seconds)
+        except OverflowError:
+            return f"{self.ns} ns after 1970-01-01T00:00:00Z"
+        return (f"{w.year:04d}-{w.month:02d}-{w.day:02d}T{w.hour:02d}:{w.minute:02d}:"
+                f"{w.second:02d}.{frac:09d}Z")
 
 
 def _leap(year: int) -> bool:

@@ -323,9 +323,13 @@ class Connection:
         subjects
             Subject filter(s), e.g. ``"rides.>"``; the whole stream by default.
         start, end
-            Inclusive bounds: a stream sequence, an aware datetime, an ISO
-            string, or a duration ago (``"15m"``). Unbounded by default; the
-            read ends at what the stream holds when it begins.
+            Inclusive bounds on the stream (sequences, or server time): a
+            stream sequence, a time (an aware datetime, an ISO string with up
+            to nine fraction digits, a ``pandas.Timestamp``...), or a duration
+            ago (``"15m"``). Times are exact to the nanosecond; a ``datetime``
+            stands for its whole microsecond, so ``end=df["time"][i]`` keeps
+            event ``i``. Unbounded by default; the read ends at what the
+            stream holds when it begins.
         rules
             How to find ``type``, ``key`` and ``event_time``; by default the
             stream's own rules (its metadata) or :class:`~eventkit.Rules`' defaults.

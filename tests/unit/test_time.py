@@ -329,3 +329,44 @@ def test_titles_name_their_clock():
         assert "as they arrived" in player._chart(pl.DataFrame()).title.subtitle
     finally:
         player.close()
+
+
+# -- properties: ties across forms, odd strings --------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 4_000_000_000_000), st.sampled_from(["ms", "us", "ns"]),
+       st.integers(1, 5))
+def test_the_same_instant_in_any_form_is_a_tie_the_higher_sequence_wins(ms, unit, n):
+    ns = ms * 10**6
+    value = ns // UNITS[unit]
+    whole, frac = divmod(ns, 10**9)
+    iso = (dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=whole)).strftime(
+        "%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
+    forms = [iso, str(value)] * n
+    if not RANGES[unit][0] <= value <= RANGES[unit][1]:
+        return  # parse_times reads the unit from the size
+    times = parse_times(pl.Series(forms))
+    assert set(ns_of(times)) == {ns}
+    events = pl.DataFrame({
+        "seq": pl.Series(range(1, len(forms) + 1), dtype=pl.UInt64),
+        "time": pl.Series([NOON_NS] * len(forms)).cast(TIME), "event_time": times,
+        "type": ["t"] * len(forms), "key": ["k"] * len(forms),
+        "n": list(range(1, len(forms) + 1))})
+    assert query.state_at(events)["n"].to_list() == [len(forms)]
+    assert query.state_at(events, Instant(ns))["n"].to_list() == [len(forms)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.sampled_from("0123456789-:.TtZz+ smhdwnuoqy\u09e8"), max_size=30))
+def test_odd_strings_are_a_time_a_duration_a_sequence_or_a_clear_error(text):
+    now = Instant(NOON_NS)
+    try:
+        got = to_position(text, now=now)
+    except TimeArgumentError:
+        return
+    if isinstance(got, int):
+        assert text.strip().isascii() and text.strip().isdigit() and got == int(text)
+    else:
+        assert isinstance(got, Instant)
+        assert to_instant(str(got)).ns == got.ns  # its text reads back to the same instant
