@@ -7,10 +7,12 @@ Two traps, measured (altair 6, JupyterLab 4.6):
 * the ``mimetype`` renderer emits Vega-Lite 6, which JupyterLab's built-in
   renderer (Vega-Lite 5) does not know.
 
-So plain charts are drawn as static SVG by vl-convert (small, and visible in
-any saved notebook), and chart widgets (``alt.JupyterChart``) load Vega from
-the bundle vl-convert builds locally. Both steps are idempotent; the second
-takes a second or two, once per process, so it waits for the first widget.
+So chart widgets (``alt.JupyterChart``) load Vega from the bundle vl-convert
+builds locally (a second or two, once per process, so it waits for the first
+widget). Importing eventkit never switches altair's renderer: that is the
+user's choice (their own charts keep their tooltips and selections).
+:func:`use_offline_renderer` is the explicit call that draws plain charts as
+static SVG (small, and visible in any saved notebook).
 """
 
 from __future__ import annotations
@@ -35,11 +37,10 @@ def enable_offline() -> None:
     """Make ``alt.JupyterChart`` load Vega from vl-convert's local bundle (not a CDN).
 
     Call before the first chart widget is created; later calls do nothing.
-    Also draws plain charts as SVG (see :func:`use_offline_renderer`).
+    Altair's renderer for plain charts is left as it is.
     """
     import altair as alt
 
-    use_offline_renderer()
     with _lock:
         if not alt.JupyterChart._is_offline:
             alt.JupyterChart.enable_offline()

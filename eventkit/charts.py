@@ -18,12 +18,17 @@ Builders
     :func:`values` (counts per type; a field's distribution).
 
 Drawing offline
-    Importing this module makes altair draw plain charts as static SVG
-    (rendered locally by vl-convert) if no renderer was chosen: altair's
-    default renderer loads Vega from a CDN, which fails without internet.
-    ``alt.renderers.enable("default")`` undoes it. For an interactive chart in
-    JupyterLab, display ``alt.JupyterChart(chart)`` after
-    :func:`eventkit.widgets.enable_offline` (the widgets call it themselves).
+    Importing this module changes nothing in altair. Altair's default
+    renderer loads Vega from a CDN, which fails without internet: call
+    :func:`use_offline_renderer` (or ``alt.renderers.enable("svg")``) to draw
+    plain charts as static SVG rendered locally by vl-convert, or display
+    ``alt.JupyterChart(chart)`` after :func:`eventkit.widgets.enable_offline`
+    for an interactive chart (the widgets call it themselves).
+
+Colours and clocks
+    One type has one colour in every chart and widget (:func:`type_color`,
+    keyed by the type's name, so filtering never changes it); time axes are
+    UTC on the 24-hour clock (00:05, never 12:05).
 
 Examples
 --------
@@ -33,13 +38,15 @@ Examples
 ...                        "key": ["k1", "k1", "k2"], "event_time": [at(0), at(1), at(7)]})
 >>> chart = rate(events, every="5m")
 >>> chart.data.height, chart.title.subtitle
-(3, '3 events in 3 rows (per 5 min window and type, on event_time)')
+(3, '3 events in 3 rows (per 5 min window and type, on event_time; no bar: no event)')
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,7 +59,8 @@ except ImportError as exc:  # the core installs without the jupyter extra
 
     raise missing("altair", "eventkit.charts") from exc
 
-from eventkit import _offline, query
+from eventkit import query
+from eventkit._offline import use_offline_renderer
 from eventkit._time import Duration, to_duration, to_instant
 from eventkit._typing import TimeColumn
 from eventkit.envelope import ENVELOPE_SCHEMA
@@ -61,6 +69,7 @@ __all__ = [
     "MAX_GROUPS",
     "MAX_ROWS",
     "arrivals",
+    "color_scale",
     "field_over_time",
     "integrity",
     "lag",
@@ -70,6 +79,9 @@ __all__ = [
     "timeline",
     "to_svg",
     "totals",
+    "type_color",
+    "unit_column",
+    "use_offline_renderer",
     "values",
 ]
 
@@ -79,10 +91,82 @@ MAX_ROWS = 5_000
 _STEPS = [dt.timedelta(seconds=s) for s in (
     1, 5, 10, 30, 60, 300, 600, 900, 1800, 3600, 3 * 3600, 6 * 3600, 86_400, 7 * 86_400)]
 
-# Times on every axis are UTC, as eventkit's tables are (not the browser's zone).
-_UTC = alt.Scale(type="utc")
 
-_offline.use_offline_renderer()
+# -- one colour per type, everywhere ----------------------------------------------------
+
+#: Colours given to types: Tableau 10 without its grey, then dark shades unlike any of them.
+PALETTE = ("#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2",
+           "#ff9da6", "#9d755d", "#393b79", "#637939", "#843c39", "#7b4173", "#bcbd22",
+           "#17becf", "#de9ed6")
+#: The colour of "(other)" (groups lumped together) and of a missing value.
+OTHER_COLOR = "#9d9d9d"
+_colors: dict[str, str] = {}
+_colors_lock = threading.Lock()
+
+
+def type_color(name: str | None) -> str:
+    """The colour of a type (or any group) named ``name``: the same in every chart and widget.
+
+    A name's colour depends on the name alone (a hash picks its place in
+    :data:`PALETTE`), so filtering never changes it; two names whose places
+    collide in one session get different colours (the later one takes the
+    next free place), and keep them for the session.
+
+    Examples
+    --------
+    >>> type_color("trip_completed") == type_color("trip_completed")
+    True
+    >>> type_color("(other)")
+    '#9d9d9d'
+    """
+    if name is None or name == "(other)":
+        return OTHER_COLOR
+    with _colors_lock:
+        color = _colors.get(name)
+        if color is None:
+            taken = set(_colors.values())
+            start = zlib.crc32(name.encode()) % len(PALETTE)
+            free = [PALETTE[(start + i) % len(PALETTE)] for i in range(len(PALETTE))
+                    if PALETTE[(start + i) % len(PALETTE)] not in taken]
+            color = _colors[name] = free[0] if free else PALETTE[start]
+        return color
+
+
+def color_scale(names: Sequence[str | None] | pl.Series) -> alt.Scale:
+    """An altair colour scale giving each of ``names`` its :func:`type_color`.
+
+    Examples
+    --------
+    >>> scale = color_scale(["b", "a", "a"])
+    >>> scale.domain, scale.range == [type_color("a"), type_color("b")]
+    (['a', 'b'], True)
+    """
+    domain = sorted({n for n in (names.to_list() if isinstance(names, pl.Series) else names)
+                     if n is not None})
+    return alt.Scale(domain=domain, range=[type_color(n) for n in domain])
+
+
+def _color(by: str, names: pl.Series, title: str | None = None) -> alt.Color:
+    return alt.Color(f"{by}:N", title=title or by, scale=color_scale(names))
+
+
+# -- time axes: 24-hour clock, UTC --------------------------------------------------------
+
+_V = "datum.value"
+#: Tick labels: a date at midnight, else 00:05 (never "12:05 AM"), seconds only when needed.
+TIME_LABELS = (
+    f"utcFormat({_V}, utchours({_V}) == 0 && utcminutes({_V}) == 0 && utcseconds({_V}) == 0"
+    f" && utcmilliseconds({_V}) == 0 ? '%b %d' : utcseconds({_V}) == 0"
+    f" && utcmilliseconds({_V}) == 0 ? '%H:%M' : utcmilliseconds({_V}) == 0 ? '%H:%M:%S'"
+    " : '%H:%M:%S.%L')")
+
+
+def _time_x(field: str, title: str | None, *, domain: Any = None) -> alt.X:
+    """A UTC time axis labelled on the 24-hour clock."""
+    scale = alt.Scale(type="utc") if domain is None else alt.Scale(type="utc", domain=domain)
+    return alt.X(field, title=title, scale=scale, axis=alt.Axis(labelExpr=TIME_LABELS))
+
+
 
 
 # -- inputs ---------------------------------------------------------------------------
@@ -207,6 +291,17 @@ def _empty(title: str) -> alt.Chart:
     return alt.Chart(pl.DataFrame({"x": []}), title=_title(title, "no events")).mark_point()
 
 
+def _stacked(counts: pl.DataFrame, by: str) -> pl.DataFrame:
+    """``counts`` with ``bottom`` and ``top``: each group's bar stacked from zero, per window.
+
+    Stacking is done here, not by Vega-Lite (which does not stack bars that
+    have an ``x2``, and draws each as a sliver floating at its count).
+    """
+    top = pl.col("count").cast(pl.Int64).cum_sum().over("window_start", order_by=by)
+    return counts.sort("window_start", by).with_columns(
+        top.alias("top")).with_columns((pl.col("top") - pl.col("count")).alias("bottom"))
+
+
 # -- builders -------------------------------------------------------------------------
 
 
@@ -237,13 +332,16 @@ def rate(events: object, *, on: TimeColumn = "event_time", by: str = "type",
     Returns
     -------
     alt.Chart
-        ``window_start, <by>, count`` rows, one per window and group with events.
+        Stacked bars, one per window and group with events (a window without
+        events has no bar): ``window_start, window_end, <by>, count`` rows,
+        and ``bottom``/``top``, where each bar is stacked (from zero).
 
     Examples
     --------
     >>> at = lambda m: dt.datetime(2026, 11, 1, 12, m, tzinfo=dt.UTC)
     >>> events = pl.DataFrame({"type": ["a", "b", "a"], "event_time": [at(0), at(1), at(7)]})
-    >>> rate(events, every="5m").data.rows()  # doctest: +NORMALIZE_WHITESPACE
+    >>> rate(events, every="5m").data.select("window_start", "type", "count").rows()
+    ... # doctest: +NORMALIZE_WHITESPACE
     [(datetime.datetime(2026, 11, 1, 12, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC')), 'a', 1),
      (datetime.datetime(2026, 11, 1, 12, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC')), 'b', 1),
      (datetime.datetime(2026, 11, 1, 12, 5, tzinfo=zoneinfo.ZoneInfo(key='UTC')), 'a', 1)]
@@ -254,21 +352,24 @@ def rate(events: object, *, on: TimeColumn = "event_time", by: str = "type",
         return _empty(f"Events by {by}")
     frame, lumped = _top_groups(frame, by)
     groups = frame[by].n_unique()
-    step = _step(frame, on, groups, every, max_rows)
+    # at most one window per 2 pixels: a bar stays visible (unless ``every`` says otherwise)
+    step = _step(frame, on, groups, every, min(max_rows, groups * max(width // 2, 1)))
     counts = query.windows(frame, step, by=by, on=on).select(
-        "window_start", by, "count").sort("window_start", by)
+        "window_start", "window_end", by, "count").sort("window_start", by)
     if counts.height > max_rows:  # an ``every`` too fine for the data: coarsen it
         step = pick_step(frame[on].min(), frame[on].max(), groups,  # type: ignore[arg-type]
                          max_rows=max_rows)
         counts = query.windows(frame, step, by=by, on=on).select(
-            "window_start", by, "count").sort("window_start", by)
+            "window_start", "window_end", by, "count").sort("window_start", by)
+    counts = _stacked(counts, by)
     title = _title(f"Events per {_label(step)} by {by}, on {clock_name(on)}",
                    f"{frame.height:,} events in {counts.height:,} rows "
-                   f"(per {_label(step)} window and {by}, on {on}){lumped}")
-    chart = alt.Chart(counts, title=title).mark_area(interpolate="step-after").encode(
-        x=alt.X("window_start:T", title=f"{on} (UTC)", scale=_UTC),
-        y=alt.Y("count:Q", stack="zero", title="events"),
-        color=alt.Color(f"{by}:N", title=by),
+                   f"(per {_label(step)} window and {by}, on {on}; no bar: no event){lumped}")
+    chart = alt.Chart(counts, title=title).mark_bar().encode(
+        x=_time_x("window_start:T", f"{on} (UTC)"), x2="window_end:T",
+        y=alt.Y("top:Q", title="events", scale=alt.Scale(zero=True, domainMin=0)),
+        y2="bottom:Q",
+        color=_color(by, counts[by]),
         tooltip=[alt.Tooltip("window_start:T", title="window (UTC)", format="%Y-%m-%d %H:%M:%S"),
                  f"{by}:N", "count:Q"],
     ).properties(width=width, height=height)
@@ -313,8 +414,8 @@ def arrivals(events: object, *, last: str | dt.timedelta = "2m",
     else:  # about 30 bars across, and never more than max_rows rows
         step = next((s for s in _STEPS if s * 30 >= span), _STEPS[-1])
         step = max(step, pick_step(start, end, groups, max_rows=max_rows))  # type: ignore[arg-type]
-    counts = query.windows(recent, step, by=by, on="time").select(
-        "window_start", "window_end", by, "count")
+    counts = _stacked(query.windows(recent, step, by=by, on="time").select(
+        "window_start", "window_end", by, "count"), by)
     after = (end + step if isinstance(step, dt.timedelta)
              else to_instant(frame["time"].tail(1)).shift(step).to_datetime())
     domain = [_utc_ms(start), _utc_ms(after)]
@@ -322,11 +423,11 @@ def arrivals(events: object, *, last: str | dt.timedelta = "2m",
         f"Arrivals per {_label(step)}, the last {_label(length)}, on {clock_name('time')}",
         f"{recent.height:,} events in {counts.height:,} rows (on time, by {by}){lumped}"),
     ).mark_bar().encode(
-        x=alt.X("window_start:T", title="time (UTC)", axis=alt.Axis(format="%H:%M:%S"),
-                scale=alt.Scale(type="utc", domain=domain)),
+        x=_time_x("window_start:T", "time (UTC)", domain=domain),
         x2="window_end:T",
-        y=alt.Y("count:Q", stack="zero", title="events"),
-        color=alt.Color(f"{by}:N", title=by),
+        y=alt.Y("top:Q", title="events", scale=alt.Scale(zero=True, domainMin=0)),
+        y2="bottom:Q",
+        color=_color(by, counts[by]),
         tooltip=[alt.Tooltip("window_start:T", title="from (UTC)", format="%H:%M:%S"),
                  f"{by}:N", "count:Q"],
     ).properties(width=width, height=height)
@@ -350,19 +451,76 @@ def totals(events: object, *, by: str = "type", top: int = 30) -> alt.Chart:
     ).properties(width=400)
 
 
-def values(frame: object, field: str, *, by: str | None = None, bins: int = 40) -> alt.Chart:
+#: Columns that give a field's unit, tried in order (``{field}`` is the field's name).
+UNIT_COLUMNS = ("{field}_unit", "{field}_currency", "unit", "currency")
+#: At most this many units get a chart each; the rest are left out (the title says so).
+MAX_UNITS = 6
+
+
+def unit_column(frame: pl.DataFrame, field: str) -> str | None:
+    """The column beside ``field`` that says its unit or currency, if the frame has one.
+
+    Examples
+    --------
+    >>> unit_column(pl.DataFrame({"fare": [1.0], "currency": ["EUR"]}), "fare")
+    'currency'
+    >>> unit_column(pl.DataFrame({"fare": [1.0]}), "fare") is None
+    True
+    """
+    for pattern in UNIT_COLUMNS:
+        name = pattern.format(field=field)
+        if name != field and name in frame.columns and frame[name].dtype == pl.String \
+                and frame[name].null_count() < frame.height:
+            return name
+    return None
+
+
+def _per_unit(data: pl.DataFrame, field: str, by: str | None, title: str,
+              build: Any) -> alt.VConcatChart | None:
+    """One chart per unit of ``field`` (a currency column beside a fare), stacked, or None.
+
+    Values in different units never share an axis: each chart's axis says its unit.
+    """
+    unit = unit_column(data, field)
+    if unit is None or unit == by:
+        return None
+    data = data.with_columns(pl.col(unit).fill_null("unit unknown"))
+    units = (data.group_by(unit).len().sort(["len", unit], descending=[True, False])[unit]
+             .to_list())
+    kept = units[:MAX_UNITS]
+    parts = [build(data.filter(pl.col(unit) == u), f"{field} ({u})", len(kept)) for u in kept]
+    left = f"; {len(units) - MAX_UNITS} more units left out" if len(units) > MAX_UNITS else ""
+    return alt.vconcat(*parts, title=_title(
+        title, f"split by {unit}: values in different units never share an axis{left}"))
+
+
+def values(frame: object, field: str, *, by: str | None = None, bins: int = 40,
+           unit: str | None = None) -> alt.Chart | alt.VConcatChart:
     """The distribution of a numeric field (one colour per ``by``), binned in polars.
+
+    When a column beside the field says its unit or currency
+    (:func:`unit_column`: ``currency`` beside ``fare``), there is one chart
+    per unit, each axis naming its unit.
 
     Examples
     --------
     >>> values(pl.DataFrame({"fare": [1.0, 2.0, 2.5, 9.0]}), "fare", bins=4).data["count"].sum()
     4
+    >>> fares = pl.DataFrame({"fare": [1.0, 2.0, 90.0], "currency": ["EUR", "EUR", "PLN"]})
+    >>> [c.to_dict()["encoding"]["x"]["title"] for c in values(fares, "fare").vconcat]
+    ['fare (EUR)', 'fare (PLN)']
     """
     data = _with_fields(frame, [field, *([by] if by else [])]).filter(
         pl.col(field).is_not_null())
     group = [by] if by else []
     if data.is_empty():
         return _empty(f"{field}: distribution")
+    if unit is None:
+        split = _per_unit(data, field, by, f"{field}: distribution of {data.height:,} values",
+                          lambda part, axis, _: values(part, field, by=by, bins=bins,
+                                                          unit=axis))
+        if split is not None:
+            return split
     if by:
         data, _ = _top_groups(data, by)
         bins = max(1, min(bins, MAX_ROWS // max(data[by].n_unique(), 1)))
@@ -375,10 +533,10 @@ def values(frame: object, field: str, *, by: str | None = None, bins: int = 40) 
         .with_columns(bin_end=pl.col("bin_start") + width)
         .sort([*group, "bin_start"])
     )
-    enc = {"color": alt.Color(f"{by}:N")} if by else {}
-    return alt.Chart(hist, title=f"{field}: distribution of {data.height:,} values").mark_bar(
-        opacity=0.8).encode(
-        x=alt.X("bin_start:Q", title=field), x2="bin_end:Q",
+    enc = {"color": _color(by, hist[by])} if by else {}
+    return alt.Chart(hist, title=f"{unit or field}: distribution of {data.height:,} values"
+                     ).mark_bar(opacity=0.8).encode(
+        x=alt.X("bin_start:Q", title=unit or field), x2="bin_end:Q",
         y=alt.Y("count:Q", stack=None, title="events"), y2=alt.datum(0), **enc,
         tooltip=[*[f"{g}:N" for g in group], "bin_start:Q", "bin_end:Q", "count:Q"],
     ).properties(width=400, height=200)
@@ -457,16 +615,18 @@ def timeline(events: object, keys: Sequence[str] | None = None, *, limit: int = 
         f"{lives.height:,} entities"
     order = lives["key"].to_list()
     y = alt.Y("key:N", sort=order, title=None)
+    colors = color_scale(pl.concat([picked["type"], lives["state"]]))
     rule = alt.Chart(lives).mark_rule(strokeWidth=3, opacity=0.35).encode(
-        x=alt.X("first:T", title=f"{on} (UTC)", scale=_UTC), x2="last:T", y=y,
-        color=alt.Color("state:N", title="type"),
+        x=_time_x("first:T", f"{on} (UTC)"), x2="last:T", y=y,
+        color=alt.Color("state:N", title="type", scale=colors),
         tooltip=["key:N", alt.Tooltip("first:T", format="%Y-%m-%d %H:%M:%S"),
                  alt.Tooltip("last:T", format="%Y-%m-%d %H:%M:%S"), "events:Q",
                  alt.Tooltip("state:N", title="last event")],
     )
     tip = ["key:N", "type:N", alt.Tooltip(f"{on}:T", format="%Y-%m-%d %H:%M:%S.%L")]
     points = alt.Chart(marks).mark_point(filled=True, size=45).encode(
-        x=alt.X(f"{on}:T", scale=_UTC), y=y, color="type:N",
+        x=_time_x(f"{on}:T", f"{on} (UTC)"), y=y,
+        color=alt.Color("type:N", title="type", scale=colors),
         tooltip=[*tip, "count:Q"] if "count" in marks.columns else [*tip, "seq:Q"],
     )
     layered = alt.layer(rule, points, title=_title(f"Entity timeline, on {clock_name(on)}",
@@ -478,8 +638,13 @@ def timeline(events: object, keys: Sequence[str] | None = None, *, limit: int = 
 def field_over_time(events: object, field: str, *, event_type: str | None = None,
                     on: TimeColumn = "event_time", by: str | None = None,
                     every: str | dt.timedelta | None = None, max_points: int = 1_000,
-                    max_rows: int = MAX_ROWS, width: int = 640) -> alt.LayerChart | alt.Chart:
+                    max_rows: int = MAX_ROWS, width: int = 640, unit: str | None = None,
+                    ) -> alt.LayerChart | alt.Chart | alt.VConcatChart:
     """A payload field's value over time: every value, or its mean and range per window.
+
+    When a column beside the field says its unit or currency
+    (:func:`unit_column`), there is one chart per unit, each y axis naming
+    its unit: EUR and PLN never share an axis.
 
     Parameters
     ----------
@@ -523,15 +688,23 @@ def field_over_time(events: object, field: str, *, event_type: str | None = None
     what = field if event_type is None else f"{event_type}.{field}"
     if frame.is_empty():
         return _empty(f"{what} over time")
+    if unit is None:
+        split = _per_unit(frame, field, by, f"{what} over time, on {clock_name(on)}",
+                          lambda part, axis, parts: field_over_time(
+                              part, field, on=on, by=by, every=every, max_points=max_points,
+                              max_rows=max_rows // parts, width=width, unit=axis))
+        if split is not None:
+            return split
     group = [by] if by else []
-    color = {"color": alt.Color(f"{by}:N")} if by else {}
+    color = {"color": _color(by, frame[by])} if by else {}
     x_title = f"{on} (UTC)"
+    y_title = unit or field
     if every is None and frame.height <= min(max_points, max_rows):
         data = frame.select(on, field, *group).sort(on)
         return alt.Chart(data, title=_title(f"{what} over time, on {clock_name(on)}",
                                             f"{frame.height:,} values")
                          ).mark_point(size=12, filled=True).encode(
-            x=alt.X(f"{on}:T", title=x_title, scale=_UTC), y=alt.Y(f"{field}:Q"), **color,
+            x=_time_x(f"{on}:T", x_title), y=alt.Y(f"{field}:Q", title=y_title), **color,
             tooltip=[alt.Tooltip(f"{on}:T", format="%Y-%m-%d %H:%M:%S"), f"{field}:Q", *group],
         ).properties(width=width, height=220)
     groups = frame[by].n_unique() if by else 1
@@ -543,8 +716,8 @@ def field_over_time(events: object, field: str, *, event_type: str | None = None
     title = _title(f"{what} over time, on {clock_name(on)}",
                    f"{frame.height:,} values binned into {data.height:,} rows "
                    f"(per {_label(step)}: mean, band from min to max)")
-    x = alt.X("window_start:T", title=x_title, scale=_UTC)
-    band = base.mark_area(opacity=0.25).encode(x=x, y=alt.Y("min:Q", title=field), y2="max:Q",
+    x = _time_x("window_start:T", x_title)
+    band = base.mark_area(opacity=0.25).encode(x=x, y=alt.Y("min:Q", title=y_title), y2="max:Q",
                                                **color)
     line = base.mark_line().encode(
         x=x, y="mean:Q", **color,
@@ -555,12 +728,14 @@ def field_over_time(events: object, field: str, *, event_type: str | None = None
 
 
 def lag(events: object, *, every: str | dt.timedelta | None = None,
-        max_rows: int = MAX_ROWS, width: int = 640) -> alt.Chart:
+        max_rows: int = MAX_ROWS, windows: int = 120, width: int = 640) -> alt.LayerChart:
     """How long events took from ``event_time`` to the server (``time``), per window.
 
     The lag of an event is ``time - event_time``: negative when a producer's
     clock runs ahead of the server's. Per window of event time: the median,
-    the 95th percentile and the maximum lag, in seconds; binned always.
+    the 95th percentile and the maximum lag, in seconds; binned always, into
+    about ``windows`` windows (a line per statistic stays readable), on a
+    symlog axis whose ticks are round durations (1 s, 10 s, 1 min...).
 
     Examples
     --------
@@ -570,29 +745,55 @@ def lag(events: object, *, every: str | dt.timedelta | None = None,
     >>> lag(events, every="1m").data.select("statistic", "lag_s", "count").rows()
     [('p50', 2.0, 3), ('p95', 57.0, 3), ('max', 57.0, 3)]
     """
-    max_rows = min(max_rows, MAX_ROWS)
+    max_rows = min(max_rows, MAX_ROWS, 3 * max(windows, 1))
     frame = _frame(events).filter(pl.col("event_time").is_not_null())
     if frame.is_empty():
-        return _empty("Lag from event time to the store")
+        return _empty("Lag from event time to the store")  # type: ignore[return-value]
     seconds = (pl.col("time") - pl.col("event_time")).dt.total_microseconds() / 1e6
     frame = frame.select("event_time", seconds.alias("lag_s"))
     step = _step(frame, "event_time", 3, every, max_rows)
     data = query.windows(frame, step, on="event_time", aggs={
         "p50": pl.col("lag_s").median(), "p95": pl.col("lag_s").quantile(0.95),
-        "max": pl.col("lag_s").max()}).select("window_start", "p50", "p95", "max", "count")
-    long = data.unpivot(["p50", "p95", "max"], index=["window_start", "count"],
+        "max": pl.col("lag_s").max()}).select("window_start", "window_end", "p50", "p95",
+                                              "max", "count")
+    long = data.unpivot(["p50", "p95", "max"], index=["window_start", "window_end", "count"],
                         variable_name="statistic", value_name="lag_s")
-    return alt.Chart(long, title=_title(
+    lo, hi = float(long["lag_s"].min()), float(long["lag_s"].max())  # type: ignore[arg-type]
+    ticks = [t for t in _LAG_TICKS if lo - abs(lo) * 0.2 <= t <= max(hi * 1.2, 1.0)]
+    ticks = [-t for t in reversed(ticks) if t > 0 and -t >= lo * 1.2] + ticks
+    labels = " : ".join(f"datum.value == {t} ? '{_seconds_label(t)}'" for t in ticks)
+    y = alt.Y("lag_s:Q", title="lag from event time to the store (symlog scale)",
+              scale=alt.Scale(type="symlog", domain=[min(lo, 0.0), max(hi, 1.0)], nice=False),
+              axis=alt.Axis(values=ticks, labelExpr=f"{labels} : format(datum.value, '~s')"
+                            if ticks else None))
+    color = alt.Color("statistic:N", sort=["p50", "p95", "max"], title="lag",
+                      scale=alt.Scale(domain=["p50", "p95", "max"],
+                                      range=["#1f77b4", "#ff7f0e", "#d62728"]))
+    x = _time_x("window_start:T", "event_time (UTC)")
+    tip = [alt.Tooltip("window_start:T", title="window (UTC)", format="%Y-%m-%d %H:%M"),
+           "statistic:N", alt.Tooltip("lag_s:Q", title="lag (s)", format=".3~f"), "count:Q"]
+    base = alt.Chart(long)
+    lines = base.transform_filter("datum.statistic != 'max'").mark_line(
+        interpolate="step-after", strokeWidth=1.5).encode(x=x, y=y, color=color, tooltip=tip)
+    peaks = base.transform_filter("datum.statistic == 'max'").mark_tick(
+        thickness=1, size=5, opacity=0.6).encode(x=x, y=y, color=color, tooltip=tip)
+    return alt.layer(lines, peaks, title=_title(
         f"Lag from event time to the store, on {clock_name('event_time')}",
         f"{frame.height:,} events binned into {data.height:,} windows of {_label(step)} "
-        "(time - event_time: median, p95, max)"),
-    ).mark_line(interpolate="step-after").encode(
-        x=alt.X("window_start:T", title="event_time (UTC)", scale=_UTC),
-        y=alt.Y("lag_s:Q", title="lag (s, symlog scale)", scale=alt.Scale(type="symlog")),
-        color=alt.Color("statistic:N", sort=["p50", "p95", "max"]),
-        tooltip=[alt.Tooltip("window_start:T", format="%Y-%m-%d %H:%M"), "statistic:N",
-                 alt.Tooltip("lag_s:Q", format=".3~f"), "count:Q"],
-    ).properties(width=width, height=200)
+        "(time - event_time: median and p95 as lines, max as ticks)"),
+    ).properties(width=width, height=240)
+
+
+_LAG_TICKS = (0.0, 0.1, 1.0, 10.0, 60.0, 300.0, 1800.0, 3600.0, 6 * 3600.0, 86_400.0, 7 * 86_400.0)
+
+
+def _seconds_label(seconds: float) -> str:
+    size = abs(seconds)
+    sign = "-" if seconds < 0 else ""
+    for unit, length in (("d", 86_400), ("h", 3600), ("min", 60), ("s", 1)):
+        if size >= length:
+            return f"{sign}{size / length:g} {unit}"
+    return f"{sign}{size:g} s"
 
 
 def schema_versions(events: object, *, version_field: str = "schema_version",
@@ -649,7 +850,7 @@ def schema_versions(events: object, *, version_field: str = "schema_version",
         f"{frame.height:,} events: {shapes.height:,} versions of {shapes['type'].n_unique():,} "
         f"types, {multi:,} with more than one (a version: '{version_field}', else the "
         "fields present)")).mark_bar(height={"band": 0.8}).encode(
-        x=alt.X("first:T", title=f"{on} (UTC)", scale=_UTC), x2="last:T",
+        x=_time_x("first:T", f"{on} (UTC)"), x2="last:T",
         y=alt.Y("type:N", title=None), yOffset="version:N", color="version:N",
         tooltip=["type:N", "version:N", "fields:N", "events:Q",
                  alt.Tooltip("first:T", format="%Y-%m-%d %H:%M:%S"),

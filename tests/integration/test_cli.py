@@ -64,6 +64,9 @@ def test_demo_runs_offline_and_writes_a_page(tmp_path):
     assert str(page.resolve()) in text
     html = page.read_text()
     assert html.count("<svg") == 3
+    fares = html[html.index("Fares by city"):]
+    assert ">fare (EUR)</text>" in fares and ">fare (PLN)</text>" in fares  # one axis per currency
+    assert ">fare</text>" not in fares
     assert "<script" not in html  # self-contained: no JavaScript, no network
 
 

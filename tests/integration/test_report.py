@@ -28,6 +28,8 @@ def test_a_report_pins_its_range_and_reruns_identically(tmp_path, monkeypatch):
     with ek.EmbeddedServer(config=conf) as server:
         with ek.connect(server.url) as conn:
             info = publish(conn)
+            waits = conn.read("RIDES", progress=False).durations("ride_requested",
+                                                                  "driver_assigned")
         first = report(server=server.url, stream="RIDES", since="1h", out=tmp_path / "r.html")
         with ek.connect(server.url) as conn:  # history goes on after the report
             conn.publish_many(["rides.lisbon.ride_requested"],
@@ -42,6 +44,9 @@ def test_a_report_pins_its_range_and_reruns_identically(tmp_path, monkeypatch):
     assert read_pin(again)["last_seq"] == info.last_seq  # not the event published since
     assert _numbers(again.read_text()) == _numbers(page)
     assert f"{info.messages:,} events" in page
+    assigned = waits["duration"].drop_nulls().len()
+    assert 0 < assigned < waits.height  # some rides never got a driver: the count says which
+    assert f"{assigned:,} of {waits.height:,} requested rides were assigned a driver" in page
     assert page.count("data:image/svg+xml") >= 3  # charts inline, drawn offline
     assert not re.search(r"<script(?! type=\"application/json\" id=\"eventkit-pin\")", page)
     assert "rep-secret-314" not in page and "rep-secret-314" not in again.read_text()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import json
+import re
 from types import SimpleNamespace
 
 import altair as alt
@@ -138,14 +140,14 @@ def test_timeline_draws_the_entities_asked_for_with_their_lifecycle():
 def test_field_over_time_points_then_bins():
     events = sample_events()
     fares = events.of_type("trip_completed")["fare"].drop_nulls()
-    binned = charts.field_over_time(events, "fare", event_type="trip_completed")
-    assert "binned" in subtitle(binned)
-    layer = binned.data
+    binned = charts.field_over_time(events, "fare", event_type="trip_completed", max_points=100)
+    assert all("binned" in subtitle(part) for part in binned.vconcat)  # one per currency
+    layer = pl.concat([part.data for part in binned.vconcat])
     assert layer["count"].sum() == fares.len()
     assert layer["max"].max() == fares.max() and layer["min"].min() == fares.min()
     points = charts.field_over_time(events, "fare", event_type="trip_completed",
                                     max_points=10_000)
-    assert points.data.height == fares.len()
+    assert sum(part.data.height for part in points.vconcat) == fares.len()
     with pytest.raises(KeyError, match="no column 'nope'"):
         charts.field_over_time(events, "nope")
 
@@ -218,10 +220,15 @@ def test_every_chart_draws_offline_as_svg():
         assert svg.startswith("<svg") and "mark" in svg
 
 
-def test_importing_charts_draws_plain_charts_as_svg():
-    assert alt.renderers.active == "svg"
-    bundle = alt.renderers.get()(charts.totals(sample_events()).to_dict())
-    assert "image/svg+xml" in bundle
+def test_plain_charts_drawn_as_svg_on_request():
+    before = alt.renderers.active
+    try:
+        charts.use_offline_renderer()
+        assert alt.renderers.active == "svg"
+        bundle = alt.renderers.get()(charts.totals(sample_events()).to_dict())
+        assert "image/svg+xml" in bundle
+    finally:
+        alt.renderers.enable(before)
 
 
 def test_times_are_utc_on_every_axis():
@@ -245,3 +252,144 @@ def test_windows_agree_with_the_query_layer():
     expected = query.windows(frame, "1h", by="type", on="event_time")
     assert chart.data.height == expected.height
     assert chart.data["count"].sum() == frame.height
+
+
+# -- what is drawn: marks read back from the SVG, not the data ----------------------------
+
+def _frame_of(n_days: float, times: list[dt.timedelta], type_: str = "payment_failed"):
+    return pl.DataFrame({
+        "seq": range(1, len(times) + 1), "type": [type_] * len(times),
+        "key": [f"r{i}" for i in range(len(times))],
+        "event_time": [START + t for t in times], "time": [START + t for t in times],
+    }, schema_overrides={"seq": pl.UInt64, "event_time": TIME, "time": TIME})
+
+
+def test_rate_draws_nothing_in_empty_windows():
+    # 76 rare events over two days (the sample's payment_failed): never a solid band
+    from tests.drawing import draw
+
+    rare = sample_events().to_polars().filter(pl.col("type") == "payment_failed")
+    chart = charts.rate(rare)
+    drawing = draw(chart)
+    counts = chart.data
+    plot_width, plot_height = drawing.plot_size
+    windows = counts["window_start"].n_unique()
+    span = (counts["window_end"].max() - counts["window_start"].min()).total_seconds()
+    window_px = plot_width * (counts["window_end"][0] - counts["window_start"][0]
+                              ).total_seconds() / span
+    bars = drawing.bars
+    assert len(bars) == counts.height == windows  # one bar per window with events, no more
+    assert all(b.width <= window_px + 1 for b in bars)  # none spans an empty window
+    assert sum(b.width for b in bars) < 0.5 * plot_width  # mostly empty: mostly blank
+    assert all(abs(b.bottom - plot_height) < 0.5 for b in bars)  # from zero
+    # one ride: one bar of one window, not a block
+    one = draw(charts.rate(_frame_of(1, [dt.timedelta(hours=3)]), every="1m")).bars
+    assert len(one) == 1 and one[0].height > 0
+
+
+def test_arrivals_bars_are_stacked_from_zero():
+    from tests.drawing import draw
+
+    chart = charts.arrivals(sample_events().to_polars(), last="30m")
+    drawing = draw(chart)
+    _, plot_height = drawing.plot_size
+    bars = drawing.bars
+    assert len(bars) == chart.data.height > 30
+    by_window: dict[float, list] = {}
+    for bar in bars:
+        by_window.setdefault(round(bar.x, 1), []).append(bar)
+    for stack in by_window.values():
+        stack.sort(key=lambda b: -b.bottom)
+        assert abs(stack[0].bottom - plot_height) < 0.5  # the lowest stands on zero
+        for lower, upper in itertools.pairwise(stack):
+            assert abs(upper.bottom - lower.y) < 0.5  # each on the one below, no gap
+        assert all(b.height >= 0.5 for b in stack)  # a count of 1 is a bar, not a sliver
+    ticks = [float(t) for _, t in drawing.axis_ticks("y")]
+    assert min(ticks) == 0  # the axis never goes below zero
+
+
+def test_time_axes_use_the_24_hour_clock():
+    from tests.drawing import draw
+
+    times = [dt.timedelta(minutes=5 * i) for i in range(30)]  # 00:00 to 02:25
+    frame = _frame_of(1, times)
+    for chart in (charts.rate(frame), charts.timeline(frame), charts.lag(frame),
+                  charts.arrivals(frame, last="3h"),
+                  charts.field_over_time(frame.with_columns(fare=pl.lit(1.0)), "fare")):
+        labels = [t for _, t in draw(chart).axis_ticks("x")]
+        assert labels, chart
+        assert any(t.startswith("00:") or t.startswith("01:") for t in labels), labels
+        assert not any(t.startswith("12:") or "AM" in t or "PM" in t for t in labels), labels
+
+
+def test_lag_chart_is_readable_on_the_sample():
+    from tests.drawing import draw
+
+    chart = charts.lag(sample_events().to_polars())
+    drawing = draw(chart)
+    _, height = drawing.plot_size
+    ticks = sorted(y for y, _ in drawing.axis_ticks("y"))
+    assert len(ticks) >= 3
+    assert all(b - a >= 12 for a, b in itertools.pairwise(ticks))  # no overlap
+    labels = {t for _, t in drawing.axis_ticks("y")}
+    assert {"1 s", "10 s", "1 min"} <= labels  # round durations, said in words
+    windows = chart.data["window_start"].n_unique()
+    assert windows <= 150  # a line per statistic across ~100 windows, not 600
+    # the median sits low and the maximum high: the lines are apart, not squashed at the top
+    paths = re.findall(r'<path aria-label="[^"]*statistic: (p50|p95)[^"]*" '
+                       r'role="graphics-symbol" aria-roledescription="line mark" d="([^"]*)"',
+                       drawing.svg)
+    ys = {s: [float(y) for y in re.findall(r"[ML][-\d.e]+,([-\d.e]+)", d)] for s, d in paths}
+
+    def median(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
+    assert median(ys["p50"]) > 0.8 * height  # the typical lag (under a second) sits low
+    assert median(ys["p50"]) - median(ys["p95"]) > 8  # and p95 is a separate line above it
+    peaks = [b for b in re.findall(r'statistic: max', drawing.svg)]
+    assert len(peaks) == windows  # the maximum, one tick per window
+
+
+def test_a_field_with_a_currency_is_split_by_it_and_the_axis_says_it():
+    from tests.drawing import draw
+
+    fares = sample_events().of_type("trip_completed").with_columns(
+        city=pl.col("subject").str.split(".").list.get(1))
+    for chart in (charts.values(fares, "fare", by="city"), charts.field_over_time(fares, "fare"),
+                  charts.field_over_time(sample_events(), "fare")):
+        assert isinstance(chart, alt.VConcatChart)
+        texts = draw(chart).texts
+        assert "fare (EUR)" in texts and "fare (PLN)" in texts, texts
+        assert "fare" not in texts  # no axis without its unit
+
+
+def test_one_type_one_colour_in_every_chart_and_under_filtering():
+    from tests.drawing import draw
+
+    env = sample_events().to_polars()
+    few = env.filter(pl.col("type").is_in(["payment_failed", "trip_completed"]))
+    fills: dict[str, set[str]] = {}
+    for chart in (charts.rate(env), charts.rate(few), charts.arrivals(env, last="30m"),
+                  charts.arrivals(few, last="6h")):
+        for bar in draw(chart).bars:
+            kind = re.search(r"type: ([a-z_]+)", bar.label)[1]
+            fills.setdefault(kind, set()).add(bar.fill)
+    assert all(len(f) == 1 for f in fills.values()), fills
+    assert len({next(iter(f)) for f in fills.values()}) == len(fills)  # and types differ
+    assert fills["payment_failed"] == {charts.type_color("payment_failed")}
+    points = charts.timeline(env).to_dict()["layer"][1]["encoding"]["color"]["scale"]
+    assert dict(zip(points["domain"], points["range"], strict=True))["trip_completed"] == \
+        charts.type_color("trip_completed")
+
+
+def test_importing_charts_leaves_altairs_renderer_alone():
+    import subprocess
+    import sys
+
+    code = ("import altair as alt; before = alt.renderers.active; import eventkit.charts, "
+            "eventkit.widgets, polars as pl; eventkit.widgets.Explorer(pl.DataFrame({'seq': [1],"
+            " 'type': ['a'], 'key': ['k'], 'subject': ['s'], 'time': [None], "
+            "'event_time': [None]}, schema_overrides={'time': pl.Datetime('ns', 'UTC'), "
+            "'event_time': pl.Datetime('ns', 'UTC')})); print(before, alt.renderers.active)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["default", "default"]
