@@ -170,6 +170,39 @@ def test_a_domain_nobody_serves_is_a_clear_error(hub_and_leaf):
         conn.streams()
 
 
+# -- an account that imports another's JetStream API under its own prefix ------------------
+ACCOUNTS_CONF = """
+accounts {
+  OWNER: { jetstream: enabled, users: [ { user: owner, password: ownerpw } ],
+           exports: [ { service: "$JS.API.>", response_type: stream } ] }
+  APP: { users: [ { user: app, password: apppw } ],
+         imports: [ { service: { account: OWNER, subject: "$JS.API.>" },
+                      to: "JS.acme.API.>" } ] }
+}
+"""
+
+
+def test_an_imported_jetstream_api_reads_with_its_prefix(tmp_path, monkeypatch):
+    with ek.EmbeddedServer(config=ACCOUNTS_CONF) as server:
+        with ek.connect(server.url, user="owner", password="ownerpw") as conn:
+            conn.create_stream("SHARED", ["shared.>"])
+            conn.publish_many([f"shared.o{i}" for i in range(len(PAYLOADS))], PAYLOADS)
+        with ek.connect(server.url, user="app", password="apppw") as conn, pytest.raises(
+                ek.EventkitError, match="JetStream not enabled for account"):
+            conn.streams()  # the account has no JetStream of its own
+        expected = _oracle(server.url, "SHARED", api_prefix="JS.acme.API", user="app",
+                           password="apppw")
+        assert len(expected) == len(PAYLOADS)
+        with ek.connect(server.url, user="app", password="apppw",
+                        api_prefix="JS.acme.API") as conn:
+            assert conn.streams()["name"].to_list() == ["SHARED"]
+            assert _rows(conn.read("SHARED", progress=False)) == expected
+        _context(tmp_path, monkeypatch, "app", url=server.url, user="app", password="apppw",
+                 jetstream_api_prefix="JS.acme.API")
+        with ek.connect(context="app") as conn:
+            assert conn.stream("SHARED").messages == len(PAYLOADS)
+
+
 # -- an account allowed only its own inbox prefix ---------------------------------------------
 INBOX_CONF = """
 authorization { users: [
