@@ -335,6 +335,10 @@ class _KVBackend:
 
     async def _get(self, key: str) -> bytes | None:
         js = self._conn.jetstream
+        if js.api_prefix != "$JS.API":
+            # through a domain or an imported API, "no bucket" comes back as silence, not
+            # as no-responders: the stream API says which
+            return await self._get_by_api(key)
         wire = await js.connect()
         subject = f"{js.api_prefix}.DIRECT.GET.{self.stream}"
         body = orjson.dumps({"last_by_subj": self._subject(key)})
@@ -382,13 +386,15 @@ class _KVBackend:
         block = (encode_headers({"Nats-Expected-Last-Subject-Sequence": str(expect)})
                  if expect is not None else None)
         subject = self._subject(key)
+        if js.api_prefix != "$JS.API":  # as nats.go does: the bucket's JetStream, by prefix
+            subject = f"{js.api_prefix}.{subject}"
         try:
             hdr, answer = await wire.request(subject, value, headers=block,
                                              timeout=js.api_timeout)
         except PermissionError:
             raise PermissionDeniedError(
                 f"{js.server} denied writing to {self.name}: ask for permission to publish "
-                f"to $KV.{self.bucket}.>") from None
+                f"to {subject.rsplit('.', 1)[0]}.>") from None
         except TimeoutError:
             raise ConnectionFailedError(f"{js.server} did not acknowledge a write of key "
                                         f"{key!r} to bucket {self.bucket!r} in time") from None
@@ -402,6 +408,12 @@ class _KVBackend:
                                 f"{self.bucket!r}: {error.get('description')}")
 
     async def _put_creating(self, key: str, value: bytes, *, expect: int | None) -> None:
+        js = self._conn.jetstream
+        if js.api_prefix != "$JS.API":  # no "no responders" through a domain: ask first
+            try:
+                await js.stream_info(self.stream)
+            except StreamNotFoundError:
+                await self._create_bucket()
         try:
             await self._put(key, value, expect=expect)
         except _NoBucket:
