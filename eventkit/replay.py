@@ -487,6 +487,8 @@ class ReplayRun:
         self._progress = progress
         self.position = replay.first_after()
         self.time_reached: dt.datetime | None = None
+        #: The pace clock (``replay.pace_on``) of the last event applied: what a player shows.
+        self.clock_reached: dt.datetime | None = None
         self.events = 0
         self.error: Exception | None = None
         self.done = False
@@ -634,6 +636,8 @@ class ReplayRun:
             self.events += part.height
             self.position = int(part["seq"][-1])
             self.time_reached = part["time"][-1]
+            clock = self.replay.pace_on
+            self.clock_reached = part[clock][-1] if clock in part.columns else None
             if self.events // self.snapshot_every > before // self.snapshot_every:
                 self._snapshots.append((self.position, int(part["time"].dt.epoch("ns")[-1]),
                                         self.events, _snapshot(self.projection)))
@@ -662,6 +666,7 @@ class ReplayRun:
             seq, reached, events, snap = [s for s in self._snapshots if _before(s, target)][-1]
             _restore(self.projection, snap)
             self.position, self.time_reached, self.events = seq, reached, events
+            self.clock_reached = None
             self._snapshots = [s for s in self._snapshots if s[0] <= seq]
         for frame in self.replay.frames(after=self.position):
             part = _until(frame, target)

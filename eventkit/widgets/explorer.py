@@ -21,6 +21,15 @@ __all__ = ["Explorer"]
 COLUMNS = ["seq", "event_time", "time", "type", "key", "subject", "error"]
 
 
+def _close(new: tuple[Any, Any], old: tuple[Any, Any]) -> bool:
+    """Whether a brush the browser reports is where ``old`` is, up to its rounding to the
+    millisecond (and to the pixel: a two-thousandth of the range)."""
+    if None in old or None in new:
+        return False
+    slack = max(dt.timedelta(milliseconds=1), (old[1] - old[0]) / 2000)
+    return abs(new[0] - old[0]) <= slack and abs(new[1] - old[1]) <= slack
+
+
 class Explorer(ChartWidget):
     """Explore events: a rate chart whose brush selects a time range, filters, a table, details.
 
@@ -94,6 +103,10 @@ class Explorer(ChartWidget):
         self._max_rows = max_rows
         self._filtered = self._frames.envelope
         self._selection = self._filtered
+        clock = self._frames.envelope[on].drop_nulls()
+        # the chart's axis spans all events whatever the filters: a brush never moves
+        self._domain = (clock.min(), clock.max()) if len(clock) else None
+        charts.color_scale(self._frames.envelope["type"])  # every type's colour, up front
         self._page_seqs: list[int] = []
         self._from_browser = False
         self._brush_pending = False
@@ -210,6 +223,9 @@ class Explorer(ChartWidget):
         bounds = next(iter(value.values()), None) if isinstance(value, dict) else None
         if bounds and len(bounds) == 2:
             new = (_views.to_utc(bounds[0]), _views.to_utc(bounds[1]))
+            if _close(new, self.time_range):  # the redrawn brush's echo, rounded: not a move
+                self._brush_pending = False
+                return
         elif self._brush_pending:  # the first report of a redrawn chart, before its brush
             self._brush_pending = False
             return
@@ -233,7 +249,7 @@ class Explorer(ChartWidget):
         brush = (start, end) if start is not None and end is not None else None
         self._brush_pending = brush is not None
         return charts.rate(self._filtered, on=self._on, brush=True, brush_range=brush,
-                           max_rows=self._max_rows)
+                           domain=self._domain, max_rows=self._max_rows)
 
     def _refresh_table(self) -> None:
         start, end = self.time_range
@@ -244,6 +260,9 @@ class Explorer(ChartWidget):
                                     page_size=self.page_size)
         self._page_seqs = rows["seq"].to_list()
         total = self._frames.envelope.height
+        if self.selected_seq is not None and not self._selection["seq"].is_in(
+                [self.selected_seq]).any():
+            self.selected_seq = None  # the event shown is no longer selected: clear the detail
         with self.hold_sync(), self.table.hold_sync():
             self.matched = self._selection.height
             self.table.rows = _views.cells(rows, COLUMNS)
