@@ -387,7 +387,7 @@ class Wire:
             except TimeoutError:
                 silent = "" if self._greeted or self._handshake_first else (
                     " (it sent no INFO: if it wants the TLS handshake first, pass "
-                    "tls_handshake_first=True)")
+                    "tls_handshake_first=True; if it is a WebSocket port, use ws://)")
                 failures.append(f"{address}: no answer in {self._connect_timeout:.0f} s{silent}")
             except ssl.SSLCertVerificationError as exc:
                 await self._drop()

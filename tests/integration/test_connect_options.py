@@ -289,8 +289,8 @@ def test_reading_publishing_and_the_registry_over_websocket():
             reg = ek.SchemaRegistry(conn, bucket="ws_schemas")
             reg.register("order_placed", SCHEMA)
             assert reg.get("order_placed") == SCHEMA
-        with pytest.raises(ek.ConnectionFailedError, match="nats://"):
-            ek.connect(ws.replace("ws://", "nats://"), connect_timeout=2).close()
+        with pytest.raises(ek.ConnectionFailedError, match="WebSocket port, use ws://"):
+            ek.connect(ws.replace("ws://", "nats://"), connect_timeout=1).close()
         with pytest.raises(ek.ConnectionFailedError, match="WebSocket upgrade"):
             ek.connect(server.url.replace("nats://", "ws://"), connect_timeout=2).close()
 
