@@ -408,7 +408,10 @@ class Wire:
                         f"TLS to {address} failed: the server requires a client certificate; "
                         "pass tls_cert=... and tls_key=..."
                     ) from exc
-                failures.append(f"{address}: TLS failed ({exc.reason or exc})")
+                hint = ("; it does not start with TLS: leave tls_handshake_first off"
+                        if self._handshake_first and exc.reason == "WRONG_VERSION_NUMBER"
+                        else "")
+                failures.append(f"{address}: TLS failed ({exc.reason or exc}){hint}")
             except (OSError, ConnectionFailedError) as exc:
                 failures.append(f"{address}: {_reason(exc)}")
             await self._drop()

@@ -366,3 +366,7 @@ def test_a_server_that_wants_the_tls_handshake_first(tmp_path, monkeypatch):
                               "--tls-first"], capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr
         assert [s["name"] for s in json.loads(out.stdout)] == ["FIRST"]
+    plain_tls = f'tls {{ cert_file: "{certs.server_cert}", key_file: "{certs.server_key}" }}\n'
+    with ek.EmbeddedServer(config=plain_tls) as server, pytest.raises(
+            ek.ConnectionFailedError, match="leave tls_handshake_first off"):
+        ek.connect(server.url, tls_ca=certs.ca, tls_handshake_first=True)
