@@ -713,7 +713,12 @@ class Wire:
             self._reader_task.cancel()
             try:
                 await self._reader_task
-            except (asyncio.CancelledError, Exception):
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():  # we are cancelled, not only it
+                    self._reader_task = None
+                    raise
+            except Exception:  # the reader's own failure is already recorded
                 pass
             self._reader_task = None
         if self._writer is not None:
