@@ -468,3 +468,59 @@ def test_player_status_shows_the_clock_it_paces_by(events):
         assert shown in player.status.value
     finally:
         player.close()
+
+
+# -- browsing features in the Explorer -------------------------------------------------------
+
+
+def test_explorer_search_by_content(events):
+    explorer = Explorer(events)
+    explorer.where_filter.value = "fare > 50"  # typed in the browser
+    want = events.filter("fare > 50").to_polars()
+    assert explorer.matched == want.height > 0
+    assert explorer.selection["seq"].to_list() == want["seq"].to_list()
+    assert "where fare &gt; 50" in explorer.status.value
+    explorer.where = "tip > 1"  # a field these events lack: said, nothing else changes
+    assert "tip" in explorer.message.value and explorer.matched == want.height
+    explorer.where = ""
+    assert explorer.matched == len(events) and explorer.message.value == ""
+
+
+def test_explorer_exports_the_selection(events, tmp_path, monkeypatch):
+    explorer = Explorer(events)
+    explorer.types = ("payment_failed",)
+    path = explorer.export(tmp_path / "failed.parquet")
+    assert pl.read_parquet(path)["seq"].to_list() == explorer.selection["seq"].to_list()
+    monkeypatch.chdir(tmp_path)
+    explorer.export_format.value = "jsonl"
+    explorer.export_button.click()
+    written = list((tmp_path / "eventkit-export").glob("selection-*.jsonl"))
+    assert len(written) == 1 and str(written[0].name) in explorer.message.value
+    assert len(written[0].read_text().splitlines()) == explorer.matched == 76
+
+
+def test_explorer_jumps_to_a_sequence_or_a_time(events):
+    explorer = Explorer(events, page_size=10)
+    explorer.jump_box.value = "12,345"
+    assert explorer.selected_seq == 12_345 and explorer.sort_by == "seq"
+    assert explorer.page == 12_344 // 10 and "12345" in [r[0] for r in explorer.table.rows]
+    assert '"seq": 12345' in explorer.detail.value or "12345" in explorer.detail.value
+    envelope = events.to_polars()
+    at = START + dt.timedelta(hours=5)
+    explorer.jump_box.value = "2026-11-01T05:00Z"
+    first = envelope.filter(pl.col("event_time") >= at).sort("event_time", "seq")["seq"][0]
+    assert explorer.selected_seq == first and explorer.sort_by == "event_time"
+    explorer.types = ("payment_failed",)
+    assert explorer.jump(12_345) is None and "not in the selection" in explorer.message.value
+    explorer.jump_box.value = "yesterday"
+    assert "cannot go to" in explorer.message.value
+
+
+def test_explorer_shows_one_entity_history(events):
+    explorer = Explorer(events)
+    explorer.key = "ride-000042"
+    steps = events.history("ride-000042")
+    assert f"history of ride-000042: {steps.height:,} events" in explorer.history.value
+    assert "city: ∅ → " in explorer.history.value
+    explorer.key = ""
+    assert explorer.history.value == ""
