@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import polars as pl
 from tqdm.auto import tqdm
 
-from eventkit._time import Instant, cutoff, spoken_duration, to_position
+from eventkit._time import Instant, cutoff, spoken_duration, to_duration, to_position
 from eventkit._typing import DiscardPolicy, StreamRetention, StreamStorage, TimeLike
 from eventkit.codec import Decoded, Hints, combine, decode
 from eventkit.envelope import Rules
@@ -562,8 +562,7 @@ def _stream_config(**fields: Any) -> dict[str, Any]:
                 raise ConfigurationError(
                     f"{key} must be a datetime.timedelta, not {value!r} "
                     f"(e.g. {key}=datetime.timedelta(minutes=2))")
-            value = (value.days * 86_400 + value.seconds) * 1_000_000_000 \
-                + value.microseconds * 1_000
+            value = to_duration(value).ns
         elif key == "metadata":
             value = dict(value)
         out[key] = value
