@@ -40,7 +40,7 @@ import re
 import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from eventkit._typing import TimeLike
 from eventkit.exceptions import TimeArgumentError
@@ -59,6 +59,14 @@ _DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|ms|mo|s|m|h|d|w|q|y)")
 
 def _timedelta_ns(value: dt.timedelta) -> int:
     return (value.days * 86_400 + value.seconds) * 10**9 + value.microseconds * 1_000
+
+
+@runtime_checkable
+class _PandasTimedelta(Protocol):
+    """A ``pandas.Timedelta`` (a ``timedelta`` that also holds nanoseconds), told without
+    importing pandas."""
+
+    value: int
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -121,7 +129,8 @@ def to_duration(value: str | dt.timedelta | Duration, *, what: str = "duration")
     """
     if isinstance(value, Duration):
         return value
-    if isinstance(value, dt.timedelta) and type(value).__module__.split(".")[0] == "pandas":
+    if (isinstance(value, dt.timedelta) and isinstance(value, _PandasTimedelta)
+            and type(value).__module__.split(".")[0] == "pandas"):
         return Duration(0, int(value.value))  # a pandas.Timedelta holds nanoseconds
     if isinstance(value, dt.timedelta):
         return Duration(0, _timedelta_ns(value))

@@ -37,3 +37,13 @@ CompatibilityPolicy: TypeAlias = Literal["strict", "lenient"]
 #: What an upcaster takes and returns: a polars frame of one version's rows
 #: (vectorised), or one payload dict at a time.
 UpcasterKind: TypeAlias = Literal["frame", "event"]
+
+#: How a stream stores its messages (see :meth:`eventkit.Connection.create_stream`).
+StreamStorage: TypeAlias = Literal["file", "memory"]
+
+#: When a stream lets go of a message: at its limits, once every consumer
+#: interested in it has it, or once one consumer of a work queue acknowledged it.
+StreamRetention: TypeAlias = Literal["limits", "interest", "workqueue"]
+
+#: At a stream's limit: drop the oldest messages, or refuse new ones.
+DiscardPolicy: TypeAlias = Literal["old", "new"]

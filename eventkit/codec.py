@@ -22,6 +22,7 @@ import codecs
 import io
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 import orjson
 import polars as pl
@@ -48,6 +49,10 @@ class Decoded:
         return cls(pl.DataFrame(schema=ENVELOPE_SCHEMA))
 
 
+@overload
+def header_json(block: bytes) -> str: ...
+@overload
+def header_json(block: None) -> None: ...
 def header_json(block: bytes | None) -> str | None:
     """A ``NATS/1.0`` header block as a JSON object (repeated names joined with ", ").
 
@@ -254,6 +259,8 @@ def _decode_by_subject(
     schemas = dict(hints.schemas)  # kept only if the groups prove to be the types
     try:
         for event_type, rows in _rows_by_type(guess, good):
+            if event_type is None:  # not so (no row of ``good`` is without a guess)
+                return None
             read = _read_learning(_text(lines, rows), event_type, schemas)
             if read.height != len(rows):
                 return None

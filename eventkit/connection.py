@@ -14,17 +14,17 @@ import re
 import ssl
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import polars as pl
 from tqdm.auto import tqdm
 
-from eventkit._time import Instant, cutoff, spoken_duration, to_position
-from eventkit._typing import TimeLike
+from eventkit._time import Instant, cutoff, spoken_duration, to_duration, to_position
+from eventkit._typing import DiscardPolicy, StreamRetention, StreamStorage, TimeLike
 from eventkit.codec import Decoded, Hints, combine, decode
 from eventkit.envelope import Rules
 from eventkit.events import Events, ReadInfo
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from eventkit.registry import SchemaRegistry, _Snapshot
 
 __all__ = ["Connection", "connect"]
+
+T = TypeVar("T")
 
 _DEFAULT_URL = "nats://127.0.0.1:4222"
 _decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventkit-decode")
@@ -122,8 +124,11 @@ def connect(
     ...     conn.read("ORDERS", start="15m").to_polars()["type"].to_list()
     ['order_placed']
     """
-    password, token, servers = Secret.of(password), Secret.of(token), hide_urls(servers)
-    conn = Connection(servers, context=context, user=user, password=password, token=token,
+    hidden_servers, secret_password, secret_token = (
+        hide_urls(servers), Secret.of(password), Secret.of(token))
+    servers = password = token = None  # a traceback that prints locals shows no secret
+    conn = Connection(hidden_servers, context=context, user=user, password=secret_password,
+                      token=secret_token,
                       nkey_seed=nkey_seed, creds=creds, tls_ca=tls_ca, tls_cert=tls_cert,
                       tls_key=tls_key, domain=domain, api_prefix=api_prefix,
                       inbox_prefix=inbox_prefix, tls_handshake_first=tls_handshake_first,
@@ -135,7 +140,7 @@ class Connection:
     """A connection to NATS JetStream. Create it with :func:`connect`."""
 
     def __init__(
-        self, servers: str | Sequence[str] | None = None, *,
+        self, servers: str | Sequence[str] | Secret | None = None, *,
         context: str | bool | None = None, user: str | None = None,
         password: str | Secret | None = None, token: str | Secret | None = None,
         nkey_seed: str | os.PathLike[str] | None = None,
@@ -281,14 +286,76 @@ class Connection:
         rows = await _on_loop(self._js.consumers(stream))
         return pl.DataFrame(rows, schema=CONSUMER_SCHEMA, orient="row")
 
-    def create_stream(self, name: str, subjects: Sequence[str], **config: Any) -> StreamInfo:
-        """Create a stream (file storage, limits retention unless ``config`` says otherwise)."""
-        return _loop.run(self.acreate_stream(name, subjects, **config))
+    def create_stream(
+        self, name: str, subjects: Sequence[str], *, storage: StreamStorage = "file",
+        retention: StreamRetention = "limits", num_replicas: int = 1,
+        max_msgs: int | None = None, max_bytes: int | None = None,
+        max_age: dt.timedelta | None = None, max_msgs_per_subject: int | None = None,
+        max_msg_size: int | None = None, discard: DiscardPolicy = "old",
+        duplicate_window: dt.timedelta | None = None, allow_direct: bool | None = None,
+        description: str | None = None, metadata: Mapping[str, str] | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> StreamInfo:
+        """Create a stream.
 
-    async def acreate_stream(self, name: str, subjects: Sequence[str],
-                             **config: Any) -> StreamInfo:
+        Parameters
+        ----------
+        name, subjects
+            The stream's name and the subjects it captures (wildcards allowed).
+        storage, retention, num_replicas
+            ``"file"`` or ``"memory"``; ``"limits"``, ``"interest"`` or
+            ``"workqueue"``; how many servers keep a copy.
+        max_msgs, max_bytes, max_age, max_msgs_per_subject, max_msg_size
+            Limits (``None``: the server's default, unlimited); ``max_age`` is a
+            ``timedelta``.
+        discard
+            At a limit, drop the ``"old"`` messages or refuse ``"new"`` ones.
+        duplicate_window
+            How long a ``Nats-Msg-Id`` is remembered to drop duplicates
+            (``timedelta(0)`` turns it off; ``None``: the server's two minutes).
+        allow_direct
+            Let any replica answer direct gets.
+        description, metadata
+            Free text, and string keys and values (eventkit reads its envelope
+            rules from ``metadata``).
+        config
+            Any other field of JetStream's stream configuration, spelled as the
+            API spells it (e.g. ``{"placement": {"cluster": "east"}}``).
+
+        Examples
+        --------
+        >>> import datetime as dt
+        >>> from eventkit import EmbeddedServer, connect
+        >>> with EmbeddedServer() as server, connect(server.url) as conn:
+        ...     info = conn.create_stream("AUDIT", ["audit.>"], max_msgs=1_000,
+        ...                               duplicate_window=dt.timedelta(seconds=5))
+        ...     info.name
+        'AUDIT'
+        """
+        return _loop.run(self.acreate_stream(
+            name, subjects, storage=storage, retention=retention, num_replicas=num_replicas,
+            max_msgs=max_msgs, max_bytes=max_bytes, max_age=max_age,
+            max_msgs_per_subject=max_msgs_per_subject, max_msg_size=max_msg_size,
+            discard=discard, duplicate_window=duplicate_window, allow_direct=allow_direct,
+            description=description, metadata=metadata, config=config))
+
+    async def acreate_stream(
+        self, name: str, subjects: Sequence[str], *, storage: StreamStorage = "file",
+        retention: StreamRetention = "limits", num_replicas: int = 1,
+        max_msgs: int | None = None, max_bytes: int | None = None,
+        max_age: dt.timedelta | None = None, max_msgs_per_subject: int | None = None,
+        max_msg_size: int | None = None, discard: DiscardPolicy = "old",
+        duplicate_window: dt.timedelta | None = None, allow_direct: bool | None = None,
+        description: str | None = None, metadata: Mapping[str, str] | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> StreamInfo:
         self._check_open()
-        return await _on_loop(self._js.add_stream(name, subjects, **config))
+        fields = _stream_config(
+            storage=storage, retention=retention, num_replicas=num_replicas, max_msgs=max_msgs,
+            max_bytes=max_bytes, max_age=max_age, max_msgs_per_subject=max_msgs_per_subject,
+            max_msg_size=max_msg_size, discard=discard, duplicate_window=duplicate_window,
+            allow_direct=allow_direct, description=description, metadata=metadata)
+        return await _on_loop(self._js.add_stream(name, subjects, **{**fields, **(config or {})}))
 
     def publish_many(self, subjects: Sequence[str], payloads: Sequence[bytes],
                      headers: Sequence[dict[str, str] | None] | None = None) -> PublishResult:
@@ -483,7 +550,26 @@ def _estimate(
     return max(last - first + 1, 0)
 
 
-async def _on_loop(coro: Any) -> Any:
+def _stream_config(**fields: Any) -> dict[str, Any]:
+    """The stream configuration as the JetStream API spells it: durations in nanoseconds,
+    what was not given left to the server."""
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        if value is None:
+            continue
+        if key in ("max_age", "duplicate_window"):
+            if not isinstance(value, dt.timedelta):
+                raise ConfigurationError(
+                    f"{key} must be a datetime.timedelta, not {value!r} "
+                    f"(e.g. {key}=datetime.timedelta(minutes=2))")
+            value = to_duration(value).ns
+        elif key == "metadata":
+            value = dict(value)
+        out[key] = value
+    return out
+
+
+async def _on_loop(coro: Coroutine[Any, Any, T]) -> T:
     """Await ``coro`` on eventkit's I/O loop, from whichever loop the caller is on."""
     target = _loop.loop()
     if asyncio.get_running_loop() is target:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import polars as pl
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
 
 def publish(
     conn: Connection, events: pl.DataFrame | None = None, *, stream: str = "RIDES",
-    create: bool = True, **stream_config: object,
+    create: bool = True, config: Mapping[str, Any] | None = None,
 ) -> StreamInfo:
     """Publish sample events (``generate()`` output; the shipped file by default).
 
@@ -21,13 +22,14 @@ def publish(
     in its metadata, so every reader finds type, key and event time without
     configuration. Each message is acknowledged by JetStream (acks are
     pipelined: fire-and-forget publishing into a stream loses messages under
-    load).
+    load). ``config`` holds further fields of the stream's configuration (see
+    :meth:`eventkit.Connection.create_stream`).
     """
     from eventkit.sample.rides import RULES, SUBJECTS, load
 
     frame = load() if events is None else events
     if create:
-        conn.create_stream(stream, SUBJECTS, metadata=dict(RULES), **stream_config)
+        conn.create_stream(stream, SUBJECTS, metadata=dict(RULES), config=config)
     headers = [None if h is None else orjson.loads(h) for h in frame["headers"].to_list()]
     conn.publish_many(frame["subject"].to_list(), frame["data"].to_list(), headers)
     return conn.stream(stream)

@@ -54,3 +54,39 @@ def test_a_server_lost_mid_publish_says_exactly_what_was_acknowledged(fresh_serv
     # everything acknowledged is there, in order (a few sent but not acknowledged may be too)
     assert held[:err.resume] == payloads[:err.resume]
     assert len(held) >= err.stored
+
+
+def test_create_stream_takes_its_options_by_name_and_the_server_has_them(server):
+    """nats-py reads back the configuration the keywords asked for."""
+    import asyncio
+    import datetime as dt
+
+    import nats
+
+    with ek.connect(server.url) as conn:
+        conn.create_stream(
+            "CFG", ["cfg.>"], storage="memory", retention="interest", max_msgs=500,
+            max_bytes=1 << 20, max_age=dt.timedelta(hours=1), max_msgs_per_subject=7,
+            max_msg_size=4096, discard="new", duplicate_window=dt.timedelta(seconds=30),
+            allow_direct=True, description="typed", metadata={"team": "rides"},
+            config={"deny_delete": True})
+        with pytest.raises(TypeError, match="num_replica"):
+            conn.create_stream("TYPO", ["typo.>"], num_replica=1)  # type: ignore[call-arg]
+        with pytest.raises(ek.ConfigurationError, match="timedelta"):
+            conn.create_stream("NS", ["ns.>"], duplicate_window=120)  # type: ignore[arg-type]
+        assert "TYPO" not in conn.streams()["name"].to_list()
+
+    async def config():
+        nc = await nats.connect(server.url)
+        try:
+            return (await nc.jetstream().stream_info("CFG")).config
+        finally:
+            await nc.close()
+
+    c = asyncio.run(config())
+    assert (c.storage, c.retention, c.discard) == ("memory", "interest", "new")
+    assert (c.max_msgs, c.max_bytes, c.max_msgs_per_subject, c.max_msg_size) == (
+        500, 1 << 20, 7, 4096)
+    assert (c.max_age, c.duplicate_window) == (3600.0, 30.0)
+    assert (c.allow_direct, c.deny_delete, c.description) == (True, True, "typed")
+    assert c.metadata["team"] == "rides"

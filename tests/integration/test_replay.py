@@ -3,6 +3,7 @@ republishing, and control of a background run."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -147,7 +148,7 @@ def test_an_interrupted_republish_resumes_to_an_identical_copy(fresh_server, tmp
 
     with ek.connect(fresh_server.url) as conn:
         source = publish(conn, generate(seed=10, n_events=30_000))
-        conn.create_stream("REPLAY", ["replay.>"], duplicate_window=0)
+        conn.create_stream("REPLAY", ["replay.>"], duplicate_window=dt.timedelta(0))
         script = tmp_path / "republish.py"
         script.write_text(REPUBLISHER)
         worker = subprocess.Popen([sys.executable, str(script), fresh_server.url])

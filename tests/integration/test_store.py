@@ -100,7 +100,7 @@ def test_the_tables_are_delta_lake_for_other_tools(rides, conn, tmp_path):
 
 
 def test_the_integrity_report_is_exact(conn, tmp_path):
-    conn.create_stream("AUDIT", ["audit.>"], duplicate_window=100_000_000)
+    conn.create_stream("AUDIT", ["audit.>"], duplicate_window=dt.timedelta(milliseconds=100))
 
     def ev(type_: str, key: str, hms: str, msg_id: str | None = None):
         body = b'{"type":"%s","key":"%s","event_time":"2026-11-01T%sZ"}' % (
