@@ -76,6 +76,11 @@ class Summary:
             lines.append(f"  {event_type or '(none)':<{width}}  {count:>10,}")
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        from eventkit._display import result_html
+
+        return result_html("Summary of events", str(self))
+
 
 class Events:
     """Events read from a stream: an envelope row per event, ordered by ``seq``.

@@ -892,6 +892,14 @@ class SchemaRegistry:
     def __repr__(self) -> str:
         return f"SchemaRegistry({self.backend.name})"
 
+    def _repr_html_(self) -> str:
+        from eventkit._display import result_html
+
+        schemas = self.to_polars()
+        return result_html(repr(self), f"{schemas.height:,} schema versions of "
+                           f"{schemas['type'].n_unique() if schemas.height else 0:,} event types",
+                           {"schemas": schemas}, rows=50)
+
     # -- registering and reading schemas --------------------------------------------
     def register(self, event_type: str, schema: Mapping[str, Any] | str, *,
                  compatibility: Compatibility | None = None,

@@ -51,6 +51,11 @@ class SyncResult:
         return (f"{self.stream}: stored {self.events:,} new events{where}{gaps}; "
                 f"synced to seq {self.last_seq:,} in {self.seconds:.2f} s{stop}")
 
+    def _repr_html_(self) -> str:  # a notebook shows the sentence, not the dataclass
+        from eventkit._display import result_html
+
+        return result_html(f"Sync of {self.stream}", str(self), ok=self.stopped is None)
+
 
 class Writer:
     """Writes the batches of one sync, one after another (on one worker thread)."""

@@ -165,6 +165,11 @@ class Store(maintenance.Maintenance):
         return (f"<Store {where}: stream {st.stream!r}, {st.events:,} events, "
                 f"synced to seq {st.last_seq:,}, {len(st.types)} types>")
 
+    def _repr_html_(self) -> str:
+        from eventkit._display import result_html
+
+        return result_html("eventkit Store", repr(self).strip("<>"))
+
     # -- syncing -----------------------------------------------------------
     def sync(
         self, conn: Connection, stream: str | None = None, *,

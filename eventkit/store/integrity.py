@@ -237,6 +237,14 @@ class IntegrityReport:
             lines.append(f"    {name or '(none)':<{width}}  {n:>10,}")
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:  # a notebook shows the account and its tables
+        from eventkit._display import result_html
+
+        return result_html(f"Integrity of the store of {self.stream!r}", str(self), {
+            "gaps": self.gaps, "duplicate Nats-Msg-Id": self.duplicates,
+            "malformed": self.malformed, "late": self.late, "misfits": self.misfits},
+            ok=self.ok)
+
 
 
 @dataclass(frozen=True, slots=True)

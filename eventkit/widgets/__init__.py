@@ -1,4 +1,5 @@
-"""Notebook widgets over events: explore, travel in time, replay, tail a stream live.
+"""Notebook widgets over events: explore, travel in time, replay, tail a stream live, and
+see a stream's configuration, subjects and consumers (StreamView).
 
 Each widget shows one altair chart (a single ``alt.JupyterChart``, updated in
 place) with ipywidgets controls, and computes what it shows with the query
@@ -26,6 +27,7 @@ from eventkit._offline import enable_offline
 from eventkit.widgets.explorer import Explorer
 from eventkit.widgets.livetail import LiveTail
 from eventkit.widgets.replay import ReplayPlayer
+from eventkit.widgets.streamview import StreamView
 from eventkit.widgets.timetravel import TimeTravel
 
-__all__ = ["Explorer", "LiveTail", "ReplayPlayer", "TimeTravel", "enable_offline"]
+__all__ = ["Explorer", "LiveTail", "ReplayPlayer", "StreamView", "TimeTravel", "enable_offline"]

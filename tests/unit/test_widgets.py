@@ -366,7 +366,7 @@ def test_livetail_follows_new_events_and_keeps_no_secret():
                 _wait(lambda: tail.events_seen == 3)
                 assert tail.running and tail.last_seq == 5
                 conn.publish_many(["live.b"] * 4, [b'{"type":"new","key":"k2"}'] * 4)
-                _wait(lambda: tail.events_seen == 7)
+                _wait(lambda: tail.events_seen == 7 and tail.table.rows[0][0] == "9")
                 assert tail.table.rows[0][0] == "9" and tail.table.rows[0][2] == "new"
                 assert "Arrivals per" in tail.chart.title.text
                 tail.table.selected = 0
