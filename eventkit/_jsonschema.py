@@ -687,7 +687,11 @@ def decode_dtype(spec: Spec) -> pl.DataType:
     Struct({'at': Datetime(time_unit='ns', time_zone='UTC'), 'stops': List(Int64)})
     """
     if spec.kind == "string":
-        return TIME if spec.datetime else pl.String()
+        if spec.datetime:
+            return TIME
+        if spec.enum:  # a closed set of texts: a dictionary (categorical) column
+            return pl.Enum(sorted(set(spec.enum)))
+        return pl.String()
     if spec.kind == "integer":
         return pl.Int64()
     if spec.kind == "number":
@@ -1731,8 +1735,8 @@ def _json_text(value: Any) -> str:
 
 
 def _text_dtype(dtype: PolarsDataType) -> pl.DataType:
-    """``dtype`` with date-times as text (what a Python value is built as, then parsed)."""
-    if dtype == TIME:
+    """``dtype`` with date-times and enums as text (what a value is built as, then parsed)."""
+    if dtype == TIME or isinstance(dtype, pl.Enum):
         return pl.String()
     if isinstance(dtype, pl.Struct):
         return pl.Struct({f.name: _text_dtype(f.dtype) for f in dtype.fields})
@@ -1744,6 +1748,8 @@ def _text_dtype(dtype: PolarsDataType) -> pl.DataType:
 def _from_text(expr: pl.Expr, dtype: PolarsDataType) -> pl.Expr:
     if dtype == TIME:
         return _rfc3339_time(expr)
+    if isinstance(dtype, pl.Enum):  # a text outside the enum does not fit: null
+        return expr.cast(dtype, strict=False)
     if isinstance(dtype, pl.Struct):
         fields = [_from_text(expr.struct.field(f.name), f.dtype).alias(f.name)
                   for f in dtype.fields]

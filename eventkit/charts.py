@@ -308,6 +308,7 @@ def _stacked(counts: pl.DataFrame, by: str) -> pl.DataFrame:
 def rate(events: object, *, on: TimeColumn = "event_time", by: str = "type",
          every: str | dt.timedelta | None = None, brush: bool = True,
          brush_range: tuple[dt.datetime, dt.datetime] | None = None,
+         domain: tuple[dt.datetime, dt.datetime] | None = None,
          max_rows: int = MAX_ROWS, width: int = 640, height: int = 220) -> alt.Chart:
     """Events per time window, stacked by ``by`` (type by default), with an x brush.
 
@@ -326,6 +327,10 @@ def rate(events: object, *, on: TimeColumn = "event_time", by: str = "type",
         Add an interval selection named ``"brush"`` on the x axis.
     brush_range
         Where the brush starts (two aware datetimes).
+    domain
+        The x axis's span (two aware datetimes), by default the events'. A
+        widget keeps it fixed while its filters change, so neither the axis
+        nor a brush on it moves.
     max_rows
         At most this many rows go to the browser (at most :data:`MAX_ROWS`).
 
@@ -353,7 +358,9 @@ def rate(events: object, *, on: TimeColumn = "event_time", by: str = "type",
     frame, lumped = _top_groups(frame, by)
     groups = frame[by].n_unique()
     # at most one window per 2 pixels: a bar stays visible (unless ``every`` says otherwise)
-    step = _step(frame, on, groups, every, min(max_rows, groups * max(width // 2, 1)))
+    fit = min(max_rows, groups * max(width // 2, 1))
+    step = (_step(frame, on, groups, every, fit) if domain is None or every is not None
+            else pick_step(domain[0], domain[1], groups, max_rows=fit))
     counts = query.windows(frame, step, by=by, on=on).select(
         "window_start", "window_end", by, "count").sort("window_start", by)
     if counts.height > max_rows:  # an ``every`` too fine for the data: coarsen it
@@ -365,8 +372,9 @@ def rate(events: object, *, on: TimeColumn = "event_time", by: str = "type",
     title = _title(f"Events per {_label(step)} by {by}, on {clock_name(on)}",
                    f"{frame.height:,} events in {counts.height:,} rows "
                    f"(per {_label(step)} window and {by}, on {on}; no bar: no event){lumped}")
+    span = None if domain is None else [_utc_ms(domain[0]), _utc_ms(domain[1])]
     chart = alt.Chart(counts, title=title).mark_bar().encode(
-        x=_time_x("window_start:T", f"{on} (UTC)"), x2="window_end:T",
+        x=_time_x("window_start:T", f"{on} (UTC)", domain=span), x2="window_end:T",
         y=alt.Y("top:Q", title="events", scale=alt.Scale(zero=True, domainMin=0)),
         y2="bottom:Q",
         color=_color(by, counts[by]),

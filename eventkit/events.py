@@ -6,12 +6,13 @@ import datetime as dt
 import html
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
 
-from eventkit import query
+from eventkit import export, query
 from eventkit._time import Duration
 from eventkit._typing import BuiltinFold, TimeColumn, TimeLike
 from eventkit.codec import Decoded, union
@@ -229,6 +230,70 @@ class Events:
         """Events older (in ``event_time``) than one already seen for their entity; see
         :func:`eventkit.query.late_events`."""
         return query.late_events(self._envelope, key=key)
+
+    # -- content, one entity, counts ----------------------------------------
+    def filter(self, condition: str | pl.Expr) -> Events:
+        """The events whose content matches: a filter typed as data, or a polars expression.
+
+        ``condition`` is text such as ``"fare > 50 and city = paris"``,
+        ``"driver_id contains 42"`` or ``"payload.address.city = oslo"``
+        (parsed, never evaluated as code: see :mod:`eventkit.where`), or a
+        polars expression over the payload-wide table (:meth:`wide`).
+
+        Raises
+        ------
+        ConfigurationError
+            The text is not a filter, or names a field these events do not have.
+
+        Examples
+        --------
+        >>> from eventkit.codec import Decoded
+        >>> env = pl.DataFrame({"seq": [1, 2], "type": ["a", "a"], "key": ["k1", "k2"]})
+        >>> events = Events(Decoded(env, {"a": pl.DataFrame({"seq": [1, 2], "fare": [5, 60]})}))
+        >>> events.filter("fare > 50").to_polars()["seq"].to_list()
+        [2]
+        >>> len(events.filter(pl.col("fare") < 10))
+        1
+        """
+        from eventkit.where import filter_frame
+
+        wide = self.wide()
+        if isinstance(condition, str):
+            kept = filter_frame(wide, condition)
+        elif isinstance(condition, pl.Expr):
+            kept = wide.filter(condition)
+        else:
+            raise ConfigurationError(
+                f"filter takes a filter as text ('fare > 50') or a polars expression, "
+                f"not {type(condition).__name__}")
+        return self._keep(self._envelope.join(kept.select("seq"), on="seq", how="semi",
+                                              maintain_order="left"))
+
+    def history(self, key: str) -> pl.DataFrame:
+        """One entity's events in order, on both clocks, with what each changed; see
+        :func:`eventkit.query.history`."""
+        return query.history(self.wide(), key)
+
+    def pivot(self, by: str | list[str] = "type", *, sums: list[str] | tuple[str, ...] = (),
+              where: str | None = None) -> pl.DataFrame:
+        """Counts and sums per group (type, subject, key or a field); see
+        :func:`eventkit.query.pivot`."""
+        return query.pivot(self._payload_frame(), by, sums=sums, where=where)
+
+    # -- writing out ---------------------------------------------------------
+    def write_parquet(self, path: str | Path, *, wide: bool = False) -> Path:
+        """Write the events (the envelope, or with ``wide=True`` every payload field too) as
+        Parquet, the payload bytes as they are. Returns the path."""
+        return export.write(self.wide() if wide else self._envelope, path, format="parquet")
+
+    def write_csv(self, path: str | Path, *, wide: bool = False) -> Path:
+        """Write the events as CSV: the binary payload as UTF-8 text where it is (base64
+        otherwise, ``data_encoding`` says which); see :func:`eventkit.export.write`."""
+        return export.write(self.wide() if wide else self._envelope, path, format="csv")
+
+    def write_ndjson(self, path: str | Path, *, wide: bool = False) -> Path:
+        """Write the events as JSON lines, the payload as text like :meth:`write_csv`."""
+        return export.write(self.wide() if wide else self._envelope, path, format="jsonl")
 
     def _payload_frame(self) -> pl.DataFrame:
         return self.wide().drop("headers", "data", "error")

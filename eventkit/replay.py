@@ -509,6 +509,8 @@ class ReplayRun:
         self._progress = progress
         self.position = replay.first_after()
         self.time_reached: dt.datetime | None = None
+        #: The pace clock (``replay.pace_on``) of the last event applied: what a player shows.
+        self.clock_reached: dt.datetime | None = None
         self.events = 0
         self.error: Exception | None = None
         self.done = False
@@ -520,7 +522,8 @@ class ReplayRun:
         self._lock = threading.RLock()
         self._steps = 0
         self._seek_to: int | Instant | None = None
-        self._snapshots: list[_Mark] = [_Mark(self.position, None, None, 0, _snapshot(projection))]
+        self._snapshots: list[_Mark] = [
+            _Mark(self.position, None, None, None, 0, _snapshot(projection))]
         self._thread: threading.Thread | None = None
 
     # -- control ------------------------------------------------------------------
@@ -655,10 +658,12 @@ class ReplayRun:
             self.events += part.height
             self.position = int(part["seq"][-1])
             self.time_reached = part["time"][-1]
+            clock = self.replay.pace_on
+            self.clock_reached = part[clock][-1] if clock in part.columns else None
             if self.events // self.snapshot_every > before // self.snapshot_every:
                 self._snapshots.append(_Mark(
                     self.position, int(part["time"].dt.epoch("ns")[-1]), self.time_reached,
-                    self.events, _snapshot(self.projection)))
+                    self.clock_reached, self.events, _snapshot(self.projection)))
 
     def _pace(self, part: pl.DataFrame, speed: float,
               origin: tuple[float, int] | None) -> tuple[float, int] | None:
@@ -683,7 +688,8 @@ class ReplayRun:
                 return False
             mark = [s for s in self._snapshots if _before(s, target)][-1]
             _restore(self.projection, mark.state)
-            self.position, self.time_reached, self.events = mark.seq, mark.time, mark.events
+            self.position, self.events = mark.seq, mark.events
+            self.time_reached, self.clock_reached = mark.time, mark.clock
             self._snapshots = [s for s in self._snapshots if s.seq <= mark.seq]
         for frame in self.replay.frames(after=self.position):
             part = _until(frame, target)
@@ -719,6 +725,7 @@ class _Mark(NamedTuple):
     seq: int
     ns: int | None  # the time reached, exact (for seeks to a time)
     time: dt.datetime | None  # ... as ReplayRun.time_reached shows it
+    clock: dt.datetime | None  # ReplayRun.clock_reached (the pacing clock) there
     events: int
     state: Any
 

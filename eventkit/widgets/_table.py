@@ -103,7 +103,10 @@ export default { render };
 _CSS = r"""
 .ek-table { font-size: 12px; font-family: var(--jp-code-font-family, monospace); }
 .ek-table .ek-caption { font-family: var(--jp-ui-font-family, sans-serif); margin: 2px 0 4px; }
-.ek-table .ek-scroll { max-width: 100%; overflow-x: auto; }
+.ek-table { max-width: 100%; min-width: 0; }
+/* a wide table scrolls inside the output instead of widening it (and being cut off):
+   inline-size containment keeps its columns out of the width of the boxes around it */
+.ek-table .ek-scroll { width: 100%; max-width: 100%; overflow-x: auto; contain: inline-size; }
 .ek-table table { border-collapse: collapse; }
 .ek-table th, .ek-table td { padding: 2px 8px; border-bottom: 1px solid #ddd;
   text-align: left; white-space: nowrap; max-width: 28em; overflow: hidden;

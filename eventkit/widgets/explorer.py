@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
@@ -12,6 +13,10 @@ import traitlets
 
 from eventkit import charts
 from eventkit._typing import TimeColumn
+from eventkit.exceptions import ConfigurationError, EventkitError
+from eventkit.export import ExportFormat, write
+from eventkit.query import history
+from eventkit.where import filter_frame
 from eventkit.widgets import _views
 from eventkit.widgets._base import ChartWidget, mirror
 from eventkit.widgets._table import Table, page_html
@@ -19,6 +24,35 @@ from eventkit.widgets._table import Table, page_html
 __all__ = ["Explorer"]
 
 COLUMNS = ["seq", "event_time", "time", "type", "key", "subject", "error"]
+
+
+def _jump_target(target: int | str | dt.datetime) -> tuple[int | None, dt.datetime | None]:
+    """A sequence or an aware time from what the user typed."""
+    if isinstance(target, bool):
+        raise ConfigurationError("go to a sequence (12345) or a time (2026-11-01T12:00Z)")
+    if isinstance(target, int):
+        return target, None
+    if isinstance(target, dt.datetime):
+        return None, _views.to_utc(target, what="the time to go to")
+    text = str(target).strip().replace(",", "")
+    if text.isdigit():
+        return int(text), None
+    try:
+        at = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigurationError(
+            f"cannot go to {target!r}: give a sequence (12345) or an ISO time with its zone "
+            "(2026-11-01T12:00Z)") from None
+    return None, _views.to_utc(at, what="the time to go to")
+
+
+def _close(new: tuple[Any, Any], old: tuple[Any, Any]) -> bool:
+    """Whether a brush the browser reports is where ``old`` is, up to its rounding to the
+    millisecond (and to the pixel: a two-thousandth of the range)."""
+    if None in old or None in new:
+        return False
+    slack = max(dt.timedelta(milliseconds=1), (old[1] - old[0]) / 2000)
+    return abs(new[0] - old[0]) <= slack and abs(new[1] - old[1]) <= slack
 
 
 class Explorer(ChartWidget):
@@ -49,7 +83,11 @@ class Explorer(ChartWidget):
     types : tuple of str
         Event types to show (all when empty).
     subject, key : str
-        A subject filter, and one entity's key.
+        A subject filter, and one entity's key (its history is shown below the table).
+    where : str
+        A content filter typed as data, e.g. ``"fare > 50 and city = paris"``
+        (see :mod:`eventkit.where`); a filter that cannot apply is shown in
+        red and leaves the selection as it was.
     sort_by, descending, page, page_size
         The table's order and page.
     selected_seq : int or None
@@ -79,6 +117,7 @@ class Explorer(ChartWidget):
     types = traitlets.Tuple()
     subject = traitlets.Unicode("")
     key = traitlets.Unicode("")
+    where = traitlets.Unicode("")
     sort_by = traitlets.Unicode("seq")
     descending = traitlets.Bool(False)
     page = traitlets.Int(0)
@@ -94,6 +133,10 @@ class Explorer(ChartWidget):
         self._max_rows = max_rows
         self._filtered = self._frames.envelope
         self._selection = self._filtered
+        clock = self._frames.envelope[on].drop_nulls()
+        # the chart's axis spans all events whatever the filters: a brush never moves
+        self._domain = (clock.min(), clock.max()) if len(clock) else None
+        charts.color_scale(self._frames.envelope["type"])  # every type's colour, up front
         self._page_seqs: list[int] = []
         self._from_browser = False
         self._brush_pending = False
@@ -111,6 +154,22 @@ class Explorer(ChartWidget):
         self.key_filter = widgets.Text(placeholder="an entity key", description="key",
                                        continuous_update=False,
                                        layout=widgets.Layout(width="260px"))
+        self.where_filter = widgets.Text(
+            placeholder="e.g. fare > 50 and city = paris", description="where",
+            continuous_update=False, layout=widgets.Layout(width="420px"))
+        self.jump_box = widgets.Text(
+            placeholder="a seq (12345) or a time (2026-11-01T12:00Z)", description="go to",
+            continuous_update=False, layout=widgets.Layout(width="420px"))
+        self.jump_box.observe(self._on_jump, names="value")
+        self.export_format = widgets.Dropdown(options=["csv", "jsonl", "parquet"], value="csv",
+                                              layout=widgets.Layout(width="90px"))
+        self.export_button = widgets.Button(description="export selection", icon="download",
+                                            layout=widgets.Layout(width="150px"))
+        self.export_button.on_click(lambda _: self.export())
+        self.message = widgets.HTML()
+        self.message.add_class("eventkit-message")
+        self.history = widgets.HTML()
+        self.history.add_class("eventkit-history")
         self.clear_button = widgets.Button(description="clear range", icon="times",
                                            layout=widgets.Layout(width="120px"))
         self.clear_button.on_click(lambda _: setattr(self, "time_range", (None, None)))
@@ -124,11 +183,14 @@ class Explorer(ChartWidget):
             widgets.HBox([self.type_filter,
                           widgets.VBox([self.subject_filter, self.key_filter]),
                           self.clear_button]),
-            self.status, self.table, self.detail,
+            widgets.HBox([self.where_filter, self.jump_box]),
+            widgets.HBox([self.export_format, self.export_button, self.message]),
+            self.status, self.table, self.detail, self.history,
         ]
         with self.hold_trait_notifications():
             self.page_size = page_size
-        for control, trait in ((self.subject_filter, "subject"), (self.key_filter, "key")):
+        for control, trait in ((self.subject_filter, "subject"), (self.key_filter, "key"),
+                               (self.where_filter, "where")):
             mirror((control, "value"), (self, trait))
         mirror((self.type_filter, "value"), (self, "types"))
         for trait in ("sort_by", "descending", "page", "page_size"):
@@ -160,12 +222,104 @@ class Explorer(ChartWidget):
         """The events the time range and filters select (envelope rows, in ``seq`` order)."""
         return self._selection
 
-    @traitlets.observe("types", "subject", "key")
+    @traitlets.observe("types", "subject", "key", "where")
     def _on_filters(self, change: dict[str, Any]) -> None:
-        self._filtered = _views.select_events(
+        filtered = _views.select_events(
             self._frames.envelope, types=self.types, subject=self.subject, key=self.key)
+        self.message.value = ""
+        if self.where.strip():
+            try:
+                matching = filter_frame(self._frames.payload, self.where.strip())
+            except EventkitError as exc:  # shown where the user typed, never raised at them
+                self.message.value = (f'<span style="color:#b00">{html.escape(str(exc))}'
+                                      "</span>")
+                return
+            filtered = filtered.join(matching.select("seq"), on="seq", how="semi",
+                                     maintain_order="left")
+        self._filtered = filtered
+        if change["name"] == "key":
+            self._show_history()
         self._show_chart(self._rate_chart())
         self._first_page()
+
+    # -- one entity, jumps, export ---------------------------------------------------
+    def _show_history(self) -> None:
+        key = self.key.strip()
+        if not key:
+            self.history.value = ""
+            return
+        steps = history(self._frames.payload, key)
+        rows = [[str(r["seq"]), r["type"] or "", _views.show_time(r.get("event_time")),
+                 _views.show_time(r.get("time")), "; ".join(r["changes"])]
+                for r in steps.head(200).iter_rows(named=True)]
+        caption = (f"history of {key}: {steps.height:,} events in stream order, on both clocks, "
+                   "with what each changed" + (" (the first 200)" if steps.height > 200 else ""))
+        self.history.value = page_html(["seq", "type", "event_time", "time", "changed"], rows,
+                                       caption)
+
+    def jump(self, target: int | str | dt.datetime) -> int | None:
+        """Show the page holding a sequence, or the first event at or after a time.
+
+        A sequence (``12345``) is found in the selection sorted by ``seq``; a
+        time (an aware datetime or ISO text) in the selection sorted by the
+        widget's clock. The event found is shown in full (:attr:`selected_seq`).
+
+        Returns
+        -------
+        int or None
+            The sequence shown, or None (the message says why).
+        """
+        seq, at = _jump_target(target)
+        selection = self._selection
+        if seq is not None:
+            order = "seq"
+            ordered = selection.sort("seq")
+            index = ordered["seq"].search_sorted(seq)
+            if index >= ordered.height or ordered["seq"][index] != seq:
+                self.message.value = html.escape(
+                    f"seq {seq:,} is not in the selection (check the range and filters)")
+                return None
+        else:
+            order = self._on
+            ordered = selection.filter(pl.col(order).is_not_null()).sort(order, "seq")
+            index = ordered[order].search_sorted(at)
+            if index >= ordered.height:
+                self.message.value = html.escape(
+                    f"no selected event at or after {_views.show_time(at)} UTC on {order}")
+                return None
+        found = int(ordered["seq"][index])
+        with self.hold_trait_notifications():
+            self.sort_by, self.descending = order, False
+        self.page = index // self.page_size
+        self.selected_seq = found
+        self.message.value = html.escape(f"went to seq {found:,}")
+        return found
+
+    def _on_jump(self, change: dict[str, Any]) -> None:
+        text = change["new"].strip()
+        if not text:
+            return
+        try:
+            self.jump(text)
+        except (EventkitError, ValueError) as exc:
+            self.message.value = f'<span style="color:#b00">{html.escape(str(exc))}</span>'
+
+    def export(self, path: str | Path | None = None, *, format: ExportFormat | None = None,
+               wide: bool = False) -> Path:
+        """Write the selected events to ``path`` (CSV, JSON lines or Parquet), see
+        :func:`eventkit.export.write`. The export button writes to
+        ``eventkit-export/selection-<time>.<format>``. Returns the path."""
+        kind = format or (None if path is not None else self.export_format.value)
+        if path is None:
+            stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+            path = Path("eventkit-export") / f"selection-{stamp}.{kind}"
+        frame = self._selection
+        if wide:
+            frame = self._frames.payload.join(frame.select("seq"), on="seq", how="semi",
+                                              maintain_order="left")
+        written = write(frame, path, format=kind)
+        self.message.value = html.escape(f"wrote {frame.height:,} events to {written}")
+        return written
 
     @traitlets.observe("time_range")
     def _on_range(self, change: dict[str, Any]) -> None:
@@ -210,6 +364,9 @@ class Explorer(ChartWidget):
         bounds = next(iter(value.values()), None) if isinstance(value, dict) else None
         if bounds and len(bounds) == 2:
             new = (_views.to_utc(bounds[0]), _views.to_utc(bounds[1]))
+            if _close(new, self.time_range):  # the redrawn brush's echo, rounded: not a move
+                self._brush_pending = False
+                return
         elif self._brush_pending:  # the first report of a redrawn chart, before its brush
             self._brush_pending = False
             return
@@ -233,7 +390,7 @@ class Explorer(ChartWidget):
         brush = (start, end) if start is not None and end is not None else None
         self._brush_pending = brush is not None
         return charts.rate(self._filtered, on=self._on, brush=True, brush_range=brush,
-                           max_rows=self._max_rows)
+                           domain=self._domain, max_rows=self._max_rows)
 
     def _refresh_table(self) -> None:
         start, end = self.time_range
@@ -244,6 +401,9 @@ class Explorer(ChartWidget):
                                     page_size=self.page_size)
         self._page_seqs = rows["seq"].to_list()
         total = self._frames.envelope.height
+        if self.selected_seq is not None and not self._selection["seq"].is_in(
+                [self.selected_seq]).any():
+            self.selected_seq = None  # the event shown is no longer selected: clear the detail
         with self.hold_sync(), self.table.hold_sync():
             self.matched = self._selection.height
             self.table.rows = _views.cells(rows, COLUMNS)
@@ -264,11 +424,12 @@ class Explorer(ChartWidget):
                 if start is not None else "all times (drag on the chart to select a range)")
         filters = [f"type in {', '.join(self.types)}" if self.types else "",
                    f"subject {self.subject}" if self.subject else "",
-                   f"key {self.key}" if self.key else ""]
+                   f"key {self.key}" if self.key else "",
+                   f"where {self.where}" if self.where.strip() else ""]
         shown = "; ".join(f for f in filters if f)
         return (f"<b>{self.matched:,}</b> events selected: {html.escape(span)}"
                 + (f"; {html.escape(shown)}" if shown else ""))
 
     def _fallback_parts(self) -> list[str]:
         return [self.status.value, page_html(self.table.columns, self.table.rows,
-                                             self.table.caption)]
+                                             self.table.caption), self.history.value]

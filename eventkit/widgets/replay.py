@@ -6,6 +6,7 @@ does not wait for); the player only drives it and shows where it is.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import threading
 from collections.abc import Callable
@@ -16,6 +17,7 @@ import ipywidgets as widgets
 import polars as pl
 import traitlets
 
+from eventkit import charts
 from eventkit._typing import TimeColumn
 from eventkit.replay import Latest, Replay
 from eventkit.widgets import _views
@@ -295,13 +297,15 @@ class ReplayPlayer(ChartWidget):
 
     def _render_status(self) -> None:
         run = self.run
-        reached = _views.show_time(run.time_reached) if run.time_reached else "-"
+        clock = self.replay.pace_on
+        reached = run.clock_reached if clock != "time" else run.time_reached
+        shown = _views.show_time(reached) if isinstance(reached, dt.datetime) else "-"
         what = ("failed: " + str(run.error) if run.error is not None
                 else "done" if run.done else
                 f"playing at {_speed_label(self.speed)}" if self.playing else "paused")
         self.status.value = html.escape(
-            f"{run.events:,} events applied, up to seq {run.position:,} "
-            f"(stored {reached} UTC); {what}")
+            f"{run.events:,} events applied, up to seq {run.position:,}; "
+            f"{charts.clock_name(clock)}: {shown} UTC (the clock it paces by); {what}")
 
     def _chart(self, state: pl.DataFrame) -> alt.TopLevelMixin:
         if self._view is not None:
@@ -319,7 +323,8 @@ class ReplayPlayer(ChartWidget):
         return alt.Chart(data, title=alt.TitleParams(title, subtitle=subtitle, anchor="start")
                          ).mark_bar().encode(
             x=alt.X("entities:Q", title="entities"), y=alt.Y("type:N", title=None, sort="-x"),
-            color=alt.Color("type:N", legend=None), tooltip=["type:N", "entities:Q"],
+            color=alt.Color("type:N", legend=None, scale=charts.color_scale(data["type"])),
+            tooltip=["type:N", "entities:Q"],
         ).properties(width=600)
 
     def _fallback_parts(self) -> list[str]:

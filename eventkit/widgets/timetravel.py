@@ -110,8 +110,8 @@ class TimeTravel(ChartWidget):
         self._first = self._timeline[on][0]
         self._last = self._timeline[on][-1]
         self._steps = max(int(steps), 1)
-        self._context = charts.rate(self._timeline, on=on, brush=False, max_rows=600,
-                                    height=70).properties(title="")
+        charts.color_scale(self._timeline["type"])  # every type's colour, before any filter
+        self._context = self._context_chart()
         self._light = pl.DataFrame()
         self._page_keys: list[str] = []
         self._quiet = False
@@ -191,6 +191,7 @@ class TimeTravel(ChartWidget):
         self._scope = (self._timeline.filter(pl.col("key") == key) if key else self._timeline)
         self._narrow = self._scope.select("key", "seq", self._on, "type")
         self._following = _views.next_of_key(self._scope)
+        self._context = self._context_chart()  # the chart narrows to the entity too
         self.previous = None
         self._update(changes=True)
 
@@ -322,6 +323,16 @@ class TimeTravel(ChartWidget):
             text += f". Nothing changed since {_views.show_time(previous)}"
         return text + "."
 
+    def _context_chart(self) -> alt.TopLevelMixin:
+        """Events over time of what is in scope (all entities, or the one of :attr:`key`),
+        on the full time span, so the scrubber's place keeps its meaning."""
+        scope = self._scope if not self._scope.is_empty() else self._timeline.clear()
+        if scope.is_empty():
+            return charts._empty("no events of this entity").properties(height=70)
+        chart = charts.rate(scope, on=self._on, brush=False, max_rows=600, height=70,
+                            domain=(self._first, self._last))
+        return chart.properties(title="")
+
     def _state_chart(self, counts: pl.DataFrame) -> alt.TopLevelMixin:
         at = charts._utc_ms(self._at)
         rule = alt.Chart(pl.DataFrame({"x": [0]})).mark_rule(color="#d62728", size=2).encode(
@@ -336,7 +347,8 @@ class TimeTravel(ChartWidget):
             f"on {charts.clock_name(self._on)}",
             subtitle="by the type of their last event", anchor="start")).mark_bar().encode(
             x=alt.X("entities:Q", title="entities"),
-            y=alt.Y("type:N", sort="-x", title=None), color=alt.Color("type:N", legend=None),
+            y=alt.Y("type:N", sort="-x", title=None),
+            color=alt.Color("type:N", legend=None, scale=charts.color_scale(counts["type"])),
             tooltip=["type:N", "entities:Q"]).properties(width=640)
         return alt.vconcat(context, bars)
 

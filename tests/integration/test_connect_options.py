@@ -7,6 +7,7 @@ nats-py, connected the same way (``inbox_prefix=``, ``tls_handshake_first=``,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import ssl
 import subprocess
@@ -76,17 +77,29 @@ def _context(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str,
 
 
 # -- a leaf node with its own JetStream domain ---------------------------------------------
-@pytest.fixture(scope="module")
-def hub_and_leaf() -> Iterator[tuple[ek.EmbeddedServer, ek.EmbeddedServer]]:
-    """Hub (domain "hub") and a leaf node (domain "leaf") connected to it; stream EDGE
-    lives in the leaf's JetStream, stream CENTRAL in the hub's."""
+@contextlib.contextmanager
+def _hub_and_leaf(hub_conf: str = "", leaf_user: str = "") -> Iterator[
+        tuple[ek.EmbeddedServer, ek.EmbeddedServer]]:
+    """Hub (domain "hub") and a leaf node (domain "leaf") connected to it."""
     hub = ek.EmbeddedServer(config='server_name: hub\njetstream { domain: hub }\n'
-                                   'leafnodes { listen: "127.0.0.1:-1" }\n').start()
+                                   + (hub_conf or 'leafnodes { listen: "127.0.0.1:-1" }\n'))
+    hub.start()
     port = _varz(hub)["leaf"]["port"]
     leaf = ek.EmbeddedServer(config=(
         'server_name: leaf\njetstream { domain: leaf }\n'
-        f'leafnodes {{ remotes: [ {{ url: "nats-leaf://127.0.0.1:{port}" }} ] }}\n')).start()
+        f'leafnodes {{ remotes: [ {{ url: "nats-leaf://{leaf_user}127.0.0.1:{port}" }} ] }}\n'))
     try:
+        leaf.start()
+        yield hub, leaf
+    finally:
+        leaf.stop()
+        hub.stop()
+
+
+@pytest.fixture(scope="module")
+def hub_and_leaf() -> Iterator[tuple[ek.EmbeddedServer, ek.EmbeddedServer]]:
+    """Stream EDGE lives in the leaf's JetStream, stream CENTRAL in the hub's."""
+    with _hub_and_leaf() as (hub, leaf):
         with ek.connect(leaf.url) as conn:
             conn.create_stream("EDGE", ["edge.>"])
             conn.publish_many([f"edge.o{i}" for i in range(len(PAYLOADS))], PAYLOADS)
@@ -94,15 +107,12 @@ def hub_and_leaf() -> Iterator[tuple[ek.EmbeddedServer, ek.EmbeddedServer]]:
             conn.create_stream("CENTRAL", ["central.>"])
         eventually(lambda: _leaf_reachable(hub.url), timeout=10)
         yield hub, leaf
-    finally:
-        leaf.stop()
-        hub.stop()
 
 
-def _leaf_reachable(url: str) -> bool:
+def _leaf_reachable(url: str, stream: str = "EDGE", **options: Any) -> bool:
     try:
-        with ek.connect(url, domain="leaf", connect_timeout=1) as conn:
-            return conn.stream("EDGE").messages == len(PAYLOADS)
+        with ek.connect(url, domain="leaf", connect_timeout=1, **options) as conn:
+            return conn.stream(stream).messages == len(PAYLOADS)
     except ek.EventkitError:
         return False
 
@@ -161,6 +171,29 @@ def test_the_domain_from_a_nats_context_and_the_cli(hub_and_leaf, tmp_path, monk
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "EDGE" in [s["name"] for s in json.loads(out.stdout)]
+
+
+def test_direct_get_through_a_domain(tmp_path):
+    """A hub user who may not create consumers in the leaf's domain reads by direct get."""
+    hub_conf = """
+leafnodes { listen: "127.0.0.1:-1", authorization { user: leaf, password: leafpw } }
+authorization { users: [
+  { user: admin, password: adminpw },
+  { user: direct, password: directpw, permissions: {
+      publish: { allow: ["$JS.leaf.API.STREAM.INFO.>", "$JS.leaf.API.DIRECT.GET.>"] },
+      subscribe: { allow: ["_INBOX.>"] } } }
+] }
+"""
+    with _hub_and_leaf(hub_conf, leaf_user="leaf:leafpw@") as (hub, leaf):
+        with ek.connect(leaf.url) as conn:
+            conn.create_stream("EDGE_DIRECT", ["direct.>"], allow_direct=True)
+            conn.publish_many([f"direct.o{i}" for i in range(len(PAYLOADS))], PAYLOADS)
+        auth = {"user": "direct", "password": "directpw"}
+        eventually(lambda: _leaf_reachable(hub.url, "EDGE_DIRECT", **auth), timeout=10)
+        expected = _oracle(leaf.url, "EDGE_DIRECT")
+        with ek.connect(hub.url, domain="leaf", **auth) as conn, pytest.warns(
+                ek.EventkitWarning, match="direct get"):
+            assert _rows(conn.read("EDGE_DIRECT", progress=False)) == expected
 
 
 def test_a_domain_nobody_serves_is_a_clear_error(hub_and_leaf):
@@ -289,8 +322,8 @@ def test_reading_publishing_and_the_registry_over_websocket():
             reg = ek.SchemaRegistry(conn, bucket="ws_schemas")
             reg.register("order_placed", SCHEMA)
             assert reg.get("order_placed") == SCHEMA
-        with pytest.raises(ek.ConnectionFailedError, match="nats://"):
-            ek.connect(ws.replace("ws://", "nats://"), connect_timeout=2).close()
+        with pytest.raises(ek.ConnectionFailedError, match="WebSocket port, use ws://"):
+            ek.connect(ws.replace("ws://", "nats://"), connect_timeout=1).close()
         with pytest.raises(ek.ConnectionFailedError, match="WebSocket upgrade"):
             ek.connect(server.url.replace("nats://", "ws://"), connect_timeout=2).close()
 
@@ -333,3 +366,7 @@ def test_a_server_that_wants_the_tls_handshake_first(tmp_path, monkeypatch):
                               "--tls-first"], capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr
         assert [s["name"] for s in json.loads(out.stdout)] == ["FIRST"]
+    plain_tls = f'tls {{ cert_file: "{certs.server_cert}", key_file: "{certs.server_key}" }}\n'
+    with ek.EmbeddedServer(config=plain_tls) as server, pytest.raises(
+            ek.ConnectionFailedError, match="leave tls_handshake_first off"):
+        ek.connect(server.url, tls_ca=certs.ca, tls_handshake_first=True)

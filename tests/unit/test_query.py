@@ -398,8 +398,8 @@ def events() -> pl.DataFrame:
 
 def test_public_names() -> None:
     assert sorted(query.__all__) == [
-        "BuiltinFold", "Reducer", "as_of", "between", "diff", "durations", "join_as_of",
-        "late_events", "sessions", "state_at", "upto", "windows",
+        "BuiltinFold", "Reducer", "as_of", "between", "diff", "durations", "history",
+        "join_as_of", "late_events", "pivot", "sessions", "state_at", "upto", "windows",
     ]
 
 

@@ -747,8 +747,9 @@ def test_unions_and_enums_get_their_arrow_shape():
         "price": {"$ref": "#/$defs/money"},
         "small": {"allOf": [{"type": "integer", "minimum": 0}, {"maximum": 3}]}}})
     assert _jsonschema.arrow_schema(spec) == {
-        "note": pl.String(), "side": pl.String(), "n": pl.Float64(), "any": pl.String(),
-        "price": pl.Struct({"amount": pl.Float64(), "currency": pl.String()}),
+        "note": pl.String(), "side": pl.Enum(["buy", "sell"]), "n": pl.Float64(),
+        "any": pl.String(),  # enums are dictionaries (Enum), nested ones too
+        "price": pl.Struct({"amount": pl.Float64(), "currency": pl.Enum(["EUR", "USD"])}),
         "small": pl.Int64()}
     fields = spec.fields
     assert fields["note"].nullable and not fields["note"].per_event  # a nullable string

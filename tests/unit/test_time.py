@@ -213,6 +213,7 @@ def test_replay_seek_back_to_a_snapshot_shows_the_time_reached_there(picked):
         run.seek(2)  # back to that snapshot: nothing to play after it
         eventually(lambda: run.paused and run.position == 2)
         assert run.time_reached == events["time"][1]
+        assert run.clock_reached == events["event_time"][1]
         assert f"time {events['time'][1].isoformat()}" in repr(run)
     finally:
         run.stop()

@@ -399,3 +399,128 @@ def _wait(condition: object, timeout: float = 15.0) -> None:
     while not condition():  # type: ignore[operator]
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+# -- widgets that agree ------------------------------------------------------------------
+
+
+def test_explorer_filter_keeps_the_brushed_range_and_its_axis(events):
+    explorer = Explorer(events)
+    t0 = START + dt.timedelta(hours=14, minutes=26, seconds=10)
+    t1 = START + dt.timedelta(hours=21, minutes=12, seconds=33)
+    brush(explorer, {"window_start": [ms(t0), ms(t1)]})
+    domain = explorer.chart_view.spec["encoding"]["x"]["scale"]["domain"]
+    explorer.types = ("payment_failed",)  # a type whose events end elsewhere
+    spec = explorer.chart_view.spec
+    assert explorer.time_range == (t0, t1)
+    assert spec["encoding"]["x"]["scale"]["domain"] == domain  # the axis did not move
+    value = spec["params"][0]["value"]["x"]
+    assert (value[0]["hours"], value[0]["minutes"], value[1]["hours"], value[1]["minutes"]) == \
+        (14, 26, 21, 12)
+    # the redrawn chart reports no brush, then its brush rounded: the range stays exactly
+    brush(explorer, {})
+    brush(explorer, {"window_start": [ms(t0) + 0.4, ms(t1) - 0.3]})
+    assert explorer.time_range == (t0, t1)
+    explorer.types = ()
+    assert explorer.time_range == (t0, t1)
+    later = t1 + dt.timedelta(hours=1)
+    brush(explorer, {"window_start": [ms(t0), ms(later)]})  # a real move still moves it
+    assert explorer.time_range == (t0, later)
+
+
+def test_explorer_filter_matching_nothing_clears_the_detail(events):
+    explorer = Explorer(events)
+    explorer.table.selected = 0
+    assert explorer.selected_seq == 1 and "payload (" in explorer.detail.value
+    explorer.key = "no-such-ride"
+    assert explorer.matched == 0
+    assert explorer.selected_seq is None and "payload (" not in explorer.detail.value
+    assert explorer.detail.value == Explorer(events).detail.value  # the empty detail
+
+
+def test_timetravel_key_narrows_the_chart(events):
+    from eventkit.widgets import TimeTravel
+
+    travel = TimeTravel(events)
+
+    def charted() -> int:
+        context = travel.chart.vconcat[0].layer[0]
+        return int(context.data["count"].sum())
+
+    everything = charted()
+    travel.key = "ride-000042"
+    mine = events.to_polars().filter(pl.col("key") == "ride-000042").height
+    assert charted() == mine < everything
+    travel.key = ""
+    assert charted() == everything
+
+
+def test_player_status_shows_the_clock_it_paces_by(events):
+    player = ReplayPlayer(events, speed=0)
+    try:
+        player.step_size = 300
+        player.step()
+        player.wait_until(lambda: player.events >= 300)
+        wide = events.to_polars()
+        last = wide.filter(pl.col("seq") == player.position)["event_time"][0]
+        shown = last.strftime("%Y-%m-%d %H:%M:%S")
+        assert "event time (when it happened)" in player.status.value
+        assert shown in player.status.value
+    finally:
+        player.close()
+
+
+# -- browsing features in the Explorer -------------------------------------------------------
+
+
+def test_explorer_search_by_content(events):
+    explorer = Explorer(events)
+    explorer.where_filter.value = "fare > 50"  # typed in the browser
+    want = events.filter("fare > 50").to_polars()
+    assert explorer.matched == want.height > 0
+    assert explorer.selection["seq"].to_list() == want["seq"].to_list()
+    assert "where fare &gt; 50" in explorer.status.value
+    explorer.where = "tip > 1"  # a field these events lack: said, nothing else changes
+    assert "tip" in explorer.message.value and explorer.matched == want.height
+    explorer.where = ""
+    assert explorer.matched == len(events) and explorer.message.value == ""
+
+
+def test_explorer_exports_the_selection(events, tmp_path, monkeypatch):
+    explorer = Explorer(events)
+    explorer.types = ("payment_failed",)
+    path = explorer.export(tmp_path / "failed.parquet")
+    assert pl.read_parquet(path)["seq"].to_list() == explorer.selection["seq"].to_list()
+    monkeypatch.chdir(tmp_path)
+    explorer.export_format.value = "jsonl"
+    explorer.export_button.click()
+    written = list((tmp_path / "eventkit-export").glob("selection-*.jsonl"))
+    assert len(written) == 1 and str(written[0].name) in explorer.message.value
+    assert len(written[0].read_text().splitlines()) == explorer.matched == 76
+
+
+def test_explorer_jumps_to_a_sequence_or_a_time(events):
+    explorer = Explorer(events, page_size=10)
+    explorer.jump_box.value = "12,345"
+    assert explorer.selected_seq == 12_345 and explorer.sort_by == "seq"
+    assert explorer.page == 12_344 // 10 and "12345" in [r[0] for r in explorer.table.rows]
+    assert '"seq": 12345' in explorer.detail.value or "12345" in explorer.detail.value
+    envelope = events.to_polars()
+    at = START + dt.timedelta(hours=5)
+    explorer.jump_box.value = "2026-11-01T05:00Z"
+    first = envelope.filter(pl.col("event_time") >= at).sort("event_time", "seq")["seq"][0]
+    assert explorer.selected_seq == first and explorer.sort_by == "event_time"
+    explorer.types = ("payment_failed",)
+    assert explorer.jump(12_345) is None and "not in the selection" in explorer.message.value
+    explorer.jump_box.value = "yesterday"
+    assert "cannot go to" in explorer.message.value
+
+
+def test_explorer_shows_one_entity_history(events):
+    explorer = Explorer(events)
+    explorer.key = "ride-000042"
+    steps = events.history("ride-000042")
+    assert f"history of ride-000042: {steps.height:,} events" in explorer.history.value
+    assert "city: ∅ → " in explorer.history.value
+    explorer.key = ""
+    assert explorer.history.value == ""
