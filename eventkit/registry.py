@@ -93,6 +93,9 @@ if TYPE_CHECKING:
     from eventkit.events import Events
 
 T = TypeVar("T")
+#: An upcaster: a frame of one version's events to the next shape, or one payload dict.
+_U = TypeVar("_U", Callable[[pl.DataFrame], pl.DataFrame],
+             Callable[[dict[str, Any]], dict[str, Any]])
 
 __all__ = [
     "DEFAULT_BUCKET",
@@ -1079,8 +1082,7 @@ class SchemaRegistry:
 
     # -- upcasters ----------------------------------------------------------------
     def upcaster(self, event_type: str, from_version: int, to_version: int, *,
-                 per: UpcasterKind = "frame") -> Callable[[Callable[[Any], Any]],
-                                                          Callable[[Any], Any]]:
+                 per: UpcasterKind = "frame") -> Callable[[_U], _U]:
         """Register a function that turns events of one version into a later version's shape.
 
         Used as a decorator. With ``per="frame"`` (vectorised, the fast way)
@@ -1111,7 +1113,7 @@ class SchemaRegistry:
         if per not in ("frame", "event"):
             raise ConfigurationError(f"per must be 'frame' or 'event', got {per!r}")
 
-        def add(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def add(fn: _U) -> _U:
             self._upcasters[event_type, from_version] = _Upcaster(to_version, fn, per)
             return fn
 
