@@ -830,7 +830,10 @@ def _rfc3339_expr(expr: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     One regular expression without captures proves the form; the fields are then at
     fixed places (the date and time), or after the fraction (the zone)."""
     form = expr.str.contains(_RFC3339)
-    number = lambda a, n: expr.str.slice(a, n).cast(pl.Int64, strict=False)  # noqa: E731
+
+    def number(at: int, length: int) -> pl.Expr:
+        return expr.str.slice(at, length).cast(pl.Int64, strict=False)
+
     year, month, day = number(0, 4), number(5, 2), number(8, 2)
     hh, mm, ss = number(11, 2), number(14, 2), number(17, 2)
     rest = expr.str.slice(19)
@@ -1103,7 +1106,8 @@ class Lines:
         """The text of lines ``lo`` to ``hi`` (exclusive)."""
         hi = len(self) if hi is None else hi
         start, stop = self._offsets[lo].as_py(), self._offsets[hi].as_py()
-        return self._array.buffers()[2][start:stop].to_pybytes()
+        text: bytes = self._array.buffers()[2][start:stop].to_pybytes()
+        return text
 
     def take(self, rows: pl.Series) -> Lines:
         """The lines at ``rows``, as lines of their own."""

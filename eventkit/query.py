@@ -833,8 +833,8 @@ def _lazy(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
 def _like(result: pl.LazyFrame, frame: Frame, *, engine: EngineType = "auto") -> Frame:
     """``result`` as the same kind of frame as ``frame``."""
     if isinstance(frame, pl.DataFrame):
-        return result.collect(engine=engine)  # type: ignore[return-value]
-    return result  # type: ignore[return-value]
+        return result.collect(engine=engine)
+    return result
 
 
 def _names(columns: str | Sequence[str] | None) -> list[str]:
@@ -952,7 +952,7 @@ def _search(frame: pl.DataFrame, bound: _Bound) -> int | None:
     side: Literal["left", "right"] = "left" if op in (">=", "<") else "right"
     if isinstance(value, Instant):
         value = _ticks(value, series.dtype, op)
-    return series.to_physical().search_sorted(value, side=side)  # type: ignore[return-value]
+    return series.to_physical().search_sorted(value, side=side)
 
 
 _NS_PER_TICK = {"ns": 1, "us": 1_000, "ms": 1_000_000}

@@ -49,10 +49,10 @@ import datetime as dt
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import orjson
 import polars as pl
@@ -91,6 +91,11 @@ from eventkit.source._wire import encode_headers, parse_headers
 if TYPE_CHECKING:
     from eventkit.connection import Connection
     from eventkit.events import Events
+
+T = TypeVar("T")
+#: An upcaster: a frame of one version's events to the next shape, or one payload dict.
+_U = TypeVar("_U", Callable[[pl.DataFrame], pl.DataFrame],
+             Callable[[dict[str, Any]], dict[str, Any]])
 
 __all__ = [
     "DEFAULT_BUCKET",
@@ -162,7 +167,7 @@ class _MemoryBackend:
 
     async def schema(self, event_type: str, version: int) -> dict[str, Any] | None:
         raw = self._docs.get(event_type, {}).get(version)
-        return None if raw is None else orjson.loads(raw)
+        return None if raw is None else _json_object(raw, f"{event_type} v{version}")
 
     async def create(self, event_type: str, version: int, document: dict[str, Any]) -> None:
         versions = self._docs.setdefault(event_type, {})
@@ -228,7 +233,7 @@ class _DirBackend:
     async def schema(self, event_type: str, version: int) -> dict[str, Any] | None:
         path = self._dir(event_type) / f"v{version}.json"
         try:
-            return orjson.loads(path.read_bytes())
+            return _json_object(path.read_bytes(), str(path))
         except FileNotFoundError:
             return None
         except orjson.JSONDecodeError as exc:
@@ -254,7 +259,7 @@ class _DirBackend:
     async def compatibility(self, event_type: str) -> str | None:
         path = self._dir(event_type) / "config.json"
         try:
-            return orjson.loads(path.read_bytes()).get("compatibility")
+            return _mode(_json_object(path.read_bytes(), str(path)))
         except FileNotFoundError:
             return None
 
@@ -436,8 +441,9 @@ class _KVBackend:
                 raise
 
     async def schema(self, event_type: str, version: int) -> dict[str, Any] | None:
-        raw = await self._get(f"{_escape(event_type, '=')}.v{version}")
-        return None if raw is None else orjson.loads(raw)
+        key = f"{_escape(event_type, '=')}.v{version}"
+        raw = await self._get(key)
+        return None if raw is None else _json_object(raw, f"key {key!r} of {self.bucket!r}")
 
     async def create(self, event_type: str, version: int, document: dict[str, Any]) -> None:
         key = f"{_escape(event_type, '=')}.v{version}"
@@ -448,8 +454,9 @@ class _KVBackend:
                                       "already") from None
 
     async def compatibility(self, event_type: str) -> str | None:
-        raw = await self._get(f"{_escape(event_type, '=')}.config")
-        return None if raw is None else orjson.loads(raw).get("compatibility")
+        key = f"{_escape(event_type, '=')}.config"
+        raw = await self._get(key)
+        return None if raw is None else _mode(_json_object(raw, f"key {key!r} of {self.bucket!r}"))
 
     async def set_compatibility(self, event_type: str, mode: str) -> None:
         await self._put_creating(f"{_escape(event_type, '=')}.config",
@@ -777,12 +784,27 @@ def versions_over_time(
 
 
 # -- the registry ------------------------------------------------------------------
-async def _on_loop(coro: Any) -> Any:
+async def _on_loop(coro: Coroutine[Any, Any, T]) -> T:
     """Await ``coro`` on eventkit's I/O loop, from whichever loop the caller is on."""
     target = _loop.loop()
     if asyncio.get_running_loop() is target:
         return await coro
     return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, target))
+
+
+def _json_object(raw: bytes, where: str) -> dict[str, Any]:
+    """A registry entry read back: a JSON object, or an entry damaged outside eventkit."""
+    value = orjson.loads(raw)
+    if not isinstance(value, dict):
+        raise EventkitError(f"the schema registry entry {where} is not a JSON object: it was "
+                            "changed outside eventkit; restore it or delete it")
+    return value
+
+
+def _mode(config: dict[str, Any]) -> str | None:
+    """The compatibility mode a type's configuration names, if any."""
+    mode = config.get("compatibility")
+    return mode if isinstance(mode, str) else None
 
 
 def _canonical(document: Mapping[str, Any]) -> bytes:
@@ -1005,7 +1027,8 @@ class SchemaRegistry:
         if version not in versions:
             raise SchemaNotFoundError(f"{event_type} has no version {version} in "
                                       f"{self.backend.name} (versions: {versions})")
-        return orjson.loads(orjson.dumps(await self._document(event_type, version)))
+        document = await self._document(event_type, version)
+        return _json_object(orjson.dumps(document), f"{event_type} v{version}")  # a copy
 
     def types(self) -> list[str]:
         """Event types with at least one registered version, sorted."""
@@ -1067,8 +1090,7 @@ class SchemaRegistry:
 
     # -- upcasters ----------------------------------------------------------------
     def upcaster(self, event_type: str, from_version: int, to_version: int, *,
-                 per: UpcasterKind = "frame") -> Callable[[Callable[[Any], Any]],
-                                                          Callable[[Any], Any]]:
+                 per: UpcasterKind = "frame") -> Callable[[_U], _U]:
         """Register a function that turns events of one version into a later version's shape.
 
         Used as a decorator. With ``per="frame"`` (vectorised, the fast way)
@@ -1099,7 +1121,7 @@ class SchemaRegistry:
         if per not in ("frame", "event"):
             raise ConfigurationError(f"per must be 'frame' or 'event', got {per!r}")
 
-        def add(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def add(fn: _U) -> _U:
             self._upcasters[event_type, from_version] = _Upcaster(to_version, fn, per)
             return fn
 

@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 import orjson
 import polars as pl
@@ -43,6 +43,12 @@ from eventkit.envelope import TIME, Rules
 from eventkit.exceptions import ConfigurationError
 from eventkit.source.jetstream import subjects_regex
 
+if TYPE_CHECKING:
+    from eventkit.connection import Connection
+    from eventkit.events import Events
+    from eventkit.source.jetstream import PublishResult, RawBatch
+    from eventkit.store import Store
+
 __all__ = ["Fold", "Latest", "Projection", "Replay", "ReplayRun"]
 
 _HEAD = ["seq", "subject", "time", "type", "key", "event_time"]
@@ -53,6 +59,16 @@ class Projection(Protocol):
     """What a replay drives: ``apply(event)`` or ``apply_batch(frame)``, and ``state()``."""
 
     def state(self) -> pl.DataFrame: ...
+
+
+@runtime_checkable
+class _BatchProjection(Protocol):
+    def apply_batch(self, frame: pl.DataFrame) -> None: ...
+
+
+@runtime_checkable
+class _EventProjection(Protocol):
+    def apply(self, event: dict[str, Any]) -> None: ...
 
 
 class Fold:
@@ -184,7 +200,7 @@ class _FrameSource:
 class _StoreSource:
     """A local store: the envelope and each type's fields, read from Parquet by sequence."""
 
-    store: Any
+    store: Store
 
     def frames(self, after: int, until: int | Instant | None, size: int,
                ) -> Iterator[pl.DataFrame]:
@@ -210,7 +226,7 @@ class _StoreSource:
 class _StreamSource:
     """Straight from a stream: start-by-sequence reads (start-by-time to find the start)."""
 
-    conn: Any
+    conn: Connection
     stream: str
     subjects: tuple[str, ...]
 
@@ -297,7 +313,8 @@ class Replay:
     """
 
     def __init__(
-        self, source: Any, *, stream: str | None = None, start: TimeLike | None = None,
+        self, source: Events | Store | Connection | pl.DataFrame, *,
+        stream: str | None = None, start: TimeLike | None = None,
         until: TimeLike | None = None, subjects: str | Sequence[str] | None = None,
         speed: float | None = None, pace_on: TimeColumn = "event_time",
         batch: int = 10_000,
@@ -318,17 +335,22 @@ class Replay:
         self.pace_on = pace_on
         self.batch = batch
 
-    def _pick(self, source: Any, stream: str | None) -> _Source:
-        if hasattr(source, "wide") and hasattr(source, "to_polars"):  # what a read returned
+    def _pick(self, source: Events | Store | Connection | pl.DataFrame,
+              stream: str | None) -> _Source:
+        from eventkit.connection import Connection
+        from eventkit.events import Events
+        from eventkit.store import Store
+
+        if isinstance(source, pl.DataFrame):
+            return _FrameSource(self._filter(source.sort("seq")))
+        if isinstance(source, Events):  # what a read returned
             return _FrameSource(self._filter(source.wide()))
-        if hasattr(source, "scan") and hasattr(source, "of_type"):  # a store
+        if isinstance(source, Store):
             return _StoreSource(source)
-        if hasattr(source, "read") and hasattr(source, "jetstream"):  # a connection
+        if isinstance(source, Connection):
             if not stream:
                 raise ConfigurationError("replaying from a connection needs stream='NAME'")
             return _StreamSource(source, stream, self.subjects)
-        if isinstance(source, pl.DataFrame):
-            return _FrameSource(self._filter(source.sort("seq")))
         raise ConfigurationError(
             f"cannot replay from {type(source).__name__}: give what conn.read() returned, "
             "an ek.Store, or a connection with stream='NAME'"
@@ -358,7 +380,7 @@ class Replay:
         yield from (f for f in frames if f.height)
 
     # -- running ----------------------------------------------------------------
-    def run(self, projection: Any, *, progress: bool = True) -> pl.DataFrame:
+    def run(self, projection: Projection, *, progress: bool = True) -> pl.DataFrame:
         """Feed every event to ``projection``, here and now; return its state."""
         run = ReplayRun(self, projection, progress=progress)
         run._loop()
@@ -366,7 +388,7 @@ class Replay:
             raise run.error
         return run.state()
 
-    def start(self, projection: Any, *, snapshot_every: int = 50_000,
+    def start(self, projection: Projection, *, snapshot_every: int = 50_000,
               paused: bool = False) -> ReplayRun:
         """Run in the background (the kernel stays free); control it with the handle."""
         run = ReplayRun(self, projection, snapshot_every=snapshot_every)
@@ -377,7 +399,7 @@ class Replay:
         run._thread.start()
         return run
 
-    def to_subject(self, conn: Any, subject: str) -> Any:
+    def to_subject(self, conn: Connection, subject: str) -> PublishResult:
         """Republish the events onto ``<subject>.<original subject>``, headers kept.
 
         Idempotent: each message carries ``Nats-Msg-Id: <stream>:<seq>``, so
@@ -414,7 +436,7 @@ class Replay:
             duplicates += result.duplicates
         return PublishResult(stored, duplicates)
 
-    def to_store(self, path: str | os.PathLike[str], *, rules: Rules | None = None) -> Any:
+    def to_store(self, path: str | os.PathLike[str], *, rules: Rules | None = None) -> Store:
         """Write the replayed events into a new local store at ``path``; returns the store.
 
         The payloads, headers, sequences and server times are the source's;
@@ -446,7 +468,7 @@ class Replay:
         return None
 
 
-def _raw(frame: pl.DataFrame) -> Any:
+def _raw(frame: pl.DataFrame) -> RawBatch:
     """A replayed frame as the raw messages it came from (for writing a store)."""
     from eventkit.source._wire import encode_headers
     from eventkit.source.jetstream import RawBatch
@@ -457,7 +479,7 @@ def _raw(frame: pl.DataFrame) -> Any:
                     headers, frame["data"].to_list())
 
 
-def _last_source_seq(conn: Any, target: str, stream: str) -> int:
+def _last_source_seq(conn: Connection, target: str, stream: str) -> int:
     """The last source sequence already republished into ``target`` (0 if none)."""
     info = conn.stream(target)
     if not info.messages:
@@ -474,9 +496,9 @@ def _last_source_seq(conn: Any, target: str, stream: str) -> int:
 class ReplayRun:
     """A replay in progress: where it is, how fast, its control, its projection's state."""
 
-    def __init__(self, replay: Replay, projection: Any, *, snapshot_every: int = 50_000,
+    def __init__(self, replay: Replay, projection: Projection, *, snapshot_every: int = 50_000,
                  progress: bool = False) -> None:
-        if not (hasattr(projection, "apply_batch") or hasattr(projection, "apply")):
+        if not isinstance(projection, (_BatchProjection, _EventProjection)):
             raise ConfigurationError(
                 f"{type(projection).__name__} is not a projection: give it apply(event) or "
                 "apply_batch(frame), and state()"
@@ -500,8 +522,8 @@ class ReplayRun:
         self._lock = threading.RLock()
         self._steps = 0
         self._seek_to: int | Instant | None = None
-        self._snapshots: list[tuple[int, int | None, int, Any]] = [
-            (self.position, None, 0, _snapshot(projection))]
+        self._snapshots: list[_Mark] = [
+            _Mark(self.position, None, None, None, 0, _snapshot(projection))]
         self._thread: threading.Thread | None = None
 
     # -- control ------------------------------------------------------------------
@@ -625,11 +647,11 @@ class ReplayRun:
 
     def _feed(self, part: pl.DataFrame) -> None:
         with self._lock:
-            batch_fn = getattr(self.projection, "apply_batch", None)
-            if batch_fn is not None:
-                batch_fn(part)
-            else:
-                apply = self.projection.apply
+            projection = self.projection
+            if isinstance(projection, _BatchProjection):
+                projection.apply_batch(part)
+            elif isinstance(projection, _EventProjection):
+                apply = projection.apply
                 for event in part.iter_rows(named=True):
                     apply(event)
             before = self.events
@@ -639,8 +661,9 @@ class ReplayRun:
             clock = self.replay.pace_on
             self.clock_reached = part[clock][-1] if clock in part.columns else None
             if self.events // self.snapshot_every > before // self.snapshot_every:
-                self._snapshots.append((self.position, int(part["time"].dt.epoch("ns")[-1]),
-                                        self.events, _snapshot(self.projection)))
+                self._snapshots.append(_Mark(
+                    self.position, int(part["time"].dt.epoch("ns")[-1]), self.time_reached,
+                    self.clock_reached, self.events, _snapshot(self.projection)))
 
     def _pace(self, part: pl.DataFrame, speed: float,
               origin: tuple[float, int] | None) -> tuple[float, int] | None:
@@ -663,11 +686,11 @@ class ReplayRun:
             target, self._seek_to = self._seek_to, None
             if target is None:
                 return False
-            seq, reached, events, snap = [s for s in self._snapshots if _before(s, target)][-1]
-            _restore(self.projection, snap)
-            self.position, self.time_reached, self.events = seq, reached, events
-            self.clock_reached = None
-            self._snapshots = [s for s in self._snapshots if s[0] <= seq]
+            mark = [s for s in self._snapshots if _before(s, target)][-1]
+            _restore(self.projection, mark.state)
+            self.position, self.events = mark.seq, mark.events
+            self.time_reached, self.clock_reached = mark.time, mark.clock
+            self._snapshots = [s for s in self._snapshots if s.seq <= mark.seq]
         for frame in self.replay.frames(after=self.position):
             part = _until(frame, target)
             if part.height:
@@ -696,11 +719,21 @@ def _due(frame: pl.DataFrame, offset: int, speed: float, origin: tuple[float, in
     return size, lateness.head(size).fill_null(0.0).to_list()
 
 
-def _before(snapshot: tuple[int, int | None, int, Any], target: int | Instant) -> bool:
-    seq, reached, _, _ = snapshot
+class _Mark(NamedTuple):
+    """A snapshot of a run: where it was and the projection's state there."""
+
+    seq: int
+    ns: int | None  # the time reached, exact (for seeks to a time)
+    time: dt.datetime | None  # ... as ReplayRun.time_reached shows it
+    clock: dt.datetime | None  # ReplayRun.clock_reached (the pacing clock) there
+    events: int
+    state: Any
+
+
+def _before(mark: _Mark, target: int | Instant) -> bool:
     if isinstance(target, int):
-        return seq <= target
-    return reached is None or reached <= cutoff(target, "<=")
+        return mark.seq <= target
+    return mark.ns is None or mark.ns <= cutoff(target, "<=")
 
 
 def _snapshot(projection: Any) -> Any:

@@ -149,7 +149,7 @@ def _run(notebook: Path, params: dict[str, Any], out: Path, timeout: float) -> P
     # the network, and the kernel has no transport warning to print.
     sockets = tempfile.TemporaryDirectory(prefix="eventkit-kernel-")
 
-    class Local(AsyncKernelManager):  # type: ignore[misc]
+    class Local(AsyncKernelManager):
         def __init__(self, **options: Any) -> None:
             super().__init__(transport="ipc", ip=str(Path(sockets.name) / "kernel"), **options)
 

@@ -189,7 +189,8 @@ class EmbeddedServer:
         url = f"http://{self.host}:{self.monitor_port}/healthz"
         try:
             with urllib.request.urlopen(url, timeout=1) as resp:
-                return resp.status == 200
+                status: int = resp.status
+                return status == 200
         except OSError:
             return False
 

@@ -69,7 +69,7 @@ class Condition:
         literal = pl.lit(value)
         compare = {"=": column.__eq__, "!=": column.__ne__, ">": column.__gt__,
                    ">=": column.__ge__, "<": column.__lt__, "<=": column.__le__}[self.op]
-        return compare(literal)  # type: ignore[no-any-return]
+        return compare(literal)
 
 
 def parse(text: str) -> list[list[Condition]]:

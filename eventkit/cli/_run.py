@@ -8,7 +8,12 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import altair as alt
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -57,11 +62,11 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _page(title: str, summary: object, sections: list[tuple[str, object]]) -> str:
+def _page(title: str, summary: object, sections: Sequence[tuple[str, alt.TopLevelMixin]]) -> str:
     from eventkit.charts import to_svg
 
     body = "\n".join(
-        f"<section><h2>{html.escape(name)}</h2>{to_svg(chart)}</section>"  # type: ignore[arg-type]
+        f"<section><h2>{html.escape(name)}</h2>{to_svg(chart)}</section>"
         for name, chart in sections
     )
     return f"""<!doctype html>

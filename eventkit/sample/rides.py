@@ -225,13 +225,25 @@ def generate(
     return events.to_frame(rnd)
 
 
-def write(path: str | Path = SHIPPED, **kwargs: Any) -> Path:
+def write(
+    path: str | Path = SHIPPED, *, seed: int = 7, days: int = 2,
+    cities: Sequence[str] = ("berlin", "lisbon", "paris", "warsaw"),
+    rides_per_day: int | None = None, start: str | dt.datetime = "2026-11-01T00:00:00Z",
+    n_events: int | None = None,
+) -> Path:
     """Generate a history and write it to a Parquet file.
 
-    The keyword arguments go to :func:`generate` (default: :data:`SHIPPED_ARGS`)
-    and are also recorded in the file's metadata under ``sample_data.args``.
+    The keyword arguments are :func:`generate`'s (the defaults make the shipped
+    file, :data:`SHIPPED_ARGS`); they are also recorded in the file's metadata
+    under ``sample_data.args``.
     """
-    args = kwargs or dict(SHIPPED_ARGS)
+    args: dict[str, Any] = {"seed": seed, "days": days, "cities": tuple(cities)}
+    if n_events is None:
+        args["rides_per_day"] = rides_per_day if rides_per_day is not None else 1500
+    else:  # (with rides_per_day too, generate says to give one of them)
+        args |= {"n_events": n_events} | (
+            {} if rides_per_day is None else {"rides_per_day": rides_per_day})
+    args["start"] = start
     df = generate(**args)
     path = Path(path)
     recorded = {k: list(v) if isinstance(v, tuple) else v for k, v in args.items()}

@@ -23,6 +23,7 @@ from eventkit.envelope import TIME, parse_times
 from eventkit.exceptions import TimeArgumentError
 from eventkit.registry import versions_over_time
 from eventkit.widgets import _views
+from tests.eventually import eventually
 
 NOON_NS = 1_793_534_400 * 10**9  # 2026-11-01T12:00:00Z
 UNITS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
@@ -198,6 +199,24 @@ def test_replay_seek_to_a_datetime_keeps_its_microsecond(picked):
     finally:
         run.stop()
 
+
+
+def test_replay_seek_back_to_a_snapshot_shows_the_time_reached_there(picked):
+    """A seek that lands on a snapshot leaves ``time_reached`` the event's datetime."""
+    events, _ = picked
+    run = ek.Replay(events).start(ek.Latest(), snapshot_every=2, paused=True)
+    try:
+        run.step(2)  # a snapshot after the second event
+        eventually(lambda: run.paused and run.position == 2)
+        run.resume()
+        assert run.wait(10)
+        run.seek(2)  # back to that snapshot: nothing to play after it
+        eventually(lambda: run.paused and run.position == 2)
+        assert run.time_reached == events["time"][1]
+        assert run.clock_reached == events["event_time"][1]
+        assert f"time {events['time'][1].isoformat()}" in repr(run)
+    finally:
+        run.stop()
 
 # -- 4. one duration grammar, exact -----------------------------------------------------------
 
