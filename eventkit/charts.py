@@ -767,13 +767,12 @@ def lag(events: object, *, every: str | dt.timedelta | None = None,
     long = data.unpivot(["p50", "p95", "max"], index=["window_start", "window_end", "count"],
                         variable_name="statistic", value_name="lag_s")
     lo, hi = float(long["lag_s"].min()), float(long["lag_s"].max())  # type: ignore[arg-type]
-    ticks = [t for t in _LAG_TICKS if lo - abs(lo) * 0.2 <= t <= max(hi * 1.2, 1.0)]
-    ticks = [-t for t in reversed(ticks) if t > 0 and -t >= lo * 1.2] + ticks
+    ticks = [t for t in _LAG_TICKS if t <= max(hi, 1.0)]  # the axis starts at 0 (or below)
+    ticks = [-t for t in reversed(ticks) if t > 0 and -t >= lo] + ticks
     labels = " : ".join(f"datum.value == {t} ? '{_seconds_label(t)}'" for t in ticks)
     y = alt.Y("lag_s:Q", title="lag from event time to the store (symlog scale)",
               scale=alt.Scale(type="symlog", domain=[min(lo, 0.0), max(hi, 1.0)], nice=False),
-              axis=alt.Axis(values=ticks, labelExpr=f"{labels} : format(datum.value, '~s')"
-                            if ticks else None))
+              axis=alt.Axis(values=ticks, labelExpr=f"{labels} : format(datum.value, '~s')"))
     color = alt.Color("statistic:N", sort=["p50", "p95", "max"], title="lag",
                       scale=alt.Scale(domain=["p50", "p95", "max"],
                                       range=["#1f77b4", "#ff7f0e", "#d62728"]))
@@ -792,7 +791,8 @@ def lag(events: object, *, every: str | dt.timedelta | None = None,
     ).properties(width=width, height=240)
 
 
-_LAG_TICKS = (0.0, 0.1, 1.0, 10.0, 60.0, 300.0, 1800.0, 3600.0, 6 * 3600.0, 86_400.0, 7 * 86_400.0)
+_LAG_TICKS = (0.0, 1.0, 10.0, 60.0, 600.0, 3600.0, 6 * 3600.0, 86_400.0, 7 * 86_400.0,
+              30 * 86_400.0, 365 * 86_400.0)
 
 
 def _seconds_label(seconds: float) -> str:

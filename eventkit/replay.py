@@ -565,6 +565,16 @@ class ReplayRun:
             time.sleep(0.01)
         return True
 
+    def wait_until(self, condition: Callable[[], bool], timeout: float = 30.0) -> bool:
+        """Wait until ``condition()`` holds (e.g. ``lambda: run.events >= 100``), the run
+        ended, or ``timeout`` seconds passed; True if the condition holds."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if self.error or self._stop.is_set() or time.monotonic() > deadline:
+                return bool(condition())
+            time.sleep(0.01)
+        return True
+
     @property
     def paused(self) -> bool:
         return not self._running.is_set()

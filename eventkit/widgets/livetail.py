@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import html
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -170,6 +171,16 @@ class LiveTail(ChartWidget):
             self.events_seen += new.height
             self.last_seq = int(new["seq"].max())  # type: ignore[arg-type]
             self._render()
+
+    def wait_until(self, condition: Any, timeout: float = 30.0) -> bool:
+        """Wait until ``condition()`` holds (e.g. ``lambda: tail.events_seen >= 100``), polling
+        stopped, or ``timeout`` seconds passed; True if the condition holds."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if not self.running or time.monotonic() > deadline:
+                return bool(condition())
+            time.sleep(0.05)
+        return True
 
     # -- what is shown ----------------------------------------------------------------
     @property

@@ -393,3 +393,12 @@ def test_importing_charts_leaves_altairs_renderer_alone():
             "'event_time': pl.Datetime('ns', 'UTC')})); print(before, alt.renderers.active)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["default", "default"]
+
+
+def test_lag_axis_says_days_when_events_were_stored_long_after():
+    from tests.drawing import draw
+
+    month_late = sample_events().to_polars().with_columns(
+        time=pl.col("event_time") + pl.duration(days=30, seconds=pl.col("seq") % 100))
+    labels = [t for _, t in draw(charts.lag(month_late)).axis_ticks("y")]
+    assert "30 d" in labels and "1 d" in labels
