@@ -414,20 +414,32 @@ class Connection:
         Events
             ``to_polars()`` for the envelope, ``of_type(name)`` for typed tables.
         """
-        return _told(_loop.run(self.aread(stream, subjects=subjects, start=start, end=end,
-                                          rules=rules, progress=progress, warn=False,
-                                          registry=registry)))
+        return _told(_loop.run(self._aread_quietly(
+            stream, subjects=subjects, start=start, end=end, rules=rules, progress=progress,
+            registry=registry)))
 
     async def aread(
         self, stream: str, *, subjects: str | Sequence[str] | None = None,
         start: TimeLike | None = None, end: TimeLike | None = None,
-        rules: Rules | None = None, progress: bool = True, warn: bool = True,
+        rules: Rules | None = None, progress: bool = True,
         registry: SchemaRegistry | None = None,
     ) -> Events:
+        return _told(await self._aread_quietly(
+            stream, subjects=subjects, start=start, end=end, rules=rules, progress=progress,
+            registry=registry))
+
+    async def _aread_quietly(
+        self, stream: str, *, subjects: str | Sequence[str] | None = None,
+        start: TimeLike | None = None, end: TimeLike | None = None,
+        rules: Rules | None = None, progress: bool = True,
+        registry: SchemaRegistry | None = None,
+    ) -> Events:
+        """:meth:`aread` without its warnings: what the read did differently than asked
+        stays in ``events.info.notes`` (for the synchronous call, which warns in the
+        caller's thread, and for widgets, which show it their own way)."""
         self._check_open()
-        events = await _on_loop(self._read(stream, subjects, start, end, rules, progress,
-                                           registry))
-        return _told(events) if warn else events
+        return await _on_loop(self._read(stream, subjects, start, end, rules, progress,
+                                         registry))
 
     async def _read(
         self, stream: str, subjects: str | Sequence[str] | None, start: TimeLike | None,

@@ -19,7 +19,7 @@ import json
 import secrets
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
@@ -178,7 +178,9 @@ def parse_servers(servers: str | list[str] | Secret) -> tuple[list[Address], Aut
     (['nats://10.0.0.1:4222', 'tls://b:4223'], Auth(kind='user'))
     """
     urls = servers.reveal() if isinstance(servers, Secret) else servers
-    items = urls.split(",") if isinstance(urls, str) else list(urls)  # type: ignore[arg-type]
+    if isinstance(urls, bytes):
+        urls = urls.decode()
+    items = urls.split(",") if isinstance(urls, str) else list(urls)
     del urls, servers
     addrs: list[Address] = []
     auth = Auth()
@@ -359,7 +361,7 @@ class Wire:
         self._name = name
         self._connect_timeout = connect_timeout
         self.address: Address | None = None
-        self.info: dict[str, object] = {}
+        self.info: dict[str, Any] = {}  # the server's INFO (JSON)
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
@@ -537,7 +539,9 @@ class Wire:
         cur_sid: bytes | None = None
         sink: Sink | None = None
         plain = False
-        add_subject = add_reply = add_payload = list.append  # rebound below
+        add_subject: Callable[[bytes], None]  # bound to a plain sink's lists below
+        add_reply: Callable[[bytes], None]
+        add_payload: Callable[[bytes], None]
         starts = buf.startswith
         while pos < end:
             eol = find(_CRLF, pos)
@@ -750,7 +754,7 @@ class Wire:
         scheme = self.address.scheme
         name = self.address.tls_name or self.address.host
         out: list[Address] = []
-        for url in self.info.get("connect_urls") or ():  # type: ignore[attr-defined]
+        for url in self.info.get("connect_urls") or ():
             host, _, port = str(url).rpartition(":")
             host = host.strip("[]")
             if host and port.isdigit():

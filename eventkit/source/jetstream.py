@@ -23,7 +23,7 @@ import re
 import secrets
 import ssl
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -495,7 +495,7 @@ class JetStream:
         end: int | dt.datetime | None = None, batch: int = 50_000, batch_bytes: int = 16 << 20,
         pull: int = 10_000, pull_bytes: int = 8 << 20, stall: float = 2.0, retries: int = 8,
         notes: list[str] | None = None, state: ReadState | None = None,
-    ) -> AsyncIterator[RawBatch]:
+    ) -> AsyncGenerator[RawBatch, None]:
         """Messages from ``start`` to ``end`` (both inclusive), in batches of about ``batch``
         messages or ``batch_bytes`` bytes, whichever comes first.
 
@@ -701,7 +701,7 @@ class JetStream:
             await batches.aclose()
 
     async def _consume(self, span: _Span, after: int | None, state: ReadState,
-                       taken: _Taken) -> AsyncIterator[RawBatch]:
+                       taken: _Taken) -> AsyncGenerator[RawBatch, None]:
         """Batches from a new consumer starting after ``after``; what arrives goes
         through ``taken``, which outlives this consumer."""
         wire = await self._reconnect()
@@ -783,7 +783,7 @@ class JetStream:
                     pass  # the inactivity threshold removes it within seconds
 
     async def _consume_direct(self, span: _Span, after: int | None, state: ReadState,
-                              taken: _Taken) -> AsyncIterator[RawBatch]:
+                              taken: _Taken) -> AsyncGenerator[RawBatch, None]:
         """The same batches through the direct-get API: no consumer, for read-only users.
 
         Each request names the read's end as ``min_last_seq``, so a replica
@@ -860,7 +860,7 @@ class JetStream:
         was acknowledged and where a retry continues.
         """
         wire = await self.connect()
-        max_payload = int(wire.info.get("max_payload", 1 << 20))  # type: ignore[call-overload]
+        max_payload = int(wire.info.get("max_payload", 1 << 20))
         blocks = [encode_headers(h) if h else None
                   for h in (headers if headers is not None else [None] * len(payloads))]
         for i, (payload, block) in enumerate(zip(payloads, blocks, strict=True)):

@@ -17,10 +17,10 @@ import dataclasses
 import os
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pyarrow as pa
@@ -261,8 +261,8 @@ async def _batches(writer: Writer, js: Any, name: str, stop: int, progress: bool
     try:
         while prev < stop and stopped is None:
             short: tuple[int, int] | None = None
-            fetch = cast("AsyncGenerator[RawBatch, None]", js.fetch(
-                name, subjects=state.subjects, start=prev + 1, end=stop, batch=batch))
+            fetch = js.fetch(name, subjects=state.subjects, start=prev + 1, end=stop,
+                             batch=batch)
             async with contextlib.aclosing(fetch) as batches:
                 async for raw in batches:
                     found = await gaps.find(prev, raw.seq) if gaps else None

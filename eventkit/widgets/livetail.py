@@ -148,9 +148,8 @@ class LiveTail(ChartWidget):
         subjects = list(self.subjects) or None
         try:
             while not self._stopping.is_set():
-                events = await self._conn.aread(self.stream, subjects=subjects,
-                                                start=self.last_seq + 1, progress=False,
-                                                warn=False)
+                events = await self._conn._aread_quietly(
+                    self.stream, subjects=subjects, start=self.last_seq + 1, progress=False)
                 if len(events):
                     await asyncio.get_running_loop().run_in_executor(
                         _worker, self._absorb, events.to_polars())

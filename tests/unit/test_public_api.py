@@ -108,3 +108,23 @@ def test_public_calls_name_every_keyword():
                   if any(p.kind is p.VAR_KEYWORD
                          for p in inspect.signature(fn).parameters.values())]
     assert swallowing == []
+
+
+def test_async_twins_take_what_their_synchronous_calls_take():
+    """``aread`` and ``read`` (and every other pair) have one signature, so they stay in step."""
+    import inspect
+
+    calls = dict(_public_callables())
+    pairs = [(name, calls[f"{head}.{attr[1:]}"])
+             for name, fn in calls.items()
+             for head, _, attr in [name.rpartition(".")]
+             if attr.startswith("a") and inspect.iscoroutinefunction(fn)
+             and f"{head}.{attr[1:]}" in calls]
+    assert len(pairs) > 10
+
+    def shape(fn):
+        return [(p.name, p.kind, p.default, p.annotation)
+                for p in inspect.signature(fn).parameters.values()]
+
+    differ = [name for name, sync in pairs if shape(calls[name]) != shape(sync)]
+    assert differ == []
