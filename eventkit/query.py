@@ -322,8 +322,11 @@ def state_at(
     elif fold in ("merge", "last"):
         if initial is not None:
             raise ConfigurationError("initial= is for a Python reducer fold, not for fold=" + fold)
+        # fold="last" on event_time takes each entity's latest rows, never sorting them all
+        history = (_latest(known, keys, on) if fold == "last" and on == "event_time"
+                   else _timeline(known, on))
         result = _last_values(
-            _timeline(known, on), keys, on, columns,
+            history, keys, on, columns,
             skip_nulls=fold == "merge", eager=isinstance(frame, pl.DataFrame),
         )
     else:
@@ -999,6 +1002,18 @@ def _timeline(frame: pl.DataFrame | pl.LazyFrame, on: str) -> pl.LazyFrame:
     """The events that have an ``on`` time, in fold order: ``(on, seq)``."""
     lf = _where(_lazy(frame), _not_null(frame, [on]))
     return lf.sort(on, "seq") if on == "event_time" else lf
+
+
+def _latest(frame: pl.DataFrame | pl.LazyFrame, keys: list[str], on: str) -> pl.LazyFrame:
+    """Each entity's events at its latest ``on`` time, in ``seq`` order (the last one wins).
+
+    A group-by and a semi-join, which polars streams: only the entities and
+    their ties are held, where sorting every event by ``on`` held all of them
+    twice.
+    """
+    lf = _where(_lazy(frame), _not_null(frame, [on, *keys]))
+    latest = lf.group_by(keys).agg(pl.col(on).max())
+    return lf.join(latest, on=[*keys, on], how="semi").sort("seq", maintain_order=True)
 
 
 def _entity_events(frame: pl.DataFrame | pl.LazyFrame, keys: list[str], on: str) -> pl.LazyFrame:

@@ -309,7 +309,8 @@ class Tables:
 
 
 def _polars_schema(table: DeltaTable) -> dict[str, pl.DataType]:
-    empty = pa.schema(table.schema().to_arrow()).empty_table()
+    # not Schema.empty_table(): it imports pandas (a second's pause in each sync's first batch)
+    empty = pa.Table.from_batches([], schema=pa.schema(table.schema().to_arrow()))
     frame = pl.from_arrow(empty)
     assert isinstance(frame, pl.DataFrame)
     return dict(frame.schema)
