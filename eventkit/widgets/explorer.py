@@ -135,7 +135,9 @@ class Explorer(ChartWidget):
         self._selection = self._filtered
         clock = self._frames.envelope[on].drop_nulls()
         # the chart's axis spans all events whatever the filters: a brush never moves
-        self._domain = (clock.min(), clock.max()) if len(clock) else None
+        lo, hi = clock.min(), clock.max()
+        self._domain: tuple[dt.datetime, dt.datetime] | None = (
+            (lo, hi) if isinstance(lo, dt.datetime) and isinstance(hi, dt.datetime) else None)
         charts.color_scale(self._frames.envelope["type"])  # every type's colour, up front
         self._page_seqs: list[int] = []
         self._from_browser = False

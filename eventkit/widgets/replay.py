@@ -10,7 +10,7 @@ import datetime as dt
 import html
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import altair as alt
 import ipywidgets as widgets
@@ -23,6 +23,11 @@ from eventkit.replay import Latest, Replay
 from eventkit.widgets import _views
 from eventkit.widgets._base import ChartWidget, mirror
 from eventkit.widgets._table import Table, page_html
+
+if TYPE_CHECKING:
+    from eventkit.connection import Connection
+    from eventkit.events import Events
+    from eventkit.store import Store
 
 __all__ = ["ReplayPlayer"]
 
@@ -98,7 +103,8 @@ class ReplayPlayer(ChartWidget):
     step_size = traitlets.Int(1)
     events = traitlets.Int(0)
 
-    def __init__(self, source: object, projection: Any = None, *,
+    def __init__(self, source: Events | Store | Connection | pl.DataFrame,
+                 projection: Any = None, *,
                  view: Callable[[pl.DataFrame], alt.TopLevelMixin] | None = None,
                  speed: float = 3_600.0, pace_on: TimeColumn = "event_time",
                  tick: float = 0.5, page_size: int = 10, **kwargs: Any) -> None:

@@ -323,7 +323,7 @@ class TimeTravel(ChartWidget):
             text += f". Nothing changed since {_views.show_time(previous)}"
         return text + "."
 
-    def _context_chart(self) -> alt.TopLevelMixin:
+    def _context_chart(self) -> alt.Chart:
         """Events over time of what is in scope (all entities, or the one of :attr:`key`),
         on the full time span, so the scrubber's place keeps its meaning."""
         scope = self._scope if not self._scope.is_empty() else self._timeline.clear()
