@@ -126,7 +126,7 @@ class Explorer(ChartWidget):
     matched = traitlets.Int(0)
 
     def __init__(self, events: object, *, on: TimeColumn = "event_time", page_size: int = 20,
-                 max_rows: int = 2_000, **kwargs: Any) -> None:
+                 max_rows: int = 2_000) -> None:
         self._frames = _views.frames_of(events)
         self._on: TimeColumn = on
         self._title = f"eventkit Explorer, on {charts.clock_name(on)}"
@@ -143,7 +143,7 @@ class Explorer(ChartWidget):
         self._from_browser = False
         self._brush_pending = False
         self._quiet = False
-        super().__init__(self._rate_chart(), **kwargs)
+        super().__init__(self._rate_chart())
         self.chart_view.observe(self._on_browser_selection, names="_vl_selections")
 
         all_types = sorted(t for t in self._frames.envelope["type"].unique().to_list() if t)

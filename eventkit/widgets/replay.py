@@ -107,7 +107,7 @@ class ReplayPlayer(ChartWidget):
                  projection: Any = None, *,
                  view: Callable[[pl.DataFrame], alt.TopLevelMixin] | None = None,
                  speed: float = 3_600.0, pace_on: TimeColumn = "event_time",
-                 tick: float = 0.5, page_size: int = 10, **kwargs: Any) -> None:
+                 tick: float = 0.5, page_size: int = 10) -> None:
         self.replay = Replay(source, speed=speed or None, pace_on=pace_on)
         self.projection = projection if projection is not None else Latest()
         self.run = self.replay.start(self.projection, paused=True)
@@ -118,7 +118,7 @@ class ReplayPlayer(ChartWidget):
         self._drawn: tuple[int, int] | None = None
         self._from_run = False
         self._drawing = threading.RLock()  # the poller's thread and the kernel's both draw
-        super().__init__(self._chart(pl.DataFrame()), **kwargs)
+        super().__init__(self._chart(pl.DataFrame()))
         self.play_button = widgets.ToggleButton(description="play", icon="play",
                                                 layout={"width": "90px"})
         self.step_button = widgets.Button(description="step", icon="step-forward",
