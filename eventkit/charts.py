@@ -48,7 +48,7 @@ import math
 import threading
 import zlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -64,6 +64,9 @@ from eventkit._offline import use_offline_renderer
 from eventkit._time import Duration, to_duration, to_instant
 from eventkit._typing import TimeColumn
 from eventkit.envelope import ENVELOPE_SCHEMA
+
+if TYPE_CHECKING:
+    from eventkit.store.integrity import IntegrityReport
 
 __all__ = [
     "MAX_GROUPS",
@@ -288,7 +291,9 @@ def _top_groups(frame: pl.DataFrame, by: str, keep: int = MAX_GROUPS) -> tuple[p
 
 
 def _empty(title: str) -> alt.Chart:
-    return alt.Chart(pl.DataFrame({"x": []}), title=_title(title, "no events")).mark_point()
+    chart: alt.Chart = alt.Chart(pl.DataFrame({"x": []}),
+                                 title=_title(title, "no events")).mark_point()
+    return chart
 
 
 def _stacked(counts: pl.DataFrame, by: str) -> pl.DataFrame:
@@ -373,7 +378,7 @@ def rate(events: object, *, on: TimeColumn = "event_time", by: str = "type",
                    f"{frame.height:,} events in {counts.height:,} rows "
                    f"(per {_label(step)} window and {by}, on {on}; no bar: no event){lumped}")
     span = None if domain is None else [_utc_ms(domain[0]), _utc_ms(domain[1])]
-    chart = alt.Chart(counts, title=title).mark_bar().encode(
+    chart: alt.Chart = alt.Chart(counts, title=title).mark_bar().encode(
         x=_time_x("window_start:T", f"{on} (UTC)", domain=span), x2="window_end:T",
         y=alt.Y("top:Q", title="events", scale=alt.Scale(zero=True, domainMin=0)),
         y2="bottom:Q",
@@ -421,13 +426,13 @@ def arrivals(events: object, *, last: str | dt.timedelta = "2m",
         step = _step(recent, "time", groups, every, max_rows)
     else:  # about 30 bars across, and never more than max_rows rows
         step = next((s for s in _STEPS if s * 30 >= span), _STEPS[-1])
-        step = max(step, pick_step(start, end, groups, max_rows=max_rows))  # type: ignore[arg-type]
+        step = max(step, pick_step(start, end, groups, max_rows=max_rows))
     counts = _stacked(query.windows(recent, step, by=by, on="time").select(
         "window_start", "window_end", by, "count"), by)
     after = (end + step if isinstance(step, dt.timedelta)
              else to_instant(frame["time"].tail(1)).shift(step).to_datetime())
     domain = [_utc_ms(start), _utc_ms(after)]
-    return alt.Chart(counts, title=_title(
+    drawn: alt.Chart = alt.Chart(counts, title=_title(
         f"Arrivals per {_label(step)}, the last {_label(length)}, on {clock_name('time')}",
         f"{recent.height:,} events in {counts.height:,} rows (on time, by {by}){lumped}"),
     ).mark_bar().encode(
@@ -439,6 +444,7 @@ def arrivals(events: object, *, last: str | dt.timedelta = "2m",
         tooltip=[alt.Tooltip("window_start:T", title="from (UTC)", format="%H:%M:%S"),
                  f"{by}:N", "count:Q"],
     ).properties(width=width, height=height)
+    return drawn
 
 
 def totals(events: object, *, by: str = "type", top: int = 30) -> alt.Chart:
@@ -452,11 +458,12 @@ def totals(events: object, *, by: str = "type", top: int = 30) -> alt.Chart:
     frame = _frame(events)
     counts = (frame.group_by(by).len("count").sort(["count", by], descending=[True, False])
               .head(min(top, MAX_ROWS)))
-    return alt.Chart(counts, title=f"Events by {by}").mark_bar().encode(
+    drawn: alt.Chart = alt.Chart(counts, title=f"Events by {by}").mark_bar().encode(
         x=alt.X("count:Q", title="events"),
         y=alt.Y(f"{by}:N", sort="-x", title=by),
         tooltip=[f"{by}:N", "count:Q"],
     ).properties(width=400)
+    return drawn
 
 
 #: Columns that give a field's unit, tried in order (``{field}`` is the field's name).
@@ -542,12 +549,14 @@ def values(frame: object, field: str, *, by: str | None = None, bins: int = 40,
         .sort([*group, "bin_start"])
     )
     enc = {"color": _color(by, hist[by])} if by else {}
-    return alt.Chart(hist, title=f"{unit or field}: distribution of {data.height:,} values"
-                     ).mark_bar(opacity=0.8).encode(
+    drawn: alt.Chart = alt.Chart(
+        hist, title=f"{unit or field}: distribution of {data.height:,} values",
+    ).mark_bar(opacity=0.8).encode(
         x=alt.X("bin_start:Q", title=unit or field), x2="bin_end:Q",
         y=alt.Y("count:Q", stack=None, title="events"), y2=alt.datum(0), **enc,
         tooltip=[*[f"{g}:N" for g in group], "bin_start:Q", "bin_end:Q", "count:Q"],
     ).properties(width=400, height=200)
+    return drawn
 
 
 def timeline(events: object, keys: Sequence[str] | None = None, *, limit: int = 30,
@@ -709,12 +718,13 @@ def field_over_time(events: object, field: str, *, event_type: str | None = None
     y_title = unit or field
     if every is None and frame.height <= min(max_points, max_rows):
         data = frame.select(on, field, *group).sort(on)
-        return alt.Chart(data, title=_title(f"{what} over time, on {clock_name(on)}",
+        drawn: alt.Chart = alt.Chart(data, title=_title(f"{what} over time, on {clock_name(on)}",
                                             f"{frame.height:,} values")
                          ).mark_point(size=12, filled=True).encode(
             x=_time_x(f"{on}:T", x_title), y=alt.Y(f"{field}:Q", title=y_title), **color,
             tooltip=[alt.Tooltip(f"{on}:T", format="%Y-%m-%d %H:%M:%S"), f"{field}:Q", *group],
         ).properties(width=width, height=220)
+        return drawn
     groups = frame[by].n_unique() if by else 1
     step = _step(frame, on, groups, every, max_rows)
     data = query.windows(frame, step, by=group or None, on=on, aggs={
@@ -784,7 +794,7 @@ def lag(events: object, *, every: str | dt.timedelta | None = None,
         interpolate="step-after", strokeWidth=1.5).encode(x=x, y=y, color=color, tooltip=tip)
     peaks = base.transform_filter("datum.statistic == 'max'").mark_tick(
         thickness=1, size=5, opacity=0.6).encode(x=x, y=y, color=color, tooltip=tip)
-    return alt.layer(lines, peaks, title=_title(
+    return alt.LayerChart(layer=[lines, peaks], title=_title(
         f"Lag from event time to the store, on {clock_name('event_time')}",
         f"{frame.height:,} events binned into {data.height:,} windows of {_label(step)} "
         "(time - event_time: median and p95 as lines, max as ticks)"),
@@ -853,7 +863,7 @@ def schema_versions(events: object, *, version_field: str = "schema_version",
         .head(MAX_ROWS)
     )
     multi = shapes.group_by("type").len().filter(pl.col("len") > 1).height
-    return alt.Chart(shapes, title=_title(
+    drawn: alt.Chart = alt.Chart(shapes, title=_title(
         f"Schema versions over time, on {clock_name(on)}",
         f"{frame.height:,} events: {shapes.height:,} versions of {shapes['type'].n_unique():,} "
         f"types, {multi:,} with more than one (a version: '{version_field}', else the "
@@ -864,9 +874,10 @@ def schema_versions(events: object, *, version_field: str = "schema_version",
                  alt.Tooltip("first:T", format="%Y-%m-%d %H:%M:%S"),
                  alt.Tooltip("last:T", format="%Y-%m-%d %H:%M:%S")],
     ).properties(width=width, height=24 * shapes.height + 10)
+    return drawn
 
 
-def integrity(report: Any, *, bins: int = 30) -> alt.HConcatChart | alt.Chart:
+def integrity(report: IntegrityReport, *, bins: int = 30) -> alt.HConcatChart | alt.Chart:
     """An integrity report (:meth:`eventkit.Store.integrity`) as a chart.
 
     Left: how many events each finding concerns (missing from the store,
@@ -905,8 +916,9 @@ def integrity(report: Any, *, bins: int = 30) -> alt.HConcatChart | alt.Chart:
         rows.append(("not synced yet", int(report.behind), "info"))
     findings = pl.DataFrame(rows, schema={"finding": pl.String, "events": pl.Int64,
                                           "kind": pl.String}, orient="row")
-    bars = alt.Chart(findings, title=_title(f"Integrity of the store of {report.stream!r}",
-                                            "events concerned by each finding")).mark_bar().encode(
+    bars: alt.Chart = alt.Chart(findings, title=_title(
+        f"Integrity of the store of {report.stream!r}", "events concerned by each finding",
+    )).mark_bar().encode(
         x=alt.X("events:Q", title="events"), y=alt.Y("finding:N", sort=None, title=None),
         color=alt.Color("kind:N", scale=alt.Scale(domain=["problem", "odd", "info"],
                                                   range=["#d62728", "#ff7f0e", "#7f7f7f"])),

@@ -117,9 +117,10 @@ class Writer:
     def _write(self, uri: str, frame: pl.DataFrame, hi: int, seq: str = "seq",
                disk: bool = False) -> None:
         table = self._table(uri, seq)
-        self._open[uri] = self.tables.append(table if table is not None else uri, frame,
-                                             self.state.stream, hi, disk=disk)
-        _integrity.record(self.tables, self._open[uri])
+        written = self.tables.append(table if table is not None else uri, frame,
+                                     self.state.stream, hi, disk=disk)
+        self._open[uri] = written
+        _integrity.record(self.tables, written)
 
     def _append(self, raw: RawBatch | Decoded | Future[Decoded | None] | None, lo: int,
                 hi: int, gaps: pl.DataFrame | None) -> None:

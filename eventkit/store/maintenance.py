@@ -190,7 +190,8 @@ def sql(store: Store, query: str) -> pl.DataFrame:
             con.execute(f"CREATE VIEW {quoted} AS SELECT * FROM __{type_dir(name)}{upto}")
         try:
             result = con.sql(query)  # a relation (DuckDB 1 and 2 alike), None for a statement
-            return result.pl() if result is not None else pl.DataFrame()
+            frame: pl.DataFrame = result.pl() if result is not None else pl.DataFrame()
+            return frame
         except duckdb.Error as exc:
             raise StoreError(f"DuckDB refused the query: {exc}") from None
     finally:

@@ -159,15 +159,17 @@ def _created_after(created: str | None, tables: Tables, envelope: Any) -> bool:
     if "max.time" not in actions.columns or actions["max.time"].is_null().all():
         return False
     newest = actions["max.time"].max()
+    if not isinstance(newest, dt.datetime):  # the time column's statistics are datetimes
+        return False
     text = created.rstrip("Z").split("+")[0]
     whole, _, frac = text.partition(".")
     try:
         born = dt.datetime.fromisoformat(f"{whole}.{(frac + '000000')[:6]}+00:00")
     except ValueError:
         return False
-    if isinstance(newest, dt.datetime) and newest.tzinfo is None:
+    if newest.tzinfo is None:
         newest = newest.replace(tzinfo=dt.UTC)
-    return bool(newest is not None and born > newest)
+    return born > newest
 
 
 async def run_sync(store: Store, conn: Connection, stream: str | None,

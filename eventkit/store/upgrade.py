@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Literal
 
 import polars as pl
 from deltalake import CommitProperties, Transaction, write_deltalake
@@ -56,7 +57,8 @@ def convert(tables: Tables) -> bool:
     return True
 
 
-def _write_all(tables: Tables, cp: dict, segments: list[dict], rules: Rules) -> None:
+def _write_all(tables: Tables, cp: dict[str, Any], segments: list[dict[str, Any]],
+               rules: Rules) -> None:
     root = tables.local
     assert root is not None
     stream, last = cp["stream"], int(cp["last_seq"])
@@ -65,7 +67,7 @@ def _write_all(tables: Tables, cp: dict, segments: list[dict], rules: Rules) -> 
     events = gaps = misfits = 0
 
     def put(uri: str, frame: pl.DataFrame, hi: int, meta: str | None = None) -> None:
-        mode = "append" if uri in first else "overwrite"
+        mode: Literal["append", "overwrite"] = "append" if uri in first else "overwrite"
         first.add(uri)
         props = CommitProperties(app_transactions=[Transaction(app_id=stream, version=hi)],
                                  custom_metadata={META: meta} if meta else None)
@@ -116,7 +118,7 @@ def _write_all(tables: Tables, cp: dict, segments: list[dict], rules: Rules) -> 
             .to_json())
 
 
-def _remove_old(root: Path, segments: list[dict]) -> None:
+def _remove_old(root: Path, segments: list[dict[str, Any]]) -> None:
     """The old files the checkpoint listed, and nothing else."""
     for seg in segments:
         name = _segment_name(seg)

@@ -71,11 +71,11 @@ class ChartWidget(widgets.VBox):
 
     _title = "eventkit widget"
 
-    def __init__(self, chart: Any, **kwargs: Any) -> None:
+    def __init__(self, chart: Any) -> None:
         _offline.enable_offline()
         self._setting_chart = False
         self.chart_view = alt.JupyterChart(chart, embed_options={"actions": False})
-        super().__init__(**kwargs)
+        super().__init__()
 
     @property
     def chart(self) -> Any:

@@ -126,7 +126,7 @@ class Explorer(ChartWidget):
     matched = traitlets.Int(0)
 
     def __init__(self, events: object, *, on: TimeColumn = "event_time", page_size: int = 20,
-                 max_rows: int = 2_000, **kwargs: Any) -> None:
+                 max_rows: int = 2_000) -> None:
         self._frames = _views.frames_of(events)
         self._on: TimeColumn = on
         self._title = f"eventkit Explorer, on {charts.clock_name(on)}"
@@ -135,13 +135,15 @@ class Explorer(ChartWidget):
         self._selection = self._filtered
         clock = self._frames.envelope[on].drop_nulls()
         # the chart's axis spans all events whatever the filters: a brush never moves
-        self._domain = (clock.min(), clock.max()) if len(clock) else None
+        lo, hi = clock.min(), clock.max()
+        self._domain: tuple[dt.datetime, dt.datetime] | None = (
+            (lo, hi) if isinstance(lo, dt.datetime) and isinstance(hi, dt.datetime) else None)
         charts.color_scale(self._frames.envelope["type"])  # every type's colour, up front
         self._page_seqs: list[int] = []
         self._from_browser = False
         self._brush_pending = False
         self._quiet = False
-        super().__init__(self._rate_chart(), **kwargs)
+        super().__init__(self._rate_chart())
         self.chart_view.observe(self._on_browser_selection, names="_vl_selections")
 
         all_types = sorted(t for t in self._frames.envelope["type"].unique().to_list() if t)

@@ -84,7 +84,7 @@ class LiveTail(ChartWidget):
 
     def __init__(self, conn: Any, stream: str, subjects: str | Sequence[str] | None = None, *,
                  backlog: int = 100, keep: int = 2_000, every: float = 1.0,
-                 last: str = "2m", page_size: int = 15, **kwargs: Any) -> None:
+                 last: str = "2m", page_size: int = 15) -> None:
         self._conn = conn  # a plain attribute, never a trait: it is not synced nor saved
         self._keep = max(int(keep), 1)
         self._last = last
@@ -98,7 +98,7 @@ class LiveTail(ChartWidget):
         info = conn.stream(stream)
         start = max(info.first_seq or 1, (info.last_seq or 0) - max(backlog, 0) + 1)
         super().__init__(charts.arrivals(pl.DataFrame({"time": [], "type": []}, schema={
-            "time": pl.Datetime("ns", "UTC"), "type": pl.String})), **kwargs)
+            "time": pl.Datetime("ns", "UTC"), "type": pl.String})))
         self.stream = stream
         self.subjects = (subjects,) if isinstance(subjects, str) else tuple(subjects or ())
         self.last_seq = start - 1

@@ -10,7 +10,7 @@ import datetime as dt
 import html
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import altair as alt
 import ipywidgets as widgets
@@ -23,6 +23,11 @@ from eventkit.replay import Latest, Replay
 from eventkit.widgets import _views
 from eventkit.widgets._base import ChartWidget, mirror
 from eventkit.widgets._table import Table, page_html
+
+if TYPE_CHECKING:
+    from eventkit.connection import Connection
+    from eventkit.events import Events
+    from eventkit.store import Store
 
 __all__ = ["ReplayPlayer"]
 
@@ -98,10 +103,11 @@ class ReplayPlayer(ChartWidget):
     step_size = traitlets.Int(1)
     events = traitlets.Int(0)
 
-    def __init__(self, source: object, projection: Any = None, *,
+    def __init__(self, source: Events | Store | Connection | pl.DataFrame,
+                 projection: Any = None, *,
                  view: Callable[[pl.DataFrame], alt.TopLevelMixin] | None = None,
                  speed: float = 3_600.0, pace_on: TimeColumn = "event_time",
-                 tick: float = 0.5, page_size: int = 10, **kwargs: Any) -> None:
+                 tick: float = 0.5, page_size: int = 10) -> None:
         self.replay = Replay(source, speed=speed or None, pace_on=pace_on)
         self.projection = projection if projection is not None else Latest()
         self.run = self.replay.start(self.projection, paused=True)
@@ -112,7 +118,7 @@ class ReplayPlayer(ChartWidget):
         self._drawn: tuple[int, int] | None = None
         self._from_run = False
         self._drawing = threading.RLock()  # the poller's thread and the kernel's both draw
-        super().__init__(self._chart(pl.DataFrame()), **kwargs)
+        super().__init__(self._chart(pl.DataFrame()))
         self.play_button = widgets.ToggleButton(description="play", icon="play",
                                                 layout={"width": "90px"})
         self.step_button = widgets.Button(description="step", icon="step-forward",

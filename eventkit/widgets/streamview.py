@@ -125,13 +125,13 @@ class StreamView(ChartWidget):
     running = traitlets.Bool(False)
     error = traitlets.Unicode("")
 
-    def __init__(self, conn: Any, stream: str, *, every: float = 5.0, subjects: str = ">",
-                 **kwargs: Any) -> None:
+    def __init__(self, conn: Any, stream: str, *, every: float = 5.0,
+                 subjects: str = ">") -> None:
         self._conn = conn  # a plain attribute, never a trait: not synced, not saved
         self._every = float(every)
         self._pattern = subjects
         self._future: Any = None
-        super().__init__(alt.Chart(pl.DataFrame({"x": []})).mark_point(), **kwargs)
+        super().__init__(alt.Chart(pl.DataFrame({"x": []})).mark_point())
         self.stream = stream
         self.add_class("eventkit-streamview")
         self.status = widgets.HTML()

@@ -92,8 +92,7 @@ class TimeTravel(ChartWidget):
 
     def __init__(self, events: object, *, on: TimeColumn = "event_time",
                  end_types: Sequence[str] | None = None, steps: int = 400,
-                 at: dt.datetime | str | None = None, page_size: int = 10,
-                 **kwargs: Any) -> None:
+                 at: dt.datetime | str | None = None, page_size: int = 10) -> None:
         frames = _views.frames_of(events)
         # Ordered once by the clock (ties by seq), so that every position is a slice.
         self._timeline = (frames.payload.filter(pl.col(on).is_not_null()
@@ -115,7 +114,7 @@ class TimeTravel(ChartWidget):
         self._light = pl.DataFrame()
         self._page_keys: list[str] = []
         self._quiet = False
-        super().__init__(alt.Chart(pl.DataFrame({"x": []})).mark_point(), **kwargs)
+        super().__init__(alt.Chart(pl.DataFrame({"x": []})).mark_point())
 
         self.slider = widgets.IntSlider(
             min=0, max=self._steps, value=self._steps, readout=False, continuous_update=False,
@@ -323,7 +322,7 @@ class TimeTravel(ChartWidget):
             text += f". Nothing changed since {_views.show_time(previous)}"
         return text + "."
 
-    def _context_chart(self) -> alt.TopLevelMixin:
+    def _context_chart(self) -> alt.Chart:
         """Events over time of what is in scope (all entities, or the one of :attr:`key`),
         on the full time span, so the scrubber's place keeps its meaning."""
         scope = self._scope if not self._scope.is_empty() else self._timeline.clear()

@@ -79,7 +79,8 @@ def _public_callables():
 
     for module_name in ("eventkit", "eventkit.store", "eventkit.query", "eventkit.where",
                         "eventkit.export", "eventkit.charts", "eventkit.registry",
-                        "eventkit.replay", "eventkit.sample.rides", "eventkit.sample.publish"):
+                        "eventkit.replay", "eventkit.sample.rides", "eventkit.sample.publish",
+                        "eventkit.widgets"):
         module = importlib.import_module(module_name)
         names = getattr(module, "__all__", None) or [
             n for n, v in vars(module).items()
