@@ -22,9 +22,7 @@ def demo(args: argparse.Namespace) -> int:
     import polars as pl
 
     import eventkit as ek
-    from eventkit.exceptions import MissingDependencyError
-
-    from eventkit.exceptions import ServerNotFoundError
+    from eventkit.exceptions import MissingDependencyError, ServerNotFoundError
     from eventkit.server import find_nats_server
 
     lacking = [m for m in ("altair", "vl_convert") if importlib.util.find_spec(m) is None]
