@@ -668,6 +668,8 @@ def _kind_of(value: Any) -> str:
 
 def _is_kind(value: Any, kind: str) -> bool:
     got = _kind_of(value)
+    if kind == "integer" and got == "number" and float(value).is_integer():
+        return True
     return got == kind or (kind == "number" and got == "integer") or kind == "any"
 
 
@@ -883,7 +885,7 @@ def _rfc3339_ok(text: pl.Series) -> tuple[pl.Series, pl.Series]:
     out = pl.DataFrame({"t": text}).select(form.alias("form"), common.alias("common"))
     form_s, valid = out.get_column("form").fill_null(False), out.get_column("common")
     valid = valid.fill_null(False)
-    in_range = valid
+    in_range = valid.clone()  # scatter writes in place: the two must not be one series
     rare = (form_s & ~valid).arg_true()  # another year, a leap second, 30 February
     if len(rare):
         read = [rfc3339_ns(v) for v in text.gather(rare).to_list()]
@@ -984,6 +986,8 @@ def _py_object(obj: dict[str, Any], spec: Spec, path: str, out: list[tuple[str, 
 def _py_value(value: Any, spec: Spec, path: str, out: list[tuple[str, str]]) -> None:
     got = _kind_of(value)
     kind = spec.kind
+    if kind == "integer" and got == "number" and float(value).is_integer():
+        value, got = int(value), "integer"  # JSON Schema: 5.0 is an integer (the bulk path agrees)
     if spec.negated is not None and _valid(value, spec.negated):
         out.append((path, NOT))
     if spec.values is not None and not any(_json_equal(value, v) for v in spec.values):
@@ -1713,6 +1717,8 @@ def _py_fit(value: Any, spec: Spec) -> Any:
     if value is None:
         return None
     kind, got = spec.kind, _kind_of(value)
+    if kind == "integer" and got == "number" and float(value).is_integer():
+        value, got = int(value), "integer"
     if kind in ("any", "string") or (kind == "object" and not spec.properties):
         return value if got == "string" else _json_text(value)
     if kind == "number":

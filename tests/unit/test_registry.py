@@ -755,3 +755,27 @@ def test_unions_and_enums_get_their_arrow_shape():
     assert fields["note"].nullable and not fields["note"].per_event  # a nullable string
     assert fields["side"].enum == ("buy", "sell") and not fields["side"].per_event
     assert fields["small"].minimum == (0, False) and fields["small"].maximum == (3, False)
+
+
+def test_an_integral_number_is_an_integer_on_both_paths():
+    """JSON Schema counts 5.0 as an integer; the bulk path did, the per-event one did not."""
+    spec = parse_schema({"type": "object", "properties": {
+        "a": {"type": "integer"}, "b": {"type": "array", "items": {"type": "integer"}}}})
+    for event, bad in [({"a": 5.0}, []), ({"b": [5.0]}, []),
+                       ({"a": 5.5}, [("a", "expected integer, got number")])]:
+        assert event_violations(event, spec) == bad
+        rows = validate_lines(Lines(pl.Series([json.dumps(event).encode()])), spec).rows()
+        assert [(p, r) for _, p, r in rows] == bad
+        assert jsonschema.Draft202012Validator(
+            {"type": "object", "properties": {"a": {"type": "integer"}, "b": {
+                "type": "array", "items": {"type": "integer"}}}}).is_valid(event) == (not bad)
+
+
+def test_a_date_time_outside_the_nanosecond_range_has_the_same_reason_on_both_paths():
+    spec = parse_schema({"type": "object", "properties": {
+        "d": {"type": "string", "format": "date-time"}}})
+    events = [{"d": "1500-01-01T00:00:00Z"}, {"d": "2026-01-01T00:00:00Z"}]
+    rows = validate_lines(Lines(pl.Series([json.dumps(e).encode() for e in events])),
+                          spec).rows()
+    assert rows == [(0, path, reason) for path, reason in event_violations(events[0], spec)]
+    assert "outside the range" in rows[0][2]
