@@ -43,7 +43,7 @@ def secured():
 
     with ek.EmbeddedServer(config=CONF) as server:
         with ek.connect(server.url, user="admin", password="admin-pw-1") as admin:
-            publish(admin, generate(seed=5, n_events=5_000), allow_direct=True)
+            publish(admin, generate(seed=5, n_events=5_000), config={"allow_direct": True})
             # user headers named like the server's direct-get headers
             admin.publish_many(["rides.lisbon.odd_happened"] * len(ODD_HEADERS),
                                [b'{"type":"odd_happened","ride_id":"r0"}'] * len(ODD_HEADERS),
