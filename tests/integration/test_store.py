@@ -15,30 +15,13 @@ import eventkit as ek
 from eventkit import cli
 from eventkit.source import _loop
 from tests.eventually import eventually
+from tests.integration.streams import publish_numbered as _publish
 
 pytestmark = pytest.mark.integration
 
 
 def _api(conn: ek.Connection, op: str, body: dict | None = None) -> dict:
     return _loop.run(conn.jetstream.api(op, body))
-
-
-def _publish(conn: ek.Connection, stream: str, n: int, start: int = 0) -> None:
-    prefix = stream.lower()
-    conn.publish_many(
-        [f"{prefix}.t{i % 3}" for i in range(start, start + n)],
-        [b'{"type":"t%d","key":"k%d","n":%d}' % (i % 3, i % 7, i) for i in range(start, start + n)],
-    )
-
-
-@pytest.fixture()
-def stream(conn, request) -> str:
-    name = request.node.name.replace("test_", "")[:20].upper().replace("-", "_")
-    name = "".join(c if c.isalnum() else "_" for c in name)
-    conn.create_stream(name, [f"{name.lower()}.>"])
-    yield name
-    conn.jetstream  # noqa: B018
-    _loop.run(conn.jetstream.delete_stream(name))
 
 
 def test_the_store_holds_what_a_read_gives(rides, conn, tmp_path):

@@ -18,25 +18,9 @@ import eventkit as ek
 from eventkit import cli
 from eventkit.source import _loop
 from eventkit.store import type_dir
+from tests.integration.streams import publish_numbered as _publish
 
 pytestmark = pytest.mark.integration
-
-
-def _publish(conn: ek.Connection, stream: str, n: int, start: int = 0) -> None:
-    prefix = stream.lower()
-    conn.publish_many(
-        [f"{prefix}.t{i % 3}" for i in range(start, start + n)],
-        [b'{"type":"t%d","key":"k%d","n":%d}' % (i % 3, i % 7, i) for i in range(start, start + n)],
-    )
-
-
-@pytest.fixture()
-def stream(conn, request) -> str:
-    name = request.node.name.replace("test_", "")[:20].upper()
-    name = "".join(c if c.isalnum() else "_" for c in name)
-    conn.create_stream(name, [f"{name.lower()}.>"])
-    yield name
-    _loop.run(conn.jetstream.delete_stream(name))
 
 
 def _active(path: Path) -> int:
