@@ -904,9 +904,12 @@ class JetStream:
                 raise acks.error(f"connection to {self.server} lost while publishing "
                                  f"({wire.error or 'closed'})", self.server)
             if len(wire.permission_errors) > denied:
+                hint = ("; if the account allows another inbox prefix for replies, pass it "
+                        "as inbox_prefix=..." if "Subscription" in wire.permission_errors[-1]
+                        else "")
                 raise PermissionDeniedError(
                     f"{self.server} denied publishing: {wire.permission_errors[-1]}; "
-                    f"{acks.summary()}"
+                    f"{acks.summary()}{hint}"
                 )
             left = deadline - time.monotonic()
             if left <= 0:

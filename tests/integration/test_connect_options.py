@@ -266,6 +266,8 @@ def test_without_the_inbox_prefix_the_read_fails_at_once_saying_what_to_do(inbox
             conn.read("ORDERS", progress=False)
         assert time.monotonic() - began < 2  # not after the API timeout
         assert "_INBOX" in str(info.value) and "readerpw" not in str(info.value)
+        with pytest.raises(ek.PermissionDeniedError, match=r"0 of 1 .*inbox_prefix"):
+            conn.publish_many(["orders.x"], [PAYLOADS[0]])
 
 
 def test_with_the_inbox_prefix_reads_publishes_and_the_registry_work(inbox_server):
