@@ -215,7 +215,7 @@ def test_a_rebuilt_store_refuses_a_recreated_stream(conn, stream, tmp_path):
 
 def test_a_full_disk_is_a_store_error_and_loses_nothing(conn, stream, tmp_path):
     # a file-size limit makes every write past 20 kB fail as a full disk does (EFBIG):
-    # a batch of 2,000 of these events is a data file of about 24 kB
+    # a batch of 5,000 of these events is a data file of about 45 kB
     _publish(conn, stream, 20_000)
     script = f"""
 import resource, signal, eventkit as ek
@@ -223,7 +223,7 @@ signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
 with ek.connect({conn.servers[0]!r}) as conn:
     try:
-        ek.Store({str(tmp_path / "s")!r}).sync(conn, {stream!r}, progress=False, batch=2000)
+        ek.Store({str(tmp_path / "s")!r}).sync(conn, {stream!r}, progress=False, batch=5000)
     except ek.StoreError as exc:
         print("StoreError:", exc)
 """
