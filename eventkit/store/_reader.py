@@ -57,7 +57,7 @@ class Ordered:
 
         names = list(disk)
         for path in paths:
-            with pq.ParquetFile(path) as file:
+            with pq.ParquetFile(path, pre_buffer=False) as file:  # a row group at a time
                 meta, keep = file.metadata, []
                 index = file.schema_arrow.get_field_index("seq")
                 for i in range(meta.num_row_groups):
