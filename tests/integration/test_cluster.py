@@ -14,8 +14,9 @@ import nats
 import pytest
 
 import eventkit as ek
+from tests.eventually import eventually
 
-from .cluster import Cluster, eventually
+from .cluster import Cluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
