@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import orjson
 
+from eventkit._deps import missing
 from eventkit._typing import SchemaFormat
 from eventkit.exceptions import ConfigurationError, EventkitError, MissingDependencyError
 
@@ -230,10 +231,16 @@ def _parse_avro(text: str, what: str) -> Any:
 def _fastavro() -> Any:
     try:
         import fastavro
-    except ImportError as exc:  # pragma: no cover - a core dependency
-        raise MissingDependencyError(
-            "Avro schemas need fastavro, which is not installed: pip install fastavro") from exc
+    except ImportError as exc:
+        raise missing("fastavro", "an Avro schema") from exc
     return fastavro
+
+
+def _protobuf() -> None:
+    try:
+        import google.protobuf  # noqa: F401
+    except ImportError as exc:
+        raise missing("protobuf", "a Protobuf schema") from exc
 
 
 @functools.lru_cache(maxsize=512)
@@ -264,6 +271,7 @@ def protobuf_parts(reference: str, descriptors: bytes | str | os.PathLike[str]
                 "the path of what `protoc --include_imports -o rides.desc rides.proto` wrote), "
                 "or .proto files; or name the file as \"rides.proto:LocationUpdated\"")
         descriptors = file
+    _protobuf()
     raw = _descriptor_set(descriptors, what)
     return raw, _full_name(raw, file, name.lstrip("."), what)
 
@@ -399,6 +407,7 @@ def protobuf_message(entry: SchemaEntry) -> type[Message]:
     if entry.format != "protobuf" or entry.descriptors is None or entry.message is None:
         raise ConfigurationError(f"{entry.event_type} version {entry.version} is "
                                  f"{entry.format}, not Protobuf")
+    _protobuf()
     return _pool_class(entry.descriptors, entry.message,
                        f"{entry.event_type} version {entry.version}")
 
