@@ -24,7 +24,7 @@ from eventkit.store.table import State, Tables
 
 if TYPE_CHECKING:
     from eventkit.connection import Connection
-    from eventkit.registry import SchemaRegistry
+    from eventkit.schema import SchemaRegistry
 
 __all__ = ["Store"]
 
