@@ -25,6 +25,7 @@ from eventkit.envelope import Rules
 from eventkit.registry import _DirBackend, _escape, _MemoryBackend, _unescape, event_versions
 from eventkit.sample import load, payment_schema_switch
 from eventkit.sample.rides import RULES, SHIPPED_ARGS
+from tests.samples import sample_batches
 from tests.unit.test_compatibility import NAMES, schema_docs, valid_value
 
 V1 = {"type": "object", "required": ["fare"], "properties": {"fare": {"type": "number"}}}
@@ -456,19 +457,7 @@ def test_infer_proposes_what_every_event_satisfies():
 # -- the sample history: two payment versions, one table ---------------------------
 @pytest.fixture(scope="module")
 def sample() -> Iterator[tuple[pl.DataFrame, list[Decoded], Rules]]:
-    frame = load()
-    n = frame.height
-    rules = Rules.from_metadata(RULES)
-    seq = pl.int_range(1, n + 1, dtype=pl.UInt64, eager=True)
-    blocks = [None if h is None else ("NATS/1.0\r\n" + "".join(
-        f"{k}: {v}\r\n" for k, v in orjson.loads(h).items()) + "\r\n").encode()
-        for h in frame["headers"].to_list()]
-    subjects, payloads = frame["subject"].to_list(), frame["data"].to_list()
-    batch = 20_000
-    parts = [decode(seq[i:i + batch], frame["arrival"][i:i + batch], subjects[i:i + batch],
-                    blocks[i:i + batch], payloads[i:i + batch], rules)
-             for i in range(0, n, batch)]
-    yield frame, parts, rules
+    yield load(), sample_batches(20_000), Rules.from_metadata(RULES)
 
 
 def _payments_registry() -> ek.SchemaRegistry:
