@@ -59,18 +59,17 @@ def test_report_and_server_name_their_extras(tmp_path):
     ("application/msgpack", b"\\x81\\xa1n\\x01"), ("application/avro", b"\\x02"),
     ("application/protobuf", b"\\x08\\x01")])
 def test_payload_formats_name_their_extra(content_type, payload):
-    from eventkit.formats.schemas import WriterSchema  # noqa: F401 - the decode below needs none
-
-    done = _without_extras(
+    code = (
         "import polars as pl, eventkit as ek\n"
         "from eventkit.codec import decode\nfrom eventkit.formats.rules import FormatRules\n"
         "from eventkit.formats.schemas import Schemas, WriterSchema\n"
         "w = Schemas([WriterSchema('x', 1, 'avro', 'long', 1), WriterSchema('y', 1, 'protobuf')])\n"
         "t = pl.Series([0], dtype=pl.Int64).cast(pl.Datetime('ns', 'UTC'))\n"
-        "subject = b'a.x' if 'avro' in %r else b'a.y'\n"
+        f"subject = b'a.x' if 'avro' in {content_type!r} else b'a.y'\n"
         "try:\n"
         "    decode(pl.Series([1], dtype=pl.UInt64), t, [subject],\n"
-        "           [b'NATS/1.0\\r\\ncontent-type: %s\\r\\n\\r\\n'], [%r], ek.Rules(),\n"
-        "           formats=FormatRules.parse(None), writers=w)\n"
-        "except ek.MissingDependencyError as exc:\n    print(exc)\n" % (content_type, content_type, payload))
+        f"           [b'NATS/1.0\\r\\ncontent-type: {content_type}\\r\\n\\r\\n'], [{payload!r}],\n"
+        "           ek.Rules(), formats=FormatRules.parse(None), writers=w)\n"
+        "except ek.MissingDependencyError as exc:\n    print(exc)\n")
+    done = _without_extras(code)
     assert "pip install 'eventkit[formats]'" in done.stdout, done.stdout + done.stderr
