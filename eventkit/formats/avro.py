@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -121,18 +121,35 @@ def read_records(bodies: Sequence[bytes], schema: Any, *, what: str = "avro"
     """
     if not bodies:
         return _empty(schema), {}
-    bad: dict[int, str] = {}
-    rows = list(range(len(bodies)))
-    if _takes(schema):
-        frame = _bulk(bodies, schema)
+    if not _takes(schema):
+        bad = _find_bad(range(len(bodies)), bodies, schema, what)
+        return _one_by_one([b for i, b in enumerate(bodies) if i not in bad], schema), bad
+    bad = {}
+    frames: list[pl.DataFrame] = []
+    _halves(list(range(len(bodies))), bodies, schema, what, bad, frames)
+    return (pl.concat(frames) if frames else _empty(schema)), bad
+
+
+def _halves(rows: list[int], bodies: Sequence[bytes], schema: Any, what: str,
+            bad: dict[int, str], frames: list[pl.DataFrame], *, small: int = 32) -> None:
+    """Decode ``rows`` in bulk; if one of them is bad, each half again, down to ``small``
+    records, which are looked at one by one: a few bad records among many cost a few
+    bulk reads, not a per-record decode of all."""
+    if len(rows) > small:
+        frame = _bulk([bodies[i] for i in rows], schema)
         if frame is not None:
-            return frame, bad
-        bad = _find_bad(bodies, schema, what)
-        rows = [i for i in rows if i not in bad]
-        frame = _bulk([bodies[i] for i in rows], schema) if rows else _empty(schema)
-        if frame is not None:
-            return frame, bad
-    return _one_by_one([bodies[i] for i in rows], schema), bad
+            frames.append(frame)
+            return
+        half = len(rows) // 2
+        _halves(rows[:half], bodies, schema, what, bad, frames, small=small)
+        _halves(rows[half:], bodies, schema, what, bad, frames, small=small)
+        return
+    found = _find_bad(rows, bodies, schema, what)
+    bad.update(found)
+    good = [bodies[i] for i in rows if i not in found]
+    if good:
+        frame = _bulk(good, schema)
+        frames.append(frame if frame is not None else _one_by_one(good, schema))
 
 
 def _empty(schema: Any) -> pl.DataFrame:
@@ -261,11 +278,12 @@ def _polars_reads(schema: Any) -> bool:
     return True if isinstance(kind, str) else _polars_reads(kind)
 
 
-def _find_bad(bodies: Sequence[bytes], schema: Any, what: str) -> dict[int, str]:
-    """Why each record that fastavro cannot read whole fails (by position)."""
+def _find_bad(rows: Iterable[int], bodies: Sequence[bytes], schema: Any, what: str
+              ) -> dict[int, str]:
+    """Why each record at ``rows`` that fastavro cannot read whole fails (by position)."""
     bad = {}
-    for i, body in enumerate(bodies):
-        reason = _why_bad(body, schema)
+    for i in rows:
+        reason = _why_bad(bodies[i], schema)
         if reason:
             bad[i] = f"{what}: {reason}"
     return bad

@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from eventkit.codec import Decoded, header_json, union
+from eventkit.codec import EMPTY, Decoded, header_json, union
 from eventkit.envelope import ENVELOPE_SCHEMA, Rules, field_column, payload_column
 from eventkit.formats import avro, messagepack, protobuf
 from eventkit.formats.rules import FormatRules, content_format
@@ -68,6 +68,9 @@ def decode_mixed(
                 body[i] = _decompress(body[i], coding)
             except Exception as exc:
                 errors[i] = f"content-encoding {coding}: {exc}"
+    for i, raw in enumerate(body):
+        if not raw.strip() and i not in errors:
+            errors[i] = EMPTY  # as for JSON: no event in no bytes (even if a format could read it)
     subject_list = [s.decode() if isinstance(s, bytes) else s for s in subjects]
     provisional = _provisional_types(rules, subject_list, names)
     kinds = [None if i in errors else _format(formats, names[i], body[i], provisional[i], writers)
@@ -83,7 +86,8 @@ def decode_mixed(
             except ValueError as exc:
                 errors[i] = f"cloudevents: {exc}"
     json_rows = [i for i in range(n) if kinds[i] == "json" and i not in errors]
-    other = [i for i in range(n) if i not in set(json_rows)]
+    taken = set(json_rows)
+    other = [i for i in range(n) if i not in taken]
     parts: list[Decoded] = []
     if json_rows:
         parts.append(_json_part(json_rows, seq, time, subject_list, headers, payloads, body,

@@ -309,3 +309,36 @@ def test_format_rules_refuse_unknown_places() -> None:
 
     with pytest.raises(ConfigurationError, match="header:NAME"):
         FormatRules.parse("yaml")
+
+
+# -- the sample in every format ------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["avro", "protobuf", "msgpack", "cloudevents"])
+def test_the_sample_in_each_format_reads_as_its_json_does(fmt: str) -> None:
+    from eventkit.sample import RULES, generate
+    from eventkit.sample.formats import encode
+
+    frame = generate(seed=3, n_events=3000)
+    rules = Rules(type=RULES["eventkit.type"], key=RULES["eventkit.key"],
+                  event_time=RULES["eventkit.event_time"])
+    payloads, headers, schemas = encode(frame, fmt)
+    writers = Schemas(
+        [WriterSchema(s.event_type, 1, "avro", avro.parse(s.text), s.schema_id)
+         for s in (schemas["avro"] if fmt == "avro" else [])]
+        + [WriterSchema(s.event_type, 1, "protobuf",
+                        protobuf.message_class(s.descriptors or b"", s.message or ""), s.schema_id)
+           for s in (schemas["protobuf"] if fmt == "protobuf" else [])])
+    subjects = frame.get_column("subject").to_list()
+    json_headers = [None if h is None else orjson.loads(h) for h in frame.get_column("headers")]
+    want = run(frame.get_column("data").to_list(), json_headers, subjects=subjects, rules=rules,
+               formats="json")
+    got = run(payloads, headers, subjects=subjects, rules=rules, writers=writers)
+    w, g = want.to_polars(), got.to_polars()
+    for column in ("seq", "type", "key", "event_time"):
+        assert g.get_column(column).equals(w.get_column(column)), column
+    assert g.get_column("error").is_null().equals(w.get_column("error").is_null())
+    assert g.get_column("data").to_list() == payloads
+    for event_type in want.types:
+        a, b = got.of_type(event_type), want.of_type(event_type)
+        assert a.height == b.height
+        assert a.select(b.columns).cast(dict(b.schema)).equals(b), event_type  # type: ignore[arg-type]
