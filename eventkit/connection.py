@@ -14,7 +14,7 @@ import re
 import ssl
 import time
 import warnings
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +30,7 @@ from eventkit.envelope import Rules
 from eventkit.events import Events, ReadInfo
 from eventkit.exceptions import ClosedError, ConfigurationError, EventkitWarning
 from eventkit.source import _loop
+from eventkit.source._loop import on_loop
 from eventkit.source._wire import Auth, Secret, hide_urls, parse_servers
 from eventkit.source.jetstream import (
     CONSUMER_SCHEMA,
@@ -179,7 +180,7 @@ class Connection:
     async def aopen(self) -> Connection:
         if self._state is _State.CLOSED:
             raise ClosedError("this connection is closed: call eventkit.connect() again")
-        await _on_loop(self._js.connect())
+        await on_loop(self._js.connect())
         self._state = _State.OPEN
         return self
 
@@ -190,7 +191,7 @@ class Connection:
 
     async def aclose(self) -> None:
         if self._state is not _State.CLOSED:
-            await _on_loop(self._js.close())
+            await on_loop(self._js.close())
             self._state = _State.CLOSED
 
     def __enter__(self) -> Connection:
@@ -237,7 +238,7 @@ class Connection:
 
     async def astreams(self) -> pl.DataFrame:
         self._check_open()
-        infos = await _on_loop(self._js.streams())
+        infos = await on_loop(self._js.streams())
         return pl.DataFrame(
             [{"name": i.name, "subjects": list(i.subjects), "messages": i.messages,
               "bytes": i.bytes, "first_seq": i.first_seq, "last_seq": i.last_seq,
@@ -255,7 +256,7 @@ class Connection:
 
     async def astream(self, name: str) -> StreamInfo:
         self._check_open()
-        return await _on_loop(self._js.stream_info(name))
+        return await on_loop(self._js.stream_info(name))
 
     def subjects(self, stream: str, pattern: str = ">") -> pl.DataFrame:
         """The stream's subjects matching ``pattern``, with how many messages each holds.
@@ -266,7 +267,7 @@ class Connection:
 
     async def asubjects(self, stream: str, pattern: str = ">") -> pl.DataFrame:
         self._check_open()
-        counts = await _on_loop(self._js.subject_counts(stream, pattern))
+        counts = await on_loop(self._js.subject_counts(stream, pattern))
         return pl.DataFrame({"subject": list(counts), "messages": list(counts.values())},
                             schema={"subject": pl.String, "messages": pl.Int64}).sort(
             "messages", "subject", descending=[True, False])
@@ -283,7 +284,7 @@ class Connection:
 
     async def aconsumers(self, stream: str) -> pl.DataFrame:
         self._check_open()
-        rows = await _on_loop(self._js.consumers(stream))
+        rows = await on_loop(self._js.consumers(stream))
         return pl.DataFrame(rows, schema=CONSUMER_SCHEMA, orient="row")
 
     def create_stream(
@@ -355,7 +356,7 @@ class Connection:
             max_bytes=max_bytes, max_age=max_age, max_msgs_per_subject=max_msgs_per_subject,
             max_msg_size=max_msg_size, discard=discard, duplicate_window=duplicate_window,
             allow_direct=allow_direct, description=description, metadata=metadata)
-        return await _on_loop(self._js.add_stream(name, subjects, **{**fields, **(config or {})}))
+        return await on_loop(self._js.add_stream(name, subjects, **{**fields, **(config or {})}))
 
     def publish_many(self, subjects: Sequence[str], payloads: Sequence[bytes],
                      headers: Sequence[dict[str, str] | None] | None = None) -> PublishResult:
@@ -372,7 +373,7 @@ class Connection:
         lengths = {len(subjects), len(payloads), len(payloads if headers is None else headers)}
         if len(lengths) > 1:
             raise ConfigurationError("subjects, payloads and headers must have the same length")
-        return await _on_loop(self._js.publish_many(subjects, payloads, headers))
+        return await on_loop(self._js.publish_many(subjects, payloads, headers))
 
     # -- reading -----------------------------------------------------------
     def read(
@@ -438,7 +439,7 @@ class Connection:
         stays in ``events.info.notes`` (for the synchronous call, which warns in the
         caller's thread, and for widgets, which show it their own way)."""
         self._check_open()
-        return await _on_loop(self._read(stream, subjects, start, end, rules, progress,
+        return await on_loop(self._read(stream, subjects, start, end, rules, progress,
                                          registry))
 
     async def _read(
@@ -579,14 +580,6 @@ def _stream_config(**fields: Any) -> dict[str, Any]:
             value = dict(value)
         out[key] = value
     return out
-
-
-async def _on_loop(coro: Coroutine[Any, Any, T]) -> T:
-    """Await ``coro`` on eventkit's I/O loop, from whichever loop the caller is on."""
-    target = _loop.loop()
-    if asyncio.get_running_loop() is target:
-        return await coro
-    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, target))
 
 
 def _read_secret(path: str | os.PathLike[str], what: str) -> Secret:

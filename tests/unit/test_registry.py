@@ -29,6 +29,8 @@ from eventkit.schema._json_parse import parse_schema
 from eventkit.schema._json_reference import event_violations
 from eventkit.schema._json_validate import validate_lines
 from eventkit.schema._versions import _version_rules
+from tests.samples import sample_batches
+from tests.schemas import AVRO_TRIP, PROTOS, descriptor_set
 from tests.unit.test_compatibility import NAMES, schema_docs, valid_value
 
 V1 = {"type": "object", "required": ["fare"], "properties": {"fare": {"type": "number"}}}
@@ -164,8 +166,6 @@ class RegistryContract:
 
     # -- formats: every backend stores Avro and Protobuf versions and their ids ------------
     def test_avro_and_protobuf_versions_round_trip_with_global_ids(self, clients):
-        from tests.unit.test_schema_formats import AVRO_TRIP, PROTOS, descriptor_set
-
         a = clients()
         assert a.register("trip_completed", AVRO_TRIP, format="avro") == 1
         assert a.register("location_updated", "rides.LocationUpdated", format="protobuf",
@@ -491,19 +491,7 @@ def test_infer_proposes_what_every_event_satisfies():
 # -- the sample history: two payment versions, one table ---------------------------
 @pytest.fixture(scope="module")
 def sample() -> Iterator[tuple[pl.DataFrame, list[Decoded], Rules]]:
-    frame = load()
-    n = frame.height
-    rules = Rules.from_metadata(RULES)
-    seq = pl.int_range(1, n + 1, dtype=pl.UInt64, eager=True)
-    blocks = [None if h is None else ("NATS/1.0\r\n" + "".join(
-        f"{k}: {v}\r\n" for k, v in orjson.loads(h).items()) + "\r\n").encode()
-        for h in frame["headers"].to_list()]
-    subjects, payloads = frame["subject"].to_list(), frame["data"].to_list()
-    batch = 20_000
-    parts = [decode(seq[i:i + batch], frame["arrival"][i:i + batch], subjects[i:i + batch],
-                    blocks[i:i + batch], payloads[i:i + batch], rules)
-             for i in range(0, n, batch)]
-    yield frame, parts, rules
+    yield load(), sample_batches(20_000), Rules.from_metadata(RULES)
 
 
 def _payments_registry() -> ek.SchemaRegistry:

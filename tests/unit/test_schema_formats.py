@@ -7,10 +7,7 @@ the descriptor sets and the generated ``_pb2`` classes whose bytes our message c
 from __future__ import annotations
 
 import ast
-import functools
-import importlib
 import io
-import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -22,51 +19,7 @@ import pytest
 import eventkit as ek
 from eventkit.schema import _entry
 from eventkit.schema._entry import SchemaEntry, avro_schema, protobuf_message
-
-PROTOS = Path(__file__).parent / "protos"
-
-AVRO_TRIP = orjson.dumps({
-    "type": "record", "name": "TripCompleted", "namespace": "rides",
-    "fields": [{"name": "ride_id", "type": "string"},
-               {"name": "fare", "type": "double"},
-               {"name": "tip", "type": ["null", "double"], "default": None}]}).decode()
-
-
-def _protoc(*args: str) -> None:
-    """grpcio-tools' protoc, in its own process (as a user runs it)."""
-    import grpc_tools
-
-    well_known = Path(grpc_tools.__file__).parent / "_proto"
-    subprocess.run([sys.executable, "-m", "grpc_tools.protoc", f"-I{PROTOS}",
-                    f"-I{well_known}", *args], check=True, capture_output=True)
-
-
-@functools.cache
-def _made(tmp: str) -> Path:
-    out = Path(tmp)
-    _protoc("--include_imports", f"--descriptor_set_out={out / 'rides.desc'}",
-            f"--python_out={out}", str(PROTOS / "rides.proto"))
-    return out
-
-
-@functools.cache
-def descriptor_set() -> bytes:
-    """rides.proto as ``protoc --include_imports -o`` writes it."""
-    import tempfile
-
-    return (_made(tempfile.mkdtemp(prefix="eventkit-protos-")) / "rides.desc").read_bytes()
-
-
-def _generated_rides() -> object:
-    """The module protoc's Python generator writes for rides.proto (an independent class)."""
-    import tempfile
-
-    folder = _made(tempfile.mkdtemp(prefix="eventkit-protos-"))
-    spec = importlib.util.spec_from_file_location("rides_pb2_oracle", folder / "rides_pb2.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.schemas import AVRO_TRIP, PROTOS, descriptor_set, generated_rides
 
 
 # -- Avro ------------------------------------------------------------------------------
@@ -125,7 +78,7 @@ def test_a_protobuf_message_registers_from_a_descriptor_set_and_parses_protocs_b
     assert location.descriptors == descriptor_set()
     cls = protobuf_message(location)
     assert protobuf_message(location) is cls  # cached
-    oracle = _generated_rides().LocationUpdated(ride_id="r1", lat=1.5, tags=["a", "b"])
+    oracle = generated_rides().LocationUpdated(ride_id="r1", lat=1.5, tags=["a", "b"])
     oracle.at.FromSeconds(1_700_000_000)
     decoded = cls.FromString(oracle.SerializeToString())
     assert (decoded.ride_id, decoded.lat, list(decoded.tags), decoded.at.seconds) == (
@@ -144,7 +97,7 @@ def test_proto_files_compile_with_the_protoc_of_grpcio_tools(monkeypatch):
     monkeypatch.chdir(PROTOS)  # "file.proto:Message" alone names the file to compile
     assert reg.register("trip_completed", "rides.proto:TripCompleted", format="protobuf") == 1
     assert reg.entry("trip_completed").message == "rides.TripCompleted"
-    oracle = _generated_rides().TripCompleted(ride_id="r9", fare=3.25)
+    oracle = generated_rides().TripCompleted(ride_id="r9", fare=3.25)
     assert protobuf_message(reg.entry("trip_completed")).FromString(
         oracle.SerializeToString()).fare == 3.25
 
