@@ -190,7 +190,8 @@ def field_names(entry: SchemaEntry) -> tuple[list[str], list[str]]:
     if entry.format == "protobuf":
         fields = protobuf_message(entry).DESCRIPTOR.fields
         return ([f.name for f in fields],
-                sorted(f.name for f in fields if getattr(f, "is_required", False)))
+                sorted(f.name for f in fields if getattr(f, "is_required", False)
+                       or getattr(f, "label", None) == 2))  # LABEL_REQUIRED before protobuf 6
     document = orjson.loads(entry.text)
     if not isinstance(document, dict) or not isinstance(document.get("fields"), list):
         return [], []
