@@ -250,3 +250,61 @@ def test_the_package_gives_its_public_names():
 
     assert set(schema.__all__) <= set(dir(schema))
     assert schema.SchemaRegistry is ek.SchemaRegistry
+
+
+# -- upcasters, whatever the format ---------------------------------------------------------
+def _avro_paid(*fields: tuple[str, str]) -> str:
+    return orjson.dumps({"type": "record", "name": "Paid", "fields": [
+        {"name": n, "type": t} for n, t in fields]}).decode()
+
+
+def test_upcasters_bring_avro_versions_to_the_newest_shape_by_frame_and_by_event():
+    import polars as pl
+
+    reg = ek.SchemaRegistry(compatibility="NONE")
+    reg.register("paid", _avro_paid(("amount", "double")), format="avro")
+    reg.register("paid", _avro_paid(("amount_cents", "long")), format="avro")
+    reg.register("paid", _avro_paid(("amount_cents", "long"), ("currency", "string")),
+                 format="avro")
+
+    @reg.upcaster("paid", 1, 2)
+    def to_cents(v1: pl.DataFrame) -> pl.DataFrame:
+        return v1.select("seq", amount_cents=(pl.col("amount") * 100).round().cast(pl.Int64))
+
+    @reg.upcaster("paid", 2, 3, per="event")
+    def with_currency(event: dict) -> dict:
+        return {**event, "currency": "EUR"}
+
+    snap = reg.snapshot()
+    v1 = pl.DataFrame({"seq": [3, 5], "amount": [9.5, 0.25]})
+    assert snap.upcast("paid", 1, v1).rows() == [(3, 950, "EUR"), (5, 25, "EUR")]
+    v2 = pl.DataFrame({"seq": [8], "amount_cents": [100]})
+    assert snap.upcast("paid", 2, v2).rows() == [(8, 100, "EUR")]
+    v3 = pl.DataFrame({"seq": [9], "amount_cents": [1], "currency": ["USD"]})
+    assert snap.upcast("paid", 3, v3).equals(v3)  # the newest: as it is
+    with pytest.raises(ek.SchemaNotFoundError, match="no version 4"):
+        snap.upcast("paid", 4, v3)
+
+
+def test_a_protobuf_type_upcasts_and_a_bad_upcaster_is_a_clear_error():
+    import polars as pl
+
+    reg = ek.SchemaRegistry(compatibility="NONE")
+    for name in ("rides.TripCompleted", "rides.LocationUpdated"):
+        reg.register("moved", name, format="protobuf", descriptors=descriptor_set())
+
+    @reg.upcaster("moved", 1, 2, per="frame")
+    def drops_seq(v1: pl.DataFrame) -> pl.DataFrame:
+        return v1.drop("seq")
+
+    frame = pl.DataFrame({"seq": [1], "ride_id": ["r1"], "fare": [2.0]})
+    with pytest.raises(ek.ConfigurationError, match=r"upcaster of moved from version 1 to 2 "
+                       r"must return a polars DataFrame with one row per row it was given"):
+        reg.snapshot().upcast("moved", 1, frame)
+
+    @reg.upcaster("moved", 1, 2, per="event")
+    def fails(event: dict) -> dict:
+        raise KeyError("lat")
+
+    with pytest.raises(ek.ConfigurationError, match="failed: KeyError"):
+        reg.snapshot().upcast("moved", 1, frame)
