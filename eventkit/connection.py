@@ -29,6 +29,8 @@ from eventkit.codec import Decoded, Hints, combine, decode
 from eventkit.envelope import Rules
 from eventkit.events import Events, ReadInfo
 from eventkit.exceptions import ClosedError, ConfigurationError, EventkitWarning
+from eventkit.formats.rules import FormatRules
+from eventkit.formats.schemas import Schemas
 from eventkit.source import _loop
 from eventkit.source._loop import on_loop
 from eventkit.source._wire import Auth, Secret, hide_urls, parse_servers
@@ -381,6 +383,7 @@ class Connection:
         start: TimeLike | None = None, end: TimeLike | None = None,
         rules: Rules | None = None, progress: bool = True,
         registry: SchemaRegistry | None = None,
+        format: str | FormatRules | None = None,
     ) -> Events:
         """Read part of a stream into tables.
 
@@ -408,7 +411,15 @@ class Connection:
             with the schema of the version each event was written with and
             brought to the newest version's shape by its upcasters, so their
             typed tables have the newest schema's columns (plus
-            ``schema_version``) whatever part of the stream is read.
+            ``schema_version``) whatever part of the stream is read. Its Avro
+            and Protobuf schemas decode those payloads (by Confluent schema
+            id, Avro fingerprint, or the event's type).
+        format
+            How each message's payload format is found (see
+            :mod:`eventkit.formats.rules`): e.g. ``"msgpack"`` (every
+            message), or ``"header:content-type,magic,registry,json"`` (the
+            default, unless the stream's metadata ``eventkit.format`` says
+            otherwise).
 
         Returns
         -------
@@ -417,35 +428,38 @@ class Connection:
         """
         return _told(_loop.run(self._aread_quietly(
             stream, subjects=subjects, start=start, end=end, rules=rules, progress=progress,
-            registry=registry)))
+            registry=registry, format=format)))
 
     async def aread(
         self, stream: str, *, subjects: str | Sequence[str] | None = None,
         start: TimeLike | None = None, end: TimeLike | None = None,
         rules: Rules | None = None, progress: bool = True,
         registry: SchemaRegistry | None = None,
+        format: str | FormatRules | None = None,
     ) -> Events:
         return _told(await self._aread_quietly(
             stream, subjects=subjects, start=start, end=end, rules=rules, progress=progress,
-            registry=registry))
+            registry=registry, format=format))
 
     async def _aread_quietly(
         self, stream: str, *, subjects: str | Sequence[str] | None = None,
         start: TimeLike | None = None, end: TimeLike | None = None,
         rules: Rules | None = None, progress: bool = True,
         registry: SchemaRegistry | None = None,
+        format: str | FormatRules | None = None,
     ) -> Events:
         """:meth:`aread` without its warnings: what the read did differently than asked
         stays in ``events.info.notes`` (for the synchronous call, which warns in the
         caller's thread, and for widgets, which show it their own way)."""
         self._check_open()
         return await on_loop(self._read(stream, subjects, start, end, rules, progress,
-                                         registry))
+                                        registry, format))
 
     async def _read(
         self, stream: str, subjects: str | Sequence[str] | None, start: TimeLike | None,
         end: TimeLike | None, rules: Rules | None, progress: bool,
         registry: SchemaRegistry | None = None,
+        format: str | FormatRules | None = None,
     ) -> Events:
         began = time.perf_counter()
         read_at = dt.datetime.now(dt.UTC)
@@ -455,6 +469,9 @@ class Connection:
         info = await self._js.stream_info(stream, retries=8)
         rules = rules or Rules.from_metadata(info.metadata)
         schemas = await registry.asnapshot() if registry is not None else None
+        formats = (FormatRules.parse(format) if format is not None
+                   else FormatRules.from_metadata(info.metadata))
+        writers = Schemas.from_registry(schemas)
         total = _estimate(info, lo, hi) if not filters else None
         bar = tqdm(total=total, unit="ev", unit_scale=True, desc=f"reading {stream}",
                    disable=not progress, delay=0.5, leave=False)
@@ -468,7 +485,7 @@ class Connection:
                                             end=_wide(hi, "<="), notes=notes):
                 # decode on a worker thread while the next batch arrives
                 decoding.append(loop.run_in_executor(_decoder, _decode, raw, rules, schemas,
-                                                     hints))
+                                                     hints, formats, writers))
                 bar.update(len(raw))
                 while len(decoding) > 1:  # bound memory: one batch decoding, one arriving
                     parts.append(await decoding.pop(0))
@@ -525,9 +542,10 @@ def _told(events: Events) -> Events:
 
 
 def _decode(raw: RawBatch, rules: Rules, schemas: Snapshot | None,
-            hints: Hints) -> Decoded:
+            hints: Hints, formats: FormatRules | None = None,
+            writers: Schemas | None = None) -> Decoded:
     decoded = decode(raw.seq, raw.time, raw.subjects, raw.headers, raw.payloads, rules,
-                     hints=hints)
+                     hints=hints, formats=formats, writers=writers)
     return schemas.apply(decoded, rules) if schemas is not None else decoded
 
 
