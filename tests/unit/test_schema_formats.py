@@ -308,3 +308,58 @@ def test_a_protobuf_type_upcasts_and_a_bad_upcaster_is_a_clear_error():
 
     with pytest.raises(ek.ConfigurationError, match="failed: KeyError"):
         reg.snapshot().upcast("moved", 1, frame)
+
+
+# -- the command -----------------------------------------------------------------------------
+def test_the_command_registers_avro_and_protobuf_schemas(tmp_path, capsys):
+    from eventkit.cli import main
+
+    folder = tmp_path / "registry"
+    avsc = tmp_path / "trip.avsc"
+    avsc.write_text(AVRO_TRIP)
+    desc = tmp_path / "rides.desc"
+    desc.write_bytes(descriptor_set())
+    assert main(["schema", "register", "trip_completed", str(avsc), "--dir", str(folder)]) == 0
+    assert "trip_completed: version 1" in capsys.readouterr().out
+    assert main(["schema", "register", "location_updated", "rides.proto:LocationUpdated",
+                 "--descriptors", str(desc), "--dir", str(folder)]) == 0
+    assert "location_updated: version 1" in capsys.readouterr().out
+    assert main(["schema", "register", "moved", str(PROTOS / "rides.proto") + ":TripCompleted",
+                 "--format", "protobuf", "--descriptors", str(PROTOS / "rides.proto"),
+                 "--dir", str(folder)]) == 0
+    reg = ek.SchemaRegistry.from_dir(folder)
+    assert [(reg.entry(t).format, reg.entry(t).id) for t in reg.types()] == [
+        ("protobuf", 2), ("protobuf", 3), ("avro", 1)]
+    assert reg.entry("moved").message == "rides.TripCompleted"
+    # an incompatible Avro version: refused with the rule, and how to force it
+    narrower = tmp_path / "v2.avsc"
+    narrower.write_text(AVRO_TRIP.replace('"double"}', '"double"},{"name":"city","type":'
+                                          '"string"}', 1))
+    capsys.readouterr()
+    assert main(["schema", "register", "trip_completed", str(narrower), "--dir",
+                 str(folder)]) == 2
+    said = capsys.readouterr().err
+    assert "field 'city': adding a field without a default" in said
+    assert f"eventkit schema register trip_completed {narrower} --compatibility NONE" in said
+    assert main(["schema", "list", "--dir", str(folder)]) == 0
+    listed = capsys.readouterr().out
+    assert "3 types, 3 versions" in listed and "avro" in listed and "protobuf" in listed
+
+
+def test_the_command_registers_a_directory_of_avro_and_json_schemas(tmp_path, capsys):
+    from eventkit.cli import main
+
+    source = tmp_path / "schemas"
+    (source / "trip_completed").mkdir(parents=True)
+    (source / "trip_completed" / "v1.avsc").write_text(AVRO_TRIP)
+    (source / "paid").mkdir()
+    (source / "paid" / "v1.json").write_text('{"type": "object"}')
+    assert main(["schema", "register", "--from", str(source), "--dir",
+                 str(tmp_path / "reg")]) == 0
+    reg = ek.SchemaRegistry.from_dir(tmp_path / "reg")
+    assert {t: reg.entry(t).format for t in reg.types()} == {"paid": "json",
+                                                             "trip_completed": "avro"}
+    capsys.readouterr()
+    assert main(["schema", "register", "x", str(source / "paid" / "v1.json"), "--format",
+                 "json", "--descriptors", "a.desc", "--dir", str(tmp_path / "reg")]) == 2
+    assert "--descriptors is for --format protobuf" in capsys.readouterr().err
