@@ -243,19 +243,25 @@ class Snapshot:
                                       f"registry (versions: {sorted(versions)})")
         specs = self.specs.get(event_type, {})
         while version < max(versions):
-            step = self.upcasters.get((event_type, version))
-            to = step.to if step else min(v for v in versions if v > version)
-            if to not in versions:
-                raise ConfigurationError(
-                    f"the upcaster of {event_type} from version {version} goes to version {to}, "
-                    f"which is not registered (registered: {sorted(versions)})")
-            where = f"the upcaster of {event_type} from version {version} to {to}"
+            step, to, where = self._step(event_type, version, versions)
             if step is not None:
                 frame = (_event_step if step.per == "event" else _frame_step)(step, frame, where)
             if to in specs:
                 frame = conform(frame, specs[to])
             version = to
         return frame
+
+    def _step(self, event_type: str, version: int, versions: Mapping[int, Any]
+              ) -> tuple[_Upcaster | None, int, str]:
+        """The upcaster from ``version`` (None: fields carry over), the version it gives,
+        and its name for messages."""
+        step = self.upcasters.get((event_type, version))
+        to = step.to if step else min(v for v in versions if v > version)
+        if to not in versions:
+            raise ConfigurationError(
+                f"the upcaster of {event_type} from version {version} goes to version {to}, "
+                f"which is not registered (registered: {sorted(versions)})")
+        return step, to, f"the upcaster of {event_type} from version {version} to {to}"
 
     def _upcast(self, event_type: str, version: int, lines: Lines,
                 seq: pl.Series) -> pl.DataFrame:
@@ -265,13 +271,7 @@ class Snapshot:
         frame: pl.DataFrame | None = None
         payloads: list[Any] | None = None
         while version < latest:
-            step = self.upcasters.get((event_type, version))
-            to = step.to if step else min(v for v in specs if v > version)
-            if to not in specs:
-                raise ConfigurationError(
-                    f"the upcaster of {event_type} from version {version} goes to version {to}, "
-                    f"which is not registered (registered: {sorted(specs)})")
-            where = f"the upcaster of {event_type} from version {version} to {to}"
+            step, to, where = self._step(event_type, version, specs)
             if step is not None and step.per == "event":
                 if payloads is None:
                     payloads = (lines.loads(range(len(lines))) if frame is None else
