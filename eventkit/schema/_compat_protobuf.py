@@ -99,7 +99,7 @@ def read_problems(reader: Descriptor, writer: Descriptor) -> list[Problem]:
 
 def _type_name(field: FieldDescriptor) -> str:
     if field.message_type is not None:
-        return field.message_type.full_name
+        return str(field.message_type.full_name)
     if field.enum_type is not None:
         return "enum"
     names = {getattr(type(field), n): n.removeprefix("TYPE_").lower()
