@@ -214,7 +214,10 @@ def avro_text(schema: Mapping[str, Any] | str | bytes | Sequence[Any], what: str
             document = schema  # a primitive type's name, as "string"
         text = schema if not isinstance(document, str) else orjson.dumps(document).decode()
     else:
-        document = orjson.loads(orjson.dumps(schema))
+        try:
+            document = orjson.loads(orjson.dumps(schema))
+        except (orjson.JSONEncodeError, TypeError) as exc:
+            raise ConfigurationError(f"{what} is not JSON: {exc}") from None
         text = orjson.dumps(document).decode()
     _parse_avro(text, what)
     return text

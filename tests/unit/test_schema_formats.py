@@ -60,6 +60,8 @@ def test_an_unknown_format_and_misplaced_descriptors_are_refused():
         reg.register("t", "{}", format="xml")  # type: ignore[arg-type]
     with pytest.raises(ek.ConfigurationError, match="Protobuf schemas only"):
         reg.register("t", AVRO_TRIP, format="avro", descriptors=b"x")
+    with pytest.raises(ek.ConfigurationError, match="avro schema for t is not JSON"):
+        reg.register("t", {"type": object()}, format="avro")
     assert reg.types() == []
 
 
