@@ -365,3 +365,64 @@ def test_the_command_registers_a_directory_of_avro_and_json_schemas(tmp_path, ca
     assert main(["schema", "register", "x", str(source / "paid" / "v1.json"), "--format",
                  "json", "--descriptors", "a.desc", "--dir", str(tmp_path / "reg")]) == 2
     assert "--descriptors is for --format protobuf" in capsys.readouterr().err
+
+
+def test_a_read_upcasts_old_avro_and_protobuf_versions_to_the_newest_shape():
+    """Payloads framed as Confluent's (magic byte, schema id) by fastavro and protobuf,
+    decoded through the registry: old versions come out in the newest shape."""
+    import datetime as dt
+
+    import polars as pl
+
+    from eventkit.codec import decode
+    from eventkit.envelope import Rules
+    from eventkit.formats.rules import FormatRules
+    from eventkit.formats.schemas import Schemas
+
+    reg = ek.SchemaRegistry(compatibility="NONE")
+    reg.register("paid", _avro_paid(("type", "string"), ("amount", "double")), format="avro")
+    reg.register("paid", _avro_paid(("type", "string"), ("amount_cents", "long")),
+                 format="avro")
+    reg.register("moved", "rides.TripCompleted", format="protobuf",
+                 descriptors=descriptor_set())
+    reg.register("moved", "rides.LocationUpdated", format="protobuf",
+                 descriptors=descriptor_set())
+
+    @reg.upcaster("paid", 1, 2)
+    def to_cents(v1: pl.DataFrame) -> pl.DataFrame:
+        return v1.select("seq", "type", amount_cents=(pl.col("amount") * 100).cast(pl.Int64))
+
+    @reg.upcaster("moved", 1, 2, per="event")
+    def to_location(event: dict) -> dict:
+        return {"ride_id": event["ride_id"], "lat": 0.0, "lon": 0.0, "tags": ["old"]}
+
+    def avro(version: int, record: dict) -> bytes:
+        entry = reg.entry("paid", version)
+        out = io.BytesIO()
+        fastavro.schemaless_writer(out, fastavro.parse_schema(orjson.loads(entry.text)), record)
+        return b"\x00" + entry.id.to_bytes(4, "big") + out.getvalue()
+
+    rides = generated_rides()
+    payloads = [avro(1, {"type": "paid", "amount": 9.5}),
+                avro(2, {"type": "paid", "amount_cents": 120}),
+                avro(1, {"type": "paid", "amount": 0.25}),
+                b"\x00" + reg.entry("moved", 1).id.to_bytes(4, "big") + b"\x00"
+                + rides.TripCompleted(ride_id="r1", fare=3.0).SerializeToString(),
+                b"\x00" + reg.entry("moved", 2).id.to_bytes(4, "big") + b"\x00"
+                + rides.LocationUpdated(ride_id="r2", lat=1.5, tags=["new"])
+                .SerializeToString()]
+    subjects = ["rides.paid"] * 3 + ["rides.moved"] * 2
+    n = len(payloads)
+    out = decode(pl.Series(range(1, n + 1), dtype=pl.UInt64),
+                 pl.Series([dt.datetime(2026, 11, 1, tzinfo=dt.UTC)] * n).cast(
+                     pl.Datetime("ns", "UTC")),
+                 [s.encode() for s in subjects], [None] * n, payloads,
+                 Rules(type="field:type,subject:1"), formats=FormatRules.parse(None),
+                 writers=Schemas.from_registry(reg.snapshot()))
+    events = ek.Events(out)
+    assert events.malformed().height == 0
+    assert events.of_type("paid").select("seq", "amount_cents").rows() == [
+        (1, 950), (2, 120), (3, 25)]
+    moved = events.of_type("moved")
+    assert moved.select("seq", "ride_id", "tags").rows() == [(4, "r1", ["old"]),
+                                                              (5, "r2", ["new"])]
