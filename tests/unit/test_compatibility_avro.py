@@ -13,6 +13,8 @@ from typing import Any
 import fastavro
 import pytest
 from fastavro.read import SchemaResolutionError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import eventkit as ek
 
@@ -202,3 +204,78 @@ def test_a_recursive_record_is_checked_once_per_pair():
         "version 1: field 'v': changing a field's type beyond Avro's promotions (version 1 "
         "reads int where the new schema writes long; Avro promotes only "
         "int->long->float->double and string<->bytes)"]
+
+
+# -- a property: the registry's verdict is fastavro's, on generated schema pairs -------------
+_ENUM_AB = {"type": "enum", "name": "E", "symbols": ["A", "B"]}
+_TYPES: list[Any] = [
+    "int", "long", "float", "double", "string", "bytes", "boolean",
+    ["null", "int"], ["null", "string"], ["int", "string"], ["null", "long", "string"],
+    _ENUM_AB, {**_ENUM_AB, "symbols": ["A", "B", "C"]},
+    {**_ENUM_AB, "symbols": ["A"], "default": "A"},
+    {"type": "array", "items": "int"}, {"type": "array", "items": "double"},
+    {"type": "map", "values": "string"}, {"type": "map", "values": "bytes"},
+]
+_SAMPLES = {"null": [None], "int": [1], "long": [2], "float": [1.5], "double": [2.5],
+            "string": ["a"], "bytes": [b"a"], "boolean": [True]}
+_DEFAULTS = {"int": 0, "long": 0, "float": 0.0, "double": 0.0, "string": "", "bytes": "",
+             "boolean": False, "null": None}
+
+
+def _samples(t: Any) -> list[Any]:
+    """Values of ``t`` that use every union branch and every enum symbol."""
+    if isinstance(t, list):
+        return [v for branch in t for v in _samples(branch)]
+    if isinstance(t, dict):
+        if t["type"] == "enum":
+            return list(t["symbols"])
+        if t["type"] == "array":
+            return [[v] for v in _samples(t["items"])]
+        return [{"k": v} for v in _samples(t["values"])]
+    return _SAMPLES[t]
+
+
+def _default(t: Any) -> Any:
+    if isinstance(t, list):
+        return _default(t[0])
+    if isinstance(t, dict):
+        return {"enum": t["symbols"][0] if "symbols" in t else None, "array": [],
+                "map": {}}[t["type"]]
+    return _DEFAULTS[t]
+
+
+@st.composite
+def _pairs(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
+    n = draw(st.integers(1, 4))
+    writer = [(f"f{i}", draw(st.sampled_from(_TYPES))) for i in range(n)]
+    reader = []
+    for name, t in writer:
+        action = draw(st.sampled_from(["keep", "change", "drop"]))
+        if action != "drop":
+            reader.append((name, t if action == "keep" else draw(st.sampled_from(_TYPES)),
+                           draw(st.booleans())))
+    for i in range(draw(st.integers(0, 2))):
+        reader.append((f"new{i}", draw(st.sampled_from(_TYPES)), draw(st.booleans())))
+
+    def named(name: str, t: Any) -> Any:  # one enum per field: names are defined once
+        return {**t, "name": f"E_{name}"} if isinstance(t, dict) and "symbols" in t else t
+
+    def doc(fields: list[tuple[Any, ...]]) -> dict[str, Any]:
+        return rec(*[f(name, named(name, t), **({"default": _default(t)} if x and x[0]
+                                                else {}))
+                     for name, t, *x in fields])
+
+    return doc([(n_, t) for n_, t in writer]), doc(reader)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_pairs())
+def test_the_verdict_is_fastavros_on_generated_schemas(pair):
+    writer, reader = pair
+    records_by_field = {x["name"]: _samples(x["type"]) for x in writer["fields"]}
+    longest = max(len(v) for v in records_by_field.values())
+    records = [{k: v[i % len(v)] for k, v in records_by_field.items()} for i in range(longest)]
+    reg = ek.SchemaRegistry()
+    reg.register("t", writer, format="avro")
+    said = reg.incompatibilities("t", reader, format="avro", compatibility="BACKWARD") == []
+    assert said == _resolves(writer, reader, records), (writer, reader)
