@@ -244,6 +244,8 @@ def _other_part(rows: list[int], kinds: list[str | None], seq: pl.Series, time: 
             maps.update({i: v for i, v in zip(members, values, strict=True) if v is not None})
             continue
         frame, bad = _decode_group(key, [bodies[i] for i in members])
+        if key[1] in ((), (0,)):  # the registered message itself: old versions upcast
+            frame = schemas.newest(key[0], frame)
         errors.update({members[k]: why for k, why in bad.items()})
         decoded.append(([i for k, i in enumerate(members) if k not in bad], frame))
     fields = rules.fields()
