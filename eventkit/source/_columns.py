@@ -157,7 +157,11 @@ def views(buf: bytes, start: np.ndarray, stop: np.ndarray) -> pa.Array:
     longs = np.flatnonzero(length > _INLINE)
     if len(longs):  # a 4-byte prefix, the buffer (0) and the offset
         at = start[longs]
-        out[longs, 1] = arr[np.minimum(at[:, None] + np.arange(4), last)].view(np.int32)[:, 0]
+        for shift in range(4):  # int32 reads at any offset: one aligned view per shift
+            picked = np.flatnonzero(at % 4 == shift)
+            if len(picked):
+                words = np.frombuffer(buf, np.int32, (len(buf) - shift) // 4, shift)
+                out[longs[picked], 1] = words[(at[picked] - shift) // 4]
         out[longs, 3] = at
     shorts = np.flatnonzero(length <= _INLINE)
     if len(shorts) and len(arr):  # the value itself, in the view

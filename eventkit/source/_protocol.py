@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 __all__ = [
+    "BLOCK_BYTES",
     "PING",
     "PONG",
     "Block",
@@ -231,9 +232,10 @@ def _parse_block(buf: bytes, frames: list[Frame]) -> int:
     sp = spaces[np.minimum(i0[:, None] + np.arange(5), max(len(spaces) - 1, 0))]
     last = spaces[np.maximum(i1 - 1, 0)]
     total, good = _numbers(arr, last + 1, eol)
+    total = total.astype(np.int64)
     ok &= good
     hsize, good = _numbers(arr, spaces[np.maximum(i1 - 2, 0)] + 1, last)
-    hsize = np.where(hm, hsize, 0)
+    hsize = np.where(hm, hsize.astype(np.int64), 0)
     ok &= good | ~hm
     sid, good = _numbers(arr, sp[:, 1] + 1, sp[:, 2])
     ok &= good & (sid == sid[0]) & (hsize <= total)
@@ -260,23 +262,25 @@ def _parse_block(buf: bytes, frames: list[Frame]) -> int:
     return int(end[n - 1])
 
 
-def _numbers(arr: np.ndarray, start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray,
-                                                                           np.ndarray]:
-    """The decimal numbers at ``arr[start:stop]`` (each), and whether each is one.
+def _numbers(arr: np.ndarray, start: np.ndarray, stop: np.ndarray,
+             digits: int = _DIGITS) -> tuple[np.ndarray, np.ndarray]:
+    """The decimal numbers at ``arr[start:stop]`` (each, at most ``digits`` long, as
+    uint64), and whether each is one.
 
     >>> _numbers(np.frombuffer(b"12 7 x", np.uint8), np.array([0, 3, 5]), np.array([2, 4, 6]))
-    (array([12,  7,  0]), array([ True,  True, False]))
+    (array([12,  7,  0], dtype=uint64), array([ True,  True, False]))
     """
     width = stop - start
-    value = np.zeros(len(start), np.int64)
-    good = (width >= 1) & (width <= _DIGITS)
+    value = np.zeros(len(start), np.uint64)
+    good = (width >= 1) & (width <= digits)
     last = len(arr) - 1
-    for j in range(min(int(width.max(initial=0)), _DIGITS)):  # digit by digit, all at once
+    ten = np.uint64(10)
+    for j in range(min(int(width.max(initial=0)), digits)):  # digit by digit, all at once
         inside = width > j
-        digit = arr[np.minimum(start + j, last)].astype(np.int64) - 48
-        good &= ~inside | ((digit >= 0) & (digit <= 9))
-        value = np.where(inside, value * 10 + digit, value)
-    return np.where(good, value, 0), good
+        digit = arr[np.minimum(start + j, last)] - np.uint8(48)  # wraps below "0": > 9
+        good &= ~inside | (digit <= 9)
+        value = np.where(inside, value * ten + digit, value)
+    return np.where(good, value, 0).astype(np.uint64), good
 
 
 def _parse(buf: bytes, frames: list[Frame], pos: int = 0) -> int:

@@ -118,9 +118,9 @@ class BulkSink(Sink):
         row = 0
         for part in parts:
             if isinstance(part, Block):
-                for out, where in ((subjects, part.subject), (replies, part.reply),
-                                   (payloads, part.payload)):
-                    out.append(views(part.buf, where[:, 0], where[:, 1]))
+                subjects.append(views(part.buf, part.subject[:, 0], part.subject[:, 1]))
+                payloads.append(views(part.buf, part.payload[:, 0], part.payload[:, 1]))
+                replies.append(views(part.buf, part.reply[:, 0], part.reply[:, 1]))
                 has = np.flatnonzero(part.header[:, 1] > part.header[:, 0]).tolist()
                 headers.update((row + i, part.buf[int(part.header[i, 0]):int(part.header[i, 1])])
                                for i in has)
