@@ -22,7 +22,7 @@ import codecs
 import io
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import overload
+from typing import TYPE_CHECKING, overload
 
 import numpy as np
 import orjson
@@ -34,6 +34,10 @@ import pyarrow.json as pa_json
 from eventkit.envelope import ENVELOPE_SCHEMA, Rules, field_column, payload_column
 from eventkit.source._columns import Column
 from eventkit.source._protocol import parse_headers
+
+if TYPE_CHECKING:
+    from eventkit.formats.rules import FormatRules
+    from eventkit.formats.schemas import Schemas
 
 __all__ = ["Decoded", "Hints", "combine", "decode", "header_json"]
 
@@ -81,6 +85,8 @@ def decode(
     *,
     schemas: Mapping[str, Mapping[str, pl.DataType]] | None = None,
     hints: Hints | None = None,
+    formats: FormatRules | None = None,
+    writers: Schemas | None = None,
 ) -> Decoded:
     """Decode one batch of messages (all lists in stream order, one entry per message).
 
@@ -100,6 +106,10 @@ def decode(
     hints
         What earlier batches of the same read taught (see :class:`Hints`),
         updated here: pass one to every batch of a read.
+    formats, writers
+        How each message's format is found, and the Avro/Protobuf writer
+        schemas; without ``formats`` every payload is read as JSON (see
+        :mod:`eventkit.formats.mixed` for the other formats).
 
     Examples
     --------
@@ -134,6 +144,16 @@ def decode(
     n = len(payloads)
     if n == 0:
         return Decoded.empty()
+    if formats is not None:  # the one door to the other formats
+        from eventkit.formats import mixed
+        from eventkit.formats.schemas import Schemas
+
+        given = headers if isinstance(headers, Mapping) else {
+            i: h for i, h in enumerate(headers) if h is not None}
+        if mixed.needs_formats(given, _maybe_not_json(payloads), formats):
+            return mixed.decode_mixed(seq, time, subjects, given, payloads, rules,
+                                      formats=formats, writers=writers or Schemas(),
+                                      json_decode=decode, schemas=schemas, hints=hints)
     arrow = _large_binary(payloads)  # copied out of the receive buffers, once
     data = pl.Series("data", arrow)
     subject = (pl.Series("subject", subjects.array) if isinstance(subjects, Column)
@@ -306,6 +326,17 @@ def _sparse(name: str, n: int, values: Mapping[int, str]) -> pl.Series:
     if values:
         column = column.scatter(list(values), list(values.values()))
     return column
+
+
+def _maybe_not_json(payloads: Sequence[bytes]) -> Sequence[bytes]:
+    """The payloads, or none of them if each starts with ``{`` (checked in bulk for a Column).
+
+    What the format dispatch looks at; a bulk read's payloads are not turned
+    into a ``bytes`` each for it.
+    """
+    if isinstance(payloads, Column) and pl.Series(payloads.array).bin.starts_with(b"{").all():
+        return ()
+    return payloads
 
 
 def _large_binary(payloads: Sequence[bytes]) -> pa.Array:
@@ -597,18 +628,19 @@ def union(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
 
 
 def _json_text(value: object) -> str:
-    """A nested value as JSON text, keys whose value is null left out.
+    """A nested value as JSON text: keys sorted, keys whose value is null left out.
 
     In a struct column a key that was absent and a key that was null are the
     same null, and a batch read with a learned schema fills in every key of
     it: leaving null keys out writes ``{}`` for ``{}`` however the batches were
-    cut (the payload itself stays in ``data``).
+    cut. A struct's key order is the order its batch first saw, so the keys
+    are sorted: one object, one text (the payload itself stays in ``data``).
 
     >>> _json_text({"x": None, "y": [{"z": None, "w": 1}]})
     '{"y":[{"w":1}]}'
     """
     return orjson.dumps(_without_nulls(value.to_list() if isinstance(value, pl.Series)
-                                       else value)).decode()
+                                       else value), option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _without_nulls(value: object) -> object:
