@@ -15,6 +15,7 @@ from eventkit.exceptions import (
     ConnectionFailedError,
     EventkitError,
     EventkitWarning,
+    JetStreamAPIError,
     MissingDependencyError,
     PermissionDeniedError,
     PublishError,
@@ -27,8 +28,8 @@ from eventkit.exceptions import (
     StreamNotFoundError,
     TimeArgumentError,
 )
-from eventkit.registry import SchemaRegistry
 from eventkit.replay import Fold, Latest, Replay, ReplayRun
+from eventkit.schema import SchemaRegistry
 from eventkit.server import EmbeddedServer
 from eventkit.source.jetstream import StreamInfo
 from eventkit.store import Store
@@ -57,6 +58,7 @@ __all__ = [
     "EventkitWarning",
     "Events",
     "Fold",
+    "JetStreamAPIError",
     "Latest",
     "MissingDependencyError",
     "PermissionDeniedError",

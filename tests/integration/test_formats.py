@@ -1,0 +1,79 @@
+"""A mixed-format stream through a real nats-server: each message read by its own format."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+
+import msgpack
+import orjson
+import pytest
+
+import eventkit as ek
+from eventkit.replay import Replay
+
+pytestmark = pytest.mark.integration
+
+
+def _mixed(prefix: str) -> tuple[list[str], list[bytes], list[dict[str, str] | None]]:
+    ce = orjson.dumps({"specversion": "1.0", "type": "trip_completed", "source": "/rides",
+                       "id": "e1", "subject": "r3", "time": "2026-11-01T12:00:03Z",
+                       "data": {"fare": 12.5}})
+    ce64 = orjson.dumps({"specversion": "1.0", "type": "trip_completed", "source": "/rides",
+                         "id": "e2", "subject": "r4", "datacontenttype": "application/msgpack",
+                         "data_base64": base64.b64encode(msgpack.packb({"fare": 4.5})).decode()})
+    rows = [
+        ("ride_requested", b'{"type":"ride_requested","key":"r1","city":"Lisbon"}', None),
+        ("ride_requested", msgpack.packb({"type": "ride_requested", "key": "r2", "city": "Porto"}),
+         {"content-type": "application/msgpack"}),
+        ("trip_completed", ce, {"content-type": "application/cloudevents+json"}),
+        ("trip_completed", ce64, {"content-type": "application/cloudevents+json"}),
+        ("trip_completed", b'{"fare": 7.0}',
+         {"ce-specversion": "1.0", "ce-type": "trip_completed", "ce-id": "e3",
+          "ce-source": "/rides", "ce-subject": "r5", "content-type": "application/json"}),
+        ("ride_requested", gzip.compress(b'{"type":"ride_requested","key":"r6","city":"Faro"}'),
+         {"content-encoding": "gzip"}),
+        ("payment_captured", b"\x00\x00\x00\x00\x2a\x02\x04", None),  # Confluent, id 42 unknown
+    ]
+    return ([f"{prefix}.{t}" for t, _, _ in rows], [p for _, p, _ in rows],
+            [h for _, _, h in rows])
+
+
+def test_a_mixed_format_stream_reads_typed(conn: ek.Connection, stream: str) -> None:
+    subjects, payloads, headers = _mixed(stream.lower())
+    conn.publish_many(subjects, payloads, headers)
+    events = conn.read(stream, progress=False)
+    env = events.to_polars()
+    assert env.get_column("data").to_list() == payloads  # the stored bytes, whatever the format
+    assert env.get_column("key").to_list()[:6] == ["r1", "r2", "r3", "r4", "r5", "r6"]
+    requested = events.of_type("ride_requested")
+    assert requested.get_column("city").to_list() == ["Lisbon", "Porto", "Faro"]
+    assert events.of_type("trip_completed").get_column("fare").to_list() == [12.5, 4.5, 7.0]
+    assert env.get_column("error").to_list()[:6] == [None] * 6
+    assert env.get_column("error")[6] == "confluent: unknown schema id 42"
+    assert events.summary().malformed == 1
+    # read as JSON only: MessagePack, gzip and Confluent payloads are flagged instead
+    as_json = conn.read(stream, progress=False, format="json")
+    assert as_json.summary().malformed == 3
+
+
+def test_replay_republishes_non_json_bytes_and_headers_unchanged(
+        conn: ek.Connection, stream: str) -> None:
+    subjects, payloads, headers = _mixed(stream.lower())
+    conn.publish_many(subjects, payloads, headers)
+    conn.create_stream(f"{stream}_R", [f"again.{stream.lower()}.>"])
+    try:
+        events = conn.read(stream, progress=False)
+        Replay(events, stream=stream).to_subject(conn, "again")
+        copied = conn.read(f"{stream}_R", progress=False)
+        env = copied.to_polars()
+        assert env.get_column("data").to_list() == payloads
+        for sent, got in zip(headers, env.get_column("headers").to_list(), strict=True):
+            kept = orjson.loads(got)
+            assert {k: kept[k] for k in (sent or {})} == (sent or {})
+        # and the copy decodes as the source did
+        assert copied.of_type("trip_completed").get_column("fare").to_list() == [12.5, 4.5, 7.0]
+    finally:
+        from eventkit.source import _loop
+
+        _loop.run(conn.jetstream.delete_stream(f"{stream}_R"))
