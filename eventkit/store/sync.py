@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from eventkit.envelope import Rules
 from eventkit.exceptions import StoreError
 from eventkit.source.jetstream import StreamInfo
+from eventkit.store import integrity as _integrity
 from eventkit.store._writer import SyncResult, Writer
 from eventkit.store.gaps import UNKNOWN, GapFinder
 from eventkit.store.table import State, Tables
@@ -217,6 +218,15 @@ async def run_sync(store: Store, conn: Connection, stream: str | None,
                 f"ends at seq {info.last_seq}). Sync into a new directory (this store keeps "
                 "the old history)")
         writer = Writer(tables, state, envelope, schemas)
+        lost = await loop.run_in_executor(WRITER, _integrity.lost_versions, tables, envelope)
+        if lost is not None:
+            await loop.run_in_executor(WRITER, _integrity.mark_lost, tables, lost, state.last_seq)
+            writer.notes.append(
+                f"the store {tables.root} lost the newest entries of its envelope's _delta_log: "
+                f"versions {lost[0]}..{lost[1]} were committed (checksums.jsonl lists their "
+                f"files) and are gone. The store now ends at seq {state.last_seq:,}; this sync "
+                "reads every event after it from the stream again (the files of the lost "
+                "versions are no part of the store any more)")
         await _read_unknown_again(writer, js, name)
         if info.last_seq == state.last_seq:
             if envelope is None:  # a first sync of an empty stream: record what it is
