@@ -342,3 +342,9 @@ def test_the_sample_in_each_format_reads_as_its_json_does(fmt: str) -> None:
         a, b = got.of_type(event_type), want.of_type(event_type)
         assert a.height == b.height
         assert a.select(b.columns).cast(dict(b.schema)).equals(b), event_type  # type: ignore[arg-type]
+
+
+def test_an_unknown_content_encoding_is_flagged() -> None:
+    events = run([b'{"type":"a"}'], [{"content-encoding": "br"}])
+    assert events.malformed().get_column("error").to_list() == [
+        "content-encoding br: unknown encoding (gzip and zstd are read)"]
