@@ -27,8 +27,8 @@ from eventkit.exceptions import (
     StreamNotFoundError,
     TimeArgumentError,
 )
-from eventkit.registry import SchemaRegistry
 from eventkit.replay import Fold, Latest, Replay, ReplayRun
+from eventkit.schema import SchemaRegistry
 from eventkit.server import EmbeddedServer
 from eventkit.source.jetstream import StreamInfo
 from eventkit.store import Store

@@ -599,18 +599,19 @@ def union(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
 
 
 def _json_text(value: object) -> str:
-    """A nested value as JSON text, keys whose value is null left out.
+    """A nested value as JSON text: keys sorted, keys whose value is null left out.
 
     In a struct column a key that was absent and a key that was null are the
     same null, and a batch read with a learned schema fills in every key of
     it: leaving null keys out writes ``{}`` for ``{}`` however the batches were
-    cut (the payload itself stays in ``data``).
+    cut. A struct's key order is the order its batch first saw, so the keys
+    are sorted: one object, one text (the payload itself stays in ``data``).
 
     >>> _json_text({"x": None, "y": [{"z": None, "w": 1}]})
     '{"y":[{"w":1}]}'
     """
     return orjson.dumps(_without_nulls(value.to_list() if isinstance(value, pl.Series)
-                                       else value)).decode()
+                                       else value), option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _without_nulls(value: object) -> object:

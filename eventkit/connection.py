@@ -44,7 +44,7 @@ from eventkit.source.jetstream import (
 from eventkit.source.options import resolve
 
 if TYPE_CHECKING:
-    from eventkit.registry import SchemaRegistry, _Snapshot
+    from eventkit.schema import SchemaRegistry, Snapshot
 
 __all__ = ["Connection", "connect"]
 
@@ -541,7 +541,7 @@ def _told(events: Events) -> Events:
     return events
 
 
-def _decode(raw: RawBatch, rules: Rules, schemas: _Snapshot | None,
+def _decode(raw: RawBatch, rules: Rules, schemas: Snapshot | None,
             hints: Hints, formats: FormatRules | None = None,
             writers: Schemas | None = None) -> Decoded:
     decoded = decode(raw.seq, raw.time, raw.subjects, raw.headers, raw.payloads, rules,

@@ -855,6 +855,11 @@ def _require(schema: pl.Schema, names: Iterable[str]) -> None:
         )
 
 
+def check_clock(on: str) -> None:
+    """Refuse a clock other than ``time`` and ``event_time``, saying what each means."""
+    _check_on(on)
+
+
 def _check_on(on: str) -> None:
     if on not in ("time", "event_time"):
         raise ConfigurationError(

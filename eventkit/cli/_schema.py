@@ -25,7 +25,7 @@ def _registry(args: argparse.Namespace, conn: object | None):  # type: ignore[no
 
 def _schema_files(folder: Path) -> list[tuple[str, int, Path]]:
     """``(type, version, file)`` of a directory laid out as ``<type>/v<N>.json``."""
-    from eventkit.registry import _unescape
+    from eventkit.schema._backends import _unescape
 
     found = []
     for path in sorted(folder.glob("*/v*.json")):
@@ -38,7 +38,8 @@ def _schema_files(folder: Path) -> list[tuple[str, int, Path]]:
 def _schema_infer(args: argparse.Namespace) -> int:
     import orjson
 
-    from eventkit.registry import SchemaRegistry, _escape
+    from eventkit.schema import SchemaRegistry
+    from eventkit.schema._backends import _escape
 
     with c.connect(args) as conn:
         events = conn.read(args.stream, subjects=args.subjects, start=args.start,
@@ -74,7 +75,7 @@ def _schema_infer(args: argparse.Namespace) -> int:
 def _history_breaks(event_type: str, versions: dict[int, dict[str, object]]) -> str | None:
     """Why the versions seen in a history are not BACKWARD compatible, or None if they are."""
     from eventkit.exceptions import SchemaCompatibilityError
-    from eventkit.registry import SchemaRegistry
+    from eventkit.schema import SchemaRegistry
 
     scratch = SchemaRegistry()
     for version, schema in sorted(versions.items()):
@@ -89,7 +90,7 @@ def _type_mode(folder: Path, event_type: str) -> str | None:
     """The compatibility a schema directory asks for a type (``<type>/config.json``)."""
     import orjson
 
-    from eventkit.registry import _escape
+    from eventkit.schema._backends import _escape
 
     config = folder / _escape(event_type, "%") / "config.json"
     if not config.is_file():

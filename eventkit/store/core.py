@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from eventkit import query
+from eventkit._typing import TimeColumn, TimeLike
 from eventkit.envelope import ENVELOPE_SCHEMA, Rules
 from eventkit.exceptions import EventkitWarning, StoreError
 from eventkit.source import _loop
@@ -24,7 +26,7 @@ from eventkit.store.table import State, Tables
 
 if TYPE_CHECKING:
     from eventkit.connection import Connection
-    from eventkit.registry import SchemaRegistry
+    from eventkit.schema import SchemaRegistry
 
 __all__ = ["Store"]
 
@@ -122,6 +124,62 @@ class Store(maintenance.Maintenance):
         frame = self._tables.scan(self._tables.of_type(event_type), {}, st.last_seq)
         names = frame.collect_schema().names()
         return frame.select(_HEAD + [n for n in names if n not in _HEAD])
+
+    # -- temporal questions (see eventkit.query): read out of core ---------------
+    def between(self, t0: TimeLike | None, t1: TimeLike | None, *,
+                on: TimeColumn = "event_time") -> pl.LazyFrame:
+        """The envelope of the events from ``t0`` (included) to ``t1`` (excluded), lazily.
+
+        A filter on the scan that polars pushes into the Parquet reader: row
+        groups outside the range are skipped by their statistics. See
+        :func:`eventkit.query.between` for the bounds.
+        """
+        return query.between(self.scan(), t0, t1, on=on)
+
+    def as_of(self, t: TimeLike, *, on: TimeColumn = "event_time") -> pl.LazyFrame:
+        """The envelope of everything known at ``t``, lazily; see :func:`eventkit.query.as_of`."""
+        return query.as_of(self.scan(), t, on=on)
+
+    def upto(self, seq: int | str) -> pl.LazyFrame:
+        """The envelope up to and including sequence ``seq``, lazily; see
+        :func:`eventkit.query.upto`."""
+        return query.upto(self.scan(), seq)
+
+    def state_at(self, t: TimeLike | None = None, *, key: str | Sequence[str] = "key",
+                 on: TimeColumn = "event_time",
+                 fields: Sequence[str] | None = None) -> pl.DataFrame:
+        """The state of each entity at ``t`` (the ``"merge"`` fold), read out of core.
+
+        The same answer as :func:`eventkit.query.state_at` over the store's
+        events with their payload fields, but the store is read one range of
+        sequences at a time and folded into one row per entity, so memory
+        stays flat however long the store is (a SQL ``arg_max`` per key and
+        field). ``t`` is a sequence, a time, a duration ago or ``None`` (the
+        latest state), read on the clock ``on``.
+        """
+        from eventkit.store._state import RANGE, fold_ranges
+
+        keys = [key] if isinstance(key, str) else list(key)
+        query.check_clock(on)
+        st = self.state()
+        if st is None:
+            return pl.DataFrame()
+        envelope = self._tables.scan(self._tables.envelope, ENVELOPE_SCHEMA, st.last_seq,
+                                     version=self._version)
+        _require_columns(envelope, ["seq", "type", on, *keys])
+        typed = [self._tables.scan(self._tables.of_type(name), {}, st.last_seq)
+                 for name in st.types]
+
+        def known(frame: pl.LazyFrame) -> pl.LazyFrame:
+            return frame if t is None else query.as_of(frame, t, on=on)
+
+        def ranges() -> Iterator[tuple[pl.LazyFrame, list[pl.LazyFrame]]]:
+            for first in range(1, st.last_seq + 1, RANGE):
+                inside = pl.col("seq").is_between(first, first + RANGE - 1)
+                yield (envelope.select("seq", "type", on, *keys).filter(inside),
+                       [frame.filter(inside) for frame in typed])
+
+        return fold_ranges(ranges(), keys, on, None if fields is None else list(fields), known)
 
     def gaps(self) -> pl.DataFrame:
         """The sequences recorded as missing from the stream, and why (as runs)."""
@@ -314,6 +372,14 @@ class Store(maintenance.Maintenance):
 
     def _upgrade_if_old(self, wait: bool = True) -> None:
         maintenance.upgrade_if_old(self._tables, wait=wait)
+
+
+def _require_columns(frame: pl.LazyFrame, names: list[str]) -> None:
+    columns = frame.collect_schema().names()
+    missing = [n for n in names if n not in columns]
+    if missing:
+        raise StoreError(f"no column {', '.join(map(repr, missing))} in the store's envelope; "
+                         f"its columns are: {', '.join(columns)}")
 
 
 def _subjects(subjects: str | Sequence[str] | None) -> tuple[str, ...] | None:

@@ -17,7 +17,7 @@ import pytest
 
 import eventkit as ek
 from eventkit.cli import main
-from eventkit.registry import _KVBackend
+from eventkit.schema._kv import _KVBackend
 from tests.unit.test_registry import V1, V2, V3, RegistryContract, _payments_registry
 
 pytestmark = pytest.mark.integration
@@ -66,6 +66,7 @@ def test_the_bucket_is_a_key_value_bucket_other_nats_clients_read(server, conn, 
         return {
             "keys": sorted(await kv.keys()),
             "v1": json.loads((await kv.get("trip_completed.v1")).value),
+            "id3": json.loads((await kv.get("=ids.3")).value),
             "config": json.loads((await kv.get("trip_completed.config")).value),
             "history": [json.loads(e.value)["compatibility"]
                         for e in await kv.history("trip_completed.config")],
@@ -74,8 +75,9 @@ def test_the_bucket_is_a_key_value_bucket_other_nats_clients_read(server, conn, 
         }
 
     seen = _nats_py(server.url, look)
-    assert seen["keys"] == ["trip_completed.config", "trip_completed.v1", "trip_completed.v2",
-                            "trip_completed.v3"]
+    assert seen["keys"] == ["=ids.1", "=ids.2", "=ids.3", "trip_completed.config",
+                            "trip_completed.v1", "trip_completed.v2", "trip_completed.v3"]
+    assert seen["id3"] == {"type": "trip_completed", "version": 3}  # global schema ids
     assert seen["v1"] == V1 and seen["config"] == {"compatibility": "BACKWARD"}
     assert seen["history"] == ["FULL", "BACKWARD"]
     assert (seen["per_subject"], seen["direct"], seen["deny_delete"]) == (5, True, True)

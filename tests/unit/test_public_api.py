@@ -78,7 +78,7 @@ def _public_callables():
     import inspect
 
     for module_name in ("eventkit", "eventkit.store", "eventkit.query", "eventkit.where",
-                        "eventkit.export", "eventkit.charts", "eventkit.registry",
+                        "eventkit.export", "eventkit.charts", "eventkit.schema",
                         "eventkit.replay", "eventkit.sample.rides", "eventkit.sample.publish",
                         "eventkit.widgets"):
         module = importlib.import_module(module_name)
