@@ -63,13 +63,14 @@ def main() -> None:
     parser.add_argument("--formats", default=",".join(FORMATS))
     args = parser.parse_args()
 
+    import fastavro
+
     from eventkit.codec import Hints, combine, decode
     from eventkit.envelope import Rules
-    from eventkit.formats import avro, protobuf
     from eventkit.formats.rules import FormatRules
     from eventkit.formats.schemas import Schemas, WriterSchema
     from eventkit.sample import RULES, generate
-    from eventkit.sample.formats import encode
+    from eventkit.sample.formats import encode, protobuf_class
 
     t = time.perf_counter()
     frame = generate(seed=7, n_events=args.events)
@@ -86,11 +87,11 @@ def main() -> None:
         payloads, headers, schemas = encode(frame, fmt)
         blocks = _blocks(headers)
         writers = Schemas(
-            [WriterSchema(s.event_type, 1, "avro", avro.parse(s.text), s.schema_id)
+            [WriterSchema(s.event_type, 1, "avro", fastavro.parse_schema(orjson.loads(s.text)),
+                          s.schema_id)
              for s in (schemas["avro"] if fmt == "avro" else [])]
             + [WriterSchema(s.event_type, 1, "protobuf",
-                            protobuf.message_class(s.descriptors or b"", s.message or ""),
-                            s.schema_id)
+                            protobuf_class(s), s.schema_id)
                for s in (schemas["protobuf"] if fmt == "protobuf" else [])])
 
         def ours(blocks: list[bytes | None] = blocks, payloads: list[bytes] = payloads,

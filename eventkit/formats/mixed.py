@@ -22,21 +22,31 @@ decode is kept, flagged in ``error`` with its format, schema and the reason.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import polars as pl
 
-from eventkit.codec import EMPTY, Decoded, header_json, union
 from eventkit.envelope import ENVELOPE_SCHEMA, Rules, field_column, payload_column
 from eventkit.formats import _unwrap as one
 from eventkit.formats import avro, messagepack, protobuf
 from eventkit.formats.rules import FormatRules, content_format
 from eventkit.formats.schemas import Schemas, WriterSchema
+from eventkit.source._wire import parse_headers
 
 __all__ = ["decode_mixed", "needs_formats"]
 
-JsonDecode = Callable[..., Decoded]
+EMPTY = "empty payload"  # the codec's reason for an empty payload (eventkit.codec.EMPTY)
+
+
+class Part(NamedTuple):
+    """Envelope rows and typed frames of some of a batch's messages (merged by the codec)."""
+
+    envelope: pl.DataFrame
+    typed: dict[str, list[pl.DataFrame]]
+
+
+JsonDecode = Callable[..., Any]  # the codec's JSON decode: .envelope and .typed
 _ENCODING = ("content-encoding", "ce-contentencoding")
 Group = tuple[WriterSchema, tuple[int, ...]]
 
@@ -57,14 +67,15 @@ def decode_mixed(
     seq: pl.Series, time: pl.Series, subjects: Sequence[bytes] | Sequence[str],
     headers: Mapping[int, bytes], payloads: Sequence[bytes], rules: Rules, *,
     formats: FormatRules, writers: Schemas, json_decode: JsonDecode, **json_options: Any,
-) -> Decoded:
-    """Decode a batch message by message format (see the module docstring)."""
+) -> list[Part]:
+    """Decode a batch message by message format (see the module docstring); the parts (JSON
+    messages, the others) for the codec to merge in sequence order."""
     n = len(payloads)
     subject = pl.Series("subject", subjects)
     if subject.dtype == pl.Binary:
         subject = subject.cast(pl.String)
     known: dict[bytes, str] = {}  # a batch's header blocks are mostly alike: parse each once
-    texts = {i: known[b] if b in known else known.setdefault(b, header_json(b))
+    texts = {i: known[b] if b in known else known.setdefault(b, _header_text(b))
              for i, b in headers.items()}
     hjson = _sparse("headers", n, texts)
     data = pl.Series("data", payloads, dtype=pl.Binary)
@@ -106,7 +117,7 @@ def decode_mixed(
         kind = kind.scatter(list(errors), [None] * len(errors))
     json_rows = (kind == "json").arg_true().to_list()
     other = (kind != "json").fill_null(True).arg_true().to_list()
-    parts: list[Decoded] = []
+    parts: list[Part] = []
     if json_rows:
         parts.append(_json_part(json_rows, seq, time, subject, headers, payloads, body, texts,
                                 extra, rules, json_decode, json_options))
@@ -114,7 +125,11 @@ def decode_mixed(
         groups, maps = _groups(other, kind, data, ptype, body, special, errors, writers)
         parts.append(_other_part(other, seq, time, subject, hjson, data, extra, errors, groups,
                                  maps, rules))
-    return _merge(parts)
+    return parts
+
+
+def _header_text(block: bytes) -> str:
+    return orjson.dumps(parse_headers(block)[2]).decode()  # as eventkit.codec.header_json
 
 
 def _sparse(name: str, n: int, values: Mapping[int, str | None]) -> pl.Series:
@@ -182,7 +197,7 @@ def _kinds(formats: FormatRules, low: pl.Series, data: pl.Series, ptype: pl.Seri
 def _json_part(rows: list[int], seq: pl.Series, time: pl.Series, subject: pl.Series,
                headers: Mapping[int, bytes], payloads: Sequence[bytes], body: list[bytes],
                texts: Mapping[int, str], extra: dict[int, dict[str, str]], rules: Rules,
-               json_decode: JsonDecode, options: dict[str, Any]) -> Decoded:
+               json_decode: JsonDecode, options: dict[str, Any]) -> Part:
     index = pl.Series(rows, dtype=pl.UInt32)
     blocks: dict[int, bytes] = {}
     for k, i in enumerate(rows):
@@ -193,12 +208,13 @@ def _json_part(rows: list[int], seq: pl.Series, time: pl.Series, subject: pl.Ser
             blocks[k] = headers[i]
     out = json_decode(seq.gather(index), time.gather(index), subject.gather(index).to_list(),
                       blocks, [body[i] for i in rows], rules, **options)
+    typed = {t: [f] for t, f in out.typed.items()}
     if not any(i in extra or body[i] is not payloads[i] for i in rows):
-        return out
+        return Part(out.envelope, typed)
     env = out.envelope.with_columns(
         pl.Series("data", [payloads[i] for i in rows], dtype=pl.Binary),
         pl.Series("headers", [texts.get(i) for i in rows], dtype=pl.String))
-    return Decoded(env, out.typed)
+    return Part(env, typed)
 
 
 def _groups(rows: list[int], kind: pl.Series, data: pl.Series, ptype: pl.Series,
@@ -321,7 +337,7 @@ def _text_fields(frame: pl.DataFrame, fields: list[str]) -> list[pl.Series]:
 def _other_part(rows: list[int], seq: pl.Series, time: pl.Series, subject: pl.Series,
                 hjson: pl.Series, data: pl.Series, extra: dict[int, dict[str, str]],
                 errors: dict[int, str], decoded: list[tuple[list[int], pl.DataFrame]],
-                maps: dict[int, dict[str, Any]], rules: Rules) -> Decoded:
+                maps: dict[int, dict[str, Any]], rules: Rules) -> Part:
     """The envelope and typed tables of the messages that are not JSON."""
     index = pl.Series("__row", rows, dtype=pl.UInt32)
     fields = rules.fields()
@@ -353,7 +369,7 @@ def _other_part(rows: list[int], seq: pl.Series, time: pl.Series, subject: pl.Se
                                          for f in fields))
     typed = _typed(env.select("__row", "seq", "type"), decoded, maps, rules)
     env = env.select(list(ENVELOPE_SCHEMA)).with_columns(hjson.gather(index))
-    return Decoded(env, typed)
+    return Part(env, typed)
 
 
 def _text(value: Any) -> str | None:
@@ -363,7 +379,7 @@ def _text(value: Any) -> str | None:
 
 
 def _typed(keys: pl.DataFrame, decoded: list[tuple[list[int], pl.DataFrame]],
-           maps: dict[int, dict[str, Any]], rules: Rules) -> dict[str, pl.DataFrame]:
+           maps: dict[int, dict[str, Any]], rules: Rules) -> dict[str, list[pl.DataFrame]]:
     """Per type: ``seq`` and the payload fields, from each group's decoded frame."""
     consumed = {name for name in ("type", "key", "event_time")
                 if any(r.source == "field" and r.name == name for r in getattr(rules, name))}
@@ -389,22 +405,10 @@ def _typed(keys: pl.DataFrame, decoded: list[tuple[list[int], pl.DataFrame]],
             frame = messagepack.frame([maps[i] for i in part.get_column("__row").to_list()])
             pieces.setdefault(str(event_type), []).append(
                 pl.concat([part.select("seq"), _names(frame, consumed)], how="horizontal"))
-    return {t: union(ps).sort("seq") if len(ps) > 1 else ps[0] for t, ps in pieces.items()}
+    return pieces
 
 
 def _names(frame: pl.DataFrame, consumed: set[str]) -> pl.DataFrame:
     frame = frame.drop(*consumed, strict=False)
     clash = {c: payload_column(c) for c in frame.columns if payload_column(c) != c}
     return frame.rename(clash) if clash else frame
-
-
-def _merge(parts: list[Decoded]) -> Decoded:
-    if len(parts) == 1:
-        return parts[0]
-    envelope = pl.concat([p.envelope for p in parts]).sort("seq")
-    by_type: dict[str, list[pl.DataFrame]] = {}
-    for p in parts:
-        for t, f in p.typed.items():
-            by_type.setdefault(t, []).append(f)
-    return Decoded(envelope, {t: union(fs).sort("seq") if len(fs) > 1 else fs[0]
-                              for t, fs in by_type.items()})

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from operator import attrgetter
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -23,7 +22,7 @@ import pyarrow as pa
 
 from eventkit._deps import missing
 
-__all__ = ["message_class", "read_messages"]
+__all__ = ["read_messages"]
 
 _SCALARS = {  # FieldDescriptor.TYPE_* -> Arrow
     1: pa.float64(), 2: pa.float32(), 3: pa.int64(), 4: pa.uint64(), 5: pa.int32(),
@@ -41,37 +40,6 @@ def _protobuf() -> Any:
     except ImportError as exc:
         raise missing("protobuf", "reading Protobuf payloads") from exc
     return descriptor_pb2, descriptor_pool, message_factory
-
-
-def message_class(descriptors: bytes | str | Path, name: str) -> Any:
-    """The message class named ``name`` from a FileDescriptorSet (bytes or a path to one).
-
-    The files are loaded into a pool of their own (the process's default
-    pool is left as it is). ``name`` is the message's full name
-    (``rides.TripCompleted``); a ``file.proto:Message`` spelling is read as
-    the message name after the colon, qualified by the file's package.
-
-    Examples
-    --------
-    >>> from google.protobuf import descriptor_pb2
-    >>> fds = descriptor_pb2.FileDescriptorSet()
-    >>> f = fds.file.add(name="t.proto", package="demo", syntax="proto3")
-    >>> m = f.message_type.add(name="Ping")
-    >>> _ = m.field.add(name="n", number=1, type=3, label=1)
-    >>> message_class(fds.SerializeToString(), "demo.Ping")(n=3).n
-    3
-    """
-    descriptor_pb2, descriptor_pool, message_factory = _protobuf()
-    raw = Path(descriptors).read_bytes() if isinstance(descriptors, str | Path) else descriptors
-    files = descriptor_pb2.FileDescriptorSet.FromString(raw)
-    pool = descriptor_pool.DescriptorPool()
-    for proto in files.file:
-        pool.Add(proto)
-    if ":" in name:
-        source, _, short = name.partition(":")
-        package = next((f.package for f in files.file if f.name.endswith(source)), "")
-        name = f"{package}.{short}" if package and "." not in short else short
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName(name))
 
 
 def read_messages(bodies: Sequence[bytes], message: Any, *, what: str = "protobuf"

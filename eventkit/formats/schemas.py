@@ -49,24 +49,6 @@ class Schemas:
             if newest is None or e.version > newest.version:
                 self._types[e.event_type] = e
 
-    @classmethod
-    def from_registry(cls, snapshot: Any) -> Schemas:
-        """The Avro and Protobuf schemas of a registry snapshot (none for None or JSON only)."""
-        if snapshot is None:
-            return cls()
-        from eventkit.formats import avro, protobuf
-
-        out = []  # each entry: event_type, version, format, text, id, descriptors, message
-        for versions in getattr(snapshot, "entries", {}).values():
-            for e in versions.values():
-                if e.format == "avro":
-                    out.append(WriterSchema(e.event_type, e.version, "avro", avro.parse(e.text),
-                                            e.id))
-                elif e.format == "protobuf" and e.descriptors and e.message:
-                    message = protobuf.message_class(e.descriptors, e.message)
-                    out.append(WriterSchema(e.event_type, e.version, "protobuf", message, e.id))
-        return cls(out)
-
     def __bool__(self) -> bool:
         return bool(self._entries)
 

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-__all__ = ["CONTENT_TYPES", "SampleSchema", "encode", "sample_schemas"]
+__all__ = ["CONTENT_TYPES", "SampleSchema", "encode", "protobuf_class", "sample_schemas"]
 
 FIRST_ID = 100  # the sample's schema ids: 100, 101, ... in type order
 CONTENT_TYPES = {"avro": "application/avro", "protobuf": "application/x-protobuf",
@@ -130,6 +130,14 @@ def sample_schemas(frame: pl.DataFrame | None = None) -> dict[str, list[SampleSc
     return {"avro": avro, "protobuf": proto}
 
 
+def protobuf_class(schema: SampleSchema) -> Any:
+    """The message class of a sample Protobuf schema (built as the registry builds it)."""
+    from eventkit.schema._entry import SchemaEntry, protobuf_message
+
+    return protobuf_message(SchemaEntry(schema.event_type, 1, "protobuf", schema.text,
+                                        schema.schema_id, schema.descriptors, schema.message))
+
+
 def _name(event_type: str) -> str:
     return "".join(p.title() for p in event_type.split("_"))
 
@@ -187,10 +195,7 @@ def _writer(format: str, schemas: dict[str, list[SampleSchema]]) -> Any:
             return out.getvalue()
         return avro
     if format == "protobuf":
-        from eventkit.formats.protobuf import message_class
-
-        classes = {s.event_type: (s.schema_id, message_class(s.descriptors or b"", s.message or ""))
-                   for s in schemas["protobuf"]}
+        classes = {s.event_type: (s.schema_id, protobuf_class(s)) for s in schemas["protobuf"]}
 
         def proto(event: dict[str, Any]) -> bytes:
             schema_id, cls = classes[event["type"]]
