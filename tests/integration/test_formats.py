@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import gzip
+from decimal import Decimal
 
 import msgpack
 import orjson
+import polars as pl
 import pytest
 
 import eventkit as ek
@@ -77,3 +79,50 @@ def test_replay_republishes_non_json_bytes_and_headers_unchanged(
         from eventkit.source import _loop
 
         _loop.run(conn.jetstream.delete_stream(f"{stream}_R"))
+
+
+def test_avro_and_protobuf_decode_with_the_registrys_schemas(
+        conn: ek.Connection, stream: str, tmp_path) -> None:
+    import io
+
+    import fastavro
+
+    from tests.formats_data import confluent, descriptor_set, message
+
+    reg = ek.SchemaRegistry.from_dir(tmp_path / "schemas")
+    trip = {"type": "record", "name": "TripCompleted", "namespace": "rides", "fields": [
+        {"name": "ride_id", "type": "string"},
+        {"name": "event_time", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+        {"name": "fare", "type": {"type": "bytes", "logicalType": "decimal", "precision": 9,
+                                  "scale": 2}}]}
+    reg.register("trip_completed", orjson.dumps(trip).decode(), format="avro")
+    desc = descriptor_set(tmp_path)
+    reg.register("location_updated", "rides.Loc", format="protobuf", descriptors=desc)
+    trip_id = reg.entry("trip_completed").id
+    loc_id = reg.entry("location_updated").id
+    assert trip_id is not None and loc_id is not None
+    parsed = fastavro.parse_schema(trip)
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, parsed, {"ride_id": "r1", "event_time": 1793534400000,
+                                             "fare": Decimal("12.50")})
+    loc = message(desc, "rides.Loc")(lat=38.7, lon=-9.1).SerializeToString()
+    prefix = stream.lower()
+    conn.publish_many(
+        [f"{prefix}.trip_completed", f"{prefix}.location_updated", f"{prefix}.trip_completed",
+         f"{prefix}.location_updated"],
+        [confluent(trip_id, out.getvalue()), confluent(loc_id, loc, b"\x00"),
+         out.getvalue(), b"\xff\xff"],
+        [None, None, {"content-type": "application/avro"},
+         {"content-type": "application/x-protobuf"}])
+    events = conn.read(stream, progress=False, registry=reg)
+    trips = events.of_type("trip_completed")
+    assert trips.get_column("fare").to_list() == [Decimal("12.50")] * 2
+    assert trips.schema["fare"] == pl.Decimal(9, 2)
+    # of_type lists every event of the type: the one that did not decode has no fields
+    assert events.of_type("location_updated").get_column("lat").to_list() == [38.7, None]
+    errors = events.to_polars().get_column("error").to_list()
+    assert errors[:3] == [None] * 3
+    assert errors[3].startswith("protobuf schema location_updated v1")
+    # without the registry, the same stream is kept and flagged, never lost
+    plain = conn.read(stream, progress=False)
+    assert plain.summary().malformed == 4
