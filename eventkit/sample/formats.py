@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,9 +146,12 @@ def _millis(text: str) -> int:
     return int(dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
-def encode(frame: pl.DataFrame, format: str
+def encode(frame: pl.DataFrame, format: str, ids: Mapping[str, int] | None = None,
            ) -> tuple[list[bytes], list[dict[str, str] | None], dict[str, list[SampleSchema]]]:
     """The sample's payloads and headers in ``format``, and the schemas they were written with.
+
+    ``ids`` gives each type's schema id (as a registry gave it) for the Confluent
+    framing; by default the sample's own (100, 101, ...).
 
     Examples
     --------
@@ -166,6 +169,10 @@ def encode(frame: pl.DataFrame, format: str
     raw = frame.get_column("data").to_list()
     given = [None if h is None else orjson.loads(h) for h in frame.get_column("headers")]
     schemas = sample_schemas(frame)
+    if ids:
+        schemas = {f: [SampleSchema(s.event_type, s.format, s.text,
+                                    ids.get(s.event_type, s.schema_id), s.descriptors, s.message)
+                       for s in group] for f, group in schemas.items()}
     write = _writer(format, schemas)
     payloads, headers = [], []
     for event, original, h in zip(events, raw, given, strict=True):

@@ -126,3 +126,28 @@ def test_avro_and_protobuf_decode_with_the_registrys_schemas(
     # without the registry, the same stream is kept and flagged, never lost
     plain = conn.read(stream, progress=False)
     assert plain.summary().malformed == 4
+
+
+@pytest.mark.parametrize("fmt", ["avro", "protobuf", "msgpack", "cloudevents"])
+def test_the_sample_published_in_each_format_reads_as_its_json(
+        fresh_server: ek.EmbeddedServer, fmt: str) -> None:
+    from eventkit.sample import generate
+    from eventkit.sample.publish import publish
+
+    frame = generate(seed=5, n_events=1500)
+    from eventkit.source import _loop
+
+    with ek.connect(fresh_server.url) as conn:
+        publish(conn, frame, stream="PLAIN")
+        want = conn.read("PLAIN", progress=False)
+        _loop.run(conn.jetstream.delete_stream("PLAIN"))  # the same subjects, in the format
+        publish(conn, frame, stream="FORMATTED", format=fmt)
+        got = conn.read("FORMATTED", progress=False, registry=ek.SchemaRegistry(conn))
+    w, g = want.to_polars(), got.to_polars()
+    for column in ("type", "key", "event_time"):
+        assert g.get_column(column).equals(w.get_column(column)), column
+    assert g.get_column("error").is_null().equals(w.get_column("error").is_null())
+    for event_type in want.types:
+        a, b = got.of_type(event_type), want.of_type(event_type)
+        fields = [c for c in b.columns if c not in ("seq", "subject", "time")]
+        assert a.select(fields).cast(dict(b.select(fields).schema)).equals(b.select(fields))
