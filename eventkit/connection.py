@@ -471,7 +471,7 @@ class Connection:
         schemas = await registry.asnapshot() if registry is not None else None
         formats = (FormatRules.parse(format) if format is not None
                    else FormatRules.from_metadata(info.metadata))
-        writers = _writers(schemas)
+        writers = registry_writers(schemas)
         total = _estimate(info, lo, hi) if not filters else None
         bar = tqdm(total=total, unit="ev", unit_scale=True, desc=f"reading {stream}",
                    disable=not progress, delay=0.5, leave=False)
@@ -541,7 +541,7 @@ def _told(events: Events) -> Events:
     return events
 
 
-def _writers(snapshot: Snapshot | None) -> Schemas:
+def registry_writers(snapshot: Snapshot | None) -> Schemas:
     """The registry's Avro and Protobuf versions, parsed by the registry, for the decoders."""
     if snapshot is None:
         return Schemas()

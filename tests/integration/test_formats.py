@@ -151,3 +151,22 @@ def test_the_sample_published_in_each_format_reads_as_its_json(
         a, b = got.of_type(event_type), want.of_type(event_type)
         fields = [c for c in b.columns if c not in ("seq", "subject", "time")]
         assert a.select(fields).cast(dict(b.select(fields).schema)).equals(b.select(fields))
+
+
+def test_a_store_syncs_an_avro_stream_into_typed_tables(
+        fresh_server: ek.EmbeddedServer, tmp_path) -> None:
+    from eventkit.sample import generate
+    from eventkit.sample.publish import publish
+
+    frame = generate(seed=6, n_events=1200)
+    with ek.connect(fresh_server.url) as conn:
+        publish(conn, frame, format="avro")
+        reg = ek.SchemaRegistry(conn)
+        read = conn.read("RIDES", progress=False, registry=reg)
+        store = ek.Store(tmp_path / "store")
+        store.sync(conn, "RIDES", progress=False, registry=reg)
+    stored = store.of_type("trip_completed").collect()
+    want = read.of_type("trip_completed")
+    assert stored.height == want.height > 10
+    assert stored.get_column("fare").to_list() == want.get_column("fare").to_list()
+    assert stored.get_column("fare").null_count() == 0
