@@ -126,22 +126,22 @@ def group_of(kind: str | None, data: bytes, event_type: str | None, schemas: Sch
         if entry.format == "protobuf":
             try:
                 path, offset = message_indexes(data, 5)
-                return (entry, path), data[offset:], None
+                return (entry, path, "id"), data[offset:], None
             except IndexError:
                 return None, b"", f"protobuf schema id {schema_id}: truncated message indexes"
-        return (entry, ()), data[5:], None
+        return (entry, (), "id"), data[5:], None
     if kind == "avro" and data[:2] == b"\xc3\x01" and len(data) >= 10:
         entry = schemas.by_fingerprint(data[2:10])
         if entry is None:
             return None, b"", f"avro: unknown schema fingerprint {data[2:10].hex()}"
-        return (entry, ()), data[10:], None
+        return (entry, (), "fingerprint"), data[10:], None
     entry = schemas.by_type(event_type) if event_type else None
     if kind == "confluent":
         return None, b"", "confluent: unknown schema id"
     if entry is None or entry.format != kind:
         return None, b"", (f"{kind}: no {kind} schema registered for type "
                            f"{event_type!r} (register one, or send a Confluent schema id)")
-    return (entry, ()), data, None
+    return (entry, (), "type"), data, None
 
 
 def message_indexes(data: bytes, at: int) -> tuple[tuple[int, ...], int]:

@@ -48,7 +48,7 @@ class Part(NamedTuple):
 
 JsonDecode = Callable[..., Any]  # the codec's JSON decode: .envelope and .typed
 _ENCODING = ("content-encoding", "ce-contentencoding")
-Group = tuple[WriterSchema, tuple[int, ...]]
+Group = tuple[WriterSchema, tuple[int, ...], str]  # schema, message path, how it was found
 
 
 def needs_formats(headers: Mapping[int, bytes], payloads: Sequence[bytes],
@@ -79,14 +79,13 @@ def decode_mixed(
              for i, b in headers.items()}
     hjson = _sparse("headers", n, texts)
     data = pl.Series("data", payloads, dtype=pl.Binary)
-    low = hjson.str.to_lowercase()
     body = list(payloads)
     errors: dict[int, str] = {i: EMPTY for i in
                               (data.bin.size() == 0).arg_true().to_list()}
     extra: dict[int, dict[str, str]] = {}   # headers the envelope rules see besides the real ones
     ptype = _provisional(rules, subject, hjson)
-    kind = _kinds(formats, low, data, ptype, writers)
-    special = {i for i in _header(low, _ENCODING).is_not_null().arg_true().to_list()}
+    kind = _kinds(formats, hjson, data, ptype, writers)
+    special = {i for i in _header(hjson, _ENCODING).is_not_null().arg_true().to_list()}
     special |= set((kind == "cloudevents").arg_true().to_list())
     kinds: dict[int, str] = {}
     types: dict[int, str | None] = {}
@@ -137,14 +136,13 @@ def _sparse(name: str, n: int, values: Mapping[int, str | None]) -> pl.Series:
     return column.scatter(list(values), list(values.values())) if values else column
 
 
-def _header(low: pl.Series, names: Sequence[str]) -> pl.Series:
-    """The first of header ``names`` (lower case) in each row's (lower-cased) header JSON."""
-    out = pl.repeat(None, len(low), dtype=pl.String, eager=True)
-    if low.null_count() == len(low):
-        return out
-    for name in names:
-        out = out.fill_null(low.str.json_path_match(f"$['{name}']"))
-    return out
+def _header(hjson: pl.Series, names: Sequence[str]) -> pl.Series:
+    """The first of header ``names`` (any case) in each row's header JSON (looked up once per
+    distinct header set: a batch's messages mostly carry the same few)."""
+    def first(text: str) -> str | None:
+        found = {k.lower(): v for k, v in orjson.loads(text).items()}
+        return next((found[n] for n in names if found.get(n)), None)
+    return _mapped(hjson, first)
 
 
 def _provisional(rules: Rules, subject: pl.Series, hjson: pl.Series) -> pl.Series:
@@ -168,7 +166,7 @@ def _mapped(values: pl.Series, lookup: Callable[[Any], str | None]) -> pl.Series
                                  return_dtype=pl.String)
 
 
-def _kinds(formats: FormatRules, low: pl.Series, data: pl.Series, ptype: pl.Series,
+def _kinds(formats: FormatRules, hjson: pl.Series, data: pl.Series, ptype: pl.Series,
            writers: Schemas) -> pl.Series:
     """Each message's format by the rules, for the whole batch (JSON where no place answers)."""
     kind = pl.repeat(None, len(data), dtype=pl.String, eager=True)
@@ -176,7 +174,7 @@ def _kinds(formats: FormatRules, low: pl.Series, data: pl.Series, ptype: pl.Seri
         if not kind.null_count():
             break
         if place.startswith("header:"):
-            found = _mapped(_header(low, [place[7:].lower()]), content_format)
+            found = _mapped(_header(hjson, [place[7:].lower()]), content_format)
         elif place == "magic":
             confluent = data.bin.starts_with(b"\x00") & (data.bin.size() >= 5)
             ids = data.bin.slice(1, 4).bin.reinterpret(dtype=pl.UInt32, endianness="big")
@@ -235,7 +233,15 @@ def _groups(rows: list[int], kind: pl.Series, data: pl.Series, ptype: pl.Series,
                                                                   endianness="big")),
             fp=pl.when((pl.col("kind") == "avro") & pl.col("data").bin.starts_with(b"\xc3\x01")
                        & (pl.col("data").bin.size() >= 10)).then(pl.col("data").bin.slice(2, 8)),
-            first=pl.col("data").bin.slice(5, 1) == b"\x00")
+            # Confluent's message indexes, when one byte says it: [0] is 00, [k] is 02 2k
+            index=pl.when(pl.col("data").bin.slice(5, 1) == b"\x00").then(pl.lit(0))
+            .when((pl.col("data").bin.slice(5, 1) == b"\x02")
+                  & (pl.col("data").bin.size() >= 7)).then(
+                pl.col("data").bin.slice(6, 1).bin.reinterpret(dtype=pl.UInt8).cast(pl.Int32))
+            .otherwise(None))
+        frame = frame.with_columns(pl.when(pl.col("index") < 128).then(pl.col("index") // 2)
+                                   .alias("index"), skip=pl.when(pl.col("index") == 0).then(6)
+                                   .when(pl.col("index") < 128).then(7))
         msgpack_rows = frame.filter(pl.col("kind") == "msgpack").get_column("row").to_list()
         rest = frame.filter(pl.col("kind") != "msgpack").drop("data")
         for (k, sid, fp, t), part in rest.group_by("kind", "sid", "fp", "ptype",
@@ -288,32 +294,34 @@ def _plain_group(part: pl.DataFrame, kind: str, sid: int | None, fp: bytes | Non
         errors.update(dict.fromkeys(rows, why))
         return
     if entry.format == "protobuf" and sid is not None:  # message indexes after the id
-        first = part.get_column("first").to_list()
-        for i, simple in zip(rows, first, strict=True):
-            if simple:
-                members.setdefault((entry, (0,)), []).append(i)
-                bodies[i] = body[i][6:]
+        for index, skip, i in part.select("index", "skip", "row").iter_rows():
+            if index is not None:  # one index in one byte (found for the batch)
+                members.setdefault((entry, (index,), "id"), []).append(i)
+                bodies[i] = body[i][skip:]
                 continue
             try:
                 path, at = one.message_indexes(body[i], 5)
             except IndexError:
                 errors[i] = f"protobuf schema id {sid}: truncated message indexes"
                 continue
-            members.setdefault((entry, path), []).append(i)
+            members.setdefault((entry, path, "id"), []).append(i)
             bodies[i] = body[i][at:]
         return
-    members.setdefault((entry, ()), []).extend(rows)
+    # apart from other ways to the same schema: a group framed one way, so that payloads
+    # that only claim the type (the registry's schema, no framing) do not spoil a bulk read
+    origin = "id" if sid is not None else "fingerprint" if fp is not None else "type"
+    members.setdefault((entry, (), origin), []).extend(rows)
     bodies.update({i: body[i][skip:] for i in rows} if skip else {i: body[i] for i in rows})
 
 
 def _decode_group(key: Group, bodies: list[bytes]) -> tuple[pl.DataFrame, dict[int, str]]:
-    entry, path = key
+    entry, path, _ = key
     what = f"{entry.format} schema {entry.event_type} v{entry.version}" + (
         f" (id {entry.schema_id})" if entry.schema_id is not None else "")
     if entry.format == "avro":
         return avro.read_records(bodies, entry.schema, what=what)
     message = entry.schema
-    if path and path != (0,):
+    if path:  # Confluent's indexes name a message of the schema's file (its first: [0])
         message = one.nested_message(message, path)
     return protobuf.read_messages(bodies, message, what=what)
 
