@@ -353,9 +353,8 @@ def _other_part(rows: list[int], seq: pl.Series, time: pl.Series, subject: pl.Se
                             *_text_fields(frame, fields)])
               for members, frame in decoded if members]
     if maps:
-        found = {field_column(f): [_text(maps[i].get(f)) for i in maps] for f in fields}
-        pieces.append(pl.DataFrame({"__row": pl.Series(list(maps), dtype=pl.UInt32), **found},
-                                   schema_overrides=dict.fromkeys(found, pl.String)))
+        pieces.append(pl.concat([pl.DataFrame({"__row": pl.Series(list(maps), dtype=pl.UInt32)}),
+                                 _map_fields(list(maps.values()), fields)], how="horizontal"))
     frame = pl.DataFrame([
         index, seq.gather(index).rename("seq").cast(pl.UInt64), subject.gather(index),
         time.gather(index).rename("time"), data.gather(index),
@@ -378,6 +377,26 @@ def _other_part(rows: list[int], seq: pl.Series, time: pl.Series, subject: pl.Se
     typed = _typed(env.select("__row", "seq", "type"), decoded, maps, rules)
     env = env.select(list(ENVELOPE_SCHEMA)).with_columns(hjson.gather(index))
     return Part(env, typed)
+
+
+def _map_fields(maps: list[dict[str, Any]], fields: list[str]) -> pl.DataFrame:
+    """The rule fields of MessagePack maps as text (one builder call; row by row where a
+    value is not a scalar polars turns into text: a timestamp, a map)."""
+    names = [field_column(f) for f in fields]
+    scalar = all(v is None or isinstance(v, str | int | float | bool)
+                 for m in maps[:1] for v in (m.get(f) for f in fields))
+    if scalar and fields:
+        try:
+            out = pl.from_dicts(maps, schema=dict.fromkeys(fields, pl.String()), strict=False)
+            ok = all(out.get_column(f).null_count() == sum(m.get(f) is None for m in maps)
+                     for f in fields)
+            if ok:
+                return out.rename(dict(zip(fields, names, strict=True)))
+        except (pl.exceptions.PolarsError, TypeError, ValueError):
+            pass
+    return pl.DataFrame({n: [_text(m.get(f)) for m in maps] for f, n in zip(fields, names,
+                                                                            strict=True)},
+                        schema=dict.fromkeys(names, pl.String()))
 
 
 def _text(value: Any) -> str | None:
