@@ -162,9 +162,20 @@ def test_a_store_syncs_an_avro_stream_into_typed_tables(
     with ek.connect(fresh_server.url) as conn:
         publish(conn, frame, format="avro")
         reg = ek.SchemaRegistry(conn)
+        trip_id = reg.entry("trip_completed").id
+        assert trip_id is not None
+        info = conn.publish_many(["rides.lisbon.trip_completed"],  # a truncated Avro record
+                                 [b"\x00" + trip_id.to_bytes(4, "big") + b"\x1cride-0"], None)
+        last = conn.stream("RIDES").last_seq
         read = conn.read("RIDES", progress=False, registry=reg)
         store = ek.Store(tmp_path / "store")
         store.sync(conn, "RIDES", progress=False, registry=reg)
+        report = store.integrity(conn)
+    bad = report.malformed.filter(pl.col("seq") == last)
+    assert bad.height == 1 and bad.get_column("type")[0] == "trip_completed"
+    assert bad.get_column("error")[0] == (
+        f"avro schema trip_completed v1 (id {trip_id}): truncated record at field type")
+    assert info.stored == 1 and report.malformed.height == read.summary().malformed
     stored = store.of_type("trip_completed").collect()
     want = read.of_type("trip_completed")
     assert stored.height == want.height > 10
