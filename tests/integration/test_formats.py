@@ -180,4 +180,4 @@ def test_a_store_syncs_an_avro_stream_into_typed_tables(
     want = read.of_type("trip_completed")
     assert stored.height == want.height > 10
     assert stored.get_column("fare").to_list() == want.get_column("fare").to_list()
-    assert stored.get_column("fare").null_count() == 0
+    assert stored.filter(pl.col("seq") != last).get_column("fare").null_count() == 0
