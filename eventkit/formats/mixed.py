@@ -87,6 +87,9 @@ def decode_mixed(
     kind = _kinds(formats, hjson, data, ptype, writers)
     special = {i for i in _header(hjson, _ENCODING).is_not_null().arg_true().to_list()}
     special |= set((kind == "cloudevents").arg_true().to_list())
+    if not special and bool((kind == "json").all()):  # JSON after all (a few bad payloads)
+        out = json_decode(seq, time, subject.to_list(), headers, payloads, rules, **json_options)
+        return [Part(out.envelope, {t: [f] for t, f in out.typed.items()})]
     kinds: dict[int, str] = {}
     types: dict[int, str | None] = {}
     for i in sorted(special - set(errors)):  # one by one: compressed, structured CloudEvents
