@@ -147,7 +147,7 @@ def decode(
 
         given = headers if isinstance(headers, Mapping) else {
             i: h for i, h in enumerate(headers) if h is not None}
-        if mixed.needs_formats(given, payloads, formats):
+        if mixed.needs_formats(given, payloads, formats, writers=writers):
             parts = mixed.decode_mixed(seq, time, subjects, given, payloads, rules,
                                        formats=formats, writers=writers or Schemas(),
                                        json_decode=decode, schemas=schemas, hints=hints)

@@ -52,15 +52,20 @@ Group = tuple[WriterSchema, tuple[int, ...], str]  # schema, message path, how i
 
 
 def needs_formats(headers: Mapping[int, bytes], payloads: Sequence[bytes],
-                  formats: FormatRules) -> bool:
-    """Whether any message of a batch may be other than plain JSON (cheap: no parsing)."""
+                  formats: FormatRules, *, writers: Schemas | None = None) -> bool:
+    """Whether any message of a batch may be other than plain JSON (cheap: the few payloads
+    that are not ``{...}`` are looked at one by one, the rest not at all)."""
     if formats.only == "json":
         return False
     if formats.only is not None:
         return True
     if any(b"content-" in block.lower() for block in headers.values()):
         return True
-    return any(p[:1] != b"{" for p in payloads)
+    odd = [i for i, p in enumerate(payloads) if p[:1] != b"{"]
+    if odd and (writers or len(odd) > 64):  # the registry may name a format: the whole way
+        return True
+    none = Schemas()  # no content header, no registry: only the payload's first bytes can say
+    return any(one.format_of(formats, None, payloads[i], None, none) != "json" for i in odd)
 
 
 def decode_mixed(

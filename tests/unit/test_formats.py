@@ -360,3 +360,20 @@ def test_empty_payloads_have_the_codecs_reason_in_every_format() -> None:
     assert mixed.EMPTY == codec.EMPTY
     events = run([b"", b""], [{"content-type": "application/msgpack"}, None])
     assert events.malformed().get_column("error").to_list() == [codec.EMPTY] * 2
+
+
+def test_a_json_stream_with_a_few_bad_payloads_reads_as_without_formats() -> None:
+    from eventkit.sample import RULES, generate
+
+    frame = generate(seed=4, n_events=2000)
+    rules = Rules(type=RULES["eventkit.type"], key=RULES["eventkit.key"],
+                  event_time=RULES["eventkit.event_time"])
+    subjects = frame.get_column("subject").to_list()
+    headers = [None if h is None else orjson.loads(h) for h in frame.get_column("headers")]
+    payloads = frame.get_column("data").to_list()
+    assert any(not p.startswith(b"{") for p in payloads)  # the sample's malformed ones
+    plain = run(payloads, headers, subjects=subjects, rules=rules, formats="json")
+    found = run(payloads, headers, subjects=subjects, rules=rules)
+    assert found.to_polars().equals(plain.to_polars())
+    for event_type in plain.types:
+        assert found.of_type(event_type).equals(plain.of_type(event_type))
