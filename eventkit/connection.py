@@ -555,7 +555,7 @@ def registry_writers(snapshot: Snapshot | None) -> Schemas:
             elif e.format == "protobuf" and e.descriptors and e.message:
                 out.append(WriterSchema(e.event_type, e.version, "protobuf",
                                         protobuf_message(e), e.id))
-    return Schemas(out)
+    return Schemas(out, snapshot.upcast if snapshot.upcasters else None)
 
 
 def _decode(raw: RawBatch, rules: Rules, schemas: Snapshot | None,

@@ -32,7 +32,8 @@ from eventkit.formats import _unwrap as one
 from eventkit.formats import avro, messagepack, protobuf
 from eventkit.formats.rules import FormatRules, content_format
 from eventkit.formats.schemas import Schemas, WriterSchema
-from eventkit.source._wire import parse_headers
+from eventkit.source._columns import Column
+from eventkit.source._protocol import parse_headers
 
 __all__ = ["decode_mixed", "needs_formats"]
 
@@ -76,14 +77,16 @@ def decode_mixed(
     """Decode a batch message by message format (see the module docstring); the parts (JSON
     messages, the others) for the codec to merge in sequence order."""
     n = len(payloads)
-    subject = pl.Series("subject", subjects)
-    if subject.dtype == pl.Binary:
+    subject = (pl.Series("subject", subjects.array) if isinstance(subjects, Column)
+               else pl.Series("subject", subjects))
+    if subject.dtype != pl.String:
         subject = subject.cast(pl.String)
     known: dict[bytes, str] = {}  # a batch's header blocks are mostly alike: parse each once
     texts = {i: known[b] if b in known else known.setdefault(b, _header_text(b))
              for i, b in headers.items()}
     hjson = _sparse("headers", n, texts)
-    data = pl.Series("data", payloads, dtype=pl.Binary)
+    data = (pl.Series("data", payloads.array).cast(pl.Binary) if isinstance(payloads, Column)
+            else pl.Series("data", payloads, dtype=pl.Binary))
     body = list(payloads)
     errors: dict[int, str] = {i: EMPTY for i in
                               (data.bin.size() == 0).arg_true().to_list()}
@@ -127,7 +130,7 @@ def decode_mixed(
     parts: list[Part] = []
     if json_rows:
         parts.append(_json_part(json_rows, seq, time, subject, headers, payloads, body, texts,
-                                extra, rules, json_decode, json_options))
+                                extra, special, rules, json_decode, json_options))
     if other:
         groups, maps = _groups(other, kind, data, ptype, body, special, errors, writers)
         parts.append(_other_part(other, seq, time, subject, hjson, data, extra, errors, groups,
@@ -202,8 +205,8 @@ def _kinds(formats: FormatRules, hjson: pl.Series, data: pl.Series, ptype: pl.Se
 
 def _json_part(rows: list[int], seq: pl.Series, time: pl.Series, subject: pl.Series,
                headers: Mapping[int, bytes], payloads: Sequence[bytes], body: list[bytes],
-               texts: Mapping[int, str], extra: dict[int, dict[str, str]], rules: Rules,
-               json_decode: JsonDecode, options: dict[str, Any]) -> Part:
+               texts: Mapping[int, str], extra: dict[int, dict[str, str]], special: set[int],
+               rules: Rules, json_decode: JsonDecode, options: dict[str, Any]) -> Part:
     index = pl.Series(rows, dtype=pl.UInt32)
     blocks: dict[int, bytes] = {}
     for k, i in enumerate(rows):
@@ -215,7 +218,7 @@ def _json_part(rows: list[int], seq: pl.Series, time: pl.Series, subject: pl.Ser
     out = json_decode(seq.gather(index), time.gather(index), subject.gather(index).to_list(),
                       blocks, [body[i] for i in rows], rules, **options)
     typed = {t: [f] for t, f in out.typed.items()}
-    if not any(i in extra or body[i] is not payloads[i] for i in rows):
+    if not any(i in special for i in rows):  # no payload unwrapped, no header added
         return Part(out.envelope, typed)
     env = out.envelope.with_columns(
         pl.Series("data", [payloads[i] for i in rows], dtype=pl.Binary),
@@ -269,6 +272,8 @@ def _groups(rows: list[int], kind: pl.Series, data: pl.Series, ptype: pl.Series,
     decoded = []
     for key, group in members.items():
         frame, bad = _decode_group(key, [bodies[i] for i in group])
+        if _registered(key):  # the registered message itself: old versions upcast
+            frame = writers.newest(key[0], frame)
         errors.update({group[k]: why for k, why in bad.items()})
         decoded.append(([i for k, i in enumerate(group) if k not in bad], frame))
     maps: dict[int, dict[str, Any]] = {}
@@ -322,6 +327,16 @@ def _plain_group(part: pl.DataFrame, kind: str, sid: int | None, fp: bytes | Non
     bodies.update({i: body[i][skip:] for i in rows} if skip else {i: body[i] for i in rows})
 
 
+def _registered(key: Group) -> bool:
+    """Whether a group's records are of its schema's own message (not another message of
+    the same Protobuf file, which Confluent's indexes may name)."""
+    entry, path, _ = key
+    if entry.format != "protobuf" or path in ((), (0,)):
+        return True
+    return bool(one.nested_message(entry.schema, path).DESCRIPTOR.full_name
+                == entry.schema.DESCRIPTOR.full_name)
+
+
 def _decode_group(key: Group, bodies: list[bytes]) -> tuple[pl.DataFrame, dict[int, str]]:
     entry, path, _ = key
     what = f"{entry.format} schema {entry.event_type} v{entry.version}" + (
@@ -329,7 +344,7 @@ def _decode_group(key: Group, bodies: list[bytes]) -> tuple[pl.DataFrame, dict[i
     if entry.format == "avro":
         return avro.read_records(bodies, entry.schema, what=what)
     message = entry.schema
-    if path:  # Confluent's indexes name a message of the schema's file (its first: [0])
+    if path and path != (0,):  # [0] (the byte 00) is the registered message itself
         message = one.nested_message(message, path)
     return protobuf.read_messages(bodies, message, what=what)
 

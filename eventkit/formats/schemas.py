@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+
+import polars as pl
 
 __all__ = ["Schemas", "WriterSchema"]
 
@@ -37,7 +39,10 @@ class Schemas:
     2
     """
 
-    def __init__(self, entries: Iterable[WriterSchema] = ()) -> None:
+    def __init__(self, entries: Iterable[WriterSchema] = (),
+                 upcast: Callable[[str, int, pl.DataFrame], pl.DataFrame] | None = None
+                 ) -> None:
+        self._upcast = upcast  # a registry snapshot's: old versions to the newest shape
         self._ids: dict[int, WriterSchema] = {}
         self._types: dict[str, WriterSchema] = {}
         self._fingerprints: dict[bytes, WriterSchema] | None = None
@@ -48,6 +53,15 @@ class Schemas:
             newest = self._types.get(e.event_type)
             if newest is None or e.version > newest.version:
                 self._types[e.event_type] = e
+
+    def newest(self, entry: WriterSchema, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` (records written with ``entry``) brought to the newest version's shape
+        by the registry's upcasters (see :meth:`eventkit.schema.Snapshot.upcast`)."""
+        if self._upcast is None or entry.version >= self._types[entry.event_type].version:
+            return frame
+        row = pl.int_range(frame.height, dtype=pl.Int64, eager=True).alias("seq")
+        out = self._upcast(entry.event_type, entry.version, frame.insert_column(0, row))
+        return out.sort("seq").drop("seq")
 
     def __bool__(self) -> bool:
         return bool(self._entries)

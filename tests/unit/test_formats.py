@@ -183,8 +183,8 @@ def test_protobuf_well_known_types_nested_repeated(desc: Path) -> None:
     m.counts["x"] = 5
     empty = Trip(type="trip_completed", ride_id="r2")
     writers = Schemas([WriterSchema("trip_completed", 1, "protobuf", Trip, 7)])
-    # message indexes [1]: TripCompleted is the second message of rides.proto (after Loc)
-    events = run([confluent(7, m.SerializeToString(), b"\x02\x02"),
+    # message indexes [0] (the byte 00): the registered message; [1]: the file's 2nd message
+    events = run([confluent(7, m.SerializeToString(), b"\x00"),
                   confluent(7, empty.SerializeToString(), b"\x02\x02")], writers=writers)
     assert events.malformed().height == 0
     table = events.of_type("trip_completed")
@@ -224,7 +224,7 @@ def test_protobuf_by_header_and_registry_and_bad(desc: Path) -> None:
     assert env.get_column("error").to_list()[:2] == [None, None]
     assert env.get_column("error")[2].startswith(
         "protobuf schema trip_completed v1 (id 7) rides.TripCompleted: Error parsing message")
-    assert env.get_column("error")[3] is None  # indexes [0]: the file's first message, Loc
+    assert env.get_column("error")[3] is None  # indexes [0]: the registered message, Loc
     assert events.of_type("location_updated").get_column("lat").to_list() == [1.0, 2.0]
     assert env.get_column("error")[4] == "protobuf schema id 8: truncated message indexes"
 

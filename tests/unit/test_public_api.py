@@ -18,6 +18,7 @@ def test_exported_names():
         "ENVELOPE_SCHEMA",
         "EventkitError",
         "EventkitWarning",
+        "JetStreamAPIError",
         "Events",
         "Fold",
         "Latest",
