@@ -150,10 +150,17 @@ def decode(
 
         given = headers if isinstance(headers, Mapping) else {
             i: h for i, h in enumerate(headers) if h is not None}
-        if mixed.needs_formats(given, _maybe_not_json(payloads), formats):
-            return mixed.decode_mixed(seq, time, subjects, given, payloads, rules,
-                                      formats=formats, writers=writers or Schemas(),
-                                      json_decode=decode, schemas=schemas, hints=hints)
+        if mixed.needs_formats(given, _maybe_not_json(payloads), formats, writers=writers):
+            parts = mixed.decode_mixed(seq, time, subjects, given, payloads, rules,
+                                       formats=formats, writers=writers or Schemas(),
+                                       json_decode=decode, schemas=schemas, hints=hints)
+            by_type: dict[str, list[pl.DataFrame]] = {}
+            for part in parts:
+                for name, frames in part.typed.items():
+                    by_type.setdefault(name, []).extend(frames)
+            return Decoded(pl.concat([p.envelope for p in parts]).sort("seq"),
+                           {t: union(fs).sort("seq") if len(fs) > 1 else fs[0]
+                            for t, fs in by_type.items()})
     arrow = _large_binary(payloads)  # copied out of the receive buffers, once
     data = pl.Series("data", arrow)
     subject = (pl.Series("subject", subjects.array) if isinstance(subjects, Column)

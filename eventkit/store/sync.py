@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from eventkit.envelope import Rules
 from eventkit.exceptions import StoreError
+from eventkit.formats.rules import FormatRules
 from eventkit.source.jetstream import StreamInfo
 from eventkit.store._writer import SyncResult, Writer
 from eventkit.store.gaps import UNKNOWN, GapFinder
@@ -216,6 +217,7 @@ async def run_sync(store: Store, conn: Connection, stream: str | None,
                 f"ends at seq {info.last_seq}). Sync into a new directory (this store keeps "
                 "the old history)")
         writer = Writer(tables, state, envelope, schemas)
+        writer.formats = FormatRules.from_metadata(info.metadata)
         await _read_unknown_again(writer, js, name)
         if info.last_seq == state.last_seq:
             if envelope is None:  # a first sync of an empty stream: record what it is

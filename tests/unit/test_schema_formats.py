@@ -375,9 +375,9 @@ def test_a_read_upcasts_old_avro_and_protobuf_versions_to_the_newest_shape():
     import polars as pl
 
     from eventkit.codec import decode
+    from eventkit.connection import registry_writers
     from eventkit.envelope import Rules
     from eventkit.formats.rules import FormatRules
-    from eventkit.formats.schemas import Schemas
 
     reg = ek.SchemaRegistry(compatibility="NONE")
     reg.register("paid", _avro_paid(("type", "string"), ("amount", "double")), format="avro")
@@ -418,7 +418,7 @@ def test_a_read_upcasts_old_avro_and_protobuf_versions_to_the_newest_shape():
                      pl.Datetime("ns", "UTC")),
                  [s.encode() for s in subjects], [None] * n, payloads,
                  Rules(type="field:type,subject:1"), formats=FormatRules.parse(None),
-                 writers=Schemas.from_registry(reg.snapshot()))
+                 writers=registry_writers(reg.snapshot()))
     events = ek.Events(out)
     assert events.malformed().height == 0
     assert events.of_type("paid").select("seq", "amount_cents").rows() == [
