@@ -54,25 +54,6 @@ class Schemas:
             if newest is None or e.version > newest.version:
                 self._types[e.event_type] = e
 
-    @classmethod
-    def from_registry(cls, snapshot: Any) -> Schemas:
-        """The Avro and Protobuf schemas of a registry snapshot (none for None or JSON only)."""
-        if snapshot is None:
-            return cls()
-        from eventkit.formats import avro, protobuf
-
-        out = []  # each entry: event_type, version, format, text, id, descriptors, message
-        for versions in getattr(snapshot, "entries", {}).values():
-            for e in versions.values():
-                if e.format == "avro":
-                    out.append(WriterSchema(e.event_type, e.version, "avro", avro.parse(e.text),
-                                            e.id))
-                elif e.format == "protobuf" and e.descriptors and e.message:
-                    message = protobuf.message_class(e.descriptors, e.message)
-                    out.append(WriterSchema(e.event_type, e.version, "protobuf", message, e.id))
-        upcast = snapshot.upcast if getattr(snapshot, "upcasters", None) else None
-        return cls(out, upcast)
-
     def newest(self, entry: WriterSchema, frame: pl.DataFrame) -> pl.DataFrame:
         """``frame`` (records written with ``entry``) brought to the newest version's shape
         by the registry's upcasters (see :meth:`eventkit.schema.Snapshot.upcast`)."""

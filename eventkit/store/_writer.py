@@ -11,7 +11,9 @@ import polars as pl
 from deltalake import DeltaTable
 
 from eventkit.codec import Decoded, Hints, decode
+from eventkit.connection import registry_writers
 from eventkit.exceptions import StoreError
+from eventkit.formats.rules import FormatRules
 from eventkit.store import integrity as _integrity
 from eventkit.store._disk import MISFIT_SCHEMA, fit, to_disk
 from eventkit.store.table import State, Tables, table_schema
@@ -79,6 +81,8 @@ class Writer:
         self.first_seq: int | None = None
         self.failed: BaseException | None = None
         self.hints = Hints()  # what one batch teaches the decoding of the next
+        self.formats = FormatRules.parse(None)  # how payload formats are found
+        self.writers = registry_writers(schemas)  # the registry's Avro/Protobuf schemas
         self._open: dict[str, DeltaTable | None] = {}
         self._warned = False
         self._held: list[_Held] = []  # batches read, not yet committed
@@ -98,7 +102,8 @@ class Writer:
             raise StoreError(f"a batch of {self.state.stream!r} is not in sequence order: "
                              "nothing was written")
         decoded = decode(raw.seq, raw.time, raw.subjects, raw.headers, raw.payloads,
-                         self.state.rules, hints=self.hints)
+                         self.state.rules, hints=self.hints, formats=self.formats,
+                         writers=self.writers)
         if self.schemas is not None:
             decoded = self.schemas.apply(decoded, self.state.rules)
         return decoded

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from eventkit.envelope import Rules
 from eventkit.exceptions import StoreError
+from eventkit.formats.rules import FormatRules
 from eventkit.source.jetstream import StreamInfo
 from eventkit.store import integrity as _integrity
 from eventkit.store._writer import SyncResult, Writer
@@ -218,6 +219,7 @@ async def run_sync(store: Store, conn: Connection, stream: str | None,
                 f"ends at seq {info.last_seq}). Sync into a new directory (this store keeps "
                 "the old history)")
         writer = Writer(tables, state, envelope, schemas)
+        writer.formats = FormatRules.from_metadata(info.metadata)
         lost = await loop.run_in_executor(WRITER, _integrity.lost_versions, tables, envelope)
         if lost is not None:
             await loop.run_in_executor(WRITER, _integrity.mark_lost, tables, lost, state.last_seq)
