@@ -24,15 +24,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, overload
 
-import numpy as np
 import orjson
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from eventkit.envelope import ENVELOPE_SCHEMA, Rules, field_column, payload_column
-from eventkit.source._columns import Column
 from eventkit.source._protocol import parse_headers
 
 if TYPE_CHECKING:
@@ -150,7 +147,7 @@ def decode(
 
         given = headers if isinstance(headers, Mapping) else {
             i: h for i, h in enumerate(headers) if h is not None}
-        if mixed.needs_formats(given, _maybe_not_json(payloads), formats, writers=writers):
+        if mixed.needs_formats(given, payloads, formats, writers=writers):
             parts = mixed.decode_mixed(seq, time, subjects, given, payloads, rules,
                                        formats=formats, writers=writers or Schemas(),
                                        json_decode=decode, schemas=schemas, hints=hints)
@@ -161,16 +158,14 @@ def decode(
             return Decoded(pl.concat([p.envelope for p in parts]).sort("seq"),
                            {t: union(fs).sort("seq") if len(fs) > 1 else fs[0]
                             for t, fs in by_type.items()})
-    arrow = _large_binary(payloads)  # copied out of the receive buffers, once
-    data = pl.Series("data", arrow)
-    subject = (pl.Series("subject", subjects.array) if isinstance(subjects, Column)
-               else pl.Series("subject", subjects))
+    data = pl.Series("data", payloads, dtype=pl.Binary)
+    subject = pl.Series("subject", subjects)
     if subject.dtype == pl.Binary:
         subject = subject.cast(pl.String)
     blocks = headers if isinstance(headers, Mapping) else {
         i: h for i, h in enumerate(headers) if h is not None}
     header_text = _sparse("headers", n, {i: header_json(h) for i, h in blocks.items()})
-    errors, lines = _classify(arrow, data)
+    errors, lines = _classify(payloads, data)
     frame = pl.DataFrame([seq.rename("seq").cast(pl.UInt64), subject, time.rename("time"),
                           header_text, data])
     fields = rules.fields()
@@ -186,7 +181,7 @@ def decode(
     projected, bad = _parse_projected(lines, fields)
     if bad:
         errors = bad | errors  # a reason found before stays
-        lines = _blank(arrow, bad)
+        lines = _blank(payloads, bad)
         projected, _ = _parse_projected(lines, fields)
     error = _sparse("error", n, errors)
     field_frame = pl.DataFrame([projected.get_column(f).rename(field_column(f)) for f in fields])
@@ -335,29 +330,7 @@ def _sparse(name: str, n: int, values: Mapping[int, str]) -> pl.Series:
     return column
 
 
-def _maybe_not_json(payloads: Sequence[bytes]) -> Sequence[bytes]:
-    """The payloads, or none of them if each starts with ``{`` (checked in bulk for a Column).
-
-    What the format dispatch looks at; a bulk read's payloads are not turned
-    into a ``bytes`` each for it.
-    """
-    if isinstance(payloads, Column) and pl.Series(payloads.array).bin.starts_with(b"{").all():
-        return ()
-    return payloads
-
-
-def _large_binary(payloads: Sequence[bytes]) -> pa.Array:
-    """The payloads as one Arrow ``large_binary`` array."""
-    if isinstance(payloads, Column):
-        return payloads.array.cast(pa.large_binary())
-    return pa.array(payloads, pa.large_binary())
-
-
-_EMPTY = pa.scalar(b"", pa.large_binary())
-_NEWLINE = pa.scalar(b"\n", pa.large_binary())
-
-
-def _classify(payloads: pa.Array, data: pl.Series) -> tuple[dict[int, str], pa.Array]:
+def _classify(payloads: Sequence[bytes], data: pl.Series) -> tuple[dict[int, str], pa.Array]:
     """Why payloads cannot be NDJSON lines (by row, for those that cannot), and the lines.
 
     The lines are one Arrow array over one buffer, a line per payload, each
@@ -366,21 +339,17 @@ def _classify(payloads: pa.Array, data: pl.Series) -> tuple[dict[int, str], pa.A
     cannot be a line stands as ``{}`` there, so the whole buffer always
     parses with one row per message.
     """
+    n = len(payloads)
     errors: dict[int, str] = {}
+    joined = b"\n".join([*payloads, b""])
+    sizes = data.bin.size().cast(pl.Int64)
     # Cheap, vectorised: a line polars will take starts with "{", ends with "}",
     # is UTF-8 and has no line breaks. Only the rest is looked at one by one.
     odd = ~(data.bin.starts_with(b"{") & data.bin.ends_with(b"}"))
     odd |= data.bin.contains(b"\n") | data.bin.contains(b"\r")
-    lines = pc.binary_join_element_wise(payloads, _EMPTY, _NEWLINE)
-    text = lines.buffers()[2]
-    not_utf8: list[int] = []
-    if text is not None and len(text) and np.frombuffer(text, np.uint8).max() >= 0x80:
-        offsets = np.frombuffer(lines.buffers()[1], np.int64, len(lines) + 1, lines.offset * 8)
-        not_utf8 = _not_utf8(text.to_pybytes()[:int(offsets[-1])],
-                             pl.Series(offsets[1:]))
     replaced: dict[int, bytes] = {}
-    for i in sorted({*odd.arg_true().to_list(), *not_utf8}):
-        raw = payloads[i].as_py() or b""
+    for i in sorted({*odd.arg_true().to_list(), *_not_utf8(joined, (sizes + 1).cum_sum())}):
+        raw = payloads[i]
         reason = EMPTY if not raw.strip() else _json_object_error(raw)
         if reason:
             errors[i] = reason
@@ -388,11 +357,14 @@ def _classify(payloads: pa.Array, data: pl.Series) -> tuple[dict[int, str], pa.A
         else:  # JSON allows whitespace, and so line breaks, between tokens
             replaced[i] = raw.replace(b"\r", b" ").replace(b"\n", b" ")
     if replaced:
-        mask = np.zeros(len(payloads), np.bool_)
-        mask[list(replaced)] = True
-        payloads = pc.replace_with_mask(payloads, pa.array(mask),
-                                        pa.array(list(replaced.values()), pa.large_binary()))
-        lines = pc.binary_join_element_wise(payloads, _EMPTY, _NEWLINE)
+        text = [*payloads, b""]
+        for i, line in replaced.items():
+            text[i] = line
+        joined = b"\n".join(text)
+        sizes = sizes.scatter(list(replaced), [len(r) for r in replaced.values()])
+    offsets = pl.concat([pl.Series([0], dtype=pl.Int64), (sizes + 1).cum_sum()]).to_arrow()
+    lines = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), n, [None, offsets.buffers()[1], pa.py_buffer(joined)])
     return errors, lines
 
 
@@ -476,13 +448,12 @@ def _parse_projected(lines: pa.Array, fields: list[str]) -> tuple[pl.DataFrame, 
     return pl.DataFrame(schema=schema), bad
 
 
-def _blank(payloads: pa.Array, rows: Mapping[int, str]) -> pa.Array:
+def _blank(payloads: Sequence[bytes], rows: Mapping[int, str]) -> pa.Array:
     """NDJSON lines of the payloads, with those at ``rows`` standing as ``{}``."""
-    mask = np.zeros(len(payloads), np.bool_)
-    mask[list(rows)] = True
-    fixed = pc.replace_with_mask(payloads, pa.array(mask),
-                                 pa.array([b"{}"] * len(rows), pa.large_binary()))
-    return _classify(fixed, pl.Series(fixed))[1]
+    fixed = list(payloads)
+    for i in rows:
+        fixed[i] = b"{}"
+    return _classify(fixed, pl.Series(fixed, dtype=pl.Binary))[1]
 
 
 def _typed_tables(

@@ -32,7 +32,6 @@ from eventkit.formats import _unwrap as one
 from eventkit.formats import avro, messagepack, protobuf
 from eventkit.formats.rules import FormatRules, content_format
 from eventkit.formats.schemas import Schemas, WriterSchema
-from eventkit.source._columns import Column
 from eventkit.source._protocol import parse_headers
 
 __all__ = ["decode_mixed", "needs_formats"]
@@ -77,16 +76,14 @@ def decode_mixed(
     """Decode a batch message by message format (see the module docstring); the parts (JSON
     messages, the others) for the codec to merge in sequence order."""
     n = len(payloads)
-    subject = (pl.Series("subject", subjects.array) if isinstance(subjects, Column)
-               else pl.Series("subject", subjects))
+    subject = pl.Series("subject", subjects)
     if subject.dtype != pl.String:
         subject = subject.cast(pl.String)
     known: dict[bytes, str] = {}  # a batch's header blocks are mostly alike: parse each once
     texts = {i: known[b] if b in known else known.setdefault(b, _header_text(b))
              for i, b in headers.items()}
     hjson = _sparse("headers", n, texts)
-    data = (pl.Series("data", payloads.array).cast(pl.Binary) if isinstance(payloads, Column)
-            else pl.Series("data", payloads, dtype=pl.Binary))
+    data = pl.Series("data", payloads, dtype=pl.Binary)
     body = list(payloads)
     errors: dict[int, str] = {i: EMPTY for i in
                               (data.bin.size() == 0).arg_true().to_list()}

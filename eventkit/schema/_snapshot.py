@@ -126,12 +126,19 @@ class Snapshot:
 
     # -- checking --------------------------------------------------------------
     def check(self, events: Events | pl.DataFrame) -> pl.DataFrame:
+        """Every violation (see :meth:`SchemaRegistry.check`): JSON Schema types validated
+        in bulk; Avro and Protobuf types, whose decoding is their check, listed where the
+        payload did not decode (version null: their decoder finds it by schema id)."""
         env = _envelope(events)
-        env = env.filter(pl.col("type").is_in(list(self.specs)))
-        if not env.height:
-            return pl.DataFrame(schema=CHECK_SCHEMA)
-        env = env.with_columns(version=event_versions(env, self.version))
         found: list[pl.DataFrame] = []
+        others = [t for t in self.entries if t not in self.specs]
+        failed = env.filter(pl.col("type").is_in(others) & pl.col("error").is_not_null())
+        if failed.height:
+            found.append(failed.select("seq", "type", version=pl.lit(None, pl.Int64),
+                                       path=pl.lit(""), reason=pl.format(
+                                           "payload did not decode: {}", "error")))
+        env = env.filter(pl.col("type").is_in(list(self.specs)))
+        env = env.with_columns(version=event_versions(env, self.version))
         bad = env.filter(pl.col("error").is_not_null())
         if bad.height:
             found.append(bad.select("seq", "type", "version", path=pl.lit(""),

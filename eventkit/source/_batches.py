@@ -11,13 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import polars as pl
 
 from eventkit.exceptions import EventkitError
 from eventkit.source._api import _rfc3339_ns
-from eventkit.source._columns import Column, concat, gather, total
-from eventkit.source._columns import sizes as sizes_of
 from eventkit.source._subjects import subject_matches
 from eventkit.source._wire import Deliveries
 
@@ -32,9 +31,9 @@ class RawBatch:
 
     seq: pl.Series          # UInt64
     time: pl.Series         # Datetime(ns, UTC), server time
-    subjects: Sequence[bytes]  # a list, or a Column (a bulk read: no bytes per message)
+    subjects: list[bytes]
     headers: dict[int, bytes]  # header blocks by row, for the few messages that have one
-    payloads: Sequence[bytes]
+    payloads: list[bytes]
 
     def __len__(self) -> int:
         return len(self.payloads)
@@ -103,7 +102,7 @@ class _Taken:
     def add(self, chunk: Deliveries) -> None:
         self.fresh.append(chunk)
         self.count += len(chunk.payloads)
-        self.bytes += total(chunk.payloads)
+        self.bytes += sum(map(len, chunk.payloads))
 
     def add_batch(self, raw: RawBatch, span: _Span) -> None:
         """Messages already in a batch (direct get), kept in order like deliveries."""
@@ -113,7 +112,7 @@ class _Taken:
             self.parts.append(raw)
             self.received = int(raw.seq[-1])
             self.count += len(raw)
-            self.bytes += total(raw.payloads)
+            self.bytes += sum(map(len, raw.payloads))
 
     def settle(self, span: _Span) -> None:
         """Deliveries into ordered parts, without redeliveries or what lies past the end."""
@@ -125,7 +124,7 @@ class _Taken:
             self.parts.append(raw)
             self.received = int(raw.seq[-1])
         self.count = sum(map(len, self.parts))
-        self.bytes = sum(total(part.payloads) for part in self.parts)
+        self.bytes = sum(sum(map(len, part.payloads)) for part in self.parts)
 
     def full(self, span: _Span) -> list[RawBatch]:
         """The whole batches held (cut exactly at their limits); the rest stays."""
@@ -135,7 +134,7 @@ class _Taken:
         out: list[RawBatch] = []
         while self.parts and (self.count >= span.batch or self.bytes >= span.batch_bytes):
             raw = _concat(self.parts)
-            sizes = pl.Series(sizes_of(raw.payloads), dtype=pl.Int64).cum_sum()
+            sizes = pl.Series(list(map(len, raw.payloads)), dtype=pl.Int64).cum_sum()
             cut = min(span.batch, int((sizes < span.batch_bytes).sum()) + 1, len(raw))
             out.append(_rows(raw, 0, cut))
             rest = _rows(raw, cut, len(raw))
@@ -161,7 +160,7 @@ def _rows(raw: RawBatch, lo: int, hi: int) -> RawBatch:
                     raw.subjects[lo:hi], headers, raw.payloads[lo:hi])
 
 
-def positions(replies: Sequence[bytes]) -> tuple[pl.Series, pl.Series]:
+def positions(replies: list[bytes]) -> tuple[pl.Series, pl.Series]:
     """Stream sequences and server times split out of JetStream reply subjects, in bulk.
 
     ``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>``, or the
@@ -173,8 +172,7 @@ def positions(replies: Sequence[bytes]) -> tuple[pl.Series, pl.Series]:
     >>> seq.to_list(), ts.to_list()[0].isoformat()
     ([42], '2026-11-01T12:00:00+00:00')
     """
-    text = (pl.Series("r", replies.array) if isinstance(replies, Column)
-            else pl.Series("r", replies, dtype=pl.Binary)).cast(pl.String)
+    text = pl.Series("r", replies, dtype=pl.Binary).cast(pl.String)
     if not replies:
         return pl.Series("seq", [], dtype=pl.UInt64), pl.Series("time", [], dtype=_TIME)
     # One consumer's replies share "$JS.ACK.<stream>.<consumer>." (or the longer
@@ -209,8 +207,8 @@ def _trim(raw: RawBatch, after: int, stop_seq: int, stop_ns: int | None) -> RawB
     idx = frame["i"].to_list()
     return RawBatch(
         frame["seq"], raw.time.gather(idx),
-        gather(raw.subjects, idx), _regather(raw.headers, idx),
-        gather(raw.payloads, idx),
+        [raw.subjects[i] for i in idx], _regather(raw.headers, idx),
+        [raw.payloads[i] for i in idx],
     )
 
 
@@ -234,10 +232,10 @@ def _position(reply: bytes) -> tuple[int, int]:
 
 def _stack(chunks: list[Deliveries]) -> RawBatch:
     """One raw batch out of a consumer's deliveries, positions split out of all replies at once."""
-    seq, stamp = positions(concat([c.replies for c in chunks]))
-    return RawBatch(seq, stamp, concat([c.subjects for c in chunks]),
+    seq, stamp = positions(list(chain.from_iterable(c.replies for c in chunks)))
+    return RawBatch(seq, stamp, list(chain.from_iterable(c.subjects for c in chunks)),
                     _stack_headers([(c.headers, len(c.payloads)) for c in chunks]),
-                    concat([c.payloads for c in chunks]))
+                    list(chain.from_iterable(c.payloads for c in chunks)))
 
 
 def _regather(headers: dict[int, bytes], rows: list[int]) -> dict[int, bytes]:
@@ -260,9 +258,9 @@ def _concat(batches: list[RawBatch]) -> RawBatch:
         return batches[0]
     return RawBatch(
         pl.concat([b.seq for b in batches]), pl.concat([b.time for b in batches]),
-        concat([b.subjects for b in batches]),
+        list(chain.from_iterable(b.subjects for b in batches)),
         _stack_headers([(b.headers, len(b)) for b in batches]),
-        concat([b.payloads for b in batches]),
+        list(chain.from_iterable(b.payloads for b in batches)),
     )
 
 
@@ -299,7 +297,7 @@ def split_direct_headers(block: bytes) -> tuple[dict[str, str], bytes | None]:
     return server, (own + b"\r\n" if own.count(b"\r\n") > 1 else None)
 
 
-def _direct_batch(blocks: list[bytes | None], payloads: Sequence[bytes]) -> RawBatch:
+def _direct_batch(blocks: list[bytes | None], payloads: list[bytes]) -> RawBatch:
     """A raw batch out of direct-get replies (position and subject are in their headers)."""
     seqs: list[int] = []
     stamps: list[str] = []
@@ -321,5 +319,5 @@ def _filter_subjects(raw: RawBatch, filters: Sequence[str]) -> RawBatch:
     keep = [i for i, s in enumerate(raw.subjects)
             if any(subject_matches(f, s.decode()) for f in filters)]
     return RawBatch(raw.seq.gather(keep), raw.time.gather(keep),
-                    gather(raw.subjects, keep), _regather(raw.headers, keep),
-                    gather(raw.payloads, keep))
+                    [raw.subjects[i] for i in keep], _regather(raw.headers, keep),
+                    [raw.payloads[i] for i in keep])

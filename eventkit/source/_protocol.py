@@ -7,15 +7,9 @@ complete frames in them; the command functions give the bytes to send. The
 socket, TLS and reconnect code (:mod:`eventkit.source._wire`) only moves
 bytes between the two, and every transport (TCP, TLS, WebSocket) shares this.
 
-Deliveries are the hot path of a bulk read. A large read of nothing but
-deliveries to one subscription (what a pull consumer sends) is parsed with
-array operations over the whole buffer and comes out as one :class:`Block`:
-the positions of every subject, reply subject, header block and payload in
-that buffer, and no Python object per message. Anything else (a ``PING``, a
-status, a reply to another subscription, a small read) is parsed message by
-message, a run of deliveries to one subscription as one :class:`Msgs` frame
-holding parallel lists. Either way a reader handles a run, not a message, at
-a time.
+Deliveries are the hot path of a bulk read: a run of ``MSG``/``HMSG`` to one
+subscription comes out as one :class:`Msgs` frame holding parallel lists, so
+that a reader handles a run, not a message, at a time.
 
 Examples
 --------
@@ -33,13 +27,9 @@ from __future__ import annotations
 import json
 from typing import Any, NamedTuple
 
-import numpy as np
-
 __all__ = [
-    "BLOCK_BYTES",
     "PING",
     "PONG",
-    "Block",
     "Err",
     "Frame",
     "Info",
@@ -106,38 +96,6 @@ class Msgs(NamedTuple):
     payloads: list[bytes]
 
 
-class Block:
-    """A run of deliveries to one subscription, as positions in the buffer they arrived in.
-
-    ``subject``, ``reply``, ``header`` and ``payload`` are ``(n, 2)`` int64
-    arrays of start and stop offsets into ``buf`` (a message without a reply
-    subject or header block has an empty range there).
-    """
-
-    __slots__ = ("buf", "header", "payload", "reply", "sid", "subject")
-
-    def __init__(self, sid: bytes, buf: bytes, subject: np.ndarray, reply: np.ndarray,
-                 header: np.ndarray, payload: np.ndarray) -> None:
-        self.sid, self.buf = sid, buf
-        self.subject, self.reply, self.header, self.payload = subject, reply, header, payload
-
-    def __len__(self) -> int:
-        return len(self.payload)
-
-    def to_msgs(self) -> Msgs:
-        """The same deliveries as lists of bytes (a ``bytes`` per message)."""
-        buf = self.buf
-        cut = [buf[a:b] for a, b in np.concatenate(
-            [self.subject, self.reply, self.payload]).tolist()]
-        n = len(self)
-        has = np.flatnonzero(self.header[:, 1] > self.header[:, 0]).tolist()
-        headers = {i: buf[int(self.header[i, 0]):int(self.header[i, 1])] for i in has}
-        return Msgs(self.sid, cut[:n], cut[n:2 * n], headers, cut[2 * n:])
-
-    def __repr__(self) -> str:
-        return f"Block(sid={self.sid!r}, {len(self)} deliveries)"
-
-
 class Status(NamedTuple):
     """A status message (``NATS/1.0 <code> <description>``, no payload), e.g. a pull's end."""
 
@@ -150,7 +108,7 @@ class Status(NamedTuple):
         return parse_headers(self.block)
 
 
-Frame = Info | Ping | Pong | Ok | Err | Msgs | Block | Status
+Frame = Info | Ping | Pong | Ok | Err | Msgs | Status
 
 
 class Parser:
@@ -186,101 +144,9 @@ class Parser:
         """The frames completed by ``data`` (in order); the rest is kept for the next call."""
         buf = self._buf + data if self._buf else data
         frames: list[Frame] = []
-        pos = _parse_block(buf, frames) if len(buf) >= BLOCK_BYTES else 0
-        pos = _parse(buf, frames, pos)
+        pos = _parse(buf, frames)
         self._buf = buf[pos:]
         return frames
-
-
-#: A read at least this long is tried as one :class:`Block` first.
-BLOCK_BYTES = 32 << 10
-_MSG = np.frombuffer(b"MSG ", np.uint8)
-_HMSG = np.frombuffer(b"HMSG ", np.uint8)
-_DIGITS = 10  # the widest number read from a protocol line (sizes, sids)
-
-
-def _parse_block(buf: bytes, frames: list[Frame]) -> int:
-    """The leading run of deliveries to one subscription in ``buf``, found with array
-    operations, appended to ``frames`` as a :class:`Block`; return where it ends (0: none).
-
-    Every ``MSG``/``HMSG`` line after a line break is a candidate; their
-    fields are read all at once, and the run is the longest prefix in which
-    each frame ends exactly where the next candidate begins. A payload that
-    itself holds ``\r\nMSG `` (or a PING, a status...) ends the run there:
-    the message-by-message parser takes over from that point, so the result
-    is exact whatever the bytes.
-    """
-    arr = np.frombuffer(buf, np.uint8)
-    size = len(arr)
-    cr = np.flatnonzero(arr == 13)
-    if not len(cr) or (not (arr[:4] == _MSG).all() and not (arr[:5] == _HMSG).all()):
-        return 0
-    starts = np.concatenate(([0], cr[:-1] + 2))  # a candidate needs a line end after it
-    starts = starts[starts + 5 < size]
-    first = arr[starts]
-    at = [arr[np.minimum(starts + j, size - 1)] for j in range(1, 5)]
-    msg = (first == 77) & (at[0] == 83) & (at[1] == 71) & (at[2] == 32)
-    hmsg = (first == 72) & (at[0] == 77) & (at[1] == 83) & (at[2] == 71) & (at[3] == 32)
-    keep = msg | hmsg
-    cand, hm = starts[keep], hmsg[keep]
-    eol = cr[np.searchsorted(cr, cand)]
-    spaces = np.flatnonzero(arr[:int(eol[-1])] == 32)
-    i0, i1 = np.searchsorted(spaces, cand), np.searchsorted(spaces, eol)
-    count = i1 - i0
-    reply = np.where(hm, count == 5, count == 4)
-    ok = np.where(hm, (count == 4) | (count == 5), (count == 3) | (count == 4))
-    sp = spaces[np.minimum(i0[:, None] + np.arange(5), max(len(spaces) - 1, 0))]
-    last = spaces[np.maximum(i1 - 1, 0)]
-    total, good = _numbers(arr, last + 1, eol)
-    total = total.astype(np.int64)
-    ok &= good
-    hsize, good = _numbers(arr, spaces[np.maximum(i1 - 2, 0)] + 1, last)
-    hsize = np.where(hm, hsize.astype(np.int64), 0)
-    ok &= good | ~hm
-    sid, good = _numbers(arr, sp[:, 1] + 1, sp[:, 2])
-    ok &= good & (sid == sid[0]) & (hsize <= total)
-    data = eol + 2
-    end = data + total + 2
-    ok &= end <= size
-    tail = np.minimum(end - 2, size - 2)
-    ok &= (arr[tail] == 13) & (arr[tail + 1] == 10)
-    ok &= ~(hm & (hsize == total))  # a status (no payload): for the message parser
-    ok[1:] &= cand[1:] == end[:-1]  # each frame ends where the next begins
-    n = int(np.argmin(ok)) if not ok.all() else len(ok)
-    if n == 0:
-        return 0
-    rows = slice(0, n)
-    zero = np.zeros(n, np.int64)
-    reply_at = np.where(reply[rows, None], sp[rows, 2:4] + [1, 0], 0)
-    header = np.stack([np.where(hm[rows], data[rows], zero),
-                       np.where(hm[rows], data[rows] + hsize[rows], zero)], axis=1)
-    block = Block(buf[int(sp[0, 1]) + 1:int(sp[0, 2])], buf,
-                  np.stack([cand[rows] + np.where(hm[rows], 5, 4), sp[rows, 1]], axis=1),
-                  reply_at, header,
-                  np.stack([data[rows] + hsize[rows], data[rows] + total[rows]], axis=1))
-    frames.append(block)
-    return int(end[n - 1])
-
-
-def _numbers(arr: np.ndarray, start: np.ndarray, stop: np.ndarray,
-             digits: int = _DIGITS) -> tuple[np.ndarray, np.ndarray]:
-    """The decimal numbers at ``arr[start:stop]`` (each, at most ``digits`` long, as
-    uint64), and whether each is one.
-
-    >>> _numbers(np.frombuffer(b"12 7 x", np.uint8), np.array([0, 3, 5]), np.array([2, 4, 6]))
-    (array([12,  7,  0], dtype=uint64), array([ True,  True, False]))
-    """
-    width = stop - start
-    value = np.zeros(len(start), np.uint64)
-    good = (width >= 1) & (width <= digits)
-    last = len(arr) - 1
-    ten = np.uint64(10)
-    for j in range(min(int(width.max(initial=0)), digits)):  # digit by digit, all at once
-        inside = width > j
-        digit = arr[np.minimum(start + j, last)] - np.uint8(48)  # wraps below "0": > 9
-        good &= ~inside | (digit <= 9)
-        value = np.where(inside, value * ten + digit, value)
-    return np.where(good, value, 0).astype(np.uint64), good
 
 
 def _parse(buf: bytes, frames: list[Frame], pos: int = 0) -> int:

@@ -114,8 +114,7 @@ class _Acks:
     def bytes_in_flight(self, sent: int) -> int:
         return self.sent_bytes[sent] - self.acked_bytes
 
-    def count(self, reply_subjects: Sequence[bytes], answers: Sequence[bytes],
-              server: str) -> None:
+    def count(self, reply_subjects: list[bytes], answers: list[bytes], server: str) -> None:
         refused: tuple[int, str] | None = None
         for subject, answer in zip(reply_subjects, answers, strict=True):
             i = int(subject.rsplit(b".", 1)[1])

@@ -28,7 +28,6 @@ from urllib.parse import unquote, urlsplit
 from eventkit.exceptions import AuthenticationError, ConfigurationError, ConnectionFailedError
 from eventkit.source._protocol import (
     PONG,
-    Block,
     Err,
     Frame,
     Info,
@@ -436,14 +435,9 @@ class Wire:
         sinks = self._sinks
         touched: set[Sink] = set()
         for frame in frames:
-            if isinstance(frame, Block):
+            if isinstance(frame, Msgs):
                 sink = sinks.get(frame.sid)
                 if sink is not None:  # else unsubscribed meanwhile
-                    sink.extend_block(frame)
-                    touched.add(sink)
-            elif isinstance(frame, Msgs):
-                sink = sinks.get(frame.sid)
-                if sink is not None:
                     sink.extend(frame)
                     touched.add(sink)
             elif isinstance(frame, Status):

@@ -58,7 +58,7 @@ from eventkit.source._batches import (
     split_direct_headers,
 )
 from eventkit.source._publish import PublishResult, publish_many
-from eventkit.source._sinks import BulkSink, Deliveries
+from eventkit.source._sinks import Deliveries, Sink
 from eventkit.source._subjects import subject_matches, subjects_overlap, subjects_regex
 from eventkit.source._wire import Address, Auth, Wire
 
@@ -610,7 +610,7 @@ class _Pull:
                  expected: int) -> None:
         self.wire, self.span, self.subject = wire, span, subject
         self.consumer, self.expected = consumer, expected
-        self.inbox, self.sid, self.sink = wire.subscribe(BulkSink())
+        self.inbox, self.sid, self.sink = wire.subscribe(Sink())
         self.request = json.dumps({"batch": span.pull, "max_bytes": span.pull_bytes,
                                    "expires": int(30e9)}).encode()
         self.received = self.outstanding = 0  # delivered; asked for and not yet here

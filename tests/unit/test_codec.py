@@ -297,34 +297,3 @@ def test_lines_that_are_not_utf8_are_found_piece_by_piece(lines, piece):
 
     assert _not_utf8(joined, ends, piece=piece) == [i for i, x in enumerate(lines) if bad(x)]
 
-
-@settings(max_examples=100, deadline=None)
-@given(payloads)
-def test_a_bulk_reads_columns_decode_as_lists_do(items):
-    """The bulk read hands the codec Arrow views into the receive buffers, not bytes."""
-    import numpy as np
-
-    from eventkit.source._columns import Column, views
-
-    seq, time, subjects, headers, _ = _batch(items)
-    # as the parser leaves them: every payload somewhere in one received buffer
-    buf = b"".join(b"<hdr>" + p + b"\r\n" for p in items)
-    sizes = np.array([len(p) for p in items], np.int64)
-    ends = np.cumsum(sizes + 7)
-    starts = ends - 2 - sizes
-    column = Column(views(buf, starts, ends - 2))
-    assert column.to_list() == items
-    names = Column(views(b"".join(subjects), *_bounds(subjects)))
-    bulk = decode(seq, time, names, headers, column, Rules())
-    plain = decode(seq, time, subjects, headers, items, Rules())
-    assert bulk.envelope.equals(plain.envelope)
-    assert bulk.typed.keys() == plain.typed.keys()
-    for name, frame in plain.typed.items():
-        assert bulk.typed[name].equals(frame)
-
-
-def _bounds(values: list[bytes]):
-    import numpy as np
-
-    stops = np.cumsum([len(v) for v in values], dtype=np.int64)
-    return stops - np.array([len(v) for v in values], np.int64), stops

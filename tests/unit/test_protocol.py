@@ -7,8 +7,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eventkit.source._protocol import (
-    BLOCK_BYTES,
-    Block,
     Err,
     Frame,
     Info,
@@ -31,8 +29,6 @@ def _flat(frames: list[Frame]) -> list[tuple[object, ...]]:
     """One entry per delivery or control frame, however runs were grouped."""
     out: list[tuple[object, ...]] = []
     for f in frames:
-        if isinstance(f, Block):
-            f = f.to_msgs()
         if isinstance(f, Msgs):
             out += [("msg", f.sid, s, r, f.headers.get(i), p)
                     for i, (s, r, p) in enumerate(zip(f.subjects, f.replies, f.payloads,
@@ -165,49 +161,3 @@ def test_headers_round_trip(headers):
 def test_repeated_header_names_are_joined():
     assert parse_headers(b"NATS/1.0\r\nX: 1\r\nX: 2\r\n\r\n")[2] == {"X": "1, 2"}
 
-
-def _bulk(n: int, *, every: int = 0, extra: bytes = b"") -> tuple[bytes, list[tuple[object, ...]]]:
-    """A pull consumer's deliveries (a header block on every ``every``-th), and what they are."""
-    wire, want = [], []
-    for i in range(n):
-        reply = b"$JS.ACK.S.c.1.%d.%d.1793534400000000%03d.0" % (i + 1, i + 1, i % 1000)
-        hdr = b"NATS/1.0\r\nNats-Msg-Id: m%d\r\n\r\n" % i if every and i % every == 0 else None
-        payload = b'{"type":"t%d","n":%d}' % (i % 5, i) + (extra if i == n // 2 else b"")
-        wire.append(_msg(b"s.t%d" % (i % 5), b"7", reply, hdr, payload))
-        want.append(("msg", b"7", b"s.t%d" % (i % 5), reply, hdr, payload))
-    return b"".join(wire), want
-
-
-def test_a_large_read_of_deliveries_is_one_block_with_no_bytes_per_message():
-    wire, want = _bulk(2000, every=7)
-    assert len(wire) > BLOCK_BYTES
-    frames = Parser().feed(wire)
-    assert [type(f) for f in frames] == [Block]
-    assert len(frames[0]) == 2000
-    assert _flat(frames) == want
-
-
-@pytest.mark.parametrize("extra", [b"", b"\r\nMSG s.x 7 3\r\nabc", b"\r\nPING\r\n"])
-@given(cuts=st.lists(st.integers(0, 10**9), max_size=6))
-def test_bulk_reads_cut_anywhere_give_the_same_deliveries(extra, cuts):
-    wire, want = _bulk(1500, every=5, extra=extra)
-    at = wire.index(b"\r\nMSG ", len(wire) // 3) + 2  # a frame's start
-    wire = wire[:at] + b"PING\r\n" + wire[at:]  # a control line between deliveries
-    got = _flat(_fed(wire, cuts))
-    assert got.count(("Ping",)) == 1
-    assert [g for g in got if g != ("Ping",)] == want
-
-
-def test_a_status_or_another_subscription_ends_a_block():
-    wire, want = _bulk(1200)
-    status = _msg(b"_INBOX.x", b"7", b"", _STATUS, b"")
-    other = _msg(b"_INBOX.r.1", b"3", b"", None, b"{}")
-    third = len(wire) // 3
-    cut = wire.index(b"MSG ", third)
-    frames = Parser().feed(wire[:cut] + status + other + wire[cut:])
-    assert isinstance(frames[0], Block)
-    kinds = [k[0] for k in _flat(frames)]
-    assert kinds.count("Status") == 1
-    flat = [k for k in _flat(frames) if k[0] == "msg"]
-    assert [k for k in flat if k[1] == b"7"] == want
-    assert [k for k in flat if k[1] == b"3"] == [("msg", b"3", b"_INBOX.r.1", b"", None, b"{}")]

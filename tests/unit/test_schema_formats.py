@@ -426,3 +426,20 @@ def test_a_read_upcasts_old_avro_and_protobuf_versions_to_the_newest_shape():
     moved = events.of_type("moved")
     assert moved.select("seq", "ride_id", "tags").rows() == [(4, "r1", ["old"]),
                                                               (5, "r2", ["new"])]
+
+
+def test_check_lists_avro_and_protobuf_events_that_did_not_decode():
+    import polars as pl
+
+    reg = ek.SchemaRegistry()
+    reg.register("paid", _avro_paid(("amount", "double")), format="avro")
+    reg.register("fare", {"type": "object", "properties": {"x": {"type": "integer"}}})
+    env = pl.DataFrame({
+        "seq": pl.Series([1, 2, 3, 4], dtype=pl.UInt64),
+        "type": ["paid", "paid", "other", "fare"],
+        "data": [b"\x00\x00\x00\x00\x09", b"\x00", b"x", b'{"x": "1"}'],
+        "error": [None, "avro: unknown schema id 9", "not json", None]})
+    assert reg.check(env).rows() == [
+        (2, "paid", None, "", "payload did not decode: avro: unknown schema id 9"),
+        (4, "fare", 1, "x", "expected integer, got string")]
+    assert reg.check(env.filter(pl.col("type") == "paid")).height == 1  # no JSON type left

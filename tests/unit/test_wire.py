@@ -128,38 +128,3 @@ def test_servers_the_cluster_advertises_keep_the_scheme_and_the_tls_name():
     wire.receive([Info({"ldm": True})])
     assert wire.lame_duck and len(wire.advertised()) == 3  # an update keeps what it omits
 
-
-def test_a_bulk_sink_keeps_blocks_as_columns_in_arrival_order():
-    async def run() -> None:
-        from eventkit.source._columns import Column
-        from eventkit.source._protocol import BLOCK_BYTES
-        from eventkit.source._sinks import BulkSink
-
-        wire = Wire([Address("nats", "h", 1)], Auth())
-        wire._writer = None
-        sink = BulkSink()
-        wire._sinks[b"4"] = sink
-        hdr = b"NATS/1.0\r\nNats-Msg-Id: x\r\n\r\n"
-        frames, want = [], []
-        for i in range(3000):
-            payload = b'{"n":%d}' % i
-            reply = b"$JS.ACK.S.c.1.%d.%d.1793534400000000000.0" % (i + 1, i + 1)
-            if i % 10 == 3:
-                frames.append(b"HMSG s.%d 4 %s %d %d\r\n%s%s\r\n" % (
-                    i % 3, reply, len(hdr), len(hdr) + len(payload), hdr, payload))
-            else:
-                frames.append(b"MSG s.%d 4 %s %d\r\n%s\r\n" % (i % 3, reply, len(payload), payload))
-            want.append((b"s.%d" % (i % 3), reply, payload))
-        stream = b"".join(frames)
-        assert len(stream) > 2 * BLOCK_BYTES
-        parser = Parser()
-        for i in range(0, len(stream), 50_000):  # blocks, and the runs between them
-            wire.receive(parser.feed(stream[i:i + 50_000]))
-        assert len(sink) == 3000
-        subjects, replies, headers, payloads = sink.take()
-        assert all(isinstance(c, Column) for c in (subjects, replies, payloads))
-        assert list(zip(subjects, replies, payloads, strict=True)) == want
-        assert headers == {i: hdr for i in range(3000) if i % 10 == 3}
-        assert len(sink) == 0
-
-    asyncio.run(run())
