@@ -31,7 +31,7 @@ from eventkit.envelope import ENVELOPE_SCHEMA, Rules, field_column, payload_colu
 from eventkit.formats import avro, messagepack, protobuf
 from eventkit.formats.rules import FormatRules, content_format
 from eventkit.formats.schemas import Schemas, WriterSchema
-from eventkit.source._wire import parse_headers
+from eventkit.source._protocol import parse_headers
 
 __all__ = ["decode_mixed", "needs_formats"]
 
