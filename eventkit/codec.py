@@ -147,10 +147,17 @@ def decode(
 
         given = headers if isinstance(headers, Mapping) else {
             i: h for i, h in enumerate(headers) if h is not None}
-        if mixed.needs_formats(given, payloads, formats):
-            return mixed.decode_mixed(seq, time, subjects, given, payloads, rules,
-                                      formats=formats, writers=writers or Schemas(),
-                                      json_decode=decode, schemas=schemas, hints=hints)
+        if mixed.needs_formats(given, payloads, formats, writers=writers):
+            parts = mixed.decode_mixed(seq, time, subjects, given, payloads, rules,
+                                       formats=formats, writers=writers or Schemas(),
+                                       json_decode=decode, schemas=schemas, hints=hints)
+            by_type: dict[str, list[pl.DataFrame]] = {}
+            for part in parts:
+                for name, frames in part.typed.items():
+                    by_type.setdefault(name, []).extend(frames)
+            return Decoded(pl.concat([p.envelope for p in parts]).sort("seq"),
+                           {t: union(fs).sort("seq") if len(fs) > 1 else fs[0]
+                            for t, fs in by_type.items()})
     data = pl.Series("data", payloads, dtype=pl.Binary)
     subject = pl.Series("subject", subjects)
     if subject.dtype == pl.Binary:

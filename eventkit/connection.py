@@ -30,7 +30,7 @@ from eventkit.envelope import Rules
 from eventkit.events import Events, ReadInfo
 from eventkit.exceptions import ClosedError, ConfigurationError, EventkitWarning
 from eventkit.formats.rules import FormatRules
-from eventkit.formats.schemas import Schemas
+from eventkit.formats.schemas import Schemas, WriterSchema
 from eventkit.source import _loop
 from eventkit.source._loop import on_loop
 from eventkit.source._wire import Auth, Secret, hide_urls, parse_servers
@@ -471,7 +471,7 @@ class Connection:
         schemas = await registry.asnapshot() if registry is not None else None
         formats = (FormatRules.parse(format) if format is not None
                    else FormatRules.from_metadata(info.metadata))
-        writers = Schemas.from_registry(schemas)
+        writers = registry_writers(schemas)
         total = _estimate(info, lo, hi) if not filters else None
         bar = tqdm(total=total, unit="ev", unit_scale=True, desc=f"reading {stream}",
                    disable=not progress, delay=0.5, leave=False)
@@ -539,6 +539,23 @@ def _told(events: Events) -> Events:
     for note in events.info.notes if events.info else ():
         warnings.warn(note, EventkitWarning, stacklevel=3)
     return events
+
+
+def registry_writers(snapshot: Snapshot | None) -> Schemas:
+    """The registry's Avro and Protobuf versions, parsed by the registry, for the decoders."""
+    if snapshot is None:
+        return Schemas()
+    from eventkit.schema._entry import avro_schema, protobuf_message
+
+    out = []
+    for versions in snapshot.entries.values():
+        for e in versions.values():
+            if e.format == "avro":
+                out.append(WriterSchema(e.event_type, e.version, "avro", avro_schema(e), e.id))
+            elif e.format == "protobuf" and e.descriptors and e.message:
+                out.append(WriterSchema(e.event_type, e.version, "protobuf",
+                                        protobuf_message(e), e.id))
+    return Schemas(out, snapshot.upcast if snapshot.upcasters else None)
 
 
 def _decode(raw: RawBatch, rules: Rules, schemas: Snapshot | None,

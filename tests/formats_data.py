@@ -89,3 +89,11 @@ def descriptor_set(tmp: Path, proto: str = RIDES_PROTO, name: str = "rides.proto
                     "--include_imports", f"--descriptor_set_out={out}", name],
                    check=True, cwd=tmp)
     return out
+
+
+def message(descriptors: bytes | Path, name: str) -> Any:
+    """A message class from a descriptor set, built as the registry builds it."""
+    from eventkit.schema._entry import SchemaEntry, protobuf_message
+
+    raw = descriptors.read_bytes() if isinstance(descriptors, Path) else descriptors
+    return protobuf_message(SchemaEntry("t", 1, "protobuf", name, None, raw, name))

@@ -97,8 +97,12 @@ def serve(args: argparse.Namespace) -> int:
         from eventkit.sample.publish import publish
 
         with ek.connect(server.url) as conn:
-            info = publish(conn)
-        print(f"loaded {info.messages:,} sample events into stream {info.name!r}", flush=True)
+            info = publish(conn, format=args.format)
+        how = "" if args.format == "json" else (
+            f" as {args.format}" + (" (schemas in the server's registry)"
+                                    if args.format in ("avro", "protobuf") else ""))
+        print(f"loaded {info.messages:,} sample events into stream {info.name!r}{how}",
+              flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -151,6 +155,10 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--store", help="JetStream store directory (temporary by default)")
     p.add_argument("--port", type=int, default=4222, help="client port (-1: any free)")
     p.add_argument("--sample", action="store_true", help="load the sample history")
+    p.add_argument("--format", default="json",
+                   choices=["json", "avro", "protobuf", "msgpack", "cloudevents"],
+                   help="the sample's payload format (with --sample; Avro and Protobuf schemas "
+                        "are registered in the server's schema registry)")
     p = c.command(sub, "report", report,
                   help="run the report notebook on a stream: one HTML page",
                   description="Run the report notebook on a stream in a fresh kernel and write "

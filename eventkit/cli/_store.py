@@ -98,8 +98,8 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--follow", action="store_true", help="keep syncing until Ctrl-C")
     p.add_argument("--interval", type=float, default=1.0,
                    help="seconds between syncs with --follow")
-    p.add_argument("--batch", type=int, default=50_000,
-                   help="events per batch (memory is bounded by a few)")
+    p.add_argument("--batch", type=int, default=200_000,
+                   help="events per commit (memory is bounded by about two)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = c.command(sub, "compact", compact,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -24,7 +24,7 @@ import polars as pl
 
 from eventkit._deps import missing
 
-__all__ = ["parse", "polars_type", "read_records"]
+__all__ = ["polars_type", "read_records"]
 
 _MARK = os.urandom(8)   # after each record in a block; a record that misreads moves it
 _SYNC = b"eventkit-avro-sy"  # the container's sync marker (16 bytes)
@@ -46,16 +46,6 @@ def _fastavro() -> Any:
     except ImportError as exc:
         raise missing("fastavro", "reading Avro payloads") from exc
     return fastavro
-
-
-def parse(schema: str | Mapping[str, Any] | Sequence[Any]) -> Any:
-    """An Avro schema (JSON text or its parsed form) parsed by fastavro.
-
-    >>> parse('{"type": "record", "name": "T", "fields": [{"name": "n", "type": "long"}]}')["name"]
-    'T'
-    """
-    text = orjson.loads(schema) if isinstance(schema, str | bytes) else schema
-    return _fastavro().parse_schema(text)
 
 
 def polars_type(schema: Any) -> pl.DataType:
@@ -107,7 +97,7 @@ def read_records(bodies: Sequence[bytes], schema: Any, *, what: str = "avro"
     Examples
     --------
     >>> import io, fastavro
-    >>> s = parse({"type": "record", "name": "T", "fields": [
+    >>> s = fastavro.parse_schema({"type": "record", "name": "T", "fields": [
     ...     {"name": "id", "type": {"type": "string", "logicalType": "uuid"}},
     ...     {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}}]})
     >>> def write(record):

@@ -50,16 +50,13 @@ def unpack(bodies: Sequence[bytes]) -> tuple[list[dict[str, Any] | None], dict[i
                 values.append(msgpack.unpackb(body, timestamp=3))
             except Exception as exc:
                 values.append(_Bad(f"does not unpack: {exc}"))
-    out: list[dict[str, Any] | None] = []
     bad: dict[int, str] = {}
-    for i, value in enumerate(values):
-        if isinstance(value, dict):
-            out.append(value)
-            continue
-        out.append(None)
+    for i in [i for i, value in enumerate(values) if type(value) is not dict]:
+        value = values[i]
         why = value.why if isinstance(value, _Bad) else f"not a map: {type(value).__name__}"
         bad[i] = f"msgpack: {why}"
-    return out, bad
+        values[i] = None
+    return values, bad
 
 
 class _Bad:

@@ -12,9 +12,9 @@ are null where unset; proto3 scalars without presence read their default.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from operator import attrgetter
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from eventkit._deps import missing
 
-__all__ = ["message_class", "read_messages"]
+__all__ = ["read_messages"]
 
 _SCALARS = {  # FieldDescriptor.TYPE_* -> Arrow
     1: pa.float64(), 2: pa.float32(), 3: pa.int64(), 4: pa.uint64(), 5: pa.int32(),
@@ -40,37 +40,6 @@ def _protobuf() -> Any:
     except ImportError as exc:
         raise missing("protobuf", "reading Protobuf payloads") from exc
     return descriptor_pb2, descriptor_pool, message_factory
-
-
-def message_class(descriptors: bytes | str | Path, name: str) -> Any:
-    """The message class named ``name`` from a FileDescriptorSet (bytes or a path to one).
-
-    The files are loaded into a pool of their own (the process's default
-    pool is left as it is). ``name`` is the message's full name
-    (``rides.TripCompleted``); a ``file.proto:Message`` spelling is read as
-    the message name after the colon, qualified by the file's package.
-
-    Examples
-    --------
-    >>> from google.protobuf import descriptor_pb2
-    >>> fds = descriptor_pb2.FileDescriptorSet()
-    >>> f = fds.file.add(name="t.proto", package="demo", syntax="proto3")
-    >>> m = f.message_type.add(name="Ping")
-    >>> _ = m.field.add(name="n", number=1, type=3, label=1)
-    >>> message_class(fds.SerializeToString(), "demo.Ping")(n=3).n
-    3
-    """
-    descriptor_pb2, descriptor_pool, message_factory = _protobuf()
-    raw = Path(descriptors).read_bytes() if isinstance(descriptors, str | Path) else descriptors
-    files = descriptor_pb2.FileDescriptorSet.FromString(raw)
-    pool = descriptor_pool.DescriptorPool()
-    for proto in files.file:
-        pool.Add(proto)
-    if ":" in name:
-        source, _, short = name.partition(":")
-        package = next((f.package for f in files.file if f.name.endswith(source)), "")
-        name = f"{package}.{short}" if package and "." not in short else short
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName(name))
 
 
 def read_messages(bodies: Sequence[bytes], message: Any, *, what: str = "protobuf"
@@ -100,8 +69,8 @@ def read_messages(bodies: Sequence[bytes], message: Any, *, what: str = "protobu
     parse = message.FromString
     bad: dict[int, str] = {}
     try:
-        msgs = [parse(b) for b in bodies]
-    except DecodeError:
+        msgs = _parse_all(bodies, message)
+    except (DecodeError, ValueError):
         msgs = []
         for i, b in enumerate(bodies):
             try:
@@ -115,6 +84,57 @@ def read_messages(bodies: Sequence[bytes], message: Any, *, what: str = "protobu
     assert isinstance(frame, pl.DataFrame)
     frame = frame.cast(_enums(descriptor))  # type: ignore[arg-type]
     return (frame if columns else frame.drop("__empty__")), bad
+
+
+_PREFIX: list[bytes] = []
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _parse_all(bodies: Sequence[bytes], message: Any) -> list[Any]:
+    """All messages parsed by one call: as the ``items`` of a batch message whose field 1 is
+    ``repeated <message>`` (each body framed as that field: tag, length, bytes)."""
+    if not _PREFIX:
+        _PREFIX.extend(b"\x0a" + _varint(size) for size in range(1 << 14))
+    if any(len(b) >= 1 << 14 for b in bodies):
+        return [message.FromString(b) for b in bodies]
+    framed = b"".join([part for b in bodies for part in (_PREFIX[len(b)], b)])
+    return list(_batch_class(message).FromString(framed).items)
+
+
+@functools.cache
+def _batch_class(message: Any) -> Any:
+    """``message Batch { repeated <message> items = 1; }``, in a pool of its own (the files
+    of ``message`` copied into it: the pool ``message`` came from is left as it is)."""
+    descriptor_pb2, descriptor_pool, message_factory = _protobuf()
+    pool = descriptor_pool.DescriptorPool()
+    added: set[str] = set()
+
+    def add(file: Any) -> None:
+        if file.name in added:
+            return
+        for dependency in file.dependencies:
+            add(dependency)
+        proto = descriptor_pb2.FileDescriptorProto()
+        file.CopyToProto(proto)
+        pool.Add(proto)
+        added.add(file.name)
+
+    add(message.DESCRIPTOR.file)
+    batch = descriptor_pb2.FileDescriptorProto(
+        name="eventkit_batch.proto", package="eventkit_batch", syntax="proto3",
+        dependency=[message.DESCRIPTOR.file.name])
+    batch.message_type.add(name="Batch").field.add(
+        name="items", number=1, type=11, label=3, type_name=f".{message.DESCRIPTOR.full_name}")
+    pool.Add(batch)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("eventkit_batch.Batch"))
 
 
 def _reason(exc: Exception) -> str:

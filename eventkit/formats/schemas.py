@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+
+import polars as pl
 
 __all__ = ["Schemas", "WriterSchema"]
 
@@ -37,7 +39,10 @@ class Schemas:
     2
     """
 
-    def __init__(self, entries: Iterable[WriterSchema] = ()) -> None:
+    def __init__(self, entries: Iterable[WriterSchema] = (),
+                 upcast: Callable[[str, int, pl.DataFrame], pl.DataFrame] | None = None
+                 ) -> None:
+        self._upcast = upcast  # a registry snapshot's: old versions to the newest shape
         self._ids: dict[int, WriterSchema] = {}
         self._types: dict[str, WriterSchema] = {}
         self._fingerprints: dict[bytes, WriterSchema] | None = None
@@ -49,23 +54,14 @@ class Schemas:
             if newest is None or e.version > newest.version:
                 self._types[e.event_type] = e
 
-    @classmethod
-    def from_registry(cls, snapshot: Any) -> Schemas:
-        """The Avro and Protobuf schemas of a registry snapshot (none for None or JSON only)."""
-        if snapshot is None:
-            return cls()
-        from eventkit.formats import avro, protobuf
-
-        out = []  # each entry: event_type, version, format, text, id, descriptors, message
-        for versions in getattr(snapshot, "entries", {}).values():
-            for e in versions.values():
-                if e.format == "avro":
-                    out.append(WriterSchema(e.event_type, e.version, "avro", avro.parse(e.text),
-                                            e.id))
-                elif e.format == "protobuf" and e.descriptors and e.message:
-                    message = protobuf.message_class(e.descriptors, e.message)
-                    out.append(WriterSchema(e.event_type, e.version, "protobuf", message, e.id))
-        return cls(out)
+    def newest(self, entry: WriterSchema, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` (records written with ``entry``) brought to the newest version's shape
+        by the registry's upcasters (see :meth:`eventkit.schema.Snapshot.upcast`)."""
+        if self._upcast is None or entry.version >= self._types[entry.event_type].version:
+            return frame
+        row = pl.int_range(frame.height, dtype=pl.Int64, eager=True).alias("seq")
+        out = self._upcast(entry.event_type, entry.version, frame.insert_column(0, row))
+        return out.sort("seq").drop("seq")
 
     def __bool__(self) -> bool:
         return bool(self._entries)

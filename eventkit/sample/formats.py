@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import polars as pl
 
-__all__ = ["CONTENT_TYPES", "SampleSchema", "encode", "sample_schemas"]
+__all__ = ["CONTENT_TYPES", "SampleSchema", "encode", "protobuf_class", "sample_schemas"]
 
 FIRST_ID = 100  # the sample's schema ids: 100, 101, ... in type order
 CONTENT_TYPES = {"avro": "application/avro", "protobuf": "application/x-protobuf",
@@ -130,6 +130,14 @@ def sample_schemas(frame: pl.DataFrame | None = None) -> dict[str, list[SampleSc
     return {"avro": avro, "protobuf": proto}
 
 
+def protobuf_class(schema: SampleSchema) -> Any:
+    """The message class of a sample Protobuf schema (built as the registry builds it)."""
+    from eventkit.schema._entry import SchemaEntry, protobuf_message
+
+    return protobuf_message(SchemaEntry(schema.event_type, 1, "protobuf", schema.text,
+                                        schema.schema_id, schema.descriptors, schema.message))
+
+
 def _name(event_type: str) -> str:
     return "".join(p.title() for p in event_type.split("_"))
 
@@ -138,9 +146,12 @@ def _millis(text: str) -> int:
     return int(dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
-def encode(frame: pl.DataFrame, format: str
+def encode(frame: pl.DataFrame, format: str, ids: Mapping[str, int] | None = None,
            ) -> tuple[list[bytes], list[dict[str, str] | None], dict[str, list[SampleSchema]]]:
     """The sample's payloads and headers in ``format``, and the schemas they were written with.
+
+    ``ids`` gives each type's schema id (as a registry gave it) for the Confluent
+    framing; by default the sample's own (100, 101, ...).
 
     Examples
     --------
@@ -158,6 +169,10 @@ def encode(frame: pl.DataFrame, format: str
     raw = frame.get_column("data").to_list()
     given = [None if h is None else orjson.loads(h) for h in frame.get_column("headers")]
     schemas = sample_schemas(frame)
+    if ids:
+        schemas = {f: [SampleSchema(s.event_type, s.format, s.text,
+                                    ids.get(s.event_type, s.schema_id), s.descriptors, s.message)
+                       for s in group] for f, group in schemas.items()}
     write = _writer(format, schemas)
     payloads, headers = [], []
     for event, original, h in zip(events, raw, given, strict=True):
@@ -187,10 +202,7 @@ def _writer(format: str, schemas: dict[str, list[SampleSchema]]) -> Any:
             return out.getvalue()
         return avro
     if format == "protobuf":
-        from eventkit.formats.protobuf import message_class
-
-        classes = {s.event_type: (s.schema_id, message_class(s.descriptors or b"", s.message or ""))
-                   for s in schemas["protobuf"]}
+        classes = {s.event_type: (s.schema_id, protobuf_class(s)) for s in schemas["protobuf"]}
 
         def proto(event: dict[str, Any]) -> bytes:
             schema_id, cls = classes[event["type"]]

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from eventkit.schema._compat_json import Incompatibility, mode
+from eventkit.schema import _compat_avro, _compat_protobuf
+from eventkit.schema._compat_json import Incompatibility, check_versions, mode
 from eventkit.schema._compat_json import check as check_json
 from eventkit.schema._entry import SchemaEntry
 from eventkit.schema._json_parse import Spec
@@ -43,4 +44,6 @@ def check_entries(new: SchemaEntry, previous: Sequence[SchemaEntry], compatibili
     if new.format == "json":
         return check_json(spec_of(new), [(e.version, spec_of(e)) for e in previous],
                           compatibility, policy)
-    return []  # Avro and Protobuf rules: see _compat_avro and _compat_protobuf
+    rules = _compat_avro if new.format == "avro" else _compat_protobuf
+    return check_versions(rules.parsed(new), [(e.version, rules.parsed(e)) for e in previous],
+                          compatibility, rules.read_problems, rules.RULES)

@@ -69,15 +69,20 @@ Policies: what an open object may hold
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import orjson
 
 from eventkit.exceptions import ConfigurationError
 from eventkit.schema._json_parse import Spec
 
-__all__ = ["MODES", "POLICIES", "Incompatibility", "check", "mode", "policy", "read_problems"]
+#: A parsed schema of some format.
+S = TypeVar("S")
+
+__all__ = ["MODES", "POLICIES", "Incompatibility", "Problem", "check", "check_versions", "mode",
+           "policy", "read_problems"]
 
 MODES = ("BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL",
          "FULL_TRANSITIVE", "NONE")
@@ -189,8 +194,19 @@ def check(new: Spec, previous: Sequence[tuple[int, Spec]], compatibility: str,
     >>> check(v3, [(1, v1)], "BACKWARD", policy="lenient")
     []
     """
-    compatibility = mode(compatibility)
     strict = _policy_strict(policy)
+    return check_versions(new, previous, compatibility,
+                          lambda reader, writer: read_problems(reader, writer, strict=strict),
+                          RULES)
+
+
+def check_versions(new: S, previous: Sequence[tuple[int, S]], compatibility: str,
+                   read: Callable[[S, S], list[Problem]],
+                   rules: Mapping[tuple[str, str], str]) -> list[Incompatibility]:
+    """The modes over any format: ``read(reader, writer)`` says why a consumer using
+    ``reader`` may fail on events written with ``writer``; ``rules`` names each kind of
+    problem per direction (``"backward"``: the new schema reads older events)."""
+    compatibility = mode(compatibility)
     if compatibility == "NONE" or not previous:
         return []
     against = previous if compatibility.endswith("_TRANSITIVE") else previous[-1:]
@@ -199,11 +215,11 @@ def check(new: Spec, previous: Sequence[tuple[int, Spec]], compatibility: str,
     for version, old in against:
         label = f"version {version}"
         if base in ("BACKWARD", "FULL"):
-            out += [_named(p, version, "backward", "the new schema", label)
-                    for p in read_problems(new, old, strict=strict)]
+            out += [_named(p, version, "backward", "the new schema", label, rules)
+                    for p in read(new, old)]
         if base in ("FORWARD", "FULL"):
-            out += [_named(p, version, "forward", label, "the new schema")
-                    for p in read_problems(old, new, strict=strict)]
+            out += [_named(p, version, "forward", label, "the new schema", rules)
+                    for p in read(old, new)]
     return out
 
 
@@ -211,9 +227,9 @@ def _policy_strict(value: str) -> bool:
     return policy(value) == "strict"
 
 
-def _named(problem: Problem, version: int, direction: str, reader: str, writer: str
-           ) -> Incompatibility:
-    return Incompatibility(version, direction, problem.path, RULES[problem.kind, direction],
+def _named(problem: Problem, version: int, direction: str, reader: str, writer: str,
+           rules: Mapping[tuple[str, str], str]) -> Incompatibility:
+    return Incompatibility(version, direction, problem.path, rules[problem.kind, direction],
                            problem.detail.format(reader=reader, writer=writer))
 
 

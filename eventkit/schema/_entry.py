@@ -190,7 +190,8 @@ def field_names(entry: SchemaEntry) -> tuple[list[str], list[str]]:
     if entry.format == "protobuf":
         fields = protobuf_message(entry).DESCRIPTOR.fields
         return ([f.name for f in fields],
-                sorted(f.name for f in fields if getattr(f, "is_required", False)))
+                sorted(f.name for f in fields if getattr(f, "is_required", False)
+                       or getattr(f, "label", None) == 2))  # LABEL_REQUIRED before protobuf 6
     document = orjson.loads(entry.text)
     if not isinstance(document, dict) or not isinstance(document.get("fields"), list):
         return [], []
@@ -213,7 +214,10 @@ def avro_text(schema: Mapping[str, Any] | str | bytes | Sequence[Any], what: str
             document = schema  # a primitive type's name, as "string"
         text = schema if not isinstance(document, str) else orjson.dumps(document).decode()
     else:
-        document = orjson.loads(orjson.dumps(schema))
+        try:
+            document = orjson.loads(orjson.dumps(schema))
+        except (orjson.JSONEncodeError, TypeError) as exc:
+            raise ConfigurationError(f"{what} is not JSON: {exc}") from None
         text = orjson.dumps(document).decode()
     _parse_avro(text, what)
     return text

@@ -67,6 +67,7 @@ class _KVBackend:
         self.bucket = bucket
         self.history = history
         self.stream = f"KV_{bucket}"
+        self._ids: dict[int, tuple[str, int]] = {}
 
     @property
     def name(self) -> str:
@@ -236,10 +237,13 @@ class _KVBackend:
 
     async def schema_ids(self) -> dict[int, tuple[str, int]]:
         keys = [k for k in await self._keys(f"{IDS_TOKEN}.*")
-                if re.fullmatch(re.escape(IDS_TOKEN) + r"\.[1-9][0-9]*", k)]
+                if re.fullmatch(re.escape(IDS_TOKEN) + r"\.[1-9][0-9]*", k)
+                and int(k.rsplit(".", 1)[1]) not in self._ids]  # id records never change
         values = await asyncio.gather(*(self._get(k) for k in keys))
-        return {int(k.rsplit(".", 1)[1]): _id_record(v, f"key {k!r} of {self.bucket!r}")
-                for k, v in zip(keys, values, strict=True) if v is not None}
+        self._ids.update({int(k.rsplit(".", 1)[1]): _id_record(v, f"key {k!r} of "
+                                                                f"{self.bucket!r}")
+                          for k, v in zip(keys, values, strict=True) if v is not None})
+        return dict(self._ids)
 
     async def claim_id(self, schema_id: int, event_type: str, version: int) -> None:
         key = f"{IDS_TOKEN}.{schema_id}"

@@ -126,12 +126,19 @@ class Snapshot:
 
     # -- checking --------------------------------------------------------------
     def check(self, events: Events | pl.DataFrame) -> pl.DataFrame:
+        """Every violation (see :meth:`SchemaRegistry.check`): JSON Schema types validated
+        in bulk; Avro and Protobuf types, whose decoding is their check, listed where the
+        payload did not decode (version null: their decoder finds it by schema id)."""
         env = _envelope(events)
-        env = env.filter(pl.col("type").is_in(list(self.specs)))
-        if not env.height:
-            return pl.DataFrame(schema=CHECK_SCHEMA)
-        env = env.with_columns(version=event_versions(env, self.version))
         found: list[pl.DataFrame] = []
+        others = [t for t in self.entries if t not in self.specs]
+        failed = env.filter(pl.col("type").is_in(others) & pl.col("error").is_not_null())
+        if failed.height:
+            found.append(failed.select("seq", "type", version=pl.lit(None, pl.Int64),
+                                       path=pl.lit(""), reason=pl.format(
+                                           "payload did not decode: {}", "error")))
+        env = env.filter(pl.col("type").is_in(list(self.specs)))
+        env = env.with_columns(version=event_versions(env, self.version))
         bad = env.filter(pl.col("error").is_not_null())
         if bad.height:
             found.append(bad.select("seq", "type", "version", path=pl.lit(""),
@@ -207,6 +214,62 @@ class Snapshot:
         return out.select("seq", "__version", *fields).rename(
             {**clash, "__version": VERSION_COLUMN})
 
+    def upcast(self, event_type: str, version: int, frame: pl.DataFrame) -> pl.DataFrame:
+        """Events written with ``version``, decoded, brought to the newest version's shape.
+
+        For decoders of any format: ``frame`` holds ``seq`` and the payload
+        fields of one version's events, decoded by that version's schema.
+        Each registered upcaster runs in turn (``per="frame"`` on the frame,
+        ``per="event"`` on each payload as a dict); between versions without
+        one, fields carry over by name. JSON Schema versions also cast the
+        result to the next version's column types.
+
+        Examples
+        --------
+        >>> import eventkit as ek
+        >>> reg = ek.SchemaRegistry()
+        >>> for fare in ("float", "long"):
+        ...     _ = reg.register("paid", {"type": "record", "name": "Paid", "fields": [
+        ...         {"name": "fare", "type": fare}]}, format="avro", compatibility="NONE")
+        >>> @reg.upcaster("paid", 1, 2, per="event")
+        ... def to_cents(event):
+        ...     return {"fare": round(event["fare"] * 100)}
+        >>> reg.snapshot().upcast("paid", 1, pl.DataFrame({"seq": [7], "fare": [9.5]}))
+        shape: (1, 2)
+        ┌─────┬──────┐
+        │ seq ┆ fare │
+        │ --- ┆ ---  │
+        │ i64 ┆ i64  │
+        ╞═════╪══════╡
+        │ 7   ┆ 950  │
+        └─────┴──────┘
+        """
+        versions = self.entries.get(event_type) or self.specs.get(event_type) or {}
+        if version not in versions:
+            raise SchemaNotFoundError(f"{event_type} has no version {version} in the "
+                                      f"registry (versions: {sorted(versions)})")
+        specs = self.specs.get(event_type, {})
+        while version < max(versions):
+            step, to, where = self._step(event_type, version, versions)
+            if step is not None:
+                frame = (_event_step if step.per == "event" else _frame_step)(step, frame, where)
+            if to in specs:
+                frame = conform(frame, specs[to])
+            version = to
+        return frame
+
+    def _step(self, event_type: str, version: int, versions: Mapping[int, Any]
+              ) -> tuple[_Upcaster | None, int, str]:
+        """The upcaster from ``version`` (None: fields carry over), the version it gives,
+        and its name for messages."""
+        step = self.upcasters.get((event_type, version))
+        to = step.to if step else min(v for v in versions if v > version)
+        if to not in versions:
+            raise ConfigurationError(
+                f"the upcaster of {event_type} from version {version} goes to version {to}, "
+                f"which is not registered (registered: {sorted(versions)})")
+        return step, to, f"the upcaster of {event_type} from version {version} to {to}"
+
     def _upcast(self, event_type: str, version: int, lines: Lines,
                 seq: pl.Series) -> pl.DataFrame:
         """Lines written with ``version``, in the newest version's shape."""
@@ -215,13 +278,7 @@ class Snapshot:
         frame: pl.DataFrame | None = None
         payloads: list[Any] | None = None
         while version < latest:
-            step = self.upcasters.get((event_type, version))
-            to = step.to if step else min(v for v in specs if v > version)
-            if to not in specs:
-                raise ConfigurationError(
-                    f"the upcaster of {event_type} from version {version} goes to version {to}, "
-                    f"which is not registered (registered: {sorted(specs)})")
-            where = f"the upcaster of {event_type} from version {version} to {to}"
+            step, to, where = self._step(event_type, version, specs)
             if step is not None and step.per == "event":
                 if payloads is None:
                     payloads = (lines.loads(range(len(lines))) if frame is None else
@@ -236,13 +293,7 @@ class Snapshot:
                     frame = frame.insert_column(0, seq.rename("seq"))
                     payloads = None
                 if step is not None:
-                    out = _call(step.fn, frame, where)
-                    if not isinstance(out, pl.DataFrame) or out.height != frame.height or (
-                            "seq" not in out.columns):
-                        raise ConfigurationError(
-                            f"{where} must return a polars DataFrame with one row per row it was "
-                            "given, keeping 'seq'")
-                    frame = out
+                    frame = _frame_step(step, frame, where)
                 frame = conform(frame, specs[to])
             version = to
         if frame is None:
@@ -251,6 +302,25 @@ class Snapshot:
                      else _from_payloads(payloads, spec))
             frame = frame.insert_column(0, seq.rename("seq"))
         return frame
+
+
+def _frame_step(step: _Upcaster, frame: pl.DataFrame, where: str) -> pl.DataFrame:
+    """A frame upcaster run on ``frame``, its result checked."""
+    out = _call(step.fn, frame, where)
+    if not isinstance(out, pl.DataFrame) or out.height != frame.height or (
+            "seq" not in out.columns):
+        raise ConfigurationError(f"{where} must return a polars DataFrame with one row per "
+                                 "row it was given, keeping 'seq'")
+    return out
+
+
+def _event_step(step: _Upcaster, frame: pl.DataFrame, where: str) -> pl.DataFrame:
+    """A per-event upcaster run on each payload dict of ``frame`` (``seq`` kept)."""
+    payloads = [_call(step.fn, p, where) for p in frame.drop("seq").to_dicts()]
+    if not all(isinstance(p, dict) for p in payloads):
+        raise ConfigurationError(f"{where} must return a dict per event")
+    out = pl.from_dicts(payloads, infer_schema_length=None) if payloads else pl.DataFrame()
+    return out.insert_column(0, frame.get_column("seq"))
 
 
 def _reuse(inferred: pl.DataFrame | None, seq: pl.Series, spec: Spec,

@@ -46,7 +46,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -98,7 +98,6 @@ from eventkit.schema._versions import (
 
 __all__ = ["DEFAULT_BUCKET", "SchemaRegistry"]
 
-T = TypeVar("T")
 #: An upcaster: a frame of one version's events to the next shape, or one payload dict.
 _U = TypeVar("_U", Callable[[pl.DataFrame], pl.DataFrame],
              Callable[[dict[str, Any]], dict[str, Any]])
@@ -109,14 +108,6 @@ DEFAULT_BUCKET = "eventkit_schemas"
 
 
 # -- the registry ------------------------------------------------------------------
-async def _on_loop(coro: Coroutine[Any, Any, T]) -> T:
-    """Await ``coro`` on eventkit's I/O loop, from whichever loop the caller is on."""
-    target = _loop.loop()
-    if asyncio.get_running_loop() is target:
-        return await coro
-    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, target))
-
-
 def _canonical(document: Mapping[str, Any]) -> bytes:
     return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
 
@@ -268,7 +259,7 @@ class SchemaRegistry:
                         policy: CompatibilityPolicy | None = None) -> int:
         _check_type(event_type)
         entry = await asyncio.to_thread(new_entry, event_type, schema, format, descriptors)
-        return await _on_loop(self._register(entry, compatibility, policy))
+        return await _loop.on_loop(self._register(entry, compatibility, policy))
 
     async def _register(self, entry: SchemaEntry, compatibility: str | None,
                         policy: str | None = None) -> int:
@@ -367,7 +358,7 @@ class SchemaRegistry:
         return _loop.run(self.aentry(event_type, version))
 
     async def aentry(self, event_type: str, version: int | None = None) -> SchemaEntry:
-        return await _on_loop(self._entry_of(event_type, version))
+        return await _loop.on_loop(self._entry_of(event_type, version))
 
     async def _entry_of(self, event_type: str, version: int | None) -> SchemaEntry:
         version = await self._version(event_type, version)
@@ -403,7 +394,7 @@ class SchemaRegistry:
         return _loop.run(self.aversions(event_type))
 
     async def aversions(self, event_type: str) -> list[int]:
-        return await _on_loop(self.backend.versions(event_type))
+        return await _loop.on_loop(self.backend.versions(event_type))
 
     def get(self, event_type: str, version: int | None = None) -> dict[str, Any]:
         """The schema document of one version (the newest by default).
@@ -413,7 +404,7 @@ class SchemaRegistry:
         return _loop.run(self.aget(event_type, version))
 
     async def aget(self, event_type: str, version: int | None = None) -> dict[str, Any]:
-        return await _on_loop(self._get(event_type, version))
+        return await _loop.on_loop(self._get(event_type, version))
 
     async def _get(self, event_type: str, version: int | None) -> dict[str, Any]:
         version = await self._version(event_type, version)
@@ -441,14 +432,14 @@ class SchemaRegistry:
         return _loop.run(self.atypes())
 
     async def atypes(self) -> list[str]:
-        return sorted(await _on_loop(self.backend.listing()))
+        return sorted(await _loop.on_loop(self.backend.listing()))
 
     def compatibility(self, event_type: str) -> str:
         """The mode new versions of ``event_type`` are checked under."""
         return _loop.run(self.acompatibility(event_type))
 
     async def acompatibility(self, event_type: str) -> str:
-        stored = await _on_loop(self.backend.compatibility(event_type))
+        stored = await _loop.on_loop(self.backend.compatibility(event_type))
         return _compatibility.mode(stored) if stored else self.default_compatibility
 
     def incompatibilities(self, event_type: str, schema: Mapping[str, Any] | str | bytes, *,
@@ -467,7 +458,7 @@ class SchemaRegistry:
                                  policy: CompatibilityPolicy | None = None) -> list[str]:
         _check_type(event_type)
         entry = await asyncio.to_thread(new_entry, event_type, schema, format, descriptors)
-        return await _on_loop(self._incompatibilities(entry, compatibility, policy))
+        return await _loop.on_loop(self._incompatibilities(entry, compatibility, policy))
 
     async def _incompatibilities(self, entry: SchemaEntry, compatibility: str | None,
                                  policy: str | None = None) -> list[str]:
@@ -484,7 +475,7 @@ class SchemaRegistry:
         return _loop.run(self.ato_polars())
 
     async def ato_polars(self) -> pl.DataFrame:
-        return await _on_loop(self._to_polars())
+        return await _loop.on_loop(self._to_polars())
 
     async def _to_polars(self) -> pl.DataFrame:
         rows = []
@@ -549,7 +540,7 @@ class SchemaRegistry:
         return _loop.run(self.asnapshot())
 
     async def asnapshot(self) -> Snapshot:
-        return await _on_loop(self._snapshot())
+        return await _loop.on_loop(self._snapshot())
 
     async def _snapshot(self) -> Snapshot:
         listing = await self.backend.listing()

@@ -67,8 +67,8 @@ def test_demo_runs_offline_and_writes_a_page(tmp_path):
     assert "<script" not in html  # self-contained: no JavaScript, no network
 
 
-def _serve() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([*CLI, "serve", "--port", "-1"], stdout=subprocess.PIPE,
+def _serve(*more: str) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen([*CLI, "serve", "--port", "-1", *more], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -87,6 +87,24 @@ def test_serve_prints_a_url_that_works_and_ctrl_c_stops_everything():
         proc.send_signal(signal.SIGINT)
         assert proc.wait(10) == 0
         assert _gone(servers[0])
+
+
+def test_serve_loads_the_sample_in_a_payload_format():
+    proc, url = _serve("--sample", "--format", "protobuf")
+    with proc:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # "Ctrl-C stops it."
+        line = proc.stdout.readline()
+        assert "sample events into stream 'RIDES' as protobuf" in line, line
+        with ek.connect(url) as conn:
+            events = conn.read("RIDES", progress=False, registry=ek.SchemaRegistry(conn))
+            assert events.summary().malformed < 100  # the sample's few malformed messages
+            trips = events.of_type("trip_completed")
+            assert trips.height > 1000 and trips.get_column("fare").null_count() < 100
+            assert sorted(ek.SchemaRegistry(conn).to_polars().get_column("type").unique()) == \
+                sorted(events.types)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
 
 
 def test_a_stopped_server_leaves_its_store_and_no_temporary_files(tmp_path):

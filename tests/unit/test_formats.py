@@ -20,7 +20,6 @@ import zstandard
 from eventkit.codec import decode
 from eventkit.envelope import Rules
 from eventkit.events import Events
-from eventkit.formats import avro, protobuf
 from eventkit.formats.rules import FormatRules
 from eventkit.formats.schemas import Schemas, WriterSchema
 from tests.formats_data import (
@@ -28,6 +27,7 @@ from tests.formats_data import (
     avro_record,
     confluent,
     descriptor_set,
+    message,
     single_object,
 )
 
@@ -52,7 +52,7 @@ def run(payloads: list[bytes], headers: list[dict[str, str] | None] | None = Non
 
 @pytest.fixture(scope="module")
 def trip_avro() -> Any:
-    return avro.parse(TRIP_AVRO)
+    return fastavro.parse_schema(TRIP_AVRO)
 
 
 def trip(i: int, **over: Any) -> dict[str, Any]:
@@ -117,9 +117,9 @@ def test_avro_schemaless_by_type_and_single_object(trip_avro: Any) -> None:
 
 
 def test_avro_writer_versions_union_and_defaults() -> None:
-    v1 = avro.parse({"type": "record", "name": "P", "fields": [
+    v1 = fastavro.parse_schema({"type": "record", "name": "P", "fields": [
         {"name": "type", "type": "string"}, {"name": "n", "type": "long"}]})
-    v2 = avro.parse({"type": "record", "name": "P", "fields": [
+    v2 = fastavro.parse_schema({"type": "record", "name": "P", "fields": [
         {"name": "type", "type": "string"}, {"name": "n", "type": "long"},
         {"name": "note", "type": ["null", "string"], "default": None},
         {"name": "either", "type": ["null", "string", "long"], "default": None},
@@ -171,7 +171,7 @@ def desc(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_protobuf_well_known_types_nested_repeated(desc: Path) -> None:
-    Trip = protobuf.message_class(desc, "rides.TripCompleted")
+    Trip = message(desc, "rides.TripCompleted")
     m = Trip(type="trip_completed", ride_id="r1", fare=9.5, status=2, tags=["a", "b"], n=7,
              raw=b"\x01", card="visa", small=3, delta=-4, ratio=0.5, paid=True)
     m.event_time.FromDatetime(T0)
@@ -183,8 +183,9 @@ def test_protobuf_well_known_types_nested_repeated(desc: Path) -> None:
     m.counts["x"] = 5
     empty = Trip(type="trip_completed", ride_id="r2")
     writers = Schemas([WriterSchema("trip_completed", 1, "protobuf", Trip, 7)])
+    # message indexes [0] (the byte 00): the registered message; [1]: the file's 2nd message
     events = run([confluent(7, m.SerializeToString(), b"\x00"),
-                  confluent(7, empty.SerializeToString(), b"\x00")], writers=writers)
+                  confluent(7, empty.SerializeToString(), b"\x02\x02")], writers=writers)
     assert events.malformed().height == 0
     table = events.of_type("trip_completed")
     s = table.schema
@@ -207,23 +208,24 @@ def test_protobuf_well_known_types_nested_repeated(desc: Path) -> None:
 
 
 def test_protobuf_by_header_and_registry_and_bad(desc: Path) -> None:
-    Trip = protobuf.message_class(desc, "rides.proto:TripCompleted")
-    Loc = protobuf.message_class(desc, "rides.Loc")
+    Trip = message(desc, "rides.TripCompleted")
+    Loc = message(desc, "rides.Loc")
     writers = Schemas([WriterSchema("trip_completed", 1, "protobuf", Trip, 7),
                        WriterSchema("location_updated", 1, "protobuf", Loc, 8)])
     good = Trip(type="trip_completed", ride_id="r1").SerializeToString()
     events = run([good, Loc(lat=1.0).SerializeToString(), b"\xff\xff",
-                  confluent(7, good, b"\x02\x02"), confluent(8, b"", b"\x02")],
+                  confluent(8, Loc(lat=2.0).SerializeToString(), b"\x00"),
+                  confluent(8, b"", b"\x02")],
                  [{"content-type": "application/x-protobuf"}, None, None, None, None],
                  subjects=["rides.trip_completed", "rides.location_updated",
-                           "rides.trip_completed", "rides.x", "rides.y"],
+                           "rides.trip_completed", "rides.location_updated", "rides.y"],
                  writers=writers)
     env = events.to_polars()
     assert env.get_column("error").to_list()[:2] == [None, None]
-    assert events.of_type("location_updated").get_column("lat").to_list() == [1.0]
     assert env.get_column("error")[2].startswith(
         "protobuf schema trip_completed v1 (id 7) rides.TripCompleted: Error parsing message")
-    assert env.get_column("error")[3] is None  # index path [1]: the file's 2nd message (Loc)
+    assert env.get_column("error")[3] is None  # indexes [0]: the registered message, Loc
+    assert events.of_type("location_updated").get_column("lat").to_list() == [1.0, 2.0]
     assert env.get_column("error")[4] == "protobuf schema id 8: truncated message indexes"
 
 
@@ -316,17 +318,18 @@ def test_format_rules_refuse_unknown_places() -> None:
 @pytest.mark.parametrize("fmt", ["avro", "protobuf", "msgpack", "cloudevents"])
 def test_the_sample_in_each_format_reads_as_its_json_does(fmt: str) -> None:
     from eventkit.sample import RULES, generate
-    from eventkit.sample.formats import encode
+    from eventkit.sample.formats import encode, protobuf_class
 
     frame = generate(seed=3, n_events=3000)
     rules = Rules(type=RULES["eventkit.type"], key=RULES["eventkit.key"],
                   event_time=RULES["eventkit.event_time"])
     payloads, headers, schemas = encode(frame, fmt)
     writers = Schemas(
-        [WriterSchema(s.event_type, 1, "avro", avro.parse(s.text), s.schema_id)
+        [WriterSchema(s.event_type, 1, "avro", fastavro.parse_schema(orjson.loads(s.text)),
+                      s.schema_id)
          for s in (schemas["avro"] if fmt == "avro" else [])]
         + [WriterSchema(s.event_type, 1, "protobuf",
-                        protobuf.message_class(s.descriptors or b"", s.message or ""), s.schema_id)
+                        protobuf_class(s), s.schema_id)
            for s in (schemas["protobuf"] if fmt == "protobuf" else [])])
     subjects = frame.get_column("subject").to_list()
     json_headers = [None if h is None else orjson.loads(h) for h in frame.get_column("headers")]
@@ -342,3 +345,35 @@ def test_the_sample_in_each_format_reads_as_its_json_does(fmt: str) -> None:
         a, b = got.of_type(event_type), want.of_type(event_type)
         assert a.height == b.height
         assert a.select(b.columns).cast(dict(b.schema)).equals(b), event_type  # type: ignore[arg-type]
+
+
+def test_an_unknown_content_encoding_is_flagged() -> None:
+    events = run([b'{"type":"a"}'], [{"content-encoding": "br"}])
+    assert events.malformed().get_column("error").to_list() == [
+        "content-encoding br: unknown encoding (gzip and zstd are read)"]
+
+
+def test_empty_payloads_have_the_codecs_reason_in_every_format() -> None:
+    from eventkit import codec
+    from eventkit.formats import mixed
+
+    assert mixed.EMPTY == codec.EMPTY
+    events = run([b"", b""], [{"content-type": "application/msgpack"}, None])
+    assert events.malformed().get_column("error").to_list() == [codec.EMPTY] * 2
+
+
+def test_a_json_stream_with_a_few_bad_payloads_reads_as_without_formats() -> None:
+    from eventkit.sample import RULES, generate
+
+    frame = generate(seed=4, n_events=2000)
+    rules = Rules(type=RULES["eventkit.type"], key=RULES["eventkit.key"],
+                  event_time=RULES["eventkit.event_time"])
+    subjects = frame.get_column("subject").to_list()
+    headers = [None if h is None else orjson.loads(h) for h in frame.get_column("headers")]
+    payloads = frame.get_column("data").to_list()
+    assert any(not p.startswith(b"{") for p in payloads)  # the sample's malformed ones
+    plain = run(payloads, headers, subjects=subjects, rules=rules, formats="json")
+    found = run(payloads, headers, subjects=subjects, rules=rules)
+    assert found.to_polars().equals(plain.to_polars())
+    for event_type in plain.types:
+        assert found.of_type(event_type).equals(plain.of_type(event_type))

@@ -30,6 +30,7 @@ from eventkit.schema._json_reference import event_violations
 from eventkit.schema._json_validate import validate_lines
 from eventkit.schema._versions import _version_rules
 from tests.samples import sample_batches
+from tests.schemas import AVRO_TRIP, PROTOS, descriptor_set
 from tests.unit.test_compatibility import NAMES, schema_docs, valid_value
 
 V1 = {"type": "object", "required": ["fare"], "properties": {"fare": {"type": "number"}}}
@@ -165,8 +166,6 @@ class RegistryContract:
 
     # -- formats: every backend stores Avro and Protobuf versions and their ids ------------
     def test_avro_and_protobuf_versions_round_trip_with_global_ids(self, clients):
-        from tests.unit.test_schema_formats import AVRO_TRIP, PROTOS, descriptor_set
-
         a = clients()
         assert a.register("trip_completed", AVRO_TRIP, format="avro") == 1
         assert a.register("location_updated", "rides.LocationUpdated", format="protobuf",

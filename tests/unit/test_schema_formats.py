@@ -7,10 +7,7 @@ the descriptor sets and the generated ``_pb2`` classes whose bytes our message c
 from __future__ import annotations
 
 import ast
-import functools
-import importlib
 import io
-import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -22,51 +19,7 @@ import pytest
 import eventkit as ek
 from eventkit.schema import _entry
 from eventkit.schema._entry import SchemaEntry, avro_schema, protobuf_message
-
-PROTOS = Path(__file__).parent / "protos"
-
-AVRO_TRIP = orjson.dumps({
-    "type": "record", "name": "TripCompleted", "namespace": "rides",
-    "fields": [{"name": "ride_id", "type": "string"},
-               {"name": "fare", "type": "double"},
-               {"name": "tip", "type": ["null", "double"], "default": None}]}).decode()
-
-
-def _protoc(*args: str) -> None:
-    """grpcio-tools' protoc, in its own process (as a user runs it)."""
-    import grpc_tools
-
-    well_known = Path(grpc_tools.__file__).parent / "_proto"
-    subprocess.run([sys.executable, "-m", "grpc_tools.protoc", f"-I{PROTOS}",
-                    f"-I{well_known}", *args], check=True, capture_output=True)
-
-
-@functools.cache
-def _made(tmp: str) -> Path:
-    out = Path(tmp)
-    _protoc("--include_imports", f"--descriptor_set_out={out / 'rides.desc'}",
-            f"--python_out={out}", str(PROTOS / "rides.proto"))
-    return out
-
-
-@functools.cache
-def descriptor_set() -> bytes:
-    """rides.proto as ``protoc --include_imports -o`` writes it."""
-    import tempfile
-
-    return (_made(tempfile.mkdtemp(prefix="eventkit-protos-")) / "rides.desc").read_bytes()
-
-
-def _generated_rides() -> object:
-    """The module protoc's Python generator writes for rides.proto (an independent class)."""
-    import tempfile
-
-    folder = _made(tempfile.mkdtemp(prefix="eventkit-protos-"))
-    spec = importlib.util.spec_from_file_location("rides_pb2_oracle", folder / "rides_pb2.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.schemas import AVRO_TRIP, PROTOS, descriptor_set, generated_rides
 
 
 # -- Avro ------------------------------------------------------------------------------
@@ -107,6 +60,8 @@ def test_an_unknown_format_and_misplaced_descriptors_are_refused():
         reg.register("t", "{}", format="xml")  # type: ignore[arg-type]
     with pytest.raises(ek.ConfigurationError, match="Protobuf schemas only"):
         reg.register("t", AVRO_TRIP, format="avro", descriptors=b"x")
+    with pytest.raises(ek.ConfigurationError, match="avro schema for t is not JSON"):
+        reg.register("t", {"type": object()}, format="avro")
     assert reg.types() == []
 
 
@@ -125,7 +80,7 @@ def test_a_protobuf_message_registers_from_a_descriptor_set_and_parses_protocs_b
     assert location.descriptors == descriptor_set()
     cls = protobuf_message(location)
     assert protobuf_message(location) is cls  # cached
-    oracle = _generated_rides().LocationUpdated(ride_id="r1", lat=1.5, tags=["a", "b"])
+    oracle = generated_rides().LocationUpdated(ride_id="r1", lat=1.5, tags=["a", "b"])
     oracle.at.FromSeconds(1_700_000_000)
     decoded = cls.FromString(oracle.SerializeToString())
     assert (decoded.ride_id, decoded.lat, list(decoded.tags), decoded.at.seconds) == (
@@ -144,7 +99,7 @@ def test_proto_files_compile_with_the_protoc_of_grpcio_tools(monkeypatch):
     monkeypatch.chdir(PROTOS)  # "file.proto:Message" alone names the file to compile
     assert reg.register("trip_completed", "rides.proto:TripCompleted", format="protobuf") == 1
     assert reg.entry("trip_completed").message == "rides.TripCompleted"
-    oracle = _generated_rides().TripCompleted(ride_id="r9", fare=3.25)
+    oracle = generated_rides().TripCompleted(ride_id="r9", fare=3.25)
     assert protobuf_message(reg.entry("trip_completed")).FromString(
         oracle.SerializeToString()).fare == 3.25
 
@@ -297,3 +252,194 @@ def test_the_package_gives_its_public_names():
 
     assert set(schema.__all__) <= set(dir(schema))
     assert schema.SchemaRegistry is ek.SchemaRegistry
+
+
+# -- upcasters, whatever the format ---------------------------------------------------------
+def _avro_paid(*fields: tuple[str, str]) -> str:
+    return orjson.dumps({"type": "record", "name": "Paid", "fields": [
+        {"name": n, "type": t} for n, t in fields]}).decode()
+
+
+def test_upcasters_bring_avro_versions_to_the_newest_shape_by_frame_and_by_event():
+    import polars as pl
+
+    reg = ek.SchemaRegistry(compatibility="NONE")
+    reg.register("paid", _avro_paid(("amount", "double")), format="avro")
+    reg.register("paid", _avro_paid(("amount_cents", "long")), format="avro")
+    reg.register("paid", _avro_paid(("amount_cents", "long"), ("currency", "string")),
+                 format="avro")
+
+    @reg.upcaster("paid", 1, 2)
+    def to_cents(v1: pl.DataFrame) -> pl.DataFrame:
+        return v1.select("seq", amount_cents=(pl.col("amount") * 100).round().cast(pl.Int64))
+
+    @reg.upcaster("paid", 2, 3, per="event")
+    def with_currency(event: dict) -> dict:
+        return {**event, "currency": "EUR"}
+
+    snap = reg.snapshot()
+    v1 = pl.DataFrame({"seq": [3, 5], "amount": [9.5, 0.25]})
+    assert snap.upcast("paid", 1, v1).rows() == [(3, 950, "EUR"), (5, 25, "EUR")]
+    v2 = pl.DataFrame({"seq": [8], "amount_cents": [100]})
+    assert snap.upcast("paid", 2, v2).rows() == [(8, 100, "EUR")]
+    v3 = pl.DataFrame({"seq": [9], "amount_cents": [1], "currency": ["USD"]})
+    assert snap.upcast("paid", 3, v3).equals(v3)  # the newest: as it is
+    with pytest.raises(ek.SchemaNotFoundError, match="no version 4"):
+        snap.upcast("paid", 4, v3)
+
+
+def test_a_protobuf_type_upcasts_and_a_bad_upcaster_is_a_clear_error():
+    import polars as pl
+
+    reg = ek.SchemaRegistry(compatibility="NONE")
+    for name in ("rides.TripCompleted", "rides.LocationUpdated"):
+        reg.register("moved", name, format="protobuf", descriptors=descriptor_set())
+
+    @reg.upcaster("moved", 1, 2, per="frame")
+    def drops_seq(v1: pl.DataFrame) -> pl.DataFrame:
+        return v1.drop("seq")
+
+    frame = pl.DataFrame({"seq": [1], "ride_id": ["r1"], "fare": [2.0]})
+    with pytest.raises(ek.ConfigurationError, match=r"upcaster of moved from version 1 to 2 "
+                       r"must return a polars DataFrame with one row per row it was given"):
+        reg.snapshot().upcast("moved", 1, frame)
+
+    @reg.upcaster("moved", 1, 2, per="event")
+    def fails(event: dict) -> dict:
+        raise KeyError("lat")
+
+    with pytest.raises(ek.ConfigurationError, match="failed: KeyError"):
+        reg.snapshot().upcast("moved", 1, frame)
+
+
+# -- the command -----------------------------------------------------------------------------
+def test_the_command_registers_avro_and_protobuf_schemas(tmp_path, capsys):
+    from eventkit.cli import main
+
+    folder = tmp_path / "registry"
+    avsc = tmp_path / "trip.avsc"
+    avsc.write_text(AVRO_TRIP)
+    desc = tmp_path / "rides.desc"
+    desc.write_bytes(descriptor_set())
+    assert main(["schema", "register", "trip_completed", str(avsc), "--dir", str(folder)]) == 0
+    assert "trip_completed: version 1" in capsys.readouterr().out
+    assert main(["schema", "register", "location_updated", "rides.proto:LocationUpdated",
+                 "--descriptors", str(desc), "--dir", str(folder)]) == 0
+    assert "location_updated: version 1" in capsys.readouterr().out
+    assert main(["schema", "register", "moved", str(PROTOS / "rides.proto") + ":TripCompleted",
+                 "--format", "protobuf", "--descriptors", str(PROTOS / "rides.proto"),
+                 "--dir", str(folder)]) == 0
+    reg = ek.SchemaRegistry.from_dir(folder)
+    assert [(reg.entry(t).format, reg.entry(t).id) for t in reg.types()] == [
+        ("protobuf", 2), ("protobuf", 3), ("avro", 1)]
+    assert reg.entry("moved").message == "rides.TripCompleted"
+    # an incompatible Avro version: refused with the rule, and how to force it
+    narrower = tmp_path / "v2.avsc"
+    narrower.write_text(AVRO_TRIP.replace('"double"}', '"double"},{"name":"city","type":'
+                                          '"string"}', 1))
+    capsys.readouterr()
+    assert main(["schema", "register", "trip_completed", str(narrower), "--dir",
+                 str(folder)]) == 2
+    said = capsys.readouterr().err
+    assert "field 'city': adding a field without a default" in said
+    assert f"eventkit schema register trip_completed {narrower} --compatibility NONE" in said
+    assert main(["schema", "list", "--dir", str(folder)]) == 0
+    listed = capsys.readouterr().out
+    assert "3 types, 3 versions" in listed and "avro" in listed and "protobuf" in listed
+
+
+def test_the_command_registers_a_directory_of_avro_and_json_schemas(tmp_path, capsys):
+    from eventkit.cli import main
+
+    source = tmp_path / "schemas"
+    (source / "trip_completed").mkdir(parents=True)
+    (source / "trip_completed" / "v1.avsc").write_text(AVRO_TRIP)
+    (source / "paid").mkdir()
+    (source / "paid" / "v1.json").write_text('{"type": "object"}')
+    assert main(["schema", "register", "--from", str(source), "--dir",
+                 str(tmp_path / "reg")]) == 0
+    reg = ek.SchemaRegistry.from_dir(tmp_path / "reg")
+    assert {t: reg.entry(t).format for t in reg.types()} == {"paid": "json",
+                                                             "trip_completed": "avro"}
+    capsys.readouterr()
+    assert main(["schema", "register", "x", str(source / "paid" / "v1.json"), "--format",
+                 "json", "--descriptors", "a.desc", "--dir", str(tmp_path / "reg")]) == 2
+    assert "--descriptors is for --format protobuf" in capsys.readouterr().err
+
+
+def test_a_read_upcasts_old_avro_and_protobuf_versions_to_the_newest_shape():
+    """Payloads framed as Confluent's (magic byte, schema id) by fastavro and protobuf,
+    decoded through the registry: old versions come out in the newest shape."""
+    import datetime as dt
+
+    import polars as pl
+
+    from eventkit.codec import decode
+    from eventkit.connection import registry_writers
+    from eventkit.envelope import Rules
+    from eventkit.formats.rules import FormatRules
+
+    reg = ek.SchemaRegistry(compatibility="NONE")
+    reg.register("paid", _avro_paid(("type", "string"), ("amount", "double")), format="avro")
+    reg.register("paid", _avro_paid(("type", "string"), ("amount_cents", "long")),
+                 format="avro")
+    reg.register("moved", "rides.TripCompleted", format="protobuf",
+                 descriptors=descriptor_set())
+    reg.register("moved", "rides.LocationUpdated", format="protobuf",
+                 descriptors=descriptor_set())
+
+    @reg.upcaster("paid", 1, 2)
+    def to_cents(v1: pl.DataFrame) -> pl.DataFrame:
+        return v1.select("seq", "type", amount_cents=(pl.col("amount") * 100).cast(pl.Int64))
+
+    @reg.upcaster("moved", 1, 2, per="event")
+    def to_location(event: dict) -> dict:
+        return {"ride_id": event["ride_id"], "lat": 0.0, "lon": 0.0, "tags": ["old"]}
+
+    def avro(version: int, record: dict) -> bytes:
+        entry = reg.entry("paid", version)
+        out = io.BytesIO()
+        fastavro.schemaless_writer(out, fastavro.parse_schema(orjson.loads(entry.text)), record)
+        return b"\x00" + entry.id.to_bytes(4, "big") + out.getvalue()
+
+    rides = generated_rides()
+    payloads = [avro(1, {"type": "paid", "amount": 9.5}),
+                avro(2, {"type": "paid", "amount_cents": 120}),
+                avro(1, {"type": "paid", "amount": 0.25}),
+                b"\x00" + reg.entry("moved", 1).id.to_bytes(4, "big") + b"\x00"
+                + rides.TripCompleted(ride_id="r1", fare=3.0).SerializeToString(),
+                b"\x00" + reg.entry("moved", 2).id.to_bytes(4, "big") + b"\x00"
+                + rides.LocationUpdated(ride_id="r2", lat=1.5, tags=["new"])
+                .SerializeToString()]
+    subjects = ["rides.paid"] * 3 + ["rides.moved"] * 2
+    n = len(payloads)
+    out = decode(pl.Series(range(1, n + 1), dtype=pl.UInt64),
+                 pl.Series([dt.datetime(2026, 11, 1, tzinfo=dt.UTC)] * n).cast(
+                     pl.Datetime("ns", "UTC")),
+                 [s.encode() for s in subjects], [None] * n, payloads,
+                 Rules(type="field:type,subject:1"), formats=FormatRules.parse(None),
+                 writers=registry_writers(reg.snapshot()))
+    events = ek.Events(out)
+    assert events.malformed().height == 0
+    assert events.of_type("paid").select("seq", "amount_cents").rows() == [
+        (1, 950), (2, 120), (3, 25)]
+    moved = events.of_type("moved")
+    assert moved.select("seq", "ride_id", "tags").rows() == [(4, "r1", ["old"]),
+                                                              (5, "r2", ["new"])]
+
+
+def test_check_lists_avro_and_protobuf_events_that_did_not_decode():
+    import polars as pl
+
+    reg = ek.SchemaRegistry()
+    reg.register("paid", _avro_paid(("amount", "double")), format="avro")
+    reg.register("fare", {"type": "object", "properties": {"x": {"type": "integer"}}})
+    env = pl.DataFrame({
+        "seq": pl.Series([1, 2, 3, 4], dtype=pl.UInt64),
+        "type": ["paid", "paid", "other", "fare"],
+        "data": [b"\x00\x00\x00\x00\x09", b"\x00", b"x", b'{"x": "1"}'],
+        "error": [None, "avro: unknown schema id 9", "not json", None]})
+    assert reg.check(env).rows() == [
+        (2, "paid", None, "", "payload did not decode: avro: unknown schema id 9"),
+        (4, "fare", 1, "x", "expected integer, got string")]
+    assert reg.check(env.filter(pl.col("type") == "paid")).height == 1  # no JSON type left
