@@ -99,6 +99,11 @@ class Store(maintenance.Maintenance):
         st = self.state()
         return st.events if st else 0
 
+    def _selected(self, where: list[pl.Expr]) -> pl.LazyFrame:
+        return self._tables.scan(self._tables.envelope, ENVELOPE_SCHEMA, None,
+                                 version=self._version, where=where
+                                 ).select(list(ENVELOPE_SCHEMA))
+
     def scan(self) -> pl.LazyFrame:
         """The envelope of every stored event, ordered by ``seq``, as a polars LazyFrame.
 
@@ -134,16 +139,16 @@ class Store(maintenance.Maintenance):
         groups outside the range are skipped by their statistics. See
         :func:`eventkit.query.between` for the bounds.
         """
-        return query.between(self.scan(), t0, t1, on=on)
+        return self._selected(query.nanosecond_filters("between", t0, t1, on=on))
 
     def as_of(self, t: TimeLike, *, on: TimeColumn = "event_time") -> pl.LazyFrame:
         """The envelope of everything known at ``t``, lazily; see :func:`eventkit.query.as_of`."""
-        return query.as_of(self.scan(), t, on=on)
+        return self._selected(query.nanosecond_filters("as_of", t, on=on))
 
     def upto(self, seq: int | str) -> pl.LazyFrame:
         """The envelope up to and including sequence ``seq``, lazily; see
         :func:`eventkit.query.upto`."""
-        return query.upto(self.scan(), seq)
+        return self._selected(query.nanosecond_filters("upto", seq))
 
     def state_at(self, t: TimeLike | None = None, *, key: str | Sequence[str] = "key",
                  on: TimeColumn = "event_time",
