@@ -946,8 +946,12 @@ def nanosecond_filters(selection: Literal["between", "as_of", "upto"], *position
     >>> frame.filter(nanosecond_filters("between", 2, None))["seq"].to_list()
     [2, 3]
     """
-    given = {"between": _between_bounds, "as_of": _as_of_bounds, "upto": _upto_bounds}[
-        selection](*positions, **({} if selection == "upto" else {"on": on}))
+    if selection == "upto":
+        given = _upto_bounds(*positions)
+    elif selection == "as_of":
+        given = _as_of_bounds(*positions, on)
+    else:
+        given = _between_bounds(*positions, on)
     filters = []
     for bound in given:
         if bound is None:
