@@ -947,11 +947,11 @@ def nanosecond_filters(selection: Literal["between", "as_of", "upto"], *position
     [2, 3]
     """
     if selection == "upto":
-        given = _upto_bounds(*positions)
+        given = _upto_bounds(positions[0])
     elif selection == "as_of":
-        given = _as_of_bounds(*positions, on)
+        given = _as_of_bounds(positions[0], on)
     else:
-        given = _between_bounds(*positions, on)
+        given = _between_bounds(positions[0], positions[1], on)
     filters = []
     for bound in given:
         if bound is None:
