@@ -71,12 +71,41 @@ class Store(maintenance.Maintenance):
         self.path = self._tables.local if self._tables.local is not None else self._tables.root
         self._conn: Connection | None = None
         self._version: int | None = None  # set on a store opened at a version
+        self._cached: tuple[tuple[int, int], State | None] | None = None  # (log entry, state)
         self._upgrade_if_old(wait=False)
 
     # -- reading -----------------------------------------------------------
     def state(self) -> State | None:
-        """What the store holds, as its last envelope commit says (None before a sync)."""
-        return self._tables.state(version=self._version)
+        """What the store holds, as its last envelope commit says (None before a sync).
+
+        On a local store the answer is kept until the envelope's log gets a new
+        entry (a commit by this or any other writer), so the properties below
+        cost a ``stat``, not a read of the log.
+        """
+        if self._version is not None or self._tables.local is None:
+            return self._tables.state(version=self._version)
+        before = self._latest_entry()
+        if self._cached is not None and self._cached[0] == before and before[0] >= 0:
+            return self._cached[1]
+        state = self._tables.state()
+        if self._latest_entry(before[0]) == before:  # no commit while it was read
+            self._cached = (before, state)
+        return state
+
+    def _latest_entry(self, known: int | None = None) -> tuple[int, int]:
+        """The newest version of the envelope's log (-1 for none) and when its entry was
+        written (a log made again from scratch differs): a ``stat`` per version past
+        ``known`` (or past the last one seen)."""
+        assert self._tables.local is not None
+        log = self._tables.local / "envelope" / "_delta_log"
+        version = known if known is not None else (self._cached[0][0] if self._cached else -1)
+        while (log / f"{version + 1:020d}.json").exists():
+            version += 1
+        try:
+            return version, (log / f"{version:020d}.json").stat().st_mtime_ns
+        except OSError:  # no log, or the store was removed: nothing kept is valid
+            self._cached = None
+            return -1, 0
 
     @property
     def stream(self) -> str | None:

@@ -262,3 +262,32 @@ def test_store_state_at_folds_range_by_range_as_state_at_does(tmp_path, monkeypa
         "seq"].to_list() == list(range(1, 11))
     assert store.upto(5).collect()["seq"].to_list() == [1, 2, 3, 4, 5]
     assert store.as_of(T0 + dt.timedelta(seconds=3), on="time").collect().height == 4
+
+
+def test_store_state_is_read_again_only_when_the_log_changes(tmp_path, monkeypatch):
+    from eventkit.envelope import Rules
+    from eventkit.source.jetstream import RawBatch
+    from eventkit.store.table import Tables
+
+    def raw(first: int, n: int) -> RawBatch:
+        times = pl.Series([T0] * n).cast(pl.Datetime("ns", "UTC"))
+        return RawBatch(pl.Series(range(first, first + n), dtype=pl.UInt64), times,
+                        [b"r.x"] * n, {}, [b'{"type":"a","key":"k"}'] * n)
+
+    store = ek.Store(tmp_path / "s")
+    store.write(iter([raw(1, 3), raw(4, 2)]), stream="R", rules=Rules())
+    reads = []
+    real = Tables.state
+
+    def counted(self, *args, **kwargs):
+        reads.append(self is store._tables)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Tables, "state", counted)
+    assert (store.last_seq, len(store), store.stream, store.types) == (5, 5, "R", {"a": 5})
+    assert reads == [True]  # one read of the log for four properties
+    other = ek.Store(tmp_path / "s")  # another writer (here: another Store object) commits
+    other.compact(retention_hours=None)
+    older = store.at_version(0)
+    assert older.last_seq == 3 and store.last_seq == 5
+    assert sum(reads) == 3  # the version's state, and the latest again after a commit
