@@ -319,7 +319,7 @@ def run_size(total: int, args: argparse.Namespace) -> list[tuple[str, float, flo
             DURATIONS_SQL.format(a="ride_requested", b="driver_assigned"),
             ["key", "start_seq"])
     measure("join_as_of",
-            lambda: query.join_as_of(picked_up, assigned, fields=["driver"]),
+            lambda: query.join_asof(picked_up, assigned, fields=["driver"]),
             JOIN_SQL.format(field="driver"), ["seq"],
             lambda r: r.select("seq", "seq_right", pl.col("event_time_right").alias("et_right"),
                                "driver_right"))

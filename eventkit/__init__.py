@@ -26,6 +26,7 @@ from eventkit.exceptions import (
     StoreError,
     StreamNotFoundError,
     TimeArgumentError,
+    UnknownTypeError,
 )
 from eventkit.registry import SchemaRegistry
 from eventkit.replay import Fold, Latest, Replay, ReplayRun
@@ -78,6 +79,7 @@ __all__ = [
     "StreamNotFoundError",
     "Summary",
     "TimeArgumentError",
+    "UnknownTypeError",
     "__version__",
     "connect",
 ]

@@ -79,6 +79,7 @@ __all__ = [
     "durations",
     "history",
     "join_as_of",
+    "join_asof",
     "late_events",
     "pivot",
     "sessions",
@@ -673,7 +674,7 @@ def durations(
 # -- joins and lateness -----------------------------------------------------------
 
 
-def join_as_of(
+def join_asof(
     left: Frame,
     right: pl.DataFrame | pl.LazyFrame,
     *,
@@ -726,7 +727,7 @@ def join_as_of(
     >>> # seq 4 happened at the instant of the pickup seq 3, but was stored after it
     >>> pickups = events.filter(pl.col("type") == "ride_picked_up")
     >>> located = events.filter(pl.col("type") == "driver_located")
-    >>> join_as_of(pickups, located, by_left="driver", by_right="key", fields=["lat"]
+    >>> join_asof(pickups, located, by_left="driver", by_right="key", fields=["lat"]
     ...     ).select("key", "driver", "seq_right", "lat_right").rows()
     [('r1', 'd7', 1, 52.5), ('r2', 'd7', 4, 52.51)]
     """
@@ -767,6 +768,26 @@ def join_as_of(
         .drop("\0left")
     )
     return _like(result, left)
+
+
+def join_as_of(left: Frame, right: pl.DataFrame | pl.LazyFrame, *,
+               by: str | Sequence[str] | None = "key",
+               by_left: str | Sequence[str] | None = None,
+               by_right: str | Sequence[str] | None = None,
+               fields: Sequence[str] | None = None, suffix: str = "_right",
+               on: TimeColumn = "event_time") -> Frame:
+    """Deprecated: :func:`join_asof`, polars' name for the verb (the same arguments)."""
+    renamed("join_as_of", "join_asof")
+    return join_asof(left, right, by=by, by_left=by_left, by_right=by_right, fields=fields,
+                     suffix=suffix, on=on)
+
+
+def renamed(old: str, new: str) -> None:
+    """Warn that ``old`` is the deprecated name of ``new`` (kept for one release)."""
+    import warnings
+
+    warnings.warn(f"{old} is now {new}: the old name goes in the next release",
+                  DeprecationWarning, stacklevel=3)
 
 
 def late_events(frame: Frame, *, key: str | Sequence[str] | None = "key") -> Frame:

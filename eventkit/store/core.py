@@ -13,7 +13,7 @@ import polars as pl
 from eventkit import query
 from eventkit._typing import TimeColumn, TimeLike
 from eventkit.envelope import ENVELOPE_SCHEMA, Rules
-from eventkit.exceptions import EventkitWarning, StoreError
+from eventkit.exceptions import EventkitWarning, StoreError, UnknownTypeError
 from eventkit.source import _loop
 from eventkit.store import maintenance
 from eventkit.store._disk import GAP_SCHEMA, MISFIT_SCHEMA
@@ -153,7 +153,7 @@ class Store(maintenance.Maintenance):
         st = self.state()
         if st is None or event_type not in st.types:
             known = ", ".join(st.types) if st and st.types else "none"
-            raise StoreError(f"no events of type {event_type!r} in the store "
+            raise UnknownTypeError(f"no events of type {event_type!r} in the store "
                              f"{self._tables.root}; types present: {known}")
         frame = self._tables.scan(self._tables.of_type(event_type), {}, st.last_seq)
         names = frame.collect_schema().names()

@@ -132,7 +132,7 @@ def test_durations_are_start_to_next_end(frame):
 @given(histories)
 def test_join_as_of_is_an_asof_join(frame):
     con = _oracle(frame)
-    ours = query.join_as_of(frame.filter(pl.col("type") == "a"),
+    ours = query.join_asof(frame.filter(pl.col("type") == "a"),
                             frame.filter(pl.col("type") == "b"), fields=["x"]
                             ).select("seq", "seq_right",
                                      pl.col("event_time_right").alias("et_right"), "x_right")
@@ -291,3 +291,32 @@ def test_store_state_is_read_again_only_when_the_log_changes(tmp_path, monkeypat
     older = store.at_version(0)
     assert older.last_seq == 3 and store.last_seq == 5
     assert sum(reads) == 3  # the version's state, and the latest again after a commit
+
+
+def test_join_as_of_is_the_deprecated_name_of_join_asof():
+    frame = _frame([(1, 0, "b", "k1", T0_NS, 1, None), (1, 1, "a", "k1", T0_NS + 1, None, None)])
+    left, right = frame.filter(pl.col("type") == "a"), frame.filter(pl.col("type") == "b")
+    with pytest.warns(DeprecationWarning, match="join_as_of is now join_asof"):
+        old = query.join_as_of(left, right, fields=["x"])
+    assert old.equals(query.join_asof(left, right, fields=["x"]))
+    assert old["x_right"].to_list() == [1]
+    with pytest.warns(DeprecationWarning, match="Events.join_as_of is now Events.join_asof"):
+        old = _events(frame).join_as_of("a", "b", fields=["x"])
+    assert old.equals(_events(frame).join_asof("a", "b", fields=["x"]))
+
+
+def test_of_type_of_a_missing_type_is_one_error_on_events_and_on_a_store(tmp_path):
+    from eventkit.envelope import Rules
+    from eventkit.source.jetstream import RawBatch
+
+    frame = _frame([(1, 0, "a", "k1", T0_NS, 1, None)])
+    store = ek.Store(tmp_path / "s")
+    store.write(iter([RawBatch(pl.Series([1], dtype=pl.UInt64), frame["time"], [b"r.a"], {},
+                               [b'{"type":"a","key":"k1","x":1}'])]), stream="R", rules=Rules())
+    for source in (_events(frame), store):
+        with pytest.raises(ek.UnknownTypeError, match="types present: a") as caught:
+            source.of_type("zzz")
+        # what each raised before stays true
+        assert isinstance(caught.value, ek.ConfigurationError | ek.StoreError | LookupError)
+        assert isinstance(caught.value, ek.ConfigurationError)
+        assert isinstance(caught.value, ek.StoreError)
