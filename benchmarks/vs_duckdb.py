@@ -347,7 +347,7 @@ def memory_probe(path: str, engine: str, on: str) -> None:
                 f"time, time_ns, event_time, event_time_ns) FROM read_parquet({typed!r}, "
                 "union_by_name=true)")
         order = "seq" if on == "time" else "(o, seq)"
-        con.execute(f"SELECT key, arg_max(seq, {order}), max(o), "
+        con.sql(f"SELECT key, arg_max(seq, {order}), max(o), "
                     + ", ".join(f"arg_max({f}, {order}) FILTER (WHERE {f} IS NOT NULL)"
                                 for f in FIELDS)
                     + f" FROM ({rows}) WHERE o <= {ns(at)} AND key IS NOT NULL GROUP BY key"

@@ -201,8 +201,13 @@ class Store(maintenance.Maintenance):
         envelope = self._tables.scan(self._tables.envelope, ENVELOPE_SCHEMA, st.last_seq,
                                      version=self._version)
         _require_columns(envelope, ["seq", "type", on, *keys])
-        typed = [self._tables.scan(self._tables.of_type(name), {}, st.last_seq)
-                 for name in st.types]
+        head = {"seq", "type", on, *keys}
+        typed = []
+        for name in st.types:  # only the columns folded: the head's others are not read
+            frame = self._tables.scan(self._tables.of_type(name), {}, st.last_seq)
+            typed.append(frame.select(
+                c for c in frame.collect_schema().names()
+                if c in head or (c not in ENVELOPE_SCHEMA and (fields is None or c in fields))))
 
         def known(frame: pl.LazyFrame) -> pl.LazyFrame:
             return frame if t is None else query.as_of(frame, t, on=on)
