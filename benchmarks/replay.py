@@ -1,23 +1,31 @@
 """Replay speed into projections, and pacing accuracy.
 
-    python benchmarks/replay.py [--events 1000000]
+    python benchmarks/replay.py [--events 5000000] [--runs 3]
 
-1. Events per second from a local store into a trivial vectorised projection
-   (a batch at a time), and into a per-event Python callback (``Fold``).
+1. Events per second from a local store (the sample history, synced) into
+   the built-in ``Latest()`` projection (target: 200,000/s on 5M events), into
+   a trivial vectorised projection (a batch at a time: the replay's own cost),
+   and into a per-event Python callback (``Fold``, on the first 200,000). Each
+   with its peak memory over the process's before it (``VmHWM`` reset through
+   ``/proc/self/clear_refs``), against the size of the whole envelope in
+   memory and of the projection's state.
 2. Pacing: a 20-second span of history replayed at ``speed=1.0`` and at
    ``speed=10``: the wall time against the intended one, and the timing error
    of each event (p50 / p99).
 
-Medians of three runs; the machine is shared, so compare ratios.
+Medians of ``--runs`` runs; the machine is shared, so compare ratios.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import gc
 import statistics
 import tempfile
 import time
+from pathlib import Path
 
 import polars as pl
 
@@ -37,37 +45,65 @@ class Count:
         return pl.DataFrame({"events": [self.n]})
 
 
-def _median(fn, runs: int = 3) -> tuple[float, object]:  # type: ignore[no-untyped-def]
-    times, out = [], None
+def _rss(field: str = "VmHWM") -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _median(fn, runs: int = 3) -> tuple[float, float, object]:  # type: ignore[no-untyped-def]
+    """Median seconds and median peak MB over the memory in use before (Linux)."""
+    times, peaks, out = [], [], None
     for _ in range(runs):
+        out = None
+        gc.collect()
+        with contextlib.suppress(OSError):
+            Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS
+        before = _rss("VmRSS")
         t = time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - t)
-    return statistics.median(times), out
+        peaks.append(_rss() - before)
+    return statistics.median(times), statistics.median(peaks), out
 
 
-def throughput(n_events: int) -> None:
+def throughput(n_events: int, runs: int) -> None:
+
+    with tempfile.TemporaryDirectory() as tmp:
+        _throughput(n_events, runs, tmp)
+
+
+def _throughput(n_events: int, runs: int, tmp: str) -> None:
     from eventkit.sample import generate
     from eventkit.sample.publish import publish
 
-    with tempfile.TemporaryDirectory() as tmp, ek.EmbeddedServer() as server, \
-            ek.connect(server.url) as conn:
-        info = publish(conn, generate(seed=21, n_events=n_events))
+    with ek.EmbeddedServer() as server, ek.connect(server.url) as conn:
+        have = 0
+        while have < n_events:  # in chunks of a million: each its own seed and days
+            n = min(1_000_000, n_events - have)
+            start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC) + dt.timedelta(days=2 * (have // 10**6))
+            have = publish(conn, generate(seed=21 + have // 10**6, n_events=n, start=start),
+                           create=have == 0).messages
         store = ek.Store(tmp)
         store.sync(conn, "RIDES", progress=False)
-        n = info.messages
-        batch_s, _ = _median(lambda: ek.Replay(store, batch=50_000).run(Count(), progress=False))
-        part = min(n, 200_000)
-        fold = ek.Fold(lambda state, event: (state or 0) + 1, key=None)
-        each_s, _ = _median(lambda: ek.Replay(store, until=part, batch=50_000).run(
-            fold, progress=False), runs=1)
-        events = conn.read("RIDES", progress=False)
-        mem_s, _ = _median(lambda: ek.Replay(events, batch=50_000).run(Count(), progress=False))
-    print(f"{n:,} events from a store into a vectorised projection: {batch_s:.2f} s, "
-          f"{n / batch_s:,.0f} events/s (target >= 200,000/s)")
-    print(f"  the same from memory (what a read returned): {n / mem_s:,.0f} events/s")
-    print(f"  per-event Python callback (Fold), {part:,} events from the store: "
-          f"{part / each_s:,.0f} events/s ({(n / batch_s) / (part / each_s):.0f}x slower)")
+    n = len(store)
+    envelope_mb = store.scan().collect().estimated_size() / 2**20
+    latest_s, latest_mb, state = _median(
+        lambda: ek.Replay(store).run(ek.Latest(), progress=False), runs)
+    assert isinstance(state, pl.DataFrame)
+    count_s, count_mb, _ = _median(lambda: ek.Replay(store).run(Count(), progress=False), runs)
+    part = min(n, 200_000)
+    each_s, each_mb, _ = _median(lambda: ek.Replay(store, until=part).run(
+        ek.Fold(lambda state, event: (state or 0) + 1, key=None), progress=False), runs)
+    print(f"{n:,} events from a store (whole envelope in memory: {envelope_mb:,.0f} MB):")
+    print(f"  into Latest(): {latest_s:.2f} s, {n / latest_s:,.0f} events/s (target >= "
+          f"200,000/s), peak +{latest_mb:,.0f} MB; its state {state.height:,} entities, "
+          f"{state.estimated_size() / 2**20:,.0f} MB")
+    print(f"  into a projection that only counts (the replay's own cost): {count_s:.2f} s, "
+          f"{n / count_s:,.0f} events/s, peak +{count_mb:,.0f} MB")
+    print(f"  into a per-event Python callback (Fold), the first {part:,}: "
+          f"{part / each_s:,.0f} events/s, peak +{each_mb:,.0f} MB")
 
 
 def pacing(span_s: float = 20.0, events: int = 2_000) -> None:
@@ -81,10 +117,12 @@ def pacing(span_s: float = 20.0, events: int = 2_000) -> None:
         "n": list(range(events)),
     })
     for speed in (1.0, 10.0):
-        replay = ek.Replay(frame, speed=speed)
+        replay = ek.Replay(frame, speed=speed, pace_on="time")
         t = time.perf_counter()
         run = replay.start(Count())
         run.wait()
+        if run.error is not None:
+            raise run.error
         took = time.perf_counter() - t
         intended = span_s / speed
         errors = sorted(abs(e) for e in run.timing_errors)
@@ -97,10 +135,11 @@ def pacing(span_s: float = 20.0, events: int = 2_000) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=5_000_000)
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--span", type=float, default=20.0)
     args = parser.parse_args()
-    throughput(args.events)
+    throughput(args.events, args.runs)
     pacing(args.span)
 
 

@@ -15,6 +15,7 @@ from eventkit.exceptions import (
     ConnectionFailedError,
     EventkitError,
     EventkitWarning,
+    JetStreamAPIError,
     MissingDependencyError,
     PermissionDeniedError,
     PublishError,
@@ -28,8 +29,8 @@ from eventkit.exceptions import (
     TimeArgumentError,
     UnknownTypeError,
 )
-from eventkit.registry import SchemaRegistry
 from eventkit.replay import Fold, Latest, Replay, ReplayRun
+from eventkit.schema import SchemaRegistry
 from eventkit.server import EmbeddedServer
 from eventkit.source.jetstream import StreamInfo
 from eventkit.store import Store
@@ -58,6 +59,7 @@ __all__ = [
     "EventkitWarning",
     "Events",
     "Fold",
+    "JetStreamAPIError",
     "Latest",
     "MissingDependencyError",
     "PermissionDeniedError",

@@ -14,7 +14,8 @@ password, token, seed or JWT.
     ├── ConnectionFailedError                server unreachable, TLS refused
     │   └── AuthenticationError             wrong or missing credentials
     ├── PermissionDeniedError                the account may not do this
-    ├── StreamNotFoundError (LookupError)    no such stream on the server
+    ├── JetStreamAPIError                    the JetStream API refused (code, err_code, description)
+    │   └── StreamNotFoundError (LookupError) no such stream on the server
     ├── ReadInterruptedError                 server went away mid-read, retries spent
     ├── PublishError                         a publish stopped part-way (says how far it got)
     ├── StoreError                           a local store does not match, is busy or damaged
@@ -38,6 +39,7 @@ __all__ = [
     "ConnectionFailedError",
     "EventkitError",
     "EventkitWarning",
+    "JetStreamAPIError",
     "MissingDependencyError",
     "PermissionDeniedError",
     "PublishError",
@@ -88,7 +90,22 @@ class PermissionDeniedError(EventkitError):
     """The server refused an operation for lack of permission."""
 
 
-class StreamNotFoundError(EventkitError, LookupError):
+class JetStreamAPIError(EventkitError):
+    """The JetStream API refused a request.
+
+    ``code`` is the answer's HTTP-like status (e.g. 404), ``err_code`` the
+    server's own error number (e.g. 10059, stream not found: nats-server's
+    ``errors.json``) and ``description`` its words; match on ``err_code``,
+    never on the text. Each is None (or empty) when the server did not say.
+    """
+
+    def __init__(self, message: str, *, code: int | None = None, err_code: int | None = None,
+                 description: str = "") -> None:
+        super().__init__(message)
+        self.code, self.err_code, self.description = code, err_code, description
+
+
+class StreamNotFoundError(JetStreamAPIError, LookupError):
     """The stream does not exist on the server."""
 
 

@@ -39,7 +39,7 @@ import polars as pl
 from eventkit import query
 from eventkit._time import Instant, cutoff, to_position
 from eventkit._typing import TimeColumn, TimeLike
-from eventkit.envelope import TIME, Rules
+from eventkit.envelope import ENVELOPE_SCHEMA, TIME, Rules
 from eventkit.exceptions import ConfigurationError
 from eventkit.source.jetstream import subjects_regex
 
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 __all__ = ["Fold", "Latest", "Projection", "Replay", "ReplayRun"]
 
 _HEAD = ["seq", "subject", "time", "type", "key", "event_time"]
+_HEAD_DISK = frozenset({*_HEAD, "time_ns", "event_time_ns"})
 
 
 @runtime_checkable
@@ -143,36 +144,66 @@ class Latest:
     on="time")`` over the events replayed so far: a replay applies events in
     stream order, as they arrived, so a late event overwrites what came
     before it. ``state_at`` on its default clock (``event_time``) applies it
-    where it happened instead; the two differ exactly on late events. Only the
-    entities a batch touches are merged
-    again, so a batch costs its own size, not the number of entities.
+    where it happened instead; the two differ exactly on late events.
+
+    Each batch is folded on its own (a group-by per entity in polars, no
+    Python per event); the folded batches are merged into the state once
+    they hold as many rows as it does, so a batch costs about its own size,
+    and memory is the state and at most as much again.
+
+    Examples
+    --------
+    >>> latest = Latest()
+    >>> latest.apply_batch(pl.DataFrame({
+    ...     "seq": [1, 2], "time": [dt.datetime(2026, 11, 1, tzinfo=dt.UTC)] * 2,
+    ...     "type": ["placed", "paid"], "key": ["o1", "o1"], "total": [5, None]}))
+    >>> latest.apply_batch(pl.DataFrame({
+    ...     "seq": [3], "time": [dt.datetime(2026, 11, 2, tzinfo=dt.UTC)],
+    ...     "type": ["shipped"], "key": ["o1"], "total": [None]}))
+    >>> latest.state().select("key", "seq", "type", "total").rows()
+    [('o1', 3, 'shipped', 5)]
     """
 
     def __init__(self, *, key: str = "key", fields: Sequence[str] | None = None) -> None:
         self.key = key
         self.fields = fields
         self._state: pl.DataFrame | None = None
+        self._parts: list[pl.DataFrame] = []  # folded batches, not merged into the state yet
+        self._held = 0
+
+    def _fold(self, frame: pl.DataFrame) -> pl.DataFrame:
+        return query.state_at(frame, key=self.key, fields=self.fields, on="time")
 
     def apply_batch(self, frame: pl.DataFrame) -> None:
-        events = frame.drop("headers", "data", "error", strict=False)
-        if self._state is None:
-            self._state = query.state_at(events, key=self.key, fields=self.fields, on="time")
+        part = self._fold(frame.drop("headers", "data", "error", strict=False))
+        self._parts.append(part)
+        self._held += part.height
+        if self._held >= max(self._state.height if self._state is not None else 0, 50_000):
+            self._merge()
+
+    def _merge(self) -> None:
+        from eventkit.codec import union
+
+        if not self._parts:
             return
-        keys = events.select(self.key).unique()
-        touched = self._state.join(keys, on=self.key, how="semi")
-        merged = query.state_at(pl.concat([touched, events], how="diagonal_relaxed"),
-                                key=self.key, fields=self.fields, on="time")
-        rest = self._state.join(keys, on=self.key, how="anti")
-        self._state = pl.concat([rest, merged], how="diagonal_relaxed").sort(self.key)
+        frames = ([self._state] if self._state is not None else []) + self._parts
+        self._state = self._fold(union(frames)) if len(frames) > 1 else frames[0]
+        self._parts, self._held = [], 0
 
     def state(self) -> pl.DataFrame:
+        self._merge()
         return self._state if self._state is not None else pl.DataFrame()
 
     def snapshot(self) -> Any:
-        return self._state  # frames are immutable: nothing to copy
+        return self._state, tuple(self._parts)  # frames are immutable: nothing to copy
 
     def restore(self, snapshot: Any) -> None:
-        self._state = snapshot
+        if isinstance(snapshot, tuple):
+            self._state, parts = snapshot
+            self._parts = list(parts)
+        else:  # a state frame alone
+            self._state, self._parts = snapshot, []
+        self._held = sum(p.height for p in self._parts)
 
 
 # -- where events come from ------------------------------------------------------
@@ -198,28 +229,39 @@ class _FrameSource:
 
 @dataclass
 class _StoreSource:
-    """A local store: the envelope and each type's fields, read from Parquet by sequence."""
+    """A store: the envelope and each type's fields, each table read once in ``seq`` order."""
 
     store: Store
 
     def frames(self, after: int, until: int | Instant | None, size: int,
                ) -> Iterator[pl.DataFrame]:
         from eventkit.codec import union
+        from eventkit.store._reader import Ordered
+        from eventkit.store.table import table_schema
 
-        types = list(self.store.types)
-        while True:
-            head = _until(self.store.scan().filter(pl.col("seq") > after), until)
-            head = head.head(size).collect()
-            if head.is_empty():
-                return
-            lo, hi = int(head["seq"][0]), int(head["seq"][-1])
-            fields = [self.store.of_type(t).filter(pl.col("seq").is_between(lo, hi))
-                      .drop([c for c in _HEAD if c != "seq"]).collect() for t in types]
-            fields = [f for f in fields if f.height]
-            if fields:
-                head = head.join(union(fields), on="seq", how="left", maintain_order="left")
-            yield head
-            after = hi
+        tables = self.store._tables
+        state = self.store.state()
+        if state is None:
+            return
+        upto = min(until, state.last_seq) if isinstance(until, int) else state.last_seq
+        envelope = Ordered(tables, tables.open(tables.envelope, self.store._version), after,
+                           upto, columns=list(ENVELOPE_SCHEMA))
+        types = []
+        for name in state.types:
+            table = tables.open(tables.of_type(name))
+            if table is not None:
+                fields = [n for n in table_schema(table) if n == "seq" or n not in _HEAD_DISK]
+                types.append(Ordered(tables, table, after, upto, columns=fields))
+        for batch in envelope:
+            for offset in range(0, batch.height, size):
+                head = _until(batch.slice(offset, size), until)
+                if not head.height:
+                    continue
+                hi = int(head["seq"][-1])
+                parts = [f for f in (t.take(hi) for t in types) if f is not None]
+                if parts:
+                    head = head.join(union(parts), on="seq", how="left", maintain_order="left")
+                yield head
 
 
 @dataclass

@@ -26,7 +26,7 @@ from eventkit.store.table import State, Tables
 
 if TYPE_CHECKING:
     from eventkit.connection import Connection
-    from eventkit.registry import SchemaRegistry
+    from eventkit.schema import SchemaRegistry
 
 __all__ = ["Store"]
 
@@ -271,7 +271,7 @@ class Store(maintenance.Maintenance):
     def sync(
         self, conn: Connection, stream: str | None = None, *,
         subjects: str | Sequence[str] | None = None, rules: Rules | None = None,
-        progress: bool = True, batch: int = 50_000, registry: SchemaRegistry | None = None,
+        progress: bool = True, batch: int = 200_000, registry: SchemaRegistry | None = None,
     ) -> SyncResult:
         """Bring the store up to date: store what the stream holds after the last stored sequence.
 
@@ -291,8 +291,10 @@ class Store(maintenance.Maintenance):
         progress
             Show a progress bar (a widget in a notebook).
         batch
-            Events per commit: memory use is bounded by a few batches, however
-            long the stream.
+            Events per commit (read and decoded in parts of 50,000, written in
+            one commit per table): memory use is bounded by about two commits'
+            worth, however long the stream. Each commit has a fixed cost, so
+            bigger commits sync faster; a killed sync keeps every commit it ended.
         registry
             A schema registry: its schemas give the types' column types (not
             the first batch's guess) and its upcasters bring old versions up.
@@ -315,7 +317,7 @@ class Store(maintenance.Maintenance):
     async def async_sync(
         self, conn: Connection, stream: str | None = None, *,
         subjects: str | Sequence[str] | None = None, rules: Rules | None = None,
-        progress: bool = True, batch: int = 50_000, registry: SchemaRegistry | None = None,
+        progress: bool = True, batch: int = 200_000, registry: SchemaRegistry | None = None,
     ) -> SyncResult:
         """:meth:`sync` for ``await`` (``async`` alone is a keyword)."""
         self._writable()
@@ -346,7 +348,7 @@ class Store(maintenance.Maintenance):
     def follow(
         self, conn: Connection, stream: str | None = None, *,
         subjects: str | Sequence[str] | None = None, rules: Rules | None = None,
-        interval: float = 1.0, batch: int = 50_000, compact: bool = True,
+        interval: float = 1.0, batch: int = 200_000, compact: bool = True,
     ) -> Follower:
         """Keep the store current in the background: sync, wait ``interval`` s, sync again.
 

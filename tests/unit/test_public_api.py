@@ -18,6 +18,7 @@ def test_exported_names():
         "ENVELOPE_SCHEMA",
         "EventkitError",
         "EventkitWarning",
+        "JetStreamAPIError",
         "Events",
         "Fold",
         "Latest",
@@ -79,7 +80,7 @@ def _public_callables():
     import inspect
 
     for module_name in ("eventkit", "eventkit.store", "eventkit.query", "eventkit.where",
-                        "eventkit.export", "eventkit.charts", "eventkit.registry",
+                        "eventkit.export", "eventkit.charts", "eventkit.schema",
                         "eventkit.replay", "eventkit.sample.rides", "eventkit.sample.publish",
                         "eventkit.widgets"):
         module = importlib.import_module(module_name)
@@ -130,3 +131,29 @@ def test_async_twins_take_what_their_synchronous_calls_take():
 
     differ = [name for name, sync in pairs if shape(calls[name]) != shape(sync)]
     assert differ == []
+
+
+def test_the_error_tree_in_the_docs_is_the_class_tree():
+    """The tree drawn in the exceptions module's docstring is the real one, every class in it."""
+    import re
+
+    from eventkit import exceptions
+
+    drawn: dict[str, str] = {}
+    parents: list[str] = []
+    for line in (exceptions.__doc__ or "").splitlines():
+        match = re.match(r"^    ((?:[│ ]   )*)(?:[├└]── )?(\w+(?:Error|Warning))\b", line)
+        if not match:
+            continue
+        depth = len(match.group(1)) // 4 + (1 if "── " in line else 0)
+        name = match.group(2)
+        parents[depth:] = [name]
+        drawn[name] = parents[depth - 1] if depth else ""
+    real = {name: obj for name, obj in vars(exceptions).items()
+            if isinstance(obj, type) and issubclass(obj, Exception | Warning)
+            and obj.__module__ == exceptions.__name__}
+    assert set(drawn) == set(real), "the drawn tree and the classes differ"
+    for name, parent in drawn.items():
+        if parent:
+            assert real[parent] in real[name].__bases__, f"{name} is drawn under {parent}"
+    assert set(exceptions.__all__) == set(real)
