@@ -336,15 +336,29 @@ def test_player_with_a_fold_and_a_view(events, timeline):
 # -- the static fallback -----------------------------------------------------------------
 
 
-def test_saved_output_has_a_static_fallback(events):
+def test_displayed_widget_is_followed_by_its_static_view(events, monkeypatch):
+    """Two outputs: the widget view (its own output: a viewer with the saved widget state
+    takes only that format of it), then the static view, hidden in a cell with the live
+    widget."""
+    import IPython.display
+
+    shown: list[dict] = []
+    monkeypatch.setattr(IPython.display, "display",
+                        lambda obj, raw=False: shown.append(obj) if raw else None)
     for widget in (Explorer(events), TimeTravel(events, end_types=END_TYPES),
                    ReplayPlayer(events)):
-        bundle = widget._repr_mimebundle_()
+        shown.clear()
+        widget._ipython_display_()
         widget.close()
-        assert "application/vnd.jupyter.widget-view+json" in bundle
-        page = bundle["text/html"]
+        assert len(shown) == 2
+        live, static = shown
+        assert "application/vnd.jupyter.widget-view+json" in live
+        assert "text/html" not in live
+        assert "eventkit-live" in widget._dom_classes
+        assert list(static) == ["text/html"]
+        page = static["text/html"]
         assert "static view" in page and '<img alt="chart" src="data:image/jpeg;base64,' in page
-        assert "<table>" in page
+        assert "<table>" in page and ":has(.eventkit-live) .eventkit-static" in page
         assert len(page) < 300_000
 
 
