@@ -98,6 +98,28 @@ class StreamInfo:
     def metadata(self) -> dict[str, str]:
         return dict(self.config.get("metadata") or {})
 
+    def __str__(self) -> str:
+        span = (f"seq {self.first_seq:,}..{self.last_seq:,}, "
+                f"{self.first_time:%Y-%m-%d %H:%M:%S} .. {self.last_time:%Y-%m-%d %H:%M:%S} UTC"
+                if self.messages and self.first_time and self.last_time else "empty")
+        c = self.config
+        limits = ", ".join(f"{name} {c[key]:,}" for name, key in (
+            ("max messages", "max_msgs"), ("max bytes", "max_bytes"),
+            ("max per subject", "max_msgs_per_subject")) if (c.get(key) or -1) > 0) or "none"
+        leader = f", leader {self.cluster['leader']}" if self.cluster.get("leader") else ""
+        return "\n".join([
+            f"subjects: {', '.join(self.subjects) or '-'}",
+            f"{self.messages:,} messages ({self.bytes:,} bytes; {self.deleted:,} deleted), "
+            f"{span}",
+            f"storage {c.get('storage', '?')}, retention {c.get('retention', '?')}, "
+            f"{c.get('num_replicas', 1)} replica(s){leader}; limits: {limits}",
+            f"{self.consumers:,} consumer(s)"])
+
+    def _repr_html_(self) -> str:  # a notebook shows the stream, not the dataclass
+        from eventkit._display import result_html
+
+        return result_html(f"Stream {self.name}", str(self))
+
 
 def _api_time(text: str | None) -> dt.datetime | None:
     if not text or text.startswith("0001-01-01"):
@@ -488,6 +510,11 @@ class JetStream:
 
     async def delete_stream(self, name: str) -> None:
         await self.api(f"STREAM.DELETE.{name}", stream=name)
+
+    async def delete_message(self, stream: str, seq: int, *, erase: bool) -> None:
+        _check_name(stream)
+        await self.api(f"STREAM.MSG.DELETE.{stream}", {"seq": seq, "no_erase": not erase},
+                       stream=stream)
 
     # -- bounded reads -------------------------------------------------------
     async def fetch(
@@ -983,6 +1010,16 @@ class PublishResult:
 
     stored: int
     duplicates: int
+
+    def __str__(self) -> str:
+        dropped = (f"; {self.duplicates:,} repeated message id(s) dropped by the server"
+                   if self.duplicates else "")
+        return f"{self.stored:,} message(s) stored{dropped}"
+
+    def _repr_html_(self) -> str:
+        from eventkit._display import result_html
+
+        return result_html("Publish", str(self))
 
 
 class _NoJetStream(ConnectionFailedError):
