@@ -186,14 +186,12 @@ class Explorer(ChartWidget):
         self.add_class("eventkit-explorer")
         self.table = Table(columns=COLUMNS, page_size=page_size, sort_by="seq")
         self.detail = widgets.HTML(_views.event_detail(None))
-        fields = self._frames.payload.schema
-        self.pivot_by_menu = widgets.Dropdown(
-            options=["type", "subject", "key", *(c for c in fields if c not in _PIVOT_SKIP)],
-            description="group by", layout=widgets.Layout(width="300px"))
+        # the payload fields join the menus when the pivot is first used (see _pivot_fields)
+        self.pivot_by_menu = widgets.Dropdown(options=["type", "subject", "key"],
+                                              description="group by",
+                                              layout=widgets.Layout(width="300px"))
         self.pivot_sums_menu = widgets.SelectMultiple(
-            options=[c for c, kind in fields.items() if kind.is_numeric()
-                     and c not in _PIVOT_SKIP], description="sum", rows=4,
-            layout=widgets.Layout(width="300px"))
+            options=[], description="sum", rows=4, layout=widgets.Layout(width="300px"))
         self.pivot_view = widgets.HTML()
         self.pivot_view.add_class("eventkit-pivot")
         self.tabs = widgets.Tab(children=[
@@ -243,8 +241,21 @@ class Explorer(ChartWidget):
             raise traitlets.TraitError("page_size must be at least 1")
         return proposal["value"]
 
+    def _pivot_fields(self) -> None:
+        """Put the payload fields in the pivot's menus (once: it builds the payload frame)."""
+        if len(self.pivot_by_menu.options) > 3:
+            return
+        fields = self._frames.payload.schema
+        with self.pivot_by_menu.hold_trait_notifications():
+            self.pivot_by_menu.options = ["type", "subject", "key",
+                                          *(c for c in fields if c not in _PIVOT_SKIP)]
+        self.pivot_sums_menu.options = [c for c, kind in fields.items()
+                                        if kind.is_numeric() and c not in _PIVOT_SKIP]
+
     @traitlets.validate("pivot_by", "pivot_sums")
     def _valid_pivot(self, proposal: dict[str, Any]) -> Any:
+        if proposal["value"] not in ("type", ()):
+            self._pivot_fields()
         menu = self.pivot_by_menu if proposal["trait"].name == "pivot_by" else self.pivot_sums_menu
         asked = proposal["value"]
         unknown = [c for c in ([asked] if isinstance(asked, str) else asked)
@@ -277,6 +288,7 @@ class Explorer(ChartWidget):
         """Recompute the pivot only while its tab is open (it can cost a join on payloads)."""
         if self.tabs.selected_index != 1:
             return
+        self._pivot_fields()
         table = self.pivot()
         shown = table.head(200)
         rows = _views.cells(shown, shown.columns)
@@ -292,6 +304,8 @@ class Explorer(ChartWidget):
 
     @traitlets.observe("types", "subject", "key", "where")
     def _on_filters(self, change: dict[str, Any]) -> None:
+        if change["old"] is traitlets.Undefined and not change["new"]:
+            return  # a filter's first value, while building: nothing to filter
         filtered = _views.select_events(
             self._frames.envelope, types=self.types, subject=self.subject, key=self.key)
         self.message.value = ""
