@@ -234,7 +234,7 @@ class Replay:
 
 def _raw(frame: pl.DataFrame) -> RawBatch:
     """A replayed frame as the raw messages it came from (for writing a store)."""
-    from eventkit.source._wire import encode_headers
+    from eventkit.source._protocol import encode_headers
     from eventkit.source.jetstream import RawBatch
 
     headers = {i: encode_headers(orjson.loads(text))

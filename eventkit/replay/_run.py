@@ -125,6 +125,12 @@ class ReplayRun:
         return (f"<ReplayRun {status}: seq {self.position}, time {where}, "
                 f"{self.events:,} events, {self.events_per_second:,.0f}/s>")
 
+    def _repr_html_(self) -> str:
+        from eventkit._display import result_html
+
+        return result_html("Replay run", repr(self).strip("<>"),
+                           ok=False if self.error else None)
+
     # -- the loop -------------------------------------------------------------------
     def _loop(self, *, linger: bool = False) -> None:
         """Play to the end; with ``linger``, then wait for a seek back, or a stop."""
