@@ -29,6 +29,8 @@ _HEAD_DISK = frozenset({"seq", "subject", "time", "time_ns", "type", "key", "eve
 _SIDE = ThreadPoolExecutor(max_workers=4, thread_name_prefix="eventkit-store-types")
 #: More types than this from one stream: the type rule most likely takes an id.
 MANY_TYPES = 1_000
+#: A commit is made once this many bytes of events are held, however few (big messages).
+COMMIT_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +88,7 @@ class Writer:
         self._open: dict[str, DeltaTable | None] = {}
         self._warned = False
         self._held: list[_Held] = []  # batches read, not yet committed
-        self._held_events = 0
+        self._held_events = self._held_bytes = 0
         self.notes: list[str] = []  # warned in the caller's thread when the sync returns
 
     def result(self, began: float, stopped: str | None = None) -> SyncResult:
@@ -131,8 +133,10 @@ class Writer:
                     raise StoreError(f"batch {lo}..{hi} of {self.state.stream!r} is not in "
                                      "sequence order: nothing was written")
             self._held.append(_Held(decoded, hi, gaps))
-            self._held_events += decoded.envelope.height if decoded is not None else 0
-            if self._held_events >= commit_at:
+            if decoded is not None:
+                self._held_events += decoded.envelope.height
+                self._held_bytes += decoded.envelope.estimated_size()
+            if self._held_events >= commit_at or self._held_bytes >= COMMIT_BYTES:
                 self._commit()
         except BaseException as exc:
             self.failed = exc
@@ -166,7 +170,7 @@ class Writer:
 
     def _commit(self) -> None:
         """The held batches: the gaps, misfits and type tables, then one envelope commit."""
-        held, self._held, self._held_events = self._held, [], 0
+        held, self._held, self._held_events, self._held_bytes = self._held, [], 0, 0
         hi = held[-1].hi
         found = [h.gaps for h in held if h.gaps is not None and h.gaps.height]
         gaps = pl.concat(found) if found else None
