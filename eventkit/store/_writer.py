@@ -135,7 +135,7 @@ class Writer:
             self._held.append(_Held(decoded, hi, gaps))
             if decoded is not None:
                 self._held_events += decoded.envelope.height
-                self._held_bytes += decoded.envelope.estimated_size()
+                self._held_bytes += int(decoded.envelope.estimated_size())
             if self._held_events >= commit_at or self._held_bytes >= COMMIT_BYTES:
                 self._commit()
         except BaseException as exc:
