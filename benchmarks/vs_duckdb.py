@@ -124,16 +124,21 @@ def open_store(root: Path, total: int, entities: int) -> ek.Store:
 
 # -- timing -----------------------------------------------------------------------
 
-def median_seconds(run: Callable[[], object], repeat: int) -> float:
-    run()  # warm: the first pass over fresh memory pays its page faults
-    times = []
-    for _ in range(repeat):
-        gc.disable()
-        began = time.perf_counter()
+def median_seconds(runs: list[Callable[[], object]], repeat: int) -> list[float]:
+    """The median wall time of each run, taken in turns (a, b, a, b...) so that both
+    sides see the same load on a shared machine; after one untimed run of each (the
+    first pass over fresh memory pays its page faults)."""
+    for run in runs:
         run()
-        times.append(time.perf_counter() - began)
-        gc.enable()
-    return statistics.median(times)
+    times: list[list[float]] = [[] for _ in runs]
+    for _ in range(repeat):
+        for run, taken in zip(runs, times, strict=True):
+            gc.disable()
+            began = time.perf_counter()
+            run()
+            taken.append(time.perf_counter() - began)
+            gc.enable()
+    return [statistics.median(taken) for taken in times]
 
 
 def normal(frame: Any, order: list[str]) -> pl.DataFrame:
@@ -149,10 +154,20 @@ def normal(frame: Any, order: list[str]) -> pl.DataFrame:
 
 
 def same(ours: Any, theirs: Any, order: list[str], what: str) -> None:
+    """Raise AssertionError unless the two answers hold the same rows."""
     a, b = normal(ours, order), normal(theirs, order)
     b = b.select(a.columns) if set(a.columns) <= set(b.columns) else b
     if a.columns != b.columns or a.shape != b.shape or not a.equals(b):
-        raise SystemExit(f"{what}: eventkit and DuckDB disagree\n{a}\n{b}")
+        raise AssertionError(f"{what}: eventkit and DuckDB disagree\n{a}\n{b}")
+
+
+def load(con: duckdb.DuckDBPyConnection, tables: dict[str, pl.DataFrame]) -> None:
+    """The frames as native DuckDB tables, ordered by seq, clocks as nanoseconds ``t``, ``et``."""
+    for name, frame in tables.items():
+        arrow = frame.with_columns(  # noqa: F841 (DuckDB reads the local variable)
+            pl.col("time").dt.epoch("ns").alias("t"), pl.col("event_time").dt.epoch("ns")
+            .alias("et")).drop("time", "event_time").to_arrow()
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM arrow ORDER BY seq")
 
 
 # -- DuckDB's SQL -----------------------------------------------------------------
@@ -167,20 +182,21 @@ def state_sql(table: str, t_ns: int, on: str, fields: list[str]) -> str:
             f"WHERE {on} <= {t_ns} AND key IS NOT NULL AND {on} IS NOT NULL GROUP BY key")
 
 
-def diff_sql(t1: int, t2: int) -> str:
-    ends = ", ".join(f"'{e}'" for e in ENDS)
-    differs = [f"a.{f} IS DISTINCT FROM b.{f}" for f in FIELDS]
-    fields = ", ".join(f"CASE WHEN {d} THEN '{f}' END"
-                       for d, f in zip(differs, FIELDS, strict=True))
+def diff_sql(t1: int, t2: int, fields: list[str] = FIELDS, ends: list[str] = ENDS) -> str:
+    """Entities ended, created or changed between two states (on event time)."""
+    ended = ", ".join(f"'{e}'" for e in ends)
+    differs = [f"a.{f} IS DISTINCT FROM b.{f}" for f in fields]
+    names = ", ".join(f"CASE WHEN {d} THEN '{f}' END"
+                      for d, f in zip(differs, fields, strict=True))
     return f"""
-    WITH b AS ({state_sql('wide', t1, 'et', FIELDS)}), a AS ({state_sql('wide', t2, 'et', FIELDS)})
+    WITH b AS ({state_sql('wide', t1, 'et', fields)}), a AS ({state_sql('wide', t2, 'et', fields)})
     SELECT * FROM (
       SELECT a.key,
-        CASE WHEN a.type IN ({ends}) AND NOT (b.type IS NOT NULL AND b.type IN ({ends}))
+        CASE WHEN a.type IN ({ended}) AND NOT (b.type IS NOT NULL AND b.type IN ({ended}))
                THEN 'ended'
              WHEN b.type IS NULL THEN 'created'
              WHEN {' OR '.join(differs)} THEN 'changed' END AS change,
-        list_filter([{fields}], lambda x: x IS NOT NULL) AS fields
+        list_filter([{names}], lambda x: x IS NOT NULL) AS fields
       FROM a LEFT JOIN b USING (key)) WHERE change IS NOT NULL ORDER BY key"""
 
 
@@ -206,7 +222,7 @@ DURATIONS_SQL = """
 
 # (event_time, seq) as one number: ASOF JOIN takes one inequality
 JOIN_SQL = """
-    SELECT l.seq, r.seq AS seq_right, r.et AS et_right, r.driver AS driver_right
+    SELECT l.seq, r.seq AS seq_right, r.et AS et_right, r.{field} AS {field}_right
     FROM (SELECT *, et::HUGEINT * 1099511627776 + seq AS o FROM picked_up) l
     ASOF LEFT JOIN (SELECT *, et::HUGEINT * 1099511627776 + seq AS o FROM assigned
                     WHERE key IS NOT NULL AND et IS NOT NULL) r
@@ -226,6 +242,12 @@ def ns(t: dt.datetime) -> int:
     return int(t.timestamp()) * 10**9 + t.microsecond * 1000
 
 
+def exact(t: dt.datetime) -> str:
+    """``t`` as text with nine fraction digits: exact to the nanosecond (a ``datetime``
+    bound covers its whole microsecond, and SQL compares the nanosecond)."""
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
+
+
 def run_size(total: int, args: argparse.Namespace) -> list[tuple[str, float, float]]:
     began = time.perf_counter()
     events = read_events(total, args.entities)
@@ -236,17 +258,13 @@ def run_size(total: int, args: argparse.Namespace) -> list[tuple[str, float, flo
     picked_up, assigned = events.of_type("ride_picked_up"), events.of_type("driver_assigned")
     con = duckdb.connect()
     con.execute(f"SET threads = {os.cpu_count()}")
-    as_ns = [pl.col("time").dt.epoch("ns").alias("t"), pl.col("event_time").dt.epoch("ns")
-             .alias("et")]
-    for name, frame in [("envelope", env), ("wide", wide), ("picked_up", picked_up),
-                        ("assigned", assigned)]:
-        arrow = frame.with_columns(as_ns).drop("time", "event_time").to_arrow()  # noqa: F841
-        con.execute(f"CREATE TABLE {name} AS SELECT * FROM arrow ORDER BY seq")
+    load(con, {"envelope": env, "wide": wide, "picked_up": picked_up, "assigned": assigned})
     files = [str(p) for p in Path(store.path, "envelope").glob("*.parquet")]
     con.execute(f"CREATE VIEW stored AS SELECT * FROM read_parquet({files!r})")
 
     t0, t1 = START + dt.timedelta(hours=6), START + dt.timedelta(hours=9)
     at = START + dt.timedelta(hours=18)
+    e0, e1, eat = exact(t0), exact(t1), exact(at)
     seq = total * 3 // 4
     rows: list[tuple[str, float, float]] = []
 
@@ -255,8 +273,7 @@ def run_size(total: int, args: argparse.Namespace) -> list[tuple[str, float, flo
         mine = ours()
         theirs = con.sql(sql).to_arrow_table()
         same(check(mine) if check else mine, theirs, order, name)
-        a = median_seconds(ours, args.repeat)
-        b = median_seconds(lambda: con.sql(sql).to_arrow_table(), args.repeat)
+        a, b = median_seconds([ours, lambda: con.sql(sql).to_arrow_table()], args.repeat)
         rows.append((name, a, b))
         print(f"  {name:<34} {a * 1e3:9.1f} ms  DuckDB {b * 1e3:9.1f} ms  x{a / b:.2f}",
               flush=True)
@@ -267,30 +284,30 @@ def run_size(total: int, args: argparse.Namespace) -> list[tuple[str, float, flo
 
     # selections: Events (a slice or a filter of the envelope; typed tables narrowed lazily)
     for on, col in (("time", "t"), ("event_time", "et")):
-        measure(f"Events.between on {on}", lambda on=on: events.between(t0, t1, on=on),
+        measure(f"Events.between on {on}", lambda on=on: events.between(e0, e1, on=on),
                 f"SELECT * FROM envelope WHERE {col} >= {ns(t0)} AND {col} < {ns(t1)}",
                 ["seq"], seqs)
-        measure(f"Events.as_of on {on}", lambda on=on: events.as_of(at, on=on),
+        measure(f"Events.as_of on {on}", lambda on=on: events.as_of(eat, on=on),
                 f"SELECT * FROM envelope WHERE {col} <= {ns(at)}", ["seq"], seqs)
     measure("Events.upto", lambda: events.upto(seq),
             f"SELECT * FROM envelope WHERE seq <= {seq}", ["seq"], seqs)
     # selections on the store: the same Parquet files
     for on, col in (("time", "time_ns"), ("event_time", "event_time_ns")):
         measure(f"Store.between on {on}",
-                lambda on=on: store.between(t0, t1, on=on).collect(),
+                lambda on=on: store.between(e0, e1, on=on).collect(),
                 f"SELECT * FROM stored WHERE {col} >= {ns(t0)} AND {col} < {ns(t1)}",
                 ["seq"], seqs)
-        measure(f"Store.as_of on {on}", lambda on=on: store.as_of(at, on=on).collect(),
+        measure(f"Store.as_of on {on}", lambda on=on: store.as_of(eat, on=on).collect(),
                 f"SELECT * FROM stored WHERE {col} <= {ns(at)}", ["seq"], seqs)
     measure("Store.upto", lambda: store.upto(seq).collect(),
             f"SELECT * FROM stored WHERE seq <= {seq}", ["seq"], seqs)
 
     # answers
     for on, col in (("time", "t"), ("event_time", "et")):
-        measure(f"state_at on {on}", lambda on=on: query.state_at(wide, at, on=on),
+        measure(f"state_at on {on}", lambda on=on: query.state_at(wide, eat, on=on),
                 state_sql("wide", ns(at), col, FIELDS), ["key"],
                 lambda r, on=on, col=col: r.rename({on: col}))
-    measure("diff", lambda: query.diff(wide, t1, at, end_types=ENDS),
+    measure("diff", lambda: query.diff(wide, e1, eat, end_types=ENDS),
             diff_sql(ns(t1), ns(at)), ["key"], lambda r: r.select("key", "change", "fields"))
     measure("windows 1m by type", lambda: query.windows(wide, "1m", by="type"),
             "SELECT et // 60000000000 * 60000000000 AS window_start, type, count(*) AS count "
@@ -302,8 +319,8 @@ def run_size(total: int, args: argparse.Namespace) -> list[tuple[str, float, flo
             DURATIONS_SQL.format(a="ride_requested", b="driver_assigned"),
             ["key", "start_seq"])
     measure("join_as_of",
-            lambda: query.join_as_of(picked_up, assigned, fields=["driver"]),
-            JOIN_SQL, ["seq"],
+            lambda: query.join_asof(picked_up, assigned, fields=["driver"]),
+            JOIN_SQL.format(field="driver"), ["seq"],
             lambda r: r.select("seq", "seq_right", pl.col("event_time_right").alias("et_right"),
                                "driver_right"))
     measure("late_events", lambda: query.late_events(env), LATE_SQL, ["seq"],
@@ -330,7 +347,7 @@ def memory_probe(path: str, engine: str, on: str) -> None:
                 f"time, time_ns, event_time, event_time_ns) FROM read_parquet({typed!r}, "
                 "union_by_name=true)")
         order = "seq" if on == "time" else "(o, seq)"
-        con.execute(f"SELECT key, arg_max(seq, {order}), max(o), "
+        con.sql(f"SELECT key, arg_max(seq, {order}), max(o), "
                     + ", ".join(f"arg_max({f}, {order}) FILTER (WHERE {f} IS NOT NULL)"
                                 for f in FIELDS)
                     + f" FROM ({rows}) WHERE o <= {ns(at)} AND key IS NOT NULL GROUP BY key"

@@ -27,6 +27,7 @@ from eventkit.exceptions import (
     StoreError,
     StreamNotFoundError,
     TimeArgumentError,
+    UnknownTypeError,
 )
 from eventkit.replay import Fold, Latest, Replay, ReplayRun
 from eventkit.schema import SchemaRegistry
@@ -80,6 +81,7 @@ __all__ = [
     "StreamNotFoundError",
     "Summary",
     "TimeArgumentError",
+    "UnknownTypeError",
     "__version__",
     "connect",
 ]

@@ -144,8 +144,9 @@ def color_scale(names: Sequence[str | None] | pl.Series) -> alt.Scale:
     >>> scale.domain, scale.range == [type_color("a"), type_color("b")]
     (['a', 'b'], True)
     """
-    domain = sorted({n for n in (names.to_list() if isinstance(names, pl.Series) else names)
-                     if n is not None})
+    if isinstance(names, pl.Series):  # its distinct values: a million-row list costs 0.4 s
+        names = names.unique().to_list()
+    domain = sorted({n for n in names if n is not None})
     return alt.Scale(domain=domain, range=[type_color(n) for n in domain])
 
 

@@ -17,7 +17,7 @@ from eventkit._time import Duration
 from eventkit._typing import BuiltinFold, TimeColumn, TimeLike
 from eventkit.codec import Decoded, union
 from eventkit.envelope import Rules
-from eventkit.exceptions import ConfigurationError
+from eventkit.exceptions import ConfigurationError, UnknownTypeError
 from eventkit.query import Reducer
 
 __all__ = ["Events", "ReadInfo", "Summary"]
@@ -86,6 +86,19 @@ class ReadInfo:
     seconds: float
     rules: Rules = field(repr=False)
     notes: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        span = (f"seq {self.first_seq:,}..{self.last_seq:,}" if self.first_seq is not None
+                and self.last_seq is not None else "nothing")
+        subjects = f" ({', '.join(self.subjects)})" if self.subjects else ""
+        return "\n".join([f"{self.stream}{subjects} on {self.server}: {span}, read at "
+                           f"{self.read_at:%Y-%m-%d %H:%M:%S} UTC in {self.seconds:.2f} s",
+                           *self.notes])
+
+    def _repr_html_(self) -> str:
+        from eventkit._display import result_html
+
+        return result_html(f"Read of {self.stream}", str(self))
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +218,7 @@ class Events:
         if event_type not in self._typed:
             if self._envelope.filter(pl.col("type") == event_type).is_empty():
                 known = ", ".join(self.types) or "none"
-                raise ConfigurationError(
+                raise UnknownTypeError(
                     f"no events of type {event_type!r} in this read; types present: {known}"
                 )
             return self._envelope.filter(pl.col("type") == event_type).select(_TYPED_HEAD)
@@ -290,17 +303,28 @@ class Events:
         :func:`eventkit.query.durations`."""
         return query.durations(self._envelope, start_type, end_type, key=key, on=on)
 
+    def join_asof(self, left_type: str, right_type: str, *,
+                  by: str | Sequence[str] | None = "key",
+                  by_left: str | Sequence[str] | None = None,
+                  by_right: str | Sequence[str] | None = None,
+                  fields: Sequence[str] | None = None, suffix: str = "_right",
+                  on: TimeColumn = "event_time") -> pl.DataFrame:
+        """Each ``left_type`` event with the latest ``right_type`` event before it; see
+        :func:`eventkit.query.join_asof`."""
+        return query.join_asof(self.of_type(left_type), self.of_type(right_type), by=by,
+                               by_left=by_left, by_right=by_right, fields=fields,
+                               suffix=suffix, on=on)
+
     def join_as_of(self, left_type: str, right_type: str, *,
                    by: str | Sequence[str] | None = "key",
                    by_left: str | Sequence[str] | None = None,
                    by_right: str | Sequence[str] | None = None,
                    fields: Sequence[str] | None = None, suffix: str = "_right",
                    on: TimeColumn = "event_time") -> pl.DataFrame:
-        """Each ``left_type`` event with the latest ``right_type`` event before it; see
-        :func:`eventkit.query.join_as_of`."""
-        return query.join_as_of(self.of_type(left_type), self.of_type(right_type), by=by,
-                                by_left=by_left, by_right=by_right, fields=fields,
-                                suffix=suffix, on=on)
+        """Deprecated: :meth:`join_asof` (polars' name for the verb)."""
+        query.renamed("Events.join_as_of", "Events.join_asof")
+        return self.join_asof(left_type, right_type, by=by, by_left=by_left,
+                              by_right=by_right, fields=fields, suffix=suffix, on=on)
 
     def late_events(self, *, key: str | Sequence[str] | None = "key") -> pl.DataFrame:
         """Events older (in ``event_time``) than one already seen for their entity; see

@@ -19,6 +19,7 @@ password, token, seed or JWT.
     ├── ReadInterruptedError                 server went away mid-read, retries spent
     ├── PublishError                         a publish stopped part-way (says how far it got)
     ├── StoreError                           a local store does not match, is busy or damaged
+    │   └── UnknownTypeError (also a ConfigurationError, LookupError)  of_type of a type not there
     ├── SchemaCompatibilityError (ValueError) a new schema breaks the type's compatibility mode
     ├── SchemaConflictError                  another client registered the same version first
     ├── SchemaNotFoundError (LookupError)    no such event type or version in a schema registry
@@ -50,6 +51,7 @@ __all__ = [
     "StoreError",
     "StreamNotFoundError",
     "TimeArgumentError",
+    "UnknownTypeError",
 ]
 
 
@@ -137,6 +139,15 @@ class PublishError(EventkitError):
 
 class StoreError(EventkitError):
     """A local store holds another stream, is being written by another sync, or is damaged."""
+
+
+class UnknownTypeError(StoreError, ConfigurationError, LookupError):
+    """``of_type`` named an event type that these events (or this store) do not hold.
+
+    The message lists the types present. Raised alike by ``Events.of_type``
+    and ``Store.of_type``; it is a :class:`StoreError` and a
+    :class:`ConfigurationError`, as each of them raised before.
+    """
 
 
 class SchemaCompatibilityError(EventkitError, ValueError):

@@ -512,7 +512,7 @@ class Replay:
 
 def _raw(frame: pl.DataFrame) -> RawBatch:
     """A replayed frame as the raw messages it came from (for writing a store)."""
-    from eventkit.source._wire import encode_headers
+    from eventkit.source._protocol import encode_headers
     from eventkit.source.jetstream import RawBatch
 
     headers = {i: encode_headers(orjson.loads(text))
@@ -638,6 +638,12 @@ class ReplayRun:
                   else "running")
         return (f"<ReplayRun {status}: seq {self.position}, time {where}, "
                 f"{self.events:,} events, {self.events_per_second:,.0f}/s>")
+
+    def _repr_html_(self) -> str:
+        from eventkit._display import result_html
+
+        return result_html("Replay run", repr(self).strip("<>"),
+                           ok=False if self.error else None)
 
     # -- the loop -------------------------------------------------------------------
     def _loop(self, *, linger: bool = False) -> None:

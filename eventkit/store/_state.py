@@ -24,7 +24,7 @@ from eventkit.exceptions import ConfigurationError
 __all__ = ["RANGE", "fold_ranges"]
 
 #: Events per range: bounds memory to about this many rows of the columns folded.
-RANGE = 1_000_000
+RANGE = 250_000
 
 
 def _stamp(name: str, part: str) -> str:

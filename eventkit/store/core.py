@@ -13,7 +13,7 @@ import polars as pl
 from eventkit import query
 from eventkit._typing import TimeColumn, TimeLike
 from eventkit.envelope import ENVELOPE_SCHEMA, Rules
-from eventkit.exceptions import EventkitWarning, StoreError
+from eventkit.exceptions import EventkitWarning, StoreError, UnknownTypeError
 from eventkit.source import _loop
 from eventkit.store import maintenance
 from eventkit.store._disk import GAP_SCHEMA, MISFIT_SCHEMA
@@ -71,12 +71,41 @@ class Store(maintenance.Maintenance):
         self.path = self._tables.local if self._tables.local is not None else self._tables.root
         self._conn: Connection | None = None
         self._version: int | None = None  # set on a store opened at a version
+        self._cached: tuple[tuple[int, int], State | None] | None = None  # (log entry, state)
         self._upgrade_if_old(wait=False)
 
     # -- reading -----------------------------------------------------------
     def state(self) -> State | None:
-        """What the store holds, as its last envelope commit says (None before a sync)."""
-        return self._tables.state(version=self._version)
+        """What the store holds, as its last envelope commit says (None before a sync).
+
+        On a local store the answer is kept until the envelope's log gets a new
+        entry (a commit by this or any other writer), so the properties below
+        cost a ``stat``, not a read of the log.
+        """
+        if self._version is not None or self._tables.local is None:
+            return self._tables.state(version=self._version)
+        before = self._latest_entry()
+        if self._cached is not None and self._cached[0] == before and before[0] >= 0:
+            return self._cached[1]
+        state = self._tables.state()
+        if self._latest_entry(before[0]) == before:  # no commit while it was read
+            self._cached = (before, state)
+        return state
+
+    def _latest_entry(self, known: int | None = None) -> tuple[int, int]:
+        """The newest version of the envelope's log (-1 for none) and when its entry was
+        written (a log made again from scratch differs): a ``stat`` per version past
+        ``known`` (or past the last one seen)."""
+        assert self._tables.local is not None
+        log = self._tables.local / "envelope" / "_delta_log"
+        version = known if known is not None else (self._cached[0][0] if self._cached else -1)
+        while (log / f"{version + 1:020d}.json").exists():
+            version += 1
+        try:
+            return version, (log / f"{version:020d}.json").stat().st_mtime_ns
+        except OSError:  # no log, or the store was removed: nothing kept is valid
+            self._cached = None
+            return -1, 0
 
     @property
     def stream(self) -> str | None:
@@ -99,6 +128,11 @@ class Store(maintenance.Maintenance):
         st = self.state()
         return st.events if st else 0
 
+    def _selected(self, where: list[pl.Expr]) -> pl.LazyFrame:
+        return self._tables.scan(self._tables.envelope, ENVELOPE_SCHEMA, None,
+                                 version=self._version, where=where
+                                 ).select(list(ENVELOPE_SCHEMA))
+
     def scan(self) -> pl.LazyFrame:
         """The envelope of every stored event, ordered by ``seq``, as a polars LazyFrame.
 
@@ -119,7 +153,7 @@ class Store(maintenance.Maintenance):
         st = self.state()
         if st is None or event_type not in st.types:
             known = ", ".join(st.types) if st and st.types else "none"
-            raise StoreError(f"no events of type {event_type!r} in the store "
+            raise UnknownTypeError(f"no events of type {event_type!r} in the store "
                              f"{self._tables.root}; types present: {known}")
         frame = self._tables.scan(self._tables.of_type(event_type), {}, st.last_seq)
         names = frame.collect_schema().names()
@@ -134,16 +168,16 @@ class Store(maintenance.Maintenance):
         groups outside the range are skipped by their statistics. See
         :func:`eventkit.query.between` for the bounds.
         """
-        return query.between(self.scan(), t0, t1, on=on)
+        return self._selected(query.nanosecond_filters("between", t0, t1, on=on))
 
     def as_of(self, t: TimeLike, *, on: TimeColumn = "event_time") -> pl.LazyFrame:
         """The envelope of everything known at ``t``, lazily; see :func:`eventkit.query.as_of`."""
-        return query.as_of(self.scan(), t, on=on)
+        return self._selected(query.nanosecond_filters("as_of", t, on=on))
 
     def upto(self, seq: int | str) -> pl.LazyFrame:
         """The envelope up to and including sequence ``seq``, lazily; see
         :func:`eventkit.query.upto`."""
-        return query.upto(self.scan(), seq)
+        return self._selected(query.nanosecond_filters("upto", seq))
 
     def state_at(self, t: TimeLike | None = None, *, key: str | Sequence[str] = "key",
                  on: TimeColumn = "event_time",
@@ -167,8 +201,13 @@ class Store(maintenance.Maintenance):
         envelope = self._tables.scan(self._tables.envelope, ENVELOPE_SCHEMA, st.last_seq,
                                      version=self._version)
         _require_columns(envelope, ["seq", "type", on, *keys])
-        typed = [self._tables.scan(self._tables.of_type(name), {}, st.last_seq)
-                 for name in st.types]
+        head = {"seq", "type", on, *keys}
+        typed = []
+        for name in st.types:  # only the columns folded: the head's others are not read
+            frame = self._tables.scan(self._tables.of_type(name), {}, st.last_seq)
+            typed.append(frame.select(
+                c for c in frame.collect_schema().names()
+                if c in head or (c not in ENVELOPE_SCHEMA and (fields is None or c in fields))))
 
         def known(frame: pl.LazyFrame) -> pl.LazyFrame:
             return frame if t is None else query.as_of(frame, t, on=on)

@@ -27,7 +27,7 @@ import dataclasses
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -254,8 +254,14 @@ class Tables:
                     "backup, or move the store aside and sync into a new directory")
 
     def scan(self, uri: str, schema: Mapping[str, pl.DataType], upto: int | None,
-             *, version: int | None = None, seq: str = "seq") -> pl.LazyFrame:
-        """The table's rows (in ``seq`` order, up to ``upto``), in memory types."""
+             *, version: int | None = None, seq: str = "seq",
+             where: Sequence[pl.Expr] = ()) -> pl.LazyFrame:
+        """The table's rows (in ``seq`` order, up to ``upto``), in memory types.
+
+        ``where`` filters the rows in their disk types (``seq``, ``*_ns``
+        integers) before they are converted, so the Parquet reader applies
+        them as it reads.
+        """
         table = self.open(uri, version)
         if table is None:
             return pl.LazyFrame(schema=dict(schema))
@@ -268,6 +274,8 @@ class Tables:
                                 storage_options=self.options)
         if upto is not None:
             frame = frame.filter(pl.col(seq) <= upto)
+        if where:
+            frame = frame.filter(*where)
         if overlap:
             frame = frame.sort(seq)
         return from_disk(frame, disk)

@@ -42,6 +42,7 @@ def test_exported_names():
         "StreamNotFoundError",
         "Summary",
         "TimeArgumentError",
+        "UnknownTypeError",
     }
     for name in ek.__all__:
         assert hasattr(ek, name), name
@@ -64,7 +65,7 @@ def test_events_methods_spell_out_the_options_of_their_queries():
 
     from eventkit import query
 
-    for name in ("state_at", "diff", "windows", "sessions", "durations", "join_as_of",
+    for name in ("state_at", "diff", "windows", "sessions", "durations", "join_asof",
                  "late_events"):
         method = inspect.signature(getattr(ek.Events, name)).parameters
         assert not any(p.kind is p.VAR_KEYWORD for p in method.values()), name

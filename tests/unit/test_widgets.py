@@ -306,18 +306,63 @@ def test_player_with_a_fold_and_a_view(events, timeline):
         player.close()
 
 
+def test_explorer_pivot_tab_groups_the_selection(events):
+    """The pivot follows the range and every filter; polars on the same rows is the oracle."""
+    explorer = Explorer(events)
+    try:
+        assert explorer.pivot_view.value == ""  # not computed until its tab is opened
+        explorer.tabs.selected_index = 1
+        assert explorer.pivot().equals(events.pivot("type"))
+        assert "trip_completed" in explorer.pivot_view.value
+        explorer.types = ("trip_completed",)
+        explorer.where = "fare > 20"
+        explorer.pivot_by, explorer.pivot_sums = "city", ("fare",)
+        wide = events.wide()
+        oracle = (wide.filter(pl.col("type") == "trip_completed", pl.col("fare") > 20)
+                  .group_by("city").agg(pl.len().alias("events"),
+                                        pl.col("fare").sum().alias("fare_sum")))
+        got = explorer.pivot()
+        assert got.columns == ["city", "events", "fare_sum", "fare_mean"]
+        assert got.select(oracle.columns).sort("city").equals(oracle.sort("city"))
+        assert f"{explorer.matched:,} selected events in {got.height:,} groups by city" in (
+            explorer.pivot_view.value)
+        start = events.to_polars()["event_time"].sort()[events.to_polars().height // 2]
+        explorer.time_range = (start, None)
+        assert explorer.pivot()["events"].sum() == explorer.matched < oracle["events"].sum()
+        with pytest.raises(ek.ConfigurationError, match="cannot pivot on 'nope'"):
+            explorer.pivot_by = "nope"
+        with pytest.raises(ek.ConfigurationError, match="cannot pivot on 'city'"):
+            explorer.pivot_sums = ("city",)  # not a number
+    finally:
+        explorer.close()
+
+
 # -- the static fallback -----------------------------------------------------------------
 
 
-def test_saved_output_has_a_static_fallback(events):
+def test_displayed_widget_is_followed_by_its_static_view(events, monkeypatch):
+    """Two outputs: the widget view (its own output: a viewer with the saved widget state
+    takes only that format of it), then the static view, hidden in a cell with the live
+    widget."""
+    import IPython.display
+
+    shown: list[dict] = []
+    monkeypatch.setattr(IPython.display, "display",
+                        lambda obj, raw=False: shown.append(obj) if raw else None)
     for widget in (Explorer(events), TimeTravel(events, end_types=END_TYPES),
                    ReplayPlayer(events)):
-        bundle = widget._repr_mimebundle_()
+        shown.clear()
+        widget._ipython_display_()
         widget.close()
-        assert "application/vnd.jupyter.widget-view+json" in bundle
-        page = bundle["text/html"]
+        assert len(shown) == 2
+        live, static = shown
+        assert "application/vnd.jupyter.widget-view+json" in live
+        assert "text/html" not in live
+        assert "eventkit-live" in widget._dom_classes
+        assert list(static) == ["text/html"]
+        page = static["text/html"]
         assert "static view" in page and '<img alt="chart" src="data:image/jpeg;base64,' in page
-        assert "<table>" in page
+        assert "<table>" in page and ":has(.eventkit-live) .eventkit-static" in page
         assert len(page) < 300_000
 
 
