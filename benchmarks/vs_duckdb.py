@@ -179,7 +179,8 @@ def state_sql(table: str, t_ns: int, on: str, fields: list[str]) -> str:
                      for f in fields)
     return (f"SELECT key, arg_max(seq, {order}) AS seq, max({on}) AS {on}, "
             f"arg_max(type, {order}) AS type, {cols} FROM {table} "
-            f"WHERE {on} <= {t_ns} AND key IS NOT NULL AND {on} IS NOT NULL GROUP BY key")
+            f"WHERE {on} <= {t_ns} AND key IS NOT NULL AND {on} IS NOT NULL GROUP BY key "
+            "ORDER BY key")
 
 
 def diff_sql(t1: int, t2: int, fields: list[str] = FIELDS, ends: list[str] = ENDS) -> str:
@@ -311,7 +312,7 @@ def run_size(total: int, args: argparse.Namespace) -> list[tuple[str, float, flo
             diff_sql(ns(t1), ns(at)), ["key"], lambda r: r.select("key", "change", "fields"))
     measure("windows 1m by type", lambda: query.windows(wide, "1m", by="type"),
             "SELECT et // 60000000000 * 60000000000 AS window_start, type, count(*) AS count "
-            "FROM wide WHERE et IS NOT NULL GROUP BY ALL", ["window_start", "type"],
+            "FROM wide WHERE et IS NOT NULL GROUP BY ALL ORDER BY ALL", ["window_start", "type"],
             lambda r: r.select("window_start", "type", "count"))
     measure("sessions 10m", lambda: query.sessions(wide, "10m"),
             SESSIONS_SQL.format(gap=600 * 10**9), ["key", "session"])
