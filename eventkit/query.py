@@ -830,13 +830,25 @@ def late_events(frame: Frame, *, key: str | Sequence[str] | None = "key") -> Fra
     keys: list[str] = _names(key)
     lf = _lazy(frame)
     _require(lf.collect_schema(), ["event_time", *keys])
-    seen = pl.col("event_time").cum_max().forward_fill().shift(1)
-    result = (
-        lf.filter(pl.all_horizontal(pl.col(keys).is_not_null()) if keys else pl.lit(True))
-        .with_columns((seen.over(keys) if keys else seen).alias("seen_event_time"))
+    # the running mark over the events that can set it (a key and an event time), on the
+    # few columns it needs; then only the late rows are taken from the frame
+    seen = pl.col("event_time").cum_max().shift(1)
+    marks = (
+        lf.with_row_index("\0row")
+        .filter(pl.col("event_time").is_not_null(), *(pl.col(k).is_not_null() for k in keys))
+        .select("\0row", "event_time",
+                (seen.over(keys) if keys else seen).alias("seen_event_time"))
         .filter(pl.col("event_time") < pl.col("seen_event_time"))
-        .with_columns((pl.col("seen_event_time") - pl.col("event_time")).alias("lateness"))
+        .select("\0row", "seen_event_time")
     )
+    lateness = (pl.col("seen_event_time") - pl.col("event_time")).alias("lateness")
+    if isinstance(frame, pl.DataFrame):
+        rows = marks.collect()
+        late = frame[rows.get_column("\0row")].with_columns(rows.get_column("seen_event_time"))
+        return late.with_columns(lateness)  # type: ignore[return-value]
+    result = (lf.with_row_index("\0row")
+              .join(marks, on="\0row", how="inner", maintain_order="left")
+              .drop("\0row").with_columns(lateness))
     return _like(result, frame)
 
 
