@@ -284,11 +284,8 @@ async def _batches(writer: Writer, js: Any, name: str, stop: int, progress: bool
                     raw, hi, found, short = _until_unknown(raw, prev, found)
                     if raw is not None or found is not None or hi > prev:
                         decoded = DECODER.submit(writer.decode, raw)
-                        # the last stretch commits part by part: what is left to write
-                        # once the read ends is one part, not a whole commit
-                        at = batch if stop - hi >= batch else min(batch, FETCH)
                         pending.append(WRITER.submit(writer.add, decoded, prev + 1, hi,
-                                                     found, commit_at=at))
+                                                     found, commit_at=batch))
                         bar.update(hi - prev)
                         prev = hi
                     # while one commit is written, two more parts decode and one arrives:

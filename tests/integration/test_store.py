@@ -59,23 +59,6 @@ def test_a_sync_resumes_after_the_last_sequence_and_nothing_new_is_quick(conn, s
     assert set(versions["operation"]) == {"WRITE"}
 
 
-def test_the_last_stretch_of_a_sync_commits_part_by_part(conn, stream, tmp_path,
-                                                         monkeypatch):
-    # parts of 100 events, commits of 400: the commits before the last 400 events hold
-    # whole batches, those after it one part each, so what is left to write once the
-    # read ends is one part (the pipeline's drain), not a whole commit
-    from eventkit.store import sync
-
-    monkeypatch.setattr(sync, "FETCH", 100)
-    _publish(conn, stream, 1000)
-    store = ek.Store(tmp_path / "s")
-    assert store.sync(conn, stream, progress=False, batch=400).events == 1000
-    versions = store.versions()
-    assert versions["last_seq"].to_list() == [400, 700, 800, 900, 1000]
-    assert versions["events"].to_list() == [400, 700, 800, 900, 1000]
-    assert store.scan().select("seq").collect()["seq"].to_list() == list(range(1, 1001))
-
-
 def test_the_tables_are_delta_lake_for_other_tools(rides, conn, tmp_path):
     import duckdb
     from deltalake import DeltaTable
