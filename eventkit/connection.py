@@ -360,6 +360,40 @@ class Connection:
             allow_direct=allow_direct, description=description, metadata=metadata)
         return await on_loop(self._js.add_stream(name, subjects, **{**fields, **(config or {})}))
 
+    def delete_message(self, stream: str, seq: int, *, erase: bool = False) -> None:
+        """Delete the message at sequence ``seq`` from ``stream`` (the sequence stays a gap).
+
+        Parameters
+        ----------
+        stream, seq
+            The stream and the message's stream sequence.
+        erase
+            Overwrite the message's bytes on disk too (slower; for data that
+            must not survive a deletion).
+
+        Raises
+        ------
+        EventkitError
+            No message at ``seq`` (never stored, or already deleted).
+
+        Examples
+        --------
+        >>> from eventkit import EmbeddedServer, connect
+        >>> with EmbeddedServer() as server, connect(server.url) as conn:
+        ...     _ = conn.create_stream("AUDIT", ["audit.>"])
+        ...     _ = conn.publish_many(["audit.a"] * 3, [b"{}"] * 3)
+        ...     conn.delete_message("AUDIT", 2)
+        ...     conn.stream("AUDIT").messages
+        2
+        """
+        _loop.run(self.adelete_message(stream, seq, erase=erase))
+
+    async def adelete_message(self, stream: str, seq: int, *, erase: bool = False) -> None:
+        self._check_open()
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
+            raise ConfigurationError(f"seq must be a stream sequence (an int >= 1), not {seq!r}")
+        await on_loop(self._js.delete_message(stream, seq, erase=erase))
+
     def publish_many(self, subjects: Sequence[str], payloads: Sequence[bytes],
                      headers: Sequence[dict[str, str] | None] | None = None) -> PublishResult:
         """Publish messages in order, each acknowledged by JetStream.

@@ -87,6 +87,19 @@ class ReadInfo:
     rules: Rules = field(repr=False)
     notes: tuple[str, ...] = ()
 
+    def __str__(self) -> str:
+        span = (f"seq {self.first_seq:,}..{self.last_seq:,}" if self.first_seq is not None
+                and self.last_seq is not None else "nothing")
+        subjects = f" ({', '.join(self.subjects)})" if self.subjects else ""
+        return "\n".join([f"{self.stream}{subjects} on {self.server}: {span}, read at "
+                           f"{self.read_at:%Y-%m-%d %H:%M:%S} UTC in {self.seconds:.2f} s",
+                           *self.notes])
+
+    def _repr_html_(self) -> str:
+        from eventkit._display import result_html
+
+        return result_html(f"Read of {self.stream}", str(self))
+
 
 @dataclass(frozen=True, slots=True)
 class Summary:

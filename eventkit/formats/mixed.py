@@ -122,6 +122,10 @@ def decode_mixed(
         ptype = ptype.scatter(rows, list(types.values()))
     if errors:
         kind = kind.scatter(list(errors), [None] * len(errors))
+    as_json = _msgpack_as_json(kind, body, special, errors)
+    if as_json:
+        kind = kind.scatter(as_json, ["json"] * len(as_json))
+        special |= set(as_json)
     json_rows = (kind == "json").arg_true().to_list()
     other = (kind != "json").fill_null(True).arg_true().to_list()
     parts: list[Part] = []
@@ -133,6 +137,29 @@ def decode_mixed(
         parts.append(_other_part(other, seq, time, subject, hjson, data, extra, errors, groups,
                                  maps, rules))
     return parts
+
+
+def _msgpack_as_json(kind: pl.Series, body: list[bytes], special: set[int],
+                     errors: dict[int, str]) -> list[int]:
+    """MessagePack maps rewritten as JSON text in ``body`` (their rows returned), so they go
+    the JSON way: typed as JSON is, with what earlier batches taught. Maps holding what JSON
+    has no word for (``bin``, timestamps, non-text keys) stay MessagePack, as do the bad ones
+    (their reasons are found there)."""
+    rows = [i for i in (kind == "msgpack").arg_true().to_list() if i not in special]
+    if not rows:
+        return []
+    values, _ = messagepack.unpack([body[i] for i in rows])
+    done = []
+    dumps, passthrough = orjson.dumps, orjson.OPT_PASSTHROUGH_DATETIME
+    for i, value in zip(rows, values, strict=True):
+        if value is None:
+            continue
+        try:
+            body[i] = dumps(value, option=passthrough)
+        except TypeError:
+            continue
+        done.append(i)
+    return done
 
 
 def _header_text(block: bytes) -> str:
@@ -206,16 +233,25 @@ def _json_part(rows: list[int], seq: pl.Series, time: pl.Series, subject: pl.Ser
                rules: Rules, json_decode: JsonDecode, options: dict[str, Any]) -> Part:
     index = pl.Series(rows, dtype=pl.UInt32)
     blocks: dict[int, bytes] = {}
+    wanted = [name.lower() for name in rules.headers()]
+    read: dict[str, bool] = {}  # per distinct header set: does a rule read one of them?
+    withheld = False
     for k, i in enumerate(rows):
         if i in extra:
             real = orjson.loads(texts[i]) if i in texts else None
             blocks[k] = one.header_block(real, extra[i])
         elif i in headers:
-            blocks[k] = headers[i]
+            text = texts[i]
+            if text not in read:
+                read[text] = any(f'"{name}"' in text.lower() for name in wanted)
+            if read[text]:
+                blocks[k] = headers[i]
+            else:  # the JSON decode need not parse it again: put back below
+                withheld = True
     out = json_decode(seq.gather(index), time.gather(index), subject.gather(index).to_list(),
                       blocks, [body[i] for i in rows], rules, **options)
     typed = {t: [f] for t, f in out.typed.items()}
-    if not any(i in special for i in rows):  # no payload unwrapped, no header added
+    if not withheld and not any(i in special for i in rows):  # as stored, as read
         return Part(out.envelope, typed)
     env = out.envelope.with_columns(
         pl.Series("data", [payloads[i] for i in rows], dtype=pl.Binary),

@@ -78,7 +78,7 @@ def read_messages(bodies: Sequence[bytes], message: Any, *, what: str = "protobu
             except DecodeError as exc:
                 bad[i] = f"{what} {message.DESCRIPTOR.full_name}: {_reason(exc)}"
     descriptor = message.DESCRIPTOR
-    columns = {f.name: _column(msgs, f) for f in descriptor.fields}
+    columns = _columns(msgs, descriptor.fields)
     table = pa.table(columns) if columns else pa.table({"__empty__": pa.nulls(len(msgs))})
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
@@ -142,6 +142,19 @@ def _reason(exc: Exception) -> str:
     return text.split(" with type ")[0] if text else type(exc).__name__
 
 
+def _columns(msgs: list[Any], fields: Sequence[Any]) -> dict[str, pa.Array]:
+    """Every field's column. Plain scalars (no presence, not repeated) are read together,
+    one C call per message (``attrgetter`` of all their names), then split in C."""
+    plain = [f for f in fields if not f.is_repeated and not f.has_presence
+             and f.type != _MESSAGE]
+    read: dict[str, pa.Array] = {}
+    if len(plain) > 1 and msgs:
+        rows = list(map(attrgetter(*(f.name for f in plain)), msgs))
+        for f, values in zip(plain, zip(*rows, strict=True), strict=True):
+            read[f.name] = _values(list(values), f, None)
+    return {f.name: read[f.name] if f.name in read else _column(msgs, f) for f in fields}
+
+
 def _column(msgs: list[Any], field: Any) -> pa.Array:
     values = list(map(attrgetter(field.name), msgs))
     if field.is_repeated:
@@ -201,7 +214,8 @@ def _message_values(msgs: list[Any], descriptor: Any, mask: pa.Array | None) -> 
                         mask=mask).cast(pa.duration("ns"))
     if name in _WRAPPERS:
         return _values([m.value for m in msgs], descriptor.fields_by_name["value"], mask)
-    children = [_column(msgs, f) for f in descriptor.fields]
+    columns = _columns(msgs, descriptor.fields)
+    children = list(columns.values())
     if not children:
         return pa.array([{} if False else None] * len(msgs), pa.struct([]))
     return pa.StructArray.from_arrays(children, names=[f.name for f in descriptor.fields],

@@ -19,7 +19,8 @@ from eventkit.exceptions import (
     StreamNotFoundError,
 )
 from eventkit.schema._backends import IDS_TOKEN, _escape, _id_record, _json_object, _mode, _unescape
-from eventkit.source._wire import encode_headers, parse_headers
+from eventkit.source._api import ErrCode
+from eventkit.source._protocol import encode_headers, parse_headers
 
 if TYPE_CHECKING:
     from eventkit.source.jetstream import JetStream
@@ -145,13 +146,12 @@ class _KVBackend:
         js = self._conn.jetstream
         try:
             answer = await js.api(f"STREAM.MSG.GET.{self.stream}",
-                                  {"last_by_subj": self._subject(key)}, stream=self.stream)
+                                  {"last_by_subj": self._subject(key)}, stream=self.stream,
+                                  allow=(ErrCode.NO_MESSAGE_FOUND,))
         except StreamNotFoundError:
             return None
-        except EventkitError as exc:
-            if "10037" in str(exc):  # no message found
-                return None
-            raise
+        if answer.get("error"):  # no message found
+            return None
         message = answer.get("message", {})
         headers = base64.b64decode(message["hdrs"]) if message.get("hdrs") else b""
         if b"KV-Operation: DEL" in headers or b"KV-Operation: PURGE" in headers:
@@ -180,7 +180,7 @@ class _KVBackend:
             raise _NoBucket
         error = orjson.loads(answer).get("error")
         if error:
-            if error.get("err_code") == 10071:  # wrong last sequence
+            if error.get("err_code") == ErrCode.WRONG_LAST_SEQUENCE:
                 raise _Refused(error.get("description", ""))
             raise EventkitError(f"{js.server} refused writing key {key!r} to bucket "
                                 f"{self.bucket!r}: {error.get('description')}")

@@ -114,6 +114,28 @@ class StreamInfo:
     def metadata(self) -> dict[str, str]:
         return dict(self.config.get("metadata") or {})
 
+    def __str__(self) -> str:
+        span = (f"seq {self.first_seq:,}..{self.last_seq:,}, "
+                f"{self.first_time:%Y-%m-%d %H:%M:%S} .. {self.last_time:%Y-%m-%d %H:%M:%S} UTC"
+                if self.messages and self.first_time and self.last_time else "empty")
+        c = self.config
+        limits = ", ".join(f"{name} {c[key]:,}" for name, key in (
+            ("max messages", "max_msgs"), ("max bytes", "max_bytes"),
+            ("max per subject", "max_msgs_per_subject")) if (c.get(key) or -1) > 0) or "none"
+        leader = f", leader {self.cluster['leader']}" if self.cluster.get("leader") else ""
+        return "\n".join([
+            f"subjects: {', '.join(self.subjects) or '-'}",
+            f"{self.messages:,} messages ({self.bytes:,} bytes; {self.deleted:,} deleted), "
+            f"{span}",
+            f"storage {c.get('storage', '?')}, retention {c.get('retention', '?')}, "
+            f"{c.get('num_replicas', 1)} replica(s){leader}; limits: {limits}",
+            f"{self.consumers:,} consumer(s)"])
+
+    def _repr_html_(self) -> str:  # a notebook shows the stream, not the dataclass
+        from eventkit._display import result_html
+
+        return result_html(f"Stream {self.name}", str(self))
+
 
 def _api_time(text: str | None) -> dt.datetime | None:
     if not text or text.startswith("0001-01-01"):

@@ -156,3 +156,13 @@ class PublishResult:
 
     stored: int
     duplicates: int
+
+    def __str__(self) -> str:
+        dropped = (f"; {self.duplicates:,} repeated message id(s) dropped by the server"
+                   if self.duplicates else "")
+        return f"{self.stored:,} message(s) stored{dropped}"
+
+    def _repr_html_(self) -> str:
+        from eventkit._display import result_html
+
+        return result_html("Publish", str(self))

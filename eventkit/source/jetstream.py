@@ -244,6 +244,11 @@ class JetStream:
     async def delete_stream(self, name: str) -> None:
         await self.api(f"STREAM.DELETE.{name}", stream=name)
 
+    async def delete_message(self, stream: str, seq: int, *, erase: bool) -> None:
+        _check_name(stream)
+        await self.api(f"STREAM.MSG.DELETE.{stream}", {"seq": seq, "no_erase": not erase},
+                       stream=stream)
+
     # -- bounded reads -------------------------------------------------------
     async def fetch(
         self, stream: str, *, subjects: Sequence[str] = (), start: int | dt.datetime | None = None,

@@ -64,9 +64,15 @@ class ChartWidget(widgets.VBox):
     a widget makes one and sets its ``chart`` on every update. Creating the
     first one sets up offline drawing (see :mod:`eventkit._offline`).
 
-    In a saved notebook opened without a kernel (or rendered by a viewer
-    that has no widgets), the output shows :meth:`to_html` instead: the
-    widget as it was when displayed, with its chart as a picture.
+    Displaying it writes two outputs: the widget, then :meth:`to_html` (the
+    widget as it was when displayed, with its chart as a picture). A style
+    rule in the second hides it wherever the widget itself is drawn (a cell
+    that holds an ``eventkit-live`` element), so JupyterLab with a kernel
+    shows the live widget alone, while nbconvert's HTML, nbviewer and a
+    notebook opened without a kernel show the picture. The picture cannot
+    share the widget's output: a viewer that finds the widget's saved state
+    picks the widget view and drops every other format of that output, and
+    the widget view then needs a widget manager from the internet.
     """
 
     _title = "eventkit widget"
@@ -76,6 +82,7 @@ class ChartWidget(widgets.VBox):
         self._setting_chart = False
         self.chart_view = alt.JupyterChart(chart, embed_options={"actions": False})
         super().__init__()
+        self.add_class("eventkit-live")
 
     @property
     def chart(self) -> Any:
@@ -98,10 +105,23 @@ class ChartWidget(widgets.VBox):
         """The widget as static HTML: its title, its chart as a picture, what it shows now."""
         parts = [f"<h4>{html.escape(self._title)} (static view: run the notebook to use "
                  "the widget)</h4>", static_chart(self.chart), *self._fallback_parts()]
-        return ('<div class="eventkit-static">'
+        return (_HIDE_WHERE_LIVE + '<div class="eventkit-static">'
                 + "\n".join(f"<div>{p}</div>" for p in parts if p) + "</div>")
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = dict(super()._repr_mimebundle_(**kwargs) or {})
-        bundle["text/html"] = self.to_html()
+        bundle["text/plain"] = f"{self._title} (a widget: run the notebook to use it)"
         return bundle
+
+    def _ipython_display_(self, **kwargs: Any) -> None:
+        """Show the widget, then its static view (hidden where the widget is drawn)."""
+        from IPython.display import display
+
+        display(self._repr_mimebundle_(**kwargs), raw=True)
+        display({"text/html": self.to_html()}, raw=True)
+
+
+# Hides a static view in a cell where the live widget is drawn: JupyterLab's cells are
+# .jp-Cell, nbconvert's lab template too, its classic one .cell.
+_HIDE_WHERE_LIVE = ("<style>:is(.jp-Cell, .cell):has(.eventkit-live) .eventkit-static "
+                    "{display: none}</style>")

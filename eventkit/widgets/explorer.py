@@ -15,7 +15,7 @@ from eventkit import charts
 from eventkit._typing import TimeColumn
 from eventkit.exceptions import ConfigurationError, EventkitError
 from eventkit.export import ExportFormat, write
-from eventkit.query import history
+from eventkit.query import history, pivot
 from eventkit.where import filter_frame
 from eventkit.widgets import _views
 from eventkit.widgets._base import ChartWidget, mirror
@@ -24,6 +24,7 @@ from eventkit.widgets._table import Table, page_html
 __all__ = ["Explorer"]
 
 COLUMNS = ["seq", "event_time", "time", "type", "key", "subject", "error"]
+_PIVOT_SKIP = {"seq", "time", "event_time", "type", "key", "subject"}
 
 
 def _jump_target(target: int | str | dt.datetime) -> tuple[int | None, dt.datetime | None]:
@@ -94,6 +95,9 @@ class Explorer(ChartWidget):
         The event shown in full.
     matched : int
         How many events the time range and filters select.
+    pivot_by, pivot_sums
+        The pivot tab's grouping (``"type"``, ``"subject"``, ``"key"`` or a
+        payload field) and the numeric fields it totals; see :meth:`pivot`.
 
     Examples
     --------
@@ -124,6 +128,8 @@ class Explorer(ChartWidget):
     page_size = traitlets.Int(20)
     selected_seq = traitlets.Int(None, allow_none=True)
     matched = traitlets.Int(0)
+    pivot_by = traitlets.Unicode("type")
+    pivot_sums = traitlets.Tuple()
 
     def __init__(self, events: object, *, on: TimeColumn = "event_time", page_size: int = 20,
                  max_rows: int = 2_000) -> None:
@@ -180,6 +186,21 @@ class Explorer(ChartWidget):
         self.add_class("eventkit-explorer")
         self.table = Table(columns=COLUMNS, page_size=page_size, sort_by="seq")
         self.detail = widgets.HTML(_views.event_detail(None))
+        # the payload fields join the menus when the pivot is first used (see _pivot_fields)
+        self.pivot_by_menu = widgets.Dropdown(options=["type", "subject", "key"],
+                                              description="group by",
+                                              layout=widgets.Layout(width="300px"))
+        self.pivot_sums_menu = widgets.SelectMultiple(
+            options=[], description="sum", rows=4, layout=widgets.Layout(width="300px"))
+        self.pivot_view = widgets.HTML()
+        self.pivot_view.add_class("eventkit-pivot")
+        self.tabs = widgets.Tab(children=[
+            widgets.VBox([self.table, self.detail, self.history]),
+            widgets.VBox([widgets.HBox([self.pivot_by_menu, self.pivot_sums_menu]),
+                          self.pivot_view])])
+        for index, title in enumerate(("events", "pivot")):
+            self.tabs.set_title(index, title)
+        self.tabs.observe(lambda _: self._refresh_pivot(), names="selected_index")
         self.children = [
             self.chart_view,
             widgets.HBox([self.type_filter,
@@ -187,7 +208,7 @@ class Explorer(ChartWidget):
                           self.clear_button]),
             widgets.HBox([self.where_filter, self.jump_box]),
             widgets.HBox([self.export_format, self.export_button, self.message]),
-            self.status, self.table, self.detail, self.history,
+            self.status, self.tabs,
         ]
         with self.hold_trait_notifications():
             self.page_size = page_size
@@ -195,6 +216,8 @@ class Explorer(ChartWidget):
                                (self.where_filter, "where")):
             mirror((control, "value"), (self, trait))
         mirror((self.type_filter, "value"), (self, "types"))
+        mirror((self.pivot_by_menu, "value"), (self, "pivot_by"))
+        mirror((self.pivot_sums_menu, "value"), (self, "pivot_sums"))
         for trait in ("sort_by", "descending", "page", "page_size"):
             mirror((self.table, trait), (self, trait))
         self.table.observe(self._on_row_click, names="selected")
@@ -205,7 +228,7 @@ class Explorer(ChartWidget):
     def _valid_range(self, proposal: dict[str, Any]) -> tuple[dt.datetime | None, ...]:
         value = tuple(proposal["value"])
         if len(value) != 2:
-            raise traitlets.TraitError("time_range is (start, end): two times or None")
+            raise ConfigurationError("time_range is (start, end): two times or None")
         start = _views.to_utc(value[0], what="start")
         end = _views.to_utc(value[1], what="end")
         if start is not None and end is not None and end < start:
@@ -215,10 +238,65 @@ class Explorer(ChartWidget):
     @traitlets.validate("page_size")
     def _valid_page_size(self, proposal: dict[str, Any]) -> int:
         if proposal["value"] < 1:
-            raise traitlets.TraitError("page_size must be at least 1")
+            raise ConfigurationError("page_size must be at least 1")
         return proposal["value"]
 
+    def _pivot_fields(self) -> None:
+        """Put the payload fields in the pivot's menus (once: it builds the payload frame)."""
+        if len(self.pivot_by_menu.options) > 3:
+            return
+        fields = self._frames.payload.schema
+        with self.pivot_by_menu.hold_trait_notifications():
+            self.pivot_by_menu.options = ["type", "subject", "key",
+                                          *(c for c in fields if c not in _PIVOT_SKIP)]
+        self.pivot_sums_menu.options = [c for c, kind in fields.items()
+                                        if kind.is_numeric() and c not in _PIVOT_SKIP]
+
+    @traitlets.validate("pivot_by", "pivot_sums")
+    def _valid_pivot(self, proposal: dict[str, Any]) -> Any:
+        if proposal["value"] not in ("type", ()):
+            self._pivot_fields()
+        menu = self.pivot_by_menu if proposal["trait"].name == "pivot_by" else self.pivot_sums_menu
+        asked = proposal["value"]
+        unknown = [c for c in ([asked] if isinstance(asked, str) else asked)
+                   if c not in menu.options]
+        if unknown:
+            raise ConfigurationError(
+                f"cannot pivot on {', '.join(map(repr, unknown))}: pick from "
+                f"{', '.join(menu.options)}")
+        return asked
+
     # -- what the user means -> what is shown ------------------------------------
+    def pivot(self) -> pl.DataFrame:
+        """The selected events grouped by :attr:`pivot_by`: ``events`` per group, and the sum
+        and mean of each of :attr:`pivot_sums`; the largest groups first (the pivot tab).
+
+        See :func:`eventkit.query.pivot`; the time range and every filter apply.
+        """
+        by, sums = self.pivot_by, list(self.pivot_sums)
+        frame = self._selection
+        if sums or by not in frame.columns:
+            frame = self._frames.payload.join(frame.select("seq"), on="seq", how="semi",
+                                              maintain_order="left")
+        return pivot(frame, by, sums=sums)
+
+    @traitlets.observe("pivot_by", "pivot_sums")
+    def _on_pivot(self, change: dict[str, Any]) -> None:
+        self._refresh_pivot()
+
+    def _refresh_pivot(self) -> None:
+        """Recompute the pivot only while its tab is open (it can cost a join on payloads)."""
+        if self.tabs.selected_index != 1:
+            return
+        self._pivot_fields()
+        table = self.pivot()
+        shown = table.head(200)
+        rows = _views.cells(shown, shown.columns)
+        more = f" (the first 200 of {table.height:,})" if table.height > 200 else ""
+        self.pivot_view.value = page_html(
+            shown.columns, rows, f"{self.matched:,} selected events in {table.height:,} groups "
+            f"by {self.pivot_by}{more}")
+
     @property
     def selection(self) -> pl.DataFrame:
         """The events the time range and filters select (envelope rows, in ``seq`` order)."""
@@ -226,6 +304,8 @@ class Explorer(ChartWidget):
 
     @traitlets.observe("types", "subject", "key", "where")
     def _on_filters(self, change: dict[str, Any]) -> None:
+        if change["old"] is traitlets.Undefined and not change["new"]:
+            return  # a filter's first value, while building: nothing to filter
         filtered = _views.select_events(
             self._frames.envelope, types=self.types, subject=self.subject, key=self.key)
         self.message.value = ""
@@ -419,6 +499,7 @@ class Explorer(ChartWidget):
                 f"{self._selection.height:,} of {total:,} events, sorted by {self.sort_by}"
                 f"{' (descending)' if self.descending else ''}; click a row for its payload")
             self.status.value = self._status_html()
+        self._refresh_pivot()
 
     def _status_html(self) -> str:
         start, end = self.time_range

@@ -66,6 +66,11 @@ def test_example_notebook_runs_and_its_widgets_respond(lab: Lab, page: object) -
     tail = page.locator(".eventkit-livetail")  # type: ignore[attr-defined]
     for widget in (explorer, travel, player, tail):
         expect(widget.locator(".vega-embed svg.marks")).to_be_visible()
+    # with a kernel the live widgets show alone: their static views are in the page, hidden
+    statics = page.locator(".eventkit-static")  # type: ignore[attr-defined]
+    expect(statics).to_have_count(4)
+    for i in range(4):
+        expect(statics.nth(i)).to_be_hidden()
     _shot(page, "01-notebook-run")
 
     # -- Explorer: drag the brush on the rate chart; the table follows the range --------

@@ -11,6 +11,8 @@ import os
 import re
 import secrets
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -75,11 +77,16 @@ def test_saved_notebook_is_small_and_keeps_no_secret(executed: tuple[Path, str])
     for name in ("explorer", "timetravel", "replay", "livetail"):
         assert f"eventkit-{name}" in classes
 
-    # every widget output carries a static view for readers without widgets
-    views = [o for c in nb.cells for o in c.get("outputs", [])
+    # every widget output is followed by its static view, an output of its own (a viewer
+    # with the saved widget state picks the widget view and drops the rest of that output)
+    pairs = [(o, outputs[i + 1] if i + 1 < len(outputs) else {})
+             for outputs in (c.get("outputs", []) for c in nb.cells)
+             for i, o in enumerate(outputs)
              if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
-    assert len(views) == 4
-    assert all("static view" in o["data"]["text/html"] for o in views)
+    assert len(pairs) == 4
+    assert all("text/html" not in view["data"] for view, _ in pairs)
+    assert all("static view" in static.get("data", {}).get("text/html", "")
+               for _, static in pairs)
     # plain charts are static SVG (drawn offline), never the CDN-loading HTML renderer
     svgs = [o for c in nb.cells for o in c.get("outputs", []) if "image/svg+xml" in
             o.get("data", {})]
@@ -106,3 +113,39 @@ def test_saved_notebook_opened_without_a_kernel_shows_static_views(
     views.first.scroll_into_view_if_needed()
     views.first.screenshot(path=str(ARTIFACTS / "08-saved-static-explorer.png"))
     views.nth(1).screenshot(path=str(ARTIFACTS / "09-saved-static-timetravel.png"))
+
+
+def test_nbconvert_html_shows_the_static_views_offline(
+        executed: tuple[Path, str], tmp_path: Path, page: object) -> None:
+    """``jupyter nbconvert --to html`` on the saved notebook (widget state included), opened
+    in Chromium with no network: each widget shows its picture and table, not a blank cell
+    waiting for a widget manager from the internet."""
+    from playwright.sync_api import expect
+
+    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html",
+                    "--output-dir", str(tmp_path), str(executed[0])],
+                   check=True, capture_output=True, timeout=120)
+    converted = tmp_path / "01_explore.html"
+    text = converted.read_text()
+    assert "application/vnd.jupyter.widget-state+json" in text  # the state is there
+    context = page.context  # type: ignore[attr-defined]
+    context.set_offline(True)
+    try:
+        page.goto(converted.as_uri())  # type: ignore[attr-defined]
+        views = page.locator(".eventkit-static")  # type: ignore[attr-defined]
+        expect(views).to_have_count(4, timeout=30_000)
+        for i in range(4):
+            expect(views.nth(i)).to_be_visible()
+        pictures = page.locator(".eventkit-static img[alt='chart']")  # type: ignore
+        expect(pictures).to_have_count(4)
+        widths = [pictures.nth(i).evaluate("img => img.complete ? img.naturalWidth : 0")
+                  for i in range(4)]
+        # drawn pictures (the live tail's is its empty chart when it was shown: small)
+        assert min(widths[:3]) > 600 and widths[3] > 0, widths
+        expect(views.first).to_contain_text("eventkit Explorer")
+        expect(views.first.locator("table tbody tr").first).to_contain_text("ride_requested")
+        views.first.scroll_into_view_if_needed()
+        views.first.screenshot(path=str(ARTIFACTS / "10-nbconvert-static-explorer.png"))
+        page.screenshot(path=str(ARTIFACTS / "11-nbconvert-page.png"))  # type: ignore
+    finally:
+        context.set_offline(False)

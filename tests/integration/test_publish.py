@@ -90,3 +90,40 @@ def test_create_stream_takes_its_options_by_name_and_the_server_has_them(server)
     assert (c.max_age, c.duplicate_window) == (3600.0, 30.0)
     assert (c.allow_direct, c.deny_delete, c.description) == (True, True, "typed")
     assert c.metadata["team"] == "rides"
+
+
+def test_delete_message_leaves_a_gap_that_nats_py_sees(server):
+    """conn.delete_message (and its async twin) delete one message; nats-py, the oracle,
+    finds no message there and the rest untouched; a second delete says there is none."""
+    import asyncio
+
+    import nats
+    from nats.js.errors import NotFoundError
+
+    with ek.connect(server.url) as conn:
+        conn.create_stream("DEL", ["del.>"])
+        conn.publish_many(["del.a"] * 5, [b'{"n": %d}' % i for i in range(5)])
+        conn.delete_message("DEL", 2)
+        asyncio.run(conn.adelete_message("DEL", 4, erase=True))
+        assert conn.stream("DEL").messages == 3
+        with pytest.raises(ek.EventkitError, match="DEL"):
+            conn.delete_message("DEL", 2)
+        with pytest.raises(ek.ConfigurationError, match="stream sequence"):
+            conn.delete_message("DEL", 0)
+        assert conn.read("DEL").to_polars()["seq"].to_list() == [1, 3, 5]
+
+    async def look():
+        nc = await nats.connect(server.url)
+        try:
+            js = nc.jetstream()
+            found = []
+            for seq in range(1, 6):
+                try:
+                    found.append((await js.get_msg("DEL", seq)).data)
+                except NotFoundError:
+                    found.append(None)
+            return found
+        finally:
+            await nc.close()
+
+    assert asyncio.run(look()) == [b'{"n": 0}', None, b'{"n": 2}', None, b'{"n": 4}']

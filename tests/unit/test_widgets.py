@@ -10,7 +10,6 @@ import time
 import altair as alt
 import polars as pl
 import pytest
-import traitlets
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ipywidgets.embed import embed_data
@@ -102,7 +101,7 @@ def test_explorer_time_range_from_python_moves_the_brush(events):
     assert explorer.time_range == (t0, t1)
     with pytest.raises(ek.TimeArgumentError, match="no time zone"):
         explorer.time_range = (dt.datetime(2026, 11, 1), None)
-    with pytest.raises(traitlets.TraitError):
+    with pytest.raises(ek.ConfigurationError, match="two times"):
         explorer.time_range = (t0,)
 
 
@@ -262,8 +261,10 @@ def test_player_plays_pauses_steps_and_changes_speed(events):
         player.wait_until(lambda: 0 < player.events < 100 and player.playing)
         player.pause()
         assert player.run.paused and "paused" in player.status.value
-        with pytest.raises(traitlets.TraitError):
+        with pytest.raises(ek.ConfigurationError, match="at least 1"):
             player.step_size = 0
+        with pytest.raises(ek.ConfigurationError, match="positive"):
+            player.speed = -1
     finally:
         player.close()
     player.run._thread.join(2)
@@ -306,18 +307,76 @@ def test_player_with_a_fold_and_a_view(events, timeline):
         player.close()
 
 
+def test_explorer_pivot_tab_groups_the_selection(events):
+    """The pivot follows the range and every filter; polars on the same rows is the oracle."""
+    explorer = Explorer(events)
+    try:
+        assert explorer.pivot_view.value == ""  # not computed until its tab is opened
+        explorer.tabs.selected_index = 1
+        assert explorer.pivot().equals(events.pivot("type"))
+        assert "trip_completed" in explorer.pivot_view.value
+        explorer.types = ("trip_completed",)
+        explorer.where = "fare > 20"
+        explorer.pivot_by, explorer.pivot_sums = "city", ("fare",)
+        wide = events.wide()
+        oracle = (wide.filter(pl.col("type") == "trip_completed", pl.col("fare") > 20)
+                  .group_by("city").agg(pl.len().alias("events"),
+                                        pl.col("fare").sum().alias("fare_sum")))
+        got = explorer.pivot()
+        assert got.columns == ["city", "events", "fare_sum", "fare_mean"]
+        assert got.select(oracle.columns).sort("city").equals(oracle.sort("city"))
+        assert f"{explorer.matched:,} selected events in {got.height:,} groups by city" in (
+            explorer.pivot_view.value)
+        start = events.to_polars()["event_time"].sort()[events.to_polars().height // 2]
+        explorer.time_range = (start, None)
+        assert explorer.pivot()["events"].sum() == explorer.matched < oracle["events"].sum()
+        with pytest.raises(ek.ConfigurationError, match="cannot pivot on 'nope'"):
+            explorer.pivot_by = "nope"
+        with pytest.raises(ek.ConfigurationError, match="cannot pivot on 'city'"):
+            explorer.pivot_sums = ("city",)  # not a number
+    finally:
+        explorer.close()
+
+
+def test_widget_misuse_raises_eventkit_errors(events):
+    with pytest.raises(ek.ConfigurationError, match="expected events"):
+        Explorer(42)
+    with pytest.raises(ek.ConfigurationError, match="to travel through"):
+        TimeTravel(events.to_polars().head(0))
+    explorer = Explorer(events)
+    try:
+        with pytest.raises(ek.ConfigurationError, match="at least 1"):
+            explorer.page_size = 0
+    finally:
+        explorer.close()
+
+
 # -- the static fallback -----------------------------------------------------------------
 
 
-def test_saved_output_has_a_static_fallback(events):
+def test_displayed_widget_is_followed_by_its_static_view(events, monkeypatch):
+    """Two outputs: the widget view (its own output: a viewer with the saved widget state
+    takes only that format of it), then the static view, hidden in a cell with the live
+    widget."""
+    import IPython.display
+
+    shown: list[dict] = []
+    monkeypatch.setattr(IPython.display, "display",
+                        lambda obj, raw=False: shown.append(obj) if raw else None)
     for widget in (Explorer(events), TimeTravel(events, end_types=END_TYPES),
                    ReplayPlayer(events)):
-        bundle = widget._repr_mimebundle_()
+        shown.clear()
+        widget._ipython_display_()
         widget.close()
-        assert "application/vnd.jupyter.widget-view+json" in bundle
-        page = bundle["text/html"]
+        assert len(shown) == 2
+        live, static = shown
+        assert "application/vnd.jupyter.widget-view+json" in live
+        assert "text/html" not in live
+        assert "eventkit-live" in widget._dom_classes
+        assert list(static) == ["text/html"]
+        page = static["text/html"]
         assert "static view" in page and '<img alt="chart" src="data:image/jpeg;base64,' in page
-        assert "<table>" in page
+        assert "<table>" in page and ":has(.eventkit-live) .eventkit-static" in page
         assert len(page) < 300_000
 
 
