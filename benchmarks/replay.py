@@ -1,23 +1,33 @@
 """Replay speed into projections, and pacing accuracy.
 
-    python benchmarks/replay.py [--events 1000000]
+    python benchmarks/replay.py [--events 5000000] [--runs 3] [--store DIR]
 
-1. Events per second from a local store into a trivial vectorised projection
-   (a batch at a time), and into a per-event Python callback (``Fold``).
+1. Events per second from a local store (the sample history, synced) into
+   the built-in ``Latest()`` projection (target: 200,000/s on 5M events), into
+   a trivial vectorised projection (a batch at a time: the replay's own cost),
+   and into a per-event Python callback (``Fold``, on the first 200,000). Each
+   replay runs in a fresh process, its peak memory (``VmHWM``) over the
+   process's after opening the store, against the size of the whole envelope
+   in memory and of the projection's state. ``--store DIR`` replays a store
+   synced before instead of publishing and syncing one.
 2. Pacing: a 20-second span of history replayed at ``speed=1.0`` and at
    ``speed=10``: the wall time against the intended one, and the timing error
    of each event (p50 / p99).
 
-Medians of three runs; the machine is shared, so compare ratios.
+Medians of ``--runs`` runs; the machine is shared, so compare ratios.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import polars as pl
 
@@ -37,37 +47,76 @@ class Count:
         return pl.DataFrame({"events": [self.n]})
 
 
-def _median(fn, runs: int = 3) -> tuple[float, object]:  # type: ignore[no-untyped-def]
-    times, out = [], None
-    for _ in range(runs):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
+def _peak_mb() -> float:
+    """This process's peak resident memory (``VmHWM``: a fresh process's own)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
-def throughput(n_events: int) -> None:
+def _child(kind: str, path: str) -> None:
+    """One replay of the store at ``path`` in this (fresh) process; prints JSON."""
+    store = ek.Store(path)
+    n = len(store) if kind != "fold" else min(len(store), 200_000)
+    base = _peak_mb()
+    t = time.perf_counter()
+    if kind == "latest":
+        state = ek.Replay(store).run(ek.Latest(), progress=False)
+    elif kind == "count":
+        state = ek.Replay(store).run(Count(), progress=False)
+    else:
+        state = ek.Replay(store, until=n).run(
+            ek.Fold(lambda s, event: (s or 0) + 1, key=None), progress=False)
+    seconds = time.perf_counter() - t
+    print(json.dumps({"seconds": seconds, "events": n, "base_mb": base, "peak_mb": _peak_mb(),
+                      "entities": state.height, "state_mb": state.estimated_size() / 2**20}))
+
+
+def _run(kind: str, path: str) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--child", kind, path], capture_output=True,
+                         text=True)
+    if out.returncode:
+        raise SystemExit(f"a replay failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def throughput(n_events: int, runs: int, path: str | None) -> None:
+    if path is not None:
+        _throughput(runs, path)
+        return
     from eventkit.sample import generate
     from eventkit.sample.publish import publish
 
-    with tempfile.TemporaryDirectory() as tmp, ek.EmbeddedServer() as server, \
-            ek.connect(server.url) as conn:
-        info = publish(conn, generate(seed=21, n_events=n_events))
-        store = ek.Store(tmp)
-        store.sync(conn, "RIDES", progress=False)
-        n = info.messages
-        batch_s, _ = _median(lambda: ek.Replay(store, batch=50_000).run(Count(), progress=False))
-        part = min(n, 200_000)
-        fold = ek.Fold(lambda state, event: (state or 0) + 1, key=None)
-        each_s, _ = _median(lambda: ek.Replay(store, until=part, batch=50_000).run(
-            fold, progress=False), runs=1)
-        events = conn.read("RIDES", progress=False)
-        mem_s, _ = _median(lambda: ek.Replay(events, batch=50_000).run(Count(), progress=False))
-    print(f"{n:,} events from a store into a vectorised projection: {batch_s:.2f} s, "
-          f"{n / batch_s:,.0f} events/s (target >= 200,000/s)")
-    print(f"  the same from memory (what a read returned): {n / mem_s:,.0f} events/s")
-    print(f"  per-event Python callback (Fold), {part:,} events from the store: "
-          f"{part / each_s:,.0f} events/s ({(n / batch_s) / (part / each_s):.0f}x slower)")
+    with tempfile.TemporaryDirectory() as tmp:
+        with ek.EmbeddedServer() as server, ek.connect(server.url) as conn:
+            have = 0
+            while have < n_events:  # in chunks of a million: each its own seed and days
+                n = min(1_000_000, n_events - have)
+                start = (dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+                         + dt.timedelta(days=2 * (have // 10**6)))
+                have = publish(conn, generate(seed=21 + have // 10**6, n_events=n, start=start),
+                               create=have == 0).messages
+            ek.Store(tmp).sync(conn, "RIDES", progress=False)
+        _throughput(runs, tmp)
+
+
+def _throughput(runs: int, path: str) -> None:
+    store = ek.Store(path)
+    envelope_mb = store.scan().collect().estimated_size() / 2**20
+    print(f"{len(store):,} events from a store (the whole envelope in memory: "
+          f"{envelope_mb:,.0f} MB); each replay in a fresh process, medians of {runs}:")
+    for kind, what in (("latest", "into Latest() (target >= 200,000 events/s)"),
+                       ("count", "into a projection that only counts (the replay's own cost)"),
+                       ("fold", "into a per-event Python callback (Fold), the first events")):
+        got = [_run(kind, path) for _ in range(runs)]
+        seconds = statistics.median(r["seconds"] for r in got)
+        over = statistics.median(r["peak_mb"] - r["base_mb"] for r in got)
+        n = got[0]["events"]
+        state = (f"; the state: {got[0]['entities']:,} entities, {got[0]['state_mb']:,.0f} MB"
+                 if kind == "latest" else "")
+        print(f"  {what}: {n:,} in {seconds:.2f} s, {n / seconds:,.0f} events/s, peak "
+              f"{over:,.0f} MB over the opened store{state}")
 
 
 def pacing(span_s: float = 20.0, events: int = 2_000) -> None:
@@ -81,10 +130,12 @@ def pacing(span_s: float = 20.0, events: int = 2_000) -> None:
         "n": list(range(events)),
     })
     for speed in (1.0, 10.0):
-        replay = ek.Replay(frame, speed=speed)
+        replay = ek.Replay(frame, speed=speed, pace_on="time")
         t = time.perf_counter()
         run = replay.start(Count())
         run.wait()
+        if run.error is not None:
+            raise run.error
         took = time.perf_counter() - t
         intended = span_s / speed
         errors = sorted(abs(e) for e in run.timing_errors)
@@ -97,10 +148,16 @@ def pacing(span_s: float = 20.0, events: int = 2_000) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=5_000_000)
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--span", type=float, default=20.0)
+    parser.add_argument("--store", help="replay this synced store (no publishing)")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    throughput(args.events)
+    if args.child:
+        _child(*args.child)
+        return
+    throughput(args.events, args.runs, args.store)
     pacing(args.span)
 
 

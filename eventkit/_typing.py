@@ -34,6 +34,10 @@ Compatibility: TypeAlias = Literal[
 #: (Confluent's default: it may hold any undeclared field) or ``"lenient"``.
 CompatibilityPolicy: TypeAlias = Literal["strict", "lenient"]
 
+#: The payload formats a schema registry holds schemas for (see
+#: :meth:`eventkit.SchemaRegistry.register`).
+SchemaFormat: TypeAlias = Literal["json", "avro", "protobuf"]
+
 #: What an upcaster takes and returns: a polars frame of one version's rows
 #: (vectorised), or one payload dict at a time.
 UpcasterKind: TypeAlias = Literal["frame", "event"]

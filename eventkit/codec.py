@@ -22,7 +22,7 @@ import codecs
 import io
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import overload
+from typing import TYPE_CHECKING, overload
 
 import orjson
 import polars as pl
@@ -30,7 +30,11 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 
 from eventkit.envelope import ENVELOPE_SCHEMA, Rules, field_column, payload_column
-from eventkit.source._wire import parse_headers
+from eventkit.source._protocol import parse_headers
+
+if TYPE_CHECKING:
+    from eventkit.formats.rules import FormatRules
+    from eventkit.formats.schemas import Schemas
 
 __all__ = ["Decoded", "Hints", "combine", "decode", "header_json"]
 
@@ -78,6 +82,8 @@ def decode(
     *,
     schemas: Mapping[str, Mapping[str, pl.DataType]] | None = None,
     hints: Hints | None = None,
+    formats: FormatRules | None = None,
+    writers: Schemas | None = None,
 ) -> Decoded:
     """Decode one batch of messages (all lists in stream order, one entry per message).
 
@@ -97,6 +103,10 @@ def decode(
     hints
         What earlier batches of the same read taught (see :class:`Hints`),
         updated here: pass one to every batch of a read.
+    formats, writers
+        How each message's format is found, and the Avro/Protobuf writer
+        schemas; without ``formats`` every payload is read as JSON (see
+        :mod:`eventkit.formats.mixed` for the other formats).
 
     Examples
     --------
@@ -131,6 +141,23 @@ def decode(
     n = len(payloads)
     if n == 0:
         return Decoded.empty()
+    if formats is not None:  # the one door to the other formats
+        from eventkit.formats import mixed
+        from eventkit.formats.schemas import Schemas
+
+        given = headers if isinstance(headers, Mapping) else {
+            i: h for i, h in enumerate(headers) if h is not None}
+        if mixed.needs_formats(given, payloads, formats, writers=writers):
+            parts = mixed.decode_mixed(seq, time, subjects, given, payloads, rules,
+                                       formats=formats, writers=writers or Schemas(),
+                                       json_decode=decode, schemas=schemas, hints=hints)
+            by_type: dict[str, list[pl.DataFrame]] = {}
+            for part in parts:
+                for name, frames in part.typed.items():
+                    by_type.setdefault(name, []).extend(frames)
+            return Decoded(pl.concat([p.envelope for p in parts]).sort("seq"),
+                           {t: union(fs).sort("seq") if len(fs) > 1 else fs[0]
+                            for t, fs in by_type.items()})
     data = pl.Series("data", payloads, dtype=pl.Binary)
     subject = pl.Series("subject", subjects)
     if subject.dtype == pl.Binary:
@@ -579,18 +606,19 @@ def union(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
 
 
 def _json_text(value: object) -> str:
-    """A nested value as JSON text, keys whose value is null left out.
+    """A nested value as JSON text: keys sorted, keys whose value is null left out.
 
     In a struct column a key that was absent and a key that was null are the
     same null, and a batch read with a learned schema fills in every key of
     it: leaving null keys out writes ``{}`` for ``{}`` however the batches were
-    cut (the payload itself stays in ``data``).
+    cut. A struct's key order is the order its batch first saw, so the keys
+    are sorted: one object, one text (the payload itself stays in ``data``).
 
     >>> _json_text({"x": None, "y": [{"z": None, "w": 1}]})
     '{"y":[{"w":1}]}'
     """
     return orjson.dumps(_without_nulls(value.to_list() if isinstance(value, pl.Series)
-                                       else value)).decode()
+                                       else value), option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _without_nulls(value: object) -> object:

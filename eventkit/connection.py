@@ -14,7 +14,7 @@ import re
 import ssl
 import time
 import warnings
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -29,7 +29,10 @@ from eventkit.codec import Decoded, Hints, combine, decode
 from eventkit.envelope import Rules
 from eventkit.events import Events, ReadInfo
 from eventkit.exceptions import ClosedError, ConfigurationError, EventkitWarning
+from eventkit.formats.rules import FormatRules
+from eventkit.formats.schemas import Schemas, WriterSchema
 from eventkit.source import _loop
+from eventkit.source._loop import on_loop
 from eventkit.source._wire import Auth, Secret, hide_urls, parse_servers
 from eventkit.source.jetstream import (
     CONSUMER_SCHEMA,
@@ -41,7 +44,7 @@ from eventkit.source.jetstream import (
 from eventkit.source.options import resolve
 
 if TYPE_CHECKING:
-    from eventkit.registry import SchemaRegistry, _Snapshot
+    from eventkit.schema import SchemaRegistry, Snapshot
 
 __all__ = ["Connection", "connect"]
 
@@ -179,7 +182,7 @@ class Connection:
     async def aopen(self) -> Connection:
         if self._state is _State.CLOSED:
             raise ClosedError("this connection is closed: call eventkit.connect() again")
-        await _on_loop(self._js.connect())
+        await on_loop(self._js.connect())
         self._state = _State.OPEN
         return self
 
@@ -190,7 +193,7 @@ class Connection:
 
     async def aclose(self) -> None:
         if self._state is not _State.CLOSED:
-            await _on_loop(self._js.close())
+            await on_loop(self._js.close())
             self._state = _State.CLOSED
 
     def __enter__(self) -> Connection:
@@ -237,7 +240,7 @@ class Connection:
 
     async def astreams(self) -> pl.DataFrame:
         self._check_open()
-        infos = await _on_loop(self._js.streams())
+        infos = await on_loop(self._js.streams())
         return pl.DataFrame(
             [{"name": i.name, "subjects": list(i.subjects), "messages": i.messages,
               "bytes": i.bytes, "first_seq": i.first_seq, "last_seq": i.last_seq,
@@ -255,7 +258,7 @@ class Connection:
 
     async def astream(self, name: str) -> StreamInfo:
         self._check_open()
-        return await _on_loop(self._js.stream_info(name))
+        return await on_loop(self._js.stream_info(name))
 
     def subjects(self, stream: str, pattern: str = ">") -> pl.DataFrame:
         """The stream's subjects matching ``pattern``, with how many messages each holds.
@@ -266,7 +269,7 @@ class Connection:
 
     async def asubjects(self, stream: str, pattern: str = ">") -> pl.DataFrame:
         self._check_open()
-        counts = await _on_loop(self._js.subject_counts(stream, pattern))
+        counts = await on_loop(self._js.subject_counts(stream, pattern))
         return pl.DataFrame({"subject": list(counts), "messages": list(counts.values())},
                             schema={"subject": pl.String, "messages": pl.Int64}).sort(
             "messages", "subject", descending=[True, False])
@@ -283,7 +286,7 @@ class Connection:
 
     async def aconsumers(self, stream: str) -> pl.DataFrame:
         self._check_open()
-        rows = await _on_loop(self._js.consumers(stream))
+        rows = await on_loop(self._js.consumers(stream))
         return pl.DataFrame(rows, schema=CONSUMER_SCHEMA, orient="row")
 
     def create_stream(
@@ -355,7 +358,7 @@ class Connection:
             max_bytes=max_bytes, max_age=max_age, max_msgs_per_subject=max_msgs_per_subject,
             max_msg_size=max_msg_size, discard=discard, duplicate_window=duplicate_window,
             allow_direct=allow_direct, description=description, metadata=metadata)
-        return await _on_loop(self._js.add_stream(name, subjects, **{**fields, **(config or {})}))
+        return await on_loop(self._js.add_stream(name, subjects, **{**fields, **(config or {})}))
 
     def delete_message(self, stream: str, seq: int, *, erase: bool = False) -> None:
         """Delete the message at sequence ``seq`` from ``stream`` (the sequence stays a gap).
@@ -389,7 +392,7 @@ class Connection:
         self._check_open()
         if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
             raise ConfigurationError(f"seq must be a stream sequence (an int >= 1), not {seq!r}")
-        await _on_loop(self._js.delete_message(stream, seq, erase=erase))
+        await on_loop(self._js.delete_message(stream, seq, erase=erase))
 
     def publish_many(self, subjects: Sequence[str], payloads: Sequence[bytes],
                      headers: Sequence[dict[str, str] | None] | None = None) -> PublishResult:
@@ -406,7 +409,7 @@ class Connection:
         lengths = {len(subjects), len(payloads), len(payloads if headers is None else headers)}
         if len(lengths) > 1:
             raise ConfigurationError("subjects, payloads and headers must have the same length")
-        return await _on_loop(self._js.publish_many(subjects, payloads, headers))
+        return await on_loop(self._js.publish_many(subjects, payloads, headers))
 
     # -- reading -----------------------------------------------------------
     def read(
@@ -414,6 +417,7 @@ class Connection:
         start: TimeLike | None = None, end: TimeLike | None = None,
         rules: Rules | None = None, progress: bool = True,
         registry: SchemaRegistry | None = None,
+        format: str | FormatRules | None = None,
     ) -> Events:
         """Read part of a stream into tables.
 
@@ -441,7 +445,15 @@ class Connection:
             with the schema of the version each event was written with and
             brought to the newest version's shape by its upcasters, so their
             typed tables have the newest schema's columns (plus
-            ``schema_version``) whatever part of the stream is read.
+            ``schema_version``) whatever part of the stream is read. Its Avro
+            and Protobuf schemas decode those payloads (by Confluent schema
+            id, Avro fingerprint, or the event's type).
+        format
+            How each message's payload format is found (see
+            :mod:`eventkit.formats.rules`): e.g. ``"msgpack"`` (every
+            message), or ``"header:content-type,magic,registry,json"`` (the
+            default, unless the stream's metadata ``eventkit.format`` says
+            otherwise).
 
         Returns
         -------
@@ -450,35 +462,38 @@ class Connection:
         """
         return _told(_loop.run(self._aread_quietly(
             stream, subjects=subjects, start=start, end=end, rules=rules, progress=progress,
-            registry=registry)))
+            registry=registry, format=format)))
 
     async def aread(
         self, stream: str, *, subjects: str | Sequence[str] | None = None,
         start: TimeLike | None = None, end: TimeLike | None = None,
         rules: Rules | None = None, progress: bool = True,
         registry: SchemaRegistry | None = None,
+        format: str | FormatRules | None = None,
     ) -> Events:
         return _told(await self._aread_quietly(
             stream, subjects=subjects, start=start, end=end, rules=rules, progress=progress,
-            registry=registry))
+            registry=registry, format=format))
 
     async def _aread_quietly(
         self, stream: str, *, subjects: str | Sequence[str] | None = None,
         start: TimeLike | None = None, end: TimeLike | None = None,
         rules: Rules | None = None, progress: bool = True,
         registry: SchemaRegistry | None = None,
+        format: str | FormatRules | None = None,
     ) -> Events:
         """:meth:`aread` without its warnings: what the read did differently than asked
         stays in ``events.info.notes`` (for the synchronous call, which warns in the
         caller's thread, and for widgets, which show it their own way)."""
         self._check_open()
-        return await _on_loop(self._read(stream, subjects, start, end, rules, progress,
-                                         registry))
+        return await on_loop(self._read(stream, subjects, start, end, rules, progress,
+                                        registry, format))
 
     async def _read(
         self, stream: str, subjects: str | Sequence[str] | None, start: TimeLike | None,
         end: TimeLike | None, rules: Rules | None, progress: bool,
         registry: SchemaRegistry | None = None,
+        format: str | FormatRules | None = None,
     ) -> Events:
         began = time.perf_counter()
         read_at = dt.datetime.now(dt.UTC)
@@ -488,6 +503,9 @@ class Connection:
         info = await self._js.stream_info(stream, retries=8)
         rules = rules or Rules.from_metadata(info.metadata)
         schemas = await registry.asnapshot() if registry is not None else None
+        formats = (FormatRules.parse(format) if format is not None
+                   else FormatRules.from_metadata(info.metadata))
+        writers = registry_writers(schemas)
         total = _estimate(info, lo, hi) if not filters else None
         bar = tqdm(total=total, unit="ev", unit_scale=True, desc=f"reading {stream}",
                    disable=not progress, delay=0.5, leave=False)
@@ -501,7 +519,7 @@ class Connection:
                                             end=_wide(hi, "<="), notes=notes):
                 # decode on a worker thread while the next batch arrives
                 decoding.append(loop.run_in_executor(_decoder, _decode, raw, rules, schemas,
-                                                     hints))
+                                                     hints, formats, writers))
                 bar.update(len(raw))
                 while len(decoding) > 1:  # bound memory: one batch decoding, one arriving
                     parts.append(await decoding.pop(0))
@@ -557,10 +575,28 @@ def _told(events: Events) -> Events:
     return events
 
 
-def _decode(raw: RawBatch, rules: Rules, schemas: _Snapshot | None,
-            hints: Hints) -> Decoded:
+def registry_writers(snapshot: Snapshot | None) -> Schemas:
+    """The registry's Avro and Protobuf versions, parsed by the registry, for the decoders."""
+    if snapshot is None:
+        return Schemas()
+    from eventkit.schema._entry import avro_schema, protobuf_message
+
+    out = []
+    for versions in snapshot.entries.values():
+        for e in versions.values():
+            if e.format == "avro":
+                out.append(WriterSchema(e.event_type, e.version, "avro", avro_schema(e), e.id))
+            elif e.format == "protobuf" and e.descriptors and e.message:
+                out.append(WriterSchema(e.event_type, e.version, "protobuf",
+                                        protobuf_message(e), e.id))
+    return Schemas(out, snapshot.upcast if snapshot.upcasters else None)
+
+
+def _decode(raw: RawBatch, rules: Rules, schemas: Snapshot | None,
+            hints: Hints, formats: FormatRules | None = None,
+            writers: Schemas | None = None) -> Decoded:
     decoded = decode(raw.seq, raw.time, raw.subjects, raw.headers, raw.payloads, rules,
-                     hints=hints)
+                     hints=hints, formats=formats, writers=writers)
     return schemas.apply(decoded, rules) if schemas is not None else decoded
 
 
@@ -613,14 +649,6 @@ def _stream_config(**fields: Any) -> dict[str, Any]:
             value = dict(value)
         out[key] = value
     return out
-
-
-async def _on_loop(coro: Coroutine[Any, Any, T]) -> T:
-    """Await ``coro`` on eventkit's I/O loop, from whichever loop the caller is on."""
-    target = _loop.loop()
-    if asyncio.get_running_loop() is target:
-        return await coro
-    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, target))
 
 
 def _read_secret(path: str | os.PathLike[str], what: str) -> Secret:

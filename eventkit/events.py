@@ -17,12 +17,60 @@ from eventkit._time import Duration
 from eventkit._typing import BuiltinFold, TimeColumn, TimeLike
 from eventkit.codec import Decoded, union
 from eventkit.envelope import Rules
-from eventkit.exceptions import ConfigurationError
+from eventkit.exceptions import ConfigurationError, UnknownTypeError
 from eventkit.query import Reducer
 
 __all__ = ["Events", "ReadInfo", "Summary"]
 
 _TYPED_HEAD = ["seq", "subject", "time", "type", "key", "event_time"]
+
+
+def _sorted_flags(envelope: pl.DataFrame) -> pl.DataFrame:
+    """``envelope`` with ``seq`` and ``time`` flagged sorted where they are (checked once),
+    so that every selection after it is a binary search."""
+    flagged = []
+    for name in ("seq", "time"):
+        if name not in envelope.columns:
+            continue
+        column = envelope.get_column(name)
+        if column.flags["SORTED_ASC"] or column.null_count() or not column.is_sorted():
+            continue
+        flagged.append(name)
+    for name in flagged:
+        envelope = envelope.set_sorted(name)
+    return envelope
+
+
+def _narrow(typed: pl.DataFrame, envelope: pl.DataFrame, run: bool) -> pl.DataFrame:
+    """The rows of ``typed`` (ordered by ``seq``) whose events are in ``envelope``.
+
+    With ``run`` (``envelope`` holds every event of the typed tables between
+    its first and last ``seq``: a time or sequence range of a read) that is a
+    zero-copy slice found by binary search; otherwise a semi-join on ``seq``.
+    """
+    if envelope.is_empty() or typed.is_empty():
+        return typed.clear()
+    seqs = typed.get_column("seq")
+    if run and (seqs.flags["SORTED_ASC"] or seqs.is_sorted()):
+        span = envelope.get_column("seq")
+        lo = int(seqs.search_sorted(span[0], side="left"))
+        hi = int(seqs.search_sorted(span[-1], side="right"))
+        return typed.slice(lo, hi - lo)
+    return typed.join(envelope.select("seq"), on="seq", how="semi", maintain_order="left")
+
+
+def _is_run(part: pl.DataFrame, whole: pl.DataFrame) -> bool:
+    """Whether ``part`` (rows of ``whole``, in order) is a run of consecutive rows of it:
+    two binary searches on a sorted ``seq``."""
+    if part.is_empty() or part.height == whole.height:
+        return True
+    seqs = whole.get_column("seq")
+    if not seqs.flags["SORTED_ASC"]:
+        return False
+    span = part.get_column("seq")
+    lo = int(seqs.search_sorted(span[0], side="left"))
+    hi = int(seqs.search_sorted(span[-1], side="right"))
+    return hi - lo == part.height
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +171,26 @@ class Events:
     """
 
     def __init__(self, decoded: Decoded, info: ReadInfo | None = None) -> None:
-        self._envelope = decoded.envelope
-        self._typed: Mapping[str, pl.DataFrame] = decoded.typed
+        self._envelope = _sorted_flags(decoded.envelope)
+        self._all_typed: Mapping[str, pl.DataFrame] = decoded.typed
+        self._narrowed: dict[str, pl.DataFrame] | None = None
+        self._run = True  # the envelope is a run of the rows the typed tables were made for
         self.info = info
+
+    @property
+    def _typed(self) -> Mapping[str, pl.DataFrame]:
+        """The typed tables narrowed to this selection's events, the first time they are used.
+
+        A selection keeps its parent's typed tables and narrows them here: by
+        a binary search on ``seq`` (zero-copy slices) when the selection is a
+        run of the parent's rows, by a semi-join otherwise. A selection never
+        touches the typed tables itself.
+        """
+        if self._narrowed is None:
+            narrowed = {name: _narrow(frame, self._envelope, self._run)
+                        for name, frame in self._all_typed.items()}
+            self._narrowed = {name: f for name, f in narrowed.items() if f.height}
+        return self._narrowed
 
     # -- tables ------------------------------------------------------------
     def to_polars(self) -> pl.DataFrame:
@@ -153,7 +218,7 @@ class Events:
         if event_type not in self._typed:
             if self._envelope.filter(pl.col("type") == event_type).is_empty():
                 known = ", ".join(self.types) or "none"
-                raise ConfigurationError(
+                raise UnknownTypeError(
                     f"no events of type {event_type!r} in this read; types present: {known}"
                 )
             return self._envelope.filter(pl.col("type") == event_type).select(_TYPED_HEAD)
@@ -173,10 +238,16 @@ class Events:
 
     # -- temporal selections (see eventkit.query): Events in, Events out ------
     def _keep(self, envelope: pl.DataFrame) -> Events:
-        seqs = envelope.select("seq")
-        typed = {name: frame.join(seqs, on="seq", how="semi", maintain_order="left")
-                 for name, frame in self._typed.items()}
-        return Events(Decoded(envelope, {n: f for n, f in typed.items() if f.height}), self.info)
+        """The events of ``envelope`` (rows of this one, in order); the typed tables are
+        narrowed when first used (see :attr:`_typed`), never here."""
+        kept = Events.__new__(Events)  # a selection keeps the sorted flags: nothing to check
+        kept._envelope, kept._narrowed, kept.info = envelope, None, self.info
+        if self._narrowed is not None:  # already narrowed: start from the smaller tables
+            kept._all_typed, kept._run = self._narrowed, True
+        else:
+            kept._all_typed, kept._run = self._all_typed, self._run
+        kept._run = kept._run and _is_run(envelope, self._envelope)
+        return kept
 
     def between(self, t0: TimeLike | None, t1: TimeLike | None, *,
                 on: TimeColumn = "event_time") -> Events:
@@ -232,17 +303,28 @@ class Events:
         :func:`eventkit.query.durations`."""
         return query.durations(self._envelope, start_type, end_type, key=key, on=on)
 
+    def join_asof(self, left_type: str, right_type: str, *,
+                  by: str | Sequence[str] | None = "key",
+                  by_left: str | Sequence[str] | None = None,
+                  by_right: str | Sequence[str] | None = None,
+                  fields: Sequence[str] | None = None, suffix: str = "_right",
+                  on: TimeColumn = "event_time") -> pl.DataFrame:
+        """Each ``left_type`` event with the latest ``right_type`` event before it; see
+        :func:`eventkit.query.join_asof`."""
+        return query.join_asof(self.of_type(left_type), self.of_type(right_type), by=by,
+                               by_left=by_left, by_right=by_right, fields=fields,
+                               suffix=suffix, on=on)
+
     def join_as_of(self, left_type: str, right_type: str, *,
                    by: str | Sequence[str] | None = "key",
                    by_left: str | Sequence[str] | None = None,
                    by_right: str | Sequence[str] | None = None,
                    fields: Sequence[str] | None = None, suffix: str = "_right",
                    on: TimeColumn = "event_time") -> pl.DataFrame:
-        """Each ``left_type`` event with the latest ``right_type`` event before it; see
-        :func:`eventkit.query.join_as_of`."""
-        return query.join_as_of(self.of_type(left_type), self.of_type(right_type), by=by,
-                                by_left=by_left, by_right=by_right, fields=fields,
-                                suffix=suffix, on=on)
+        """Deprecated: :meth:`join_asof` (polars' name for the verb)."""
+        query.renamed("Events.join_as_of", "Events.join_asof")
+        return self.join_asof(left_type, right_type, by=by, by_left=by_left,
+                              by_right=by_right, fields=fields, suffix=suffix, on=on)
 
     def late_events(self, *, key: str | Sequence[str] | None = "key") -> pl.DataFrame:
         """Events older (in ``event_time``) than one already seen for their entity; see

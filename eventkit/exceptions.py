@@ -15,10 +15,12 @@ password, token, seed or JWT.
     ├── ConnectionFailedError                server unreachable, TLS refused
     │   └── AuthenticationError             wrong or missing credentials
     ├── PermissionDeniedError                the account may not do this
-    ├── StreamNotFoundError (LookupError)    no such stream on the server
+    ├── JetStreamAPIError                    the JetStream API refused (code, err_code, description)
+    │   └── StreamNotFoundError (LookupError) no such stream on the server
     ├── ReadInterruptedError                 server went away mid-read, retries spent
     ├── PublishError                         a publish stopped part-way (says how far it got)
     ├── StoreError                           a local store does not match, is busy or damaged
+    │   └── UnknownTypeError (also a ConfigurationError, LookupError)  of_type of a type not there
     ├── SchemaCompatibilityError (ValueError) a new schema breaks the type's compatibility mode
     ├── SchemaConflictError                  another client registered the same version first
     ├── SchemaNotFoundError (LookupError)    no such event type or version in a schema registry
@@ -39,6 +41,7 @@ __all__ = [
     "ConnectionFailedError",
     "EventkitError",
     "EventkitWarning",
+    "JetStreamAPIError",
     "MissingDependencyError",
     "PermissionDeniedError",
     "PublishError",
@@ -50,6 +53,7 @@ __all__ = [
     "StoreError",
     "StreamNotFoundError",
     "TimeArgumentError",
+    "UnknownTypeError",
 ]
 
 
@@ -98,7 +102,22 @@ class PermissionDeniedError(EventkitError):
     """The server refused an operation for lack of permission."""
 
 
-class StreamNotFoundError(EventkitError, LookupError):
+class JetStreamAPIError(EventkitError):
+    """The JetStream API refused a request.
+
+    ``code`` is the answer's HTTP-like status (e.g. 404), ``err_code`` the
+    server's own error number (e.g. 10059, stream not found: nats-server's
+    ``errors.json``) and ``description`` its words; match on ``err_code``,
+    never on the text. Each is None (or empty) when the server did not say.
+    """
+
+    def __init__(self, message: str, *, code: int | None = None, err_code: int | None = None,
+                 description: str = "") -> None:
+        super().__init__(message)
+        self.code, self.err_code, self.description = code, err_code, description
+
+
+class StreamNotFoundError(JetStreamAPIError, LookupError):
     """The stream does not exist on the server."""
 
 
@@ -132,6 +151,15 @@ class PublishError(EventkitError):
 
 class StoreError(EventkitError):
     """A local store holds another stream, is being written by another sync, or is damaged."""
+
+
+class UnknownTypeError(StoreError, ConfigurationError, LookupError):
+    """``of_type`` named an event type that these events (or this store) do not hold.
+
+    The message lists the types present. Raised alike by ``Events.of_type``
+    and ``Store.of_type``; it is a :class:`StoreError` and a
+    :class:`ConfigurationError`, as each of them raised before.
+    """
 
 
 class SchemaCompatibilityError(EventkitError, ValueError):

@@ -79,6 +79,7 @@ __all__ = [
     "durations",
     "history",
     "join_as_of",
+    "join_asof",
     "late_events",
     "pivot",
     "sessions",
@@ -148,10 +149,7 @@ def between(
     >>> between(events, 2, 4)["seq"].to_list()  # sequences: 2 and 3
     [2, 3]
     """
-    _check_on(on)
-    lower = to_position(t0, what="t0")
-    upper = to_position(t1, what="t1")
-    return _select(frame, [_bound(lower, ">=", on), _bound(upper, "<", on)])
+    return _select(frame, _between_bounds(t0, t1, on))
 
 
 def as_of(frame: Frame, t: TimeLike, *, on: TimeColumn = "event_time") -> Frame:
@@ -193,8 +191,7 @@ def as_of(frame: Frame, t: TimeLike, *, on: TimeColumn = "event_time") -> Frame:
     >>> as_of(events, at("12:05"), on="time")["seq"].to_list()  # was stored by 12:05
     [1, 2]
     """
-    _check_on(on)
-    return _select(frame, [_bound(to_position(t, what="t"), "<=", on)])
+    return _select(frame, _as_of_bounds(t, on))
 
 
 def upto(frame: Frame, seq: int | str) -> Frame:
@@ -205,12 +202,7 @@ def upto(frame: Frame, seq: int | str) -> Frame:
     >>> upto(pl.DataFrame({"seq": [1, 2, 5, 9]}), 5)["seq"].to_list()
     [1, 2, 5]
     """
-    position = to_position(seq, what="seq")
-    if not isinstance(position, int):
-        raise TimeArgumentError(
-            f"upto takes a stream sequence, not {seq!r}: use as_of(frame, t) for a time"
-        )
-    return _select(frame, [_bound(position, "<=", "time")])
+    return _select(frame, _upto_bounds(seq))
 
 
 # -- entity state -----------------------------------------------------------------
@@ -584,22 +576,30 @@ def sessions(
     """
     pause = _duration(gap, what="gap", zero=True)
     keys: list[str] = _names(key)
-    history = _entity_events(frame, keys, on)
+    history = _by_entity(frame, keys, on)
     # exact: the previous time moved by the gap, at the column's own unit (and the
     # calendar, for months), never a duration rounded to microseconds
-    begins = pl.col(on) > pl.col(on).shift(1).dt.offset_by(pause.polars)
-    number = begins.fill_null(True).cum_sum().over(keys)
+    begins = ~_same_entity(keys) | (pl.col(on) > pl.col(on).shift(1).dt.offset_by(pause.polars))
+    # rows are in (entity, on, seq) order: a session is the run from a row that begins
+    # one to the row before the next that does; no grouping needed
+    starts = history.with_row_index("\0row").with_columns(
+        begins.alias("\0begins"), (~_same_entity(keys)).alias("\0entity"),
+        pl.len().alias("\0rows"),
+    ).with_columns(pl.col("\0begins").shift(-1, fill_value=True).alias("\0ends"))
+    first = starts.filter("\0begins").select(
+        *keys, pl.col(on).alias("start"), pl.col("\0row"), pl.col("\0entity"),
+        pl.col("\0rows"))
+    last = starts.filter("\0ends").select(pl.col(on).alias("end"))
     result = (
-        history.with_columns(number.cast(pl.UInt32).alias("session"))
-        .group_by(*keys, "session")
-        .agg(
-            pl.col(on).first().alias("start"),
-            pl.col(on).last().alias("end"),
-            pl.len().alias("events"),
+        pl.concat([first, last], how="horizontal")
+        .with_columns(
+            (pl.col("\0row").shift(-1).fill_null(pl.col("\0rows")) - pl.col("\0row"))
+            .cast(pl.UInt32).alias("events"),
+            (pl.int_range(pl.len()) - pl.when(pl.col("\0entity")).then(pl.int_range(pl.len()))
+             .forward_fill() + 1).cast(pl.UInt32).alias("session"),
         )
         .with_columns((pl.col("end") - pl.col("start")).alias("duration"))
         .select(*keys, "session", "start", "end", "duration", "events")
-        .sort(*keys, "session")
     )
     return _like(result, frame)
 
@@ -654,13 +654,14 @@ def durations(
     if start_type == end_type:
         raise ConfigurationError(f"start and end are both {start_type!r}: give two event types")
     keys: list[str] = _names(key)
-    history = _entity_events(frame, keys, on).filter(pl.col("type").is_in([start_type, end_type]))
-    first_of_run = pl.col("type").ne_missing(pl.col("type").shift(1)).over(keys)
+    history = _by_entity(frame, keys, on, types=[start_type, end_type])
+    first_of_run = ~_same_entity(keys) | pl.col("type").ne_missing(pl.col("type").shift(1))
+    closes = _same_entity(keys, -1)  # the next row is the same entity's
     result = (
         history.filter(first_of_run)
         .with_columns(
-            pl.col(on).shift(-1).over(keys).alias("end"),
-            pl.col("seq").shift(-1).over(keys).alias("end_seq"),
+            pl.when(closes).then(pl.col(on).shift(-1)).alias("end"),
+            pl.when(closes).then(pl.col("seq").shift(-1)).alias("end_seq"),
         )
         .filter(pl.col("type") == start_type)
         .select(
@@ -679,7 +680,7 @@ def durations(
 # -- joins and lateness -----------------------------------------------------------
 
 
-def join_as_of(
+def join_asof(
     left: Frame,
     right: pl.DataFrame | pl.LazyFrame,
     *,
@@ -732,7 +733,7 @@ def join_as_of(
     >>> # seq 4 happened at the instant of the pickup seq 3, but was stored after it
     >>> pickups = events.filter(pl.col("type") == "ride_picked_up")
     >>> located = events.filter(pl.col("type") == "driver_located")
-    >>> join_as_of(pickups, located, by_left="driver", by_right="key", fields=["lat"]
+    >>> join_asof(pickups, located, by_left="driver", by_right="key", fields=["lat"]
     ...     ).select("key", "driver", "seq_right", "lat_right").rows()
     [('r1', 'd7', 1, 52.5), ('r2', 'd7', 4, 52.51)]
     """
@@ -747,33 +748,52 @@ def join_as_of(
     _require(left_schema, left_keys)
     _require(right_schema, right_keys)
     attached: list[str] = _payload(right_schema, right_keys, fields)
-    common = [f"\0by{i}" for i in range(len(left_keys))]
-
-    def points(lf: pl.LazyFrame, keys: list[str], side: int, row: str) -> pl.LazyFrame:
-        return lf.with_row_index(row).select(
-            *(pl.col(k).alias(c) for k, c in zip(keys, common, strict=True)),
-            on, "seq", pl.lit(side, pl.UInt8).alias("\0side"), row,
-        ).filter(pl.all_horizontal(pl.col(on, *common).is_not_null()))
-
-    timeline = pl.concat(
-        [points(lf, left_keys, 0, "\0left"), points(rf, right_keys, 1, "\0right")],
-        how="diagonal",
-    ).sort(*common, on, "seq", "\0side")
-    latest = pl.col("\0right").forward_fill()
-    matches = timeline.select(
-        "\0left", (latest.over(common) if common else latest).alias("\0right")
-    ).filter(pl.col("\0left").is_not_null())
-    found = rf.with_row_index("\0right").select(
-        "\0right", *(pl.col(c).alias(c + suffix) for c in ("seq", on, *attached))
+    # (on, seq) as one number, so that one as-of join (strictly before) finds the match
+    order = (pl.col(on).dt.epoch("ns").cast(pl.Int128) * (1 << 64)
+             + pl.col("seq").cast(pl.Int128)).alias("\0order")
+    wanted = [pl.col(on).is_not_null()]
+    points = (
+        lf.with_row_index("\0left")
+        .filter(*wanted, *(pl.col(k).is_not_null() for k in left_keys))
+        .select("\0left", order, *left_keys)
+        .sort("\0order")
     )
+    found = (
+        rf.filter(*wanted, *(pl.col(k).is_not_null() for k in right_keys))
+        .select(order, *(pl.col(r).alias(k) for r, k in zip(right_keys, left_keys, strict=True)),
+                *(pl.col(c).alias(c + suffix) for c in ("seq", on, *attached)))
+        .sort("\0order")
+    )
+    matches = points.join_asof(
+        found, on="\0order", by=left_keys or None, strategy="backward",
+        allow_exact_matches=False, check_sortedness=False,
+    ).drop("\0order", *left_keys)
     result = (
         lf.with_row_index("\0left")
-        .join(matches, on="\0left", how="left")
-        .join(found, on="\0right", how="left")
-        .sort("\0left")
-        .drop("\0left", "\0right")
+        .join(matches, on="\0left", how="left", maintain_order="left")
+        .drop("\0left")
     )
     return _like(result, left)
+
+
+def join_as_of(left: Frame, right: pl.DataFrame | pl.LazyFrame, *,
+               by: str | Sequence[str] | None = "key",
+               by_left: str | Sequence[str] | None = None,
+               by_right: str | Sequence[str] | None = None,
+               fields: Sequence[str] | None = None, suffix: str = "_right",
+               on: TimeColumn = "event_time") -> Frame:
+    """Deprecated: :func:`join_asof`, polars' name for the verb (the same arguments)."""
+    renamed("join_as_of", "join_asof")
+    return join_asof(left, right, by=by, by_left=by_left, by_right=by_right, fields=fields,
+                     suffix=suffix, on=on)
+
+
+def renamed(old: str, new: str) -> None:
+    """Warn that ``old`` is the deprecated name of ``new`` (kept for one release)."""
+    import warnings
+
+    warnings.warn(f"{old} is now {new}: the old name goes in the next release",
+                  DeprecationWarning, stacklevel=3)
 
 
 def late_events(frame: Frame, *, key: str | Sequence[str] | None = "key") -> Frame:
@@ -810,13 +830,25 @@ def late_events(frame: Frame, *, key: str | Sequence[str] | None = "key") -> Fra
     keys: list[str] = _names(key)
     lf = _lazy(frame)
     _require(lf.collect_schema(), ["event_time", *keys])
-    seen = pl.col("event_time").cum_max().forward_fill().shift(1)
-    result = (
-        lf.filter(pl.all_horizontal(pl.col(keys).is_not_null()) if keys else pl.lit(True))
-        .with_columns((seen.over(keys) if keys else seen).alias("seen_event_time"))
+    # the running mark over the events that can set it (a key and an event time), on the
+    # few columns it needs; then only the late rows are taken from the frame
+    seen = pl.col("event_time").cum_max().shift(1)
+    marks = (
+        lf.with_row_index("\0row")
+        .filter(pl.col("event_time").is_not_null(), *(pl.col(k).is_not_null() for k in keys))
+        .select("\0row", "event_time",
+                (seen.over(keys) if keys else seen).alias("seen_event_time"))
         .filter(pl.col("event_time") < pl.col("seen_event_time"))
-        .with_columns((pl.col("seen_event_time") - pl.col("event_time")).alias("lateness"))
+        .select("\0row", "seen_event_time")
     )
+    lateness = (pl.col("seen_event_time") - pl.col("event_time")).alias("lateness")
+    if isinstance(frame, pl.DataFrame):
+        rows = marks.collect()
+        late = frame[rows.get_column("\0row")].with_columns(rows.get_column("seen_event_time"))
+        return late.with_columns(lateness)  # type: ignore[return-value]
+    result = (lf.with_row_index("\0row")
+              .join(marks, on="\0row", how="inner", maintain_order="left")
+              .drop("\0row").with_columns(lateness))
     return _like(result, frame)
 
 
@@ -853,6 +885,11 @@ def _require(schema: pl.Schema, names: Iterable[str]) -> None:
             f"no column {', '.join(map(repr, missing))} in these events; "
             f"their columns are: {', '.join(schema.names())}"
         )
+
+
+def check_clock(on: str) -> None:
+    """Refuse a clock other than ``time`` and ``event_time``, saying what each means."""
+    _check_on(on)
 
 
 def _check_on(on: str) -> None:
@@ -911,6 +948,60 @@ def _column_or_null(schema: pl.Schema, other: pl.Schema, column: str) -> pl.Expr
 
 
 # -- selection --------------------------------------------------------------------
+
+
+def _between_bounds(t0: TimeLike | None, t1: TimeLike | None, on: str) -> list[_Bound | None]:
+    _check_on(on)
+    lower = to_position(t0, what="t0")
+    upper = to_position(t1, what="t1")
+    return [_bound(lower, ">=", on), _bound(upper, "<", on)]
+
+
+def _as_of_bounds(t: TimeLike, on: str) -> list[_Bound | None]:
+    _check_on(on)
+    return [_bound(to_position(t, what="t"), "<=", on)]
+
+
+def _upto_bounds(seq: int | str) -> list[_Bound | None]:
+    position = to_position(seq, what="seq")
+    if not isinstance(position, int):
+        raise TimeArgumentError(
+            f"upto takes a stream sequence, not {seq!r}: use as_of(frame, t) for a time"
+        )
+    return [_bound(position, "<=", "time")]
+
+
+def nanosecond_filters(selection: Literal["between", "as_of", "upto"], *positions: Any,
+                       on: str = "event_time") -> list[pl.Expr]:
+    """The filters of a selection (:func:`between`, :func:`as_of` or :func:`upto`, with
+    their positions) on integer columns: ``seq``, and each clock as ``<clock>_ns``
+    nanoseconds since the epoch, as a store keeps them on disk. A Parquet reader
+    applies them while it reads (a filter on a converted column it cannot).
+
+    >>> frame = pl.DataFrame({"seq": [1, 2, 3], "time_ns": [10**9, 2 * 10**9, 3 * 10**9]})
+    >>> frame.filter(nanosecond_filters("as_of", "1970-01-01T00:00:02Z", on="time"))[
+    ...     "seq"].to_list()
+    [1, 2]
+    >>> frame.filter(nanosecond_filters("between", 2, None))["seq"].to_list()
+    [2, 3]
+    """
+    if selection == "upto":
+        given = _upto_bounds(positions[0])
+    elif selection == "as_of":
+        given = _as_of_bounds(positions[0], on)
+    else:
+        given = _between_bounds(positions[0], positions[1], on)
+    filters = []
+    for bound in given:
+        if bound is None:
+            continue
+        column, value, op = bound
+        if isinstance(value, Instant):
+            column, value = f"{column}_ns", _ticks(value, pl.Datetime("ns"), op)
+        col = pl.col(column)
+        filters.append({">=": col >= value, ">": col > value, "<=": col <= value,
+                        "<": col < value}[op])
+    return filters
 
 
 def _bound(position: Position | None, op: str, on: str) -> _Bound | None:
@@ -1014,6 +1105,25 @@ def _latest(frame: pl.DataFrame | pl.LazyFrame, keys: list[str], on: str) -> pl.
     lf = _where(_lazy(frame), _not_null(frame, [on, *keys]))
     latest = lf.group_by(keys).agg(pl.col(on).max())
     return lf.join(latest, on=[*keys, on], how="semi").sort("seq", maintain_order=True)
+
+
+def _by_entity(frame: pl.DataFrame | pl.LazyFrame, keys: list[str], on: str,
+               types: list[str] | None = None) -> pl.LazyFrame:
+    """The events of an entity with an ``on`` time (of ``types``), sorted by entity, then in
+    fold order ``(on, seq)``: every per-entity step is then a shift, no window per entity."""
+    lf = _lazy(frame)
+    schema = lf.collect_schema()
+    _check_clock(schema, on)
+    _require(schema, keys if types is None else [*keys, "type"])
+    if types is not None:
+        lf = lf.filter(pl.col("type").is_in(types))
+    return _where(lf, _not_null(frame, [on, *keys])).sort(*keys, on, "seq")
+
+
+def _same_entity(keys: list[str], offset: int = 1) -> pl.Expr:
+    """Whether the row ``offset`` rows before (after, if negative) is of the same entity."""
+    return pl.all_horizontal(
+        [pl.col(k) == pl.col(k).shift(offset) for k in keys]).fill_null(False)
 
 
 def _entity_events(frame: pl.DataFrame | pl.LazyFrame, keys: list[str], on: str) -> pl.LazyFrame:

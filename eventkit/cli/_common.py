@@ -6,12 +6,38 @@ import argparse
 import datetime as dt
 import json
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import polars as pl
 
     from eventkit.connection import Connection
+
+
+def command(sub: argparse._SubParsersAction, name: str,  # type: ignore[type-arg]
+            run: Callable[[argparse.Namespace], int], *, help: str, example: str,
+            description: str | None = None, stream: bool = False, connection: bool = False,
+            selection: bool = False, json: str | None = None) -> argparse.ArgumentParser:
+    """A subcommand: its texts, and the arguments many commands share.
+
+    ``stream`` adds the positional stream name, ``connection`` and ``selection``
+    the option groups below, ``json`` a ``--json`` switch with that help.
+    """
+    p = sub.add_parser(name, help=help, description=description or help[:1].upper() + help[1:],
+                       epilog=("examples:\n  " if "\n" in example else "example: ")
+                       + example.replace("\n", "\n  "),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    if stream:
+        p.add_argument("stream")
+    if connection:
+        add_connection(p)
+    if selection:
+        add_selection(p)
+    if json:
+        p.add_argument("--json", action="store_true", help=json)
+    p.set_defaults(run=run)
+    return p
 
 
 def add_connection(p: argparse.ArgumentParser) -> None:

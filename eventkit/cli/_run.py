@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from eventkit.cli import _common as c
+
 if TYPE_CHECKING:
     import altair as alt
 
@@ -95,8 +97,12 @@ def serve(args: argparse.Namespace) -> int:
         from eventkit.sample.publish import publish
 
         with ek.connect(server.url) as conn:
-            info = publish(conn)
-        print(f"loaded {info.messages:,} sample events into stream {info.name!r}", flush=True)
+            info = publish(conn, format=args.format)
+        how = "" if args.format == "json" else (
+            f" as {args.format}" + (" (schemas in the server's registry)"
+                                    if args.format in ("avro", "protobuf") else ""))
+        print(f"loaded {info.messages:,} sample events into stream {info.name!r}{how}",
+              flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -134,30 +140,32 @@ def report(args: argparse.Namespace) -> int:
 
 
 def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("demo", help="the sample history end to end on an embedded server, "
-                                    "and an HTML page of charts",
-                       description="Publish the sample ride-share history to an embedded "
-                                   "nats-server, read it back into Arrow, print a summary and "
-                                   "write a self-contained HTML page of charts.",
-                       epilog="example: eventkit demo --out demo/")
+    p = c.command(sub, "demo", demo,
+                  help="the sample history end to end on an embedded server, and an HTML page "
+                       "of charts",
+                  description="Publish the sample ride-share history to an embedded nats-server, "
+                              "read it back into Arrow, print a summary and write a "
+                              "self-contained HTML page of charts.",
+                  example="eventkit demo --out demo/")
     p.add_argument("--out", default="eventkit-demo", help="where the page goes")
-    p.set_defaults(run=demo)
-    p = sub.add_parser("serve", help="a local nats-server with JetStream until Ctrl-C",
-                       description="Run a local nats-server with JetStream until Ctrl-C "
-                                   "(or SIGTERM); it stops if this command is killed.",
-                       epilog="example: eventkit serve --sample --port 4222")
+    p = c.command(sub, "serve", serve, help="a local nats-server with JetStream until Ctrl-C",
+                  description="Run a local nats-server with JetStream until Ctrl-C (or SIGTERM); "
+                              "it stops if this command is killed.",
+                  example="eventkit serve --sample --port 4222")
     p.add_argument("--store", help="JetStream store directory (temporary by default)")
     p.add_argument("--port", type=int, default=4222, help="client port (-1: any free)")
     p.add_argument("--sample", action="store_true", help="load the sample history")
-    p.set_defaults(run=serve)
-    p = sub.add_parser("report", help="run the report notebook on a stream: one HTML page",
-                       description="Run the report notebook on a stream in a fresh kernel "
-                                   "and write its outputs as one self-contained HTML page "
-                                   "(credentials from $NATS_* or a NATS context).",
-                       epilog="examples:\n  eventkit report --server nats://host:4222 "
-                              "--stream RIDES --since 24h --out report.html\n"
-                              "  eventkit report --pin report.html",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--format", default="json",
+                   choices=["json", "avro", "protobuf", "msgpack", "cloudevents"],
+                   help="the sample's payload format (with --sample; Avro and Protobuf schemas "
+                        "are registered in the server's schema registry)")
+    p = c.command(sub, "report", report,
+                  help="run the report notebook on a stream: one HTML page",
+                  description="Run the report notebook on a stream in a fresh kernel and write "
+                              "its outputs as one self-contained HTML page (credentials from "
+                              "$NATS_* or a NATS context).",
+                  example="eventkit report --server nats://host:4222 --stream RIDES --since 24h "
+                          "--out report.html\neventkit report --pin report.html")
     p.add_argument("--server", help="NATS URL (credentials from NATS_* or a NATS context)")
     p.add_argument("--stream")
     p.add_argument("--subjects", action="append", help="subject filter (repeatable)")
@@ -168,4 +176,3 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--notebook", help="your own report notebook (a cell tagged parameters)")
     p.add_argument("--title")
     p.add_argument("--pin", help="rerun the report this HTML file pinned, on the same range")
-    p.set_defaults(run=report)

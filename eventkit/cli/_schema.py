@@ -24,21 +24,46 @@ def _registry(args: argparse.Namespace, conn: object | None):  # type: ignore[no
 
 
 def _schema_files(folder: Path) -> list[tuple[str, int, Path]]:
-    """``(type, version, file)`` of a directory laid out as ``<type>/v<N>.json``."""
-    from eventkit.registry import _unescape
+    """``(type, version, file)`` of a directory laid out as ``<type>/v<N>.json`` (JSON
+    Schema) or ``<type>/v<N>.avsc`` (Avro)."""
+    from eventkit.schema._backends import _unescape
 
     found = []
-    for path in sorted(folder.glob("*/v*.json")):
+    for path in sorted([*folder.glob("*/v*.json"), *folder.glob("*/v*.avsc")]):
         number = path.stem[1:]
         if number.isdigit():
             found.append((_unescape(path.parent.name, "%"), int(number), path))
     return sorted(found, key=lambda f: (f[0], f[1]))
 
 
+def _format_of(args: argparse.Namespace, schema: str) -> str:
+    """``--format``, or what the schema argument says: ``.avsc`` is Avro, ``x.proto:Message``
+    or ``--descriptors`` Protobuf, anything else JSON Schema."""
+    if args.format:
+        return str(args.format)
+    if schema.endswith(".avsc"):
+        return "avro"
+    if ".proto:" in schema or args.descriptors:
+        return "protobuf"
+    return "json"
+
+
+def _schema_text(fmt: str, schema: str) -> str:
+    """What ``register`` takes: a file's text, or (Protobuf) the message reference itself."""
+    if fmt == "protobuf":
+        return schema
+    path = Path(schema)
+    if not path.is_file():
+        raise ConfigurationError(f"no such schema file {schema}: give the path of a "
+                                 f"{'.avsc' if fmt == 'avro' else 'JSON Schema'} file")
+    return path.read_text()
+
+
 def _schema_infer(args: argparse.Namespace) -> int:
     import orjson
 
-    from eventkit.registry import SchemaRegistry, _escape
+    from eventkit.schema import SchemaRegistry
+    from eventkit.schema._backends import _escape
 
     with c.connect(args) as conn:
         events = conn.read(args.stream, subjects=args.subjects, start=args.start,
@@ -74,7 +99,7 @@ def _schema_infer(args: argparse.Namespace) -> int:
 def _history_breaks(event_type: str, versions: dict[int, dict[str, object]]) -> str | None:
     """Why the versions seen in a history are not BACKWARD compatible, or None if they are."""
     from eventkit.exceptions import SchemaCompatibilityError
-    from eventkit.registry import SchemaRegistry
+    from eventkit.schema import SchemaRegistry
 
     scratch = SchemaRegistry()
     for version, schema in sorted(versions.items()):
@@ -89,7 +114,7 @@ def _type_mode(folder: Path, event_type: str) -> str | None:
     """The compatibility a schema directory asks for a type (``<type>/config.json``)."""
     import orjson
 
-    from eventkit.registry import _escape
+    from eventkit.schema._backends import _escape
 
     config = folder / _escape(event_type, "%") / "config.json"
     if not config.is_file():
@@ -107,6 +132,8 @@ def _schema_register(args: argparse.Namespace) -> int:
             return 2
     elif args.type and args.file:
         todo = [(args.type, 0, Path(args.file))]
+        if args.descriptors and _format_of(args, args.file) != "protobuf":
+            raise ConfigurationError("--descriptors is for --format protobuf")
     else:
         print("eventkit schema register: give TYPE FILE, or --from DIR", file=sys.stderr)
         return 2
@@ -116,8 +143,10 @@ def _schema_register(args: argparse.Namespace) -> int:
         for event_type, _, path in todo:
             mode = args.compatibility or (_type_mode(Path(args.source), event_type)
                                           if args.source else None)
+            fmt = _format_of(args, str(path))
             try:
-                version = reg.register(event_type, path.read_text(), compatibility=mode,
+                version = reg.register(event_type, _schema_text(fmt, str(path)), format=fmt,
+                                       descriptors=args.descriptors, compatibility=mode,
                                        policy=args.policy)
             except SchemaCompatibilityError as exc:
                 raise SchemaCompatibilityError(
@@ -125,15 +154,22 @@ def _schema_register(args: argparse.Namespace) -> int:
                     f"registered versions of {event_type}: "
                     + "; ".join(map(str, exc.problems))
                     + f". Change the schema, or register it anyway with: eventkit schema "
-                    f"register {event_type} {path} --compatibility NONE{_where(args)} (then "
-                    "add an upcaster in Python, reg.upcaster, so old events read in the new "
-                    "shape)", exc.problems) from None
-            print(f"{event_type}: version {version}  ({path}; "
+                    f"register {event_type} {path}{_format_args(args, fmt)} --compatibility "
+                    f"NONE{_where(args)} (then add an upcaster in Python, reg.upcaster, so "
+                    "old events read in the new shape)", exc.problems) from None
+            entry = reg.entry(event_type, version)
+            print(f"{event_type}: version {version}  ({path}; {fmt}, schema id {entry.id}; "
                   f"{reg.compatibility(event_type)})")
     finally:
         if conn is not None:
             conn.close()
     return 0
+
+
+def _format_args(args: argparse.Namespace, fmt: str) -> str:
+    """The format options of this command, to repeat in advice."""
+    out = f" --format {fmt}" if args.format else ""
+    return out + (f" --descriptors {args.descriptors}" if args.descriptors else "")
 
 
 def _where(args: argparse.Namespace) -> str:
@@ -226,12 +262,26 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                                                      "earlier versions",
                                    epilog="examples: eventkit schema register --from schemas/ "
                                           "| eventkit schema register trip_completed v3.json "
-                                          "--compatibility FULL --dir schemas/")
+                                          "--compatibility FULL --dir schemas/ | eventkit "
+                                          "schema register trip_completed trip.avsc | "
+                                          "eventkit schema register location_updated "
+                                          "rides.proto:LocationUpdated --descriptors "
+                                          "rides.desc")
     common(register, registry=True, stream=False)
     register.add_argument("type", nargs="?", help="event type")
-    register.add_argument("file", nargs="?", help="JSON Schema file")
+    register.add_argument("file", nargs="?", help="the schema: a JSON Schema file, an Avro "
+                                                  ".avsc file, or for Protobuf "
+                                                  "FILE.proto:Message or a message's full name")
+    register.add_argument("--format", choices=["json", "avro", "protobuf"],
+                          help="the schema's format (default: .avsc is avro, "
+                               "x.proto:Message or --descriptors protobuf, else json)")
+    register.add_argument("--descriptors",
+                          help="protobuf: a FileDescriptorSet (protoc --include_imports -o "
+                               "rides.desc rides.proto) or a .proto file, compiled with the "
+                               "protoc of grpcio-tools (pip install 'eventkit[protoc]')")
     register.add_argument("--from", dest="source",
-                          help="register every <type>/v<N>.json of a directory, in order")
+                          help="register every <type>/v<N>.json (JSON Schema) and "
+                               "<type>/v<N>.avsc (Avro) of a directory, in order")
     register.add_argument("--compatibility", type=str.upper, choices=[
         "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL",
         "FULL_TRANSITIVE", "NONE"], help="set the type's mode (BACKWARD unless set before)")

@@ -83,14 +83,14 @@ def upgrade(args: argparse.Namespace) -> int:
 
 
 def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("sync", help="copy a stream into a local store, resuming after the "
-                                    "last sequence it holds",
-                       description="Copy a stream into a local store. A sync resumes after "
-                                   "the last sequence the store holds, so a killed or "
-                                   "interrupted sync loses and duplicates nothing.",
-                       epilog="example: eventkit sync --server nats://host:4222 --stream RIDES "
-                              "--store rides/ --follow")
-    c.add_connection(p)
+    p = c.command(sub, "sync", sync, connection=True,
+                  help="copy a stream into a local store, resuming after the last sequence "
+                       "it holds",
+                  description="Copy a stream into a local store. A sync resumes after the last "
+                              "sequence the store holds, so a killed or interrupted sync loses "
+                              "and duplicates nothing.",
+                  example="eventkit sync --server nats://host:4222 --stream RIDES "
+                          "--store rides/ --follow")
     p.add_argument("--stream", help="stream name (the store's own once synced)")
     p.add_argument("--store", required=True, help="store directory")
     p.add_argument("--subjects", action="append",
@@ -98,27 +98,25 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--follow", action="store_true", help="keep syncing until Ctrl-C")
     p.add_argument("--interval", type=float, default=1.0,
                    help="seconds between syncs with --follow")
-    p.add_argument("--batch", type=int, default=50_000,
-                   help="events per batch (memory is bounded by a few)")
+    p.add_argument("--batch", type=int, default=200_000,
+                   help="events per commit (memory is bounded by about two)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(run=sync)
 
-    p = sub.add_parser("compact", help="rewrite a store's tables in few large files (Delta "
-                                       "optimize), and vacuum",
-                       description="Rewrite a store's tables in few large files sorted by "
-                                   "seq (Delta optimize); with --retention-hours, also delete "
-                                   "the files no version newer than that needs (vacuum).",
-                       epilog="example: eventkit compact --store rides/ --retention-hours 168")
+    p = c.command(sub, "compact", compact,
+                  help="rewrite a store's tables in few large files (Delta optimize), and vacuum",
+                  description="Rewrite a store's tables in few large files sorted by seq (Delta "
+                              "optimize); with --retention-hours, also delete the files no "
+                              "version newer than that needs (vacuum).",
+                  example="eventkit compact --store rides/ --retention-hours 168")
     p.add_argument("--store", required=True, help="store directory or URL")
     p.add_argument("--retention-hours", type=float, default=None,
                    help="also delete files no version newer than this needs (vacuum)")
-    p.set_defaults(run=compact)
+
     p = sub.add_parser("store", help="store maintenance: upgrade an old store",
                        description="Store maintenance.",
                        epilog="example: eventkit store upgrade rides/")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    q = actions.add_parser("upgrade", help="convert a store of eventkit 0.1 (Parquet + "
-                                           "checkpoint.json) to Delta Lake tables",
-                           epilog="example: eventkit store upgrade rides/")
+    q = c.command(actions, "upgrade", upgrade,
+                  help="convert a store of eventkit 0.1 (Parquet + checkpoint.json) to Delta "
+                       "Lake tables", example="eventkit store upgrade rides/")
     q.add_argument("dir")
-    q.set_defaults(run=upgrade)

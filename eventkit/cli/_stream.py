@@ -179,48 +179,33 @@ def _for_people(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("streams", help="list the streams: counts, first/last seq and time",
-                       description="List the streams of the server, with their subjects, "
-                                   "message counts and first/last sequence and time.",
-                       epilog="example: eventkit streams --server nats://127.0.0.1:4222",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    c.add_connection(p)
-    p.add_argument("--json", action="store_true", help="JSON for scripts")
-    p.set_defaults(run=streams)
-
-    p = sub.add_parser("info", help="a stream's configuration, limits, state and consumers",
-                       description="A stream's configuration, limits, storage, placement, "
-                                   "state, and its consumers with their lag.",
-                       epilog="example: eventkit info RIDES --json")
-    p.add_argument("stream")
-    c.add_connection(p)
-    p.add_argument("--json", action="store_true", help="JSON for scripts")
-    p.set_defaults(run=info)
-
-    p = sub.add_parser("view", help="events as a table or JSON lines, page by page",
-                       description="Events of a stream in sequence order, as a table (a page "
-                                   "at a time on a terminal) or as JSON lines.",
-                       epilog="example: eventkit view RIDES --type trip_completed "
-                              "--where \"fare > 50\" --limit 10")
-    p.add_argument("stream")
-    c.add_connection(p)
-    c.add_selection(p)
+    c.command(sub, "streams", streams, connection=True, json="JSON for scripts",
+              help="list the streams: counts, first/last seq and time",
+              description="List the streams of the server, with their subjects, message "
+                          "counts and first/last sequence and time.",
+              example="eventkit streams --server nats://127.0.0.1:4222")
+    c.command(sub, "info", info, stream=True, connection=True, json="JSON for scripts",
+              help="a stream's configuration, limits, state and consumers",
+              description="A stream's configuration, limits, storage, placement, state, and "
+                          "its consumers with their lag.",
+              example="eventkit info RIDES --json")
+    p = c.command(sub, "view", view, stream=True, connection=True, selection=True,
+                  json="JSON lines for scripts",
+                  help="events as a table or JSON lines, page by page",
+                  description="Events of a stream in sequence order, as a table (a page at a "
+                              "time on a terminal) or as JSON lines.",
+                  example='eventkit view RIDES --type trip_completed --where "fare > 50" '
+                          "--limit 10")
     p.add_argument("--limit", type=int, default=25,
                    help="events shown (a page on a terminal; 0: all)")
-    p.add_argument("--json", action="store_true", help="JSON lines for scripts")
-    p.set_defaults(run=view)
-
-    p = sub.add_parser("export", help="write events to Parquet, CSV or JSON lines",
-                       description="Write the events of a stream (or one type's typed table "
-                                   "with --type) to a file. CSV and JSON lines hold the payload "
-                                   "as UTF-8 text, or base64 where it is not text.",
-                       epilog="example: eventkit export RIDES --type trip_completed "
-                              "--since 24h --out fares.parquet")
-    p.add_argument("stream")
-    c.add_connection(p)
-    c.add_selection(p)
+    p = c.command(sub, "export", export, stream=True, connection=True, selection=True,
+                  help="write events to Parquet, CSV or JSON lines",
+                  description="Write the events of a stream (or one type's typed table with "
+                              "--type) to a file. CSV and JSON lines hold the payload as UTF-8 "
+                              "text, or base64 where it is not text.",
+                  example="eventkit export RIDES --type trip_completed --since 24h "
+                          "--out fares.parquet")
     p.add_argument("--format", choices=["parquet", "csv", "jsonl"],
                    help="the file format (by default from the --out suffix)")
     p.add_argument("--out", required=True, help="the file to write")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(run=export)

@@ -64,6 +64,18 @@ def submit(coro: Coroutine[Any, Any, T]) -> asyncio.Future[T] | Any:
     return asyncio.run_coroutine_threadsafe(coro, _get_loop())
 
 
+async def on_loop(coro: Coroutine[Any, Any, T]) -> T:
+    """Await ``coro`` on the private loop, from whichever loop the caller is on.
+
+    The async twins of eventkit's calls use it: a notebook's own loop awaits
+    the work, which runs where the connection lives.
+    """
+    target = _get_loop()
+    if asyncio.get_running_loop() is target:
+        return await coro
+    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, target))
+
+
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` on the private loop and wait for its result.
 

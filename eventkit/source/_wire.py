@@ -1,11 +1,12 @@
-"""A small NATS client-protocol connection, built for bulk reads and writes.
+"""A small NATS connection: the socket, TLS, the handshake and auth, built for bulk I/O.
 
 nats-py spends most of its time per message (a ``Msg`` object, a callback, a
 task). Reading a stream into a table needs none of that: this connection
-parses the protocol in large buffers and appends each delivery to a sink's
-lists, and it pipelines publishes with their acknowledgements. It speaks
-just enough of the protocol for eventkit: INFO/CONNECT with every auth kind,
-TLS upgrade, PING/PONG, SUB/UNSUB, PUB/HPUB, MSG/HMSG.
+hands large reads to the sans-I/O :class:`~eventkit.source._protocol.Parser`
+and appends each run of deliveries to a sink's lists, and it pipelines
+publishes with their acknowledgements. It speaks just enough of the
+protocol for eventkit: INFO/CONNECT with every auth kind, TLS upgrade,
+PING/PONG, SUB/UNSUB, PUB/HPUB, MSG/HMSG.
 
 Nothing here knows payload formats; secrets never leave :class:`Auth`.
 """
@@ -19,14 +20,33 @@ import json
 import secrets
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from eventkit.exceptions import AuthenticationError, ConfigurationError, ConnectionFailedError
+from eventkit.source._protocol import (
+    PONG,
+    Err,
+    Frame,
+    Info,
+    Msgs,
+    Parser,
+    Ping,
+    Status,
+    encode_headers,
+    parse_headers,
+    pub,
+    sub,
+    unsub,
+)
+from eventkit.source._sinks import Deliveries, Sink, _Replies
 
-__all__ = ["Address", "Auth", "Deliveries", "Secret", "Sink", "Wire", "parse_headers"]
+# Deliveries, Sink and the header functions live in _sinks and _protocol: kept here for
+# older imports
+__all__ = ["Address", "Auth", "Deliveries", "Secret", "Sink", "Wire", "encode_headers",
+           "parse_headers"]
 
 _CRLF = b"\r\n"
 _READ_SIZE = 1 << 20
@@ -233,120 +253,6 @@ def _parse_url(raw: str, problems: list[str]) -> tuple[Address, Auth | None] | N
     return Address(parts.scheme, parts.hostname or "127.0.0.1", port), auth
 
 
-def parse_headers(block: bytes) -> tuple[int | None, str, dict[str, str]]:
-    """Status code, description and headers of a ``NATS/1.0`` header block.
-
-    Repeated names are joined with ``", "``.
-
-    Examples
-    --------
-    >>> parse_headers(b"NATS/1.0\\r\\nNats-Msg-Id: a1\\r\\n\\r\\n")
-    (None, '', {'Nats-Msg-Id': 'a1'})
-    >>> parse_headers(b"NATS/1.0 408 Request Timeout\\r\\nNats-Pending-Messages: 7\\r\\n\\r\\n")
-    (408, 'Request Timeout', {'Nats-Pending-Messages': '7'})
-    """
-    lines = block.decode("utf-8", "replace").split("\r\n")
-    first = lines[0][len("NATS/1.0"):].strip()
-    code: int | None = None
-    desc = ""
-    if first:
-        head, _, desc = first.partition(" ")
-        code = int(head) if head.isdigit() else None
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        if not line:
-            continue
-        name, _, value = line.partition(":")
-        name, value = name.strip(), value.strip()
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    return code, desc, headers
-
-
-def encode_headers(headers: dict[str, str]) -> bytes:
-    lines = ["NATS/1.0"] + [f"{k}: {v}" for k, v in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
-class Deliveries(NamedTuple):
-    """What a sink received: per delivery a subject, reply subject and payload."""
-
-    subjects: list[bytes]
-    replies: list[bytes]
-    headers: dict[int, bytes]  # header blocks by delivery index (most have none)
-    payloads: list[bytes]
-
-
-class Sink:
-    """Where a subscription's deliveries go.
-
-    The default keeps every delivery in parallel lists, which is what a bulk
-    read wants; a status message (a header block with a code and no payload)
-    goes to :meth:`on_status`. Subclasses override :meth:`deliver` to react.
-    """
-
-    __slots__ = ("_waiter", "headers", "payloads", "replies", "statuses", "subjects")
-
-    def __init__(self) -> None:
-        self.subjects: list[bytes] = []
-        self.replies: list[bytes] = []
-        self.headers: dict[int, bytes] = {}  # header blocks by delivery index (most have none)
-        self.payloads: list[bytes] = []
-        self.statuses: list[tuple[int, str, dict[str, str]]] = []  # code, description, headers
-        self._waiter: asyncio.Event = asyncio.Event()
-
-    def deliver(self, subject: bytes, reply: bytes, hdr: bytes | None, payload: bytes) -> None:
-        if hdr is not None:
-            self.headers[len(self.payloads)] = hdr
-        self.subjects.append(subject)
-        self.replies.append(reply)
-        self.payloads.append(payload)
-
-    def on_status(self, subject: bytes, block: bytes) -> None:
-        """A status message (``NATS/1.0 <code> ...``, no payload)."""
-        code, desc, headers = parse_headers(block)
-        if code is not None:
-            self.statuses.append((code, desc, headers))
-
-    def wake(self) -> None:
-        self._waiter.set()
-
-    async def wait(self, timeout: float) -> None:
-        """Wait until something arrives (or ``timeout`` passes)."""
-        try:  # asyncio.timeout, not 3.11's wait_for, which can swallow a cancel (Ctrl-C)
-            async with asyncio.timeout(timeout):
-                await self._waiter.wait()
-        except TimeoutError:
-            pass
-        self._waiter.clear()
-
-    def take(self) -> Deliveries:
-        """Everything delivered so far, leaving the sink empty."""
-        out = Deliveries(self.subjects, self.replies, self.headers, self.payloads)
-        self.subjects, self.replies, self.headers, self.payloads = [], [], {}, []
-        return out
-
-    def __len__(self) -> int:
-        return len(self.payloads)
-
-
-class _Replies(Sink):
-    """The shared request inbox: each reply resolves the future of its token."""
-
-    __slots__ = ("futures",)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.futures: dict[bytes, asyncio.Future[tuple[bytes | None, bytes]]] = {}
-
-    def deliver(self, subject: bytes, reply: bytes, hdr: bytes | None, payload: bytes) -> None:
-        fut = self.futures.pop(subject.rsplit(b".", 1)[-1], None)
-        if fut is not None and not fut.done():
-            fut.set_result((hdr, payload))
-
-    def on_status(self, subject: bytes, block: bytes) -> None:  # e.g. 503 no responders
-        self.deliver(subject, b"", block, b"")
-
-
 class Wire:
     """One connection to one server of a list, speaking the NATS protocol."""
 
@@ -504,15 +410,14 @@ class Wire:
     async def _read_loop(self) -> None:
         assert self._reader is not None
         reader = self._reader
-        buf = b""
+        parser = Parser()
         try:
             while True:
                 chunk = await reader.read(_READ_SIZE)
                 if not chunk:
                     raise ConnectionResetError("server closed the connection")
                 self.heard = time.monotonic()
-                buf = buf + chunk if buf else chunk
-                buf = self._parse(buf)
+                self.receive(parser.feed(chunk))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -525,98 +430,48 @@ class Wire:
                 if not fut.done():
                     fut.set_exception(ConnectionResetError(f"connection to {self.address} lost"))
 
-    def _parse(self, buf: bytes) -> bytes:
-        """Consume every complete operation in ``buf``; return the rest.
-
-        The hot path: runs of deliveries to one plain :class:`Sink` append
-        straight to its lists, with no call per message.
-        """
-        pos = 0
-        end = len(buf)
+    def receive(self, frames: list[Frame]) -> None:
+        """Act on frames the server sent: deliveries to their sinks, PING answered..."""
         sinks = self._sinks
         touched: set[Sink] = set()
-        find = buf.find
-        cur_sid: bytes | None = None
-        sink: Sink | None = None
-        plain = False
-        add_subject: Callable[[bytes], None]  # bound to a plain sink's lists below
-        add_reply: Callable[[bytes], None]
-        add_payload: Callable[[bytes], None]
-        starts = buf.startswith
-        while pos < end:
-            eol = find(_CRLF, pos)
-            if eol < 0:
-                break
-            if starts(b"MSG ", pos):
-                parts = buf[pos + 4:eol].split(b" ")
-                start = eol + 2
-                stop = start + int(parts[-1])
-                if stop + 2 > end:
-                    break
-                if parts[1] != cur_sid:
-                    cur_sid = parts[1]
-                    sink = sinks.get(cur_sid)
-                    plain = type(sink) is Sink
-                    if sink is not None:
-                        touched.add(sink)
-                        if plain:
-                            add_subject, add_reply = sink.subjects.append, sink.replies.append
-                            add_payload = sink.payloads.append
-                if plain:
-                    add_subject(parts[0])
-                    add_reply(parts[2] if len(parts) == 4 else b"")
-                    add_payload(buf[start:stop])
-                elif sink is not None:
-                    sink.deliver(parts[0], parts[2] if len(parts) == 4 else b"", None,
-                                 buf[start:stop])
-                pos = stop + 2
-            elif starts(b"HMSG", pos):
-                parts = buf[pos + 5:eol].split(b" ")
-                hsize, size = int(parts[-2]), int(parts[-1])
-                start = eol + 2
-                if start + size + 2 > end:
-                    break
-                hsink = sinks.get(parts[1])
-                if hsink is not None:
-                    hdr = buf[start:start + hsize]
-                    if size == hsize and hdr[8:9] == b" ":  # "NATS/1.0 <code>": a status
-                        hsink.on_status(parts[0], hdr)
-                    else:
-                        hsink.deliver(parts[0], parts[2] if len(parts) == 5 else b"", hdr,
-                                      buf[start + hsize:start + size])
-                    touched.add(hsink)
-                pos = start + size + 2
-            else:
-                line = buf[pos:eol]
-                pos = eol + 2
-                self._control(line)
+        for frame in frames:
+            if isinstance(frame, Msgs):
+                sink = sinks.get(frame.sid)
+                if sink is not None:  # else unsubscribed meanwhile
+                    sink.extend(frame)
+                    touched.add(sink)
+            elif isinstance(frame, Status):
+                sink = sinks.get(frame.sid)
+                if sink is not None:
+                    sink.on_status(frame)
+                    touched.add(sink)
+            elif isinstance(frame, Ping):
+                self._write(PONG)
+            elif isinstance(frame, Info):  # the cluster changed, or the server goes away (ldm)
+                self.info = {**self.info, **frame.info}
+            elif isinstance(frame, Err):
+                self._on_error(frame.reason)
         for woken in touched:
             woken.wake()
-        return buf[pos:]
 
-    def _control(self, line: bytes) -> None:
-        if line == b"PING":
-            self._write(b"PONG\r\n")
-        elif line.startswith(b"INFO "):  # the cluster changed, or the server goes away (ldm)
-            self.info = {**self.info, **json.loads(line[5:])}
-        elif line.startswith(b"-ERR"):
-            reason = line[4:].strip(b" '").decode(errors="replace")
-            if "permissions violation" in reason.lower():
-                # not fatal: fail the requests it was about, at once
-                self.permission_errors.append(reason)
-                denied = reason.rsplit(" to ", 1)[-1].strip('" ')
-                if denied == f"{self._inbox_prefix}.*":  # no reply can ever reach us
-                    self.inbox_denied = reason
-                    for fut in self._replies.futures.values():
-                        if not fut.done():
-                            fut.set_exception(PermissionError(self._inbox_problem()))
-                for fut in self._requests.pop(denied, []):
-                    if not fut.done():
-                        fut.set_exception(PermissionError(reason))
-                for sink in self._sinks.values():  # waiters look again
-                    sink.wake()
-            else:  # the server closes the connection after any other -ERR
-                self.error = ConnectionFailedError(f"{self.address} reported: {reason}")
+    def _on_error(self, reason: str) -> None:
+        if "permissions violation" not in reason.lower():
+            # the server closes the connection after any other -ERR
+            self.error = ConnectionFailedError(f"{self.address} reported: {reason}")
+            return
+        # not fatal: fail the requests it was about, at once
+        self.permission_errors.append(reason)
+        denied = reason.rsplit(" to ", 1)[-1].strip('" ')
+        if denied == f"{self._inbox_prefix}.*":  # no reply can ever reach us
+            self.inbox_denied = reason
+            for fut in self._replies.futures.values():
+                if not fut.done():
+                    fut.set_exception(PermissionError(self._inbox_problem()))
+        for fut in self._requests.pop(denied, []):
+            if not fut.done():
+                fut.set_exception(PermissionError(reason))
+        for sink in self._sinks.values():  # waiters look again
+            sink.wake()
 
     # -- writing -----------------------------------------------------------
     def _write(self, data: bytes) -> None:
@@ -641,19 +496,12 @@ class Wire:
         """Queue one message; :meth:`drain` sends what is queued in one write."""
         if self.closed.is_set():
             raise ConnectionResetError(f"connection to {self.address} is closed")
-        subj = subject.encode()
-        rep = b" " + reply.encode() if reply else b""
-        if headers:
-            total = len(headers) + len(payload)
-            self._out += b"HPUB %s%s %d %d\r\n%s%s\r\n" % (subj, rep, len(headers), total,
-                                                          headers, payload)
-        else:
-            self._out += b"PUB %s%s %d\r\n%s\r\n" % (subj, rep, len(payload), payload)
+        self._out += pub(subject, payload, reply=reply, headers=headers)
 
     def _subscribe_sink(self, subject: str, sink: Sink) -> bytes:
         sid = str(next(self._sids)).encode()
         self._sinks[sid] = sink
-        self._write(b"SUB %s %s\r\n" % (subject.encode(), sid))
+        self._write(sub(subject, sid))
         return sid
 
     def _inbox_problem(self) -> str:
@@ -664,20 +512,20 @@ class Wire:
 
     def subscribe(self, sink: Sink | None = None) -> tuple[str, bytes, Sink]:
         """A fresh inbox subject delivering into ``sink``: (subject, sid, sink)."""
-        sink = sink or Sink()
+        sink = sink if sink is not None else Sink()
         inbox = f"{self._inboxes}.{secrets.token_hex(11)}"
         return inbox, self._subscribe_sink(inbox, sink), sink
 
     def subscribe_prefix(self, sink: Sink | None = None) -> tuple[str, bytes, Sink]:
         """A fresh inbox prefix ``P``; everything sent to ``P.<anything>`` goes to ``sink``."""
-        sink = sink or Sink()
+        sink = sink if sink is not None else Sink()
         inbox = f"{self._inboxes}.{secrets.token_hex(11)}"
         return inbox, self._subscribe_sink(f"{inbox}.*", sink), sink
 
     def unsubscribe(self, sid: bytes) -> None:
         self._sinks.pop(sid, None)
         if not self.closed.is_set():
-            self._write(b"UNSUB %s\r\n" % sid)
+            self._write(unsub(sid))
 
     def new_reply(self) -> tuple[str, asyncio.Future[tuple[bytes | None, bytes]]]:
         """A reply subject on the shared inbox and the future its answer resolves."""

@@ -19,315 +19,58 @@ import contextlib
 import datetime as dt
 import itertools
 import json
-import re
 import secrets
 import ssl
 import time
 from collections.abc import AsyncGenerator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
-
-import polars as pl
 
 from eventkit.exceptions import (
     AuthenticationError,
-    ConfigurationError,
     ConnectionFailedError,
     EventkitError,
+    JetStreamAPIError,
     PermissionDeniedError,
-    PublishError,
     ReadInterruptedError,
-    StreamNotFoundError,
 )
-from eventkit.source._wire import (
-    Address,
-    Auth,
-    Deliveries,
-    Sink,
-    Wire,
-    encode_headers,
+from eventkit.source._api import (
+    CONSUMER_SCHEMA,
+    RETRYABLE,
+    ErrCode,
+    StreamInfo,
+    _check_filters,
+    _check_name,
+    _consumer_row,
+    _ns,
+    _rfc3339,
+    api_error,
 )
+from eventkit.source._batches import (
+    RawBatch,
+    ReadState,
+    _direct_batch,
+    _filter_subjects,
+    _past_end,
+    _position,
+    _Span,
+    _Taken,
+    positions,
+    split_direct_headers,
+)
+from eventkit.source._publish import PublishResult, publish_many
+from eventkit.source._sinks import Deliveries, Sink
+from eventkit.source._subjects import subject_matches, subjects_overlap, subjects_regex
+from eventkit.source._wire import Address, Auth, Wire
 
-__all__ = ["CONSUMER_SCHEMA", "JetStream", "RawBatch", "ReadState", "StreamInfo"]
+__all__ = ["CONSUMER_SCHEMA", "JetStream", "PublishResult", "RawBatch", "ReadState",
+           "StreamInfo", "positions", "split_direct_headers", "subject_matches",
+           "subjects_overlap", "subjects_regex"]  # the last five: kept for older imports
 
 _API = "$JS.API"
-_NO_MESSAGE_FOUND = 10037  # JetStream API error codes (err_code)
-_STREAM_NOT_FOUND = 10059
-_TEMPORARILY_UNAVAILABLE = 10008
+
+
 # 409 statuses that end one pull request, not the consumer
 _PULL_ENDED = frozenset({"Message Size Exceeds MaxBytes", "Batch Completed"})
-_TIME = pl.Datetime("ns", "UTC")
-
-
-@dataclass(frozen=True, slots=True)
-class StreamInfo:
-    """What a stream holds right now."""
-
-    name: str
-    subjects: tuple[str, ...]
-    messages: int
-    bytes: int
-    first_seq: int
-    last_seq: int
-    first_time: dt.datetime | None
-    last_time: dt.datetime | None
-    consumers: int
-    deleted: int
-    config: dict[str, Any] = field(repr=False, compare=False)
-    cluster: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def from_api(cls, data: dict[str, Any]) -> StreamInfo:
-        state, config = data["state"], data["config"]
-        return cls(
-            name=config["name"],
-            subjects=tuple(config.get("subjects") or ()),
-            messages=state["messages"],
-            bytes=state["bytes"],
-            first_seq=state["first_seq"],
-            last_seq=state["last_seq"],
-            first_time=_api_time(state.get("first_ts")) if state["messages"] else None,
-            last_time=_api_time(state.get("last_ts")) if state["messages"] else None,
-            consumers=state.get("consumer_count", 0),
-            deleted=state.get("num_deleted", 0),
-            config=config,
-            cluster=dict(data.get("cluster") or {}),
-        )
-
-    @property
-    def metadata(self) -> dict[str, str]:
-        return dict(self.config.get("metadata") or {})
-
-    def __str__(self) -> str:
-        span = (f"seq {self.first_seq:,}..{self.last_seq:,}, "
-                f"{self.first_time:%Y-%m-%d %H:%M:%S} .. {self.last_time:%Y-%m-%d %H:%M:%S} UTC"
-                if self.messages and self.first_time and self.last_time else "empty")
-        c = self.config
-        limits = ", ".join(f"{name} {c[key]:,}" for name, key in (
-            ("max messages", "max_msgs"), ("max bytes", "max_bytes"),
-            ("max per subject", "max_msgs_per_subject")) if (c.get(key) or -1) > 0) or "none"
-        leader = f", leader {self.cluster['leader']}" if self.cluster.get("leader") else ""
-        return "\n".join([
-            f"subjects: {', '.join(self.subjects) or '-'}",
-            f"{self.messages:,} messages ({self.bytes:,} bytes; {self.deleted:,} deleted), "
-            f"{span}",
-            f"storage {c.get('storage', '?')}, retention {c.get('retention', '?')}, "
-            f"{c.get('num_replicas', 1)} replica(s){leader}; limits: {limits}",
-            f"{self.consumers:,} consumer(s)"])
-
-    def _repr_html_(self) -> str:  # a notebook shows the stream, not the dataclass
-        from eventkit._display import result_html
-
-        return result_html(f"Stream {self.name}", str(self))
-
-
-def _api_time(text: str | None) -> dt.datetime | None:
-    if not text or text.startswith("0001-01-01"):
-        return None
-    # RFC 3339 with up to nanoseconds; Python keeps microseconds
-    head, _, frac = text.rstrip("Z").partition(".")
-    micro = (frac + "000000")[:6]
-    return dt.datetime.fromisoformat(f"{head}.{micro}+00:00")
-
-
-#: The columns of :meth:`JetStream.consumers` rows, with their polars types.
-CONSUMER_SCHEMA: dict[str, pl.DataType] = {
-    "name": pl.String(), "durable": pl.Boolean(), "filter": pl.String(),
-    "delivered_seq": pl.Int64(), "ack_floor_seq": pl.Int64(), "pending": pl.Int64(),
-    "ack_pending": pl.Int64(), "redelivered": pl.Int64(), "waiting": pl.Int64(),
-    "last_active": pl.Datetime("us", "UTC"), "leader": pl.String(),
-}
-
-
-def _consumer_row(c: dict[str, Any]) -> tuple[Any, ...]:
-    config = c.get("config") or {}
-    filters = config.get("filter_subjects") or (
-        [config["filter_subject"]] if config.get("filter_subject") else [])
-    delivered = c.get("delivered") or {}
-    return (c.get("name"), bool(config.get("durable_name")), ", ".join(filters) or None,
-            delivered.get("stream_seq", 0), (c.get("ack_floor") or {}).get("stream_seq", 0),
-            c.get("num_pending", 0), c.get("num_ack_pending", 0),
-            c.get("num_redelivered", 0), c.get("num_waiting", 0),
-            _api_time(delivered.get("last_active")), (c.get("cluster") or {}).get("leader"))
-
-
-def _rfc3339(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-@dataclass(slots=True)
-class RawBatch:
-    """Messages in stream order, undecoded: one entry per message in each list."""
-
-    seq: pl.Series          # UInt64
-    time: pl.Series         # Datetime(ns, UTC), server time
-    subjects: list[bytes]
-    headers: dict[int, bytes]  # header blocks by row, for the few messages that have one
-    payloads: list[bytes]
-
-    def __len__(self) -> int:
-        return len(self.payloads)
-
-
-@dataclass(slots=True)
-class ReadState:
-    """What a read knows of how far it got, kept up to date by :meth:`JetStream.fetch`.
-
-    For the store layer: sequences up to ``last_seq`` that the read did not
-    yield are not in the stream (or not in the read's subjects); past it,
-    only a ``complete`` read says the same of ``(last_seq, end]``. A read
-    that raised is not complete, and nothing past ``last_seq`` is known.
-    """
-
-    end: int = 0                    #: the read's last sequence (the leader's last when it began)
-    last_seq: int | None = None     #: the last sequence yielded (``start - 1`` before any)
-    complete: bool = False          #: the stream leader holds nothing of the read after last_seq
-    served_by: str | None = None    #: the server that delivered (the consumer's host)
-    #: how the end was confirmed: "reached" (a message at the end arrived), "leader"
-    #: (STREAM.MSG.GET), "direct get" (min_last_seq), "deleted list" (STREAM.INFO), or
-    #: "consumer" (no permission to ask the leader: the consumer's word, as any client)
-    confirmed_by: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Span:
-    """What one read asks for, and how much it holds at once."""
-
-    stream: str
-    subjects: tuple[str, ...]
-    start_time: dt.datetime | None
-    stop_seq: int
-    stop_ns: int | None
-    batch: int
-    batch_bytes: int
-    pull: int
-    pull_bytes: int
-    stall: float
-
-    def within(self, seq: int, stamp: str | None) -> bool:
-        """Is the message at ``seq``, stored at ``stamp`` (RFC 3339), inside the read's end?"""
-        if seq > self.stop_seq:
-            return False
-        return self.stop_ns is None or stamp is None or _rfc3339_ns(stamp) <= self.stop_ns
-
-
-class _Taken:
-    """What a read received and has not yielded yet, across consumers and reconnects.
-
-    Batches are cut at exactly ``batch`` messages or ``batch_bytes`` bytes,
-    whatever the network did: a read returns the same batches however often
-    it reconnected, and resumes after the last message *received*.
-    """
-
-    def __init__(self, received: int) -> None:
-        self.received = received       # the last sequence received (kept or yielded)
-        self.fresh: list[Deliveries] = []
-        self.parts: list[RawBatch] = []
-        self.count = self.bytes = 0
-
-    def add(self, chunk: Deliveries) -> None:
-        self.fresh.append(chunk)
-        self.count += len(chunk.payloads)
-        self.bytes += sum(map(len, chunk.payloads))
-
-    def add_batch(self, raw: RawBatch, span: _Span) -> None:
-        """Messages already in a batch (direct get), kept in order like deliveries."""
-        self.settle(span)
-        raw = _trim(raw, self.received, span.stop_seq, span.stop_ns)
-        if len(raw):
-            self.parts.append(raw)
-            self.received = int(raw.seq[-1])
-            self.count += len(raw)
-            self.bytes += sum(map(len, raw.payloads))
-
-    def settle(self, span: _Span) -> None:
-        """Deliveries into ordered parts, without redeliveries or what lies past the end."""
-        if not self.fresh:
-            return
-        raw = _trim(_stack(self.fresh), self.received, span.stop_seq, span.stop_ns)
-        self.fresh = []
-        if len(raw):
-            self.parts.append(raw)
-            self.received = int(raw.seq[-1])
-        self.count = sum(map(len, self.parts))
-        self.bytes = sum(len(p) for part in self.parts for p in part.payloads)
-
-    def full(self, span: _Span) -> list[RawBatch]:
-        """The whole batches held (cut exactly at their limits); the rest stays."""
-        if self.count < span.batch and self.bytes < span.batch_bytes:
-            return []
-        self.settle(span)
-        out: list[RawBatch] = []
-        while self.parts and (self.count >= span.batch or self.bytes >= span.batch_bytes):
-            raw = _concat(self.parts)
-            sizes = pl.Series([len(p) for p in raw.payloads], dtype=pl.Int64).cum_sum()
-            cut = min(span.batch, int((sizes < span.batch_bytes).sum()) + 1, len(raw))
-            out.append(_rows(raw, 0, cut))
-            rest = _rows(raw, cut, len(raw))
-            self.parts = [rest] if len(rest) else []
-            self.count = len(rest)
-            self.bytes = int(sizes[-1]) - int(sizes[cut - 1])
-        return out
-
-    def rest(self, span: _Span) -> RawBatch | None:
-        """Everything held, as one batch (the read's end, or its last words)."""
-        self.settle(span)
-        raw = _concat(self.parts) if self.parts else None
-        self.parts, self.count, self.bytes = [], 0, 0
-        return raw
-
-
-def _rows(raw: RawBatch, lo: int, hi: int) -> RawBatch:
-    """Rows ``lo`` to ``hi`` (exclusive) of ``raw``."""
-    if lo == 0 and hi == len(raw):
-        return raw
-    headers = {i - lo: h for i, h in raw.headers.items() if lo <= i < hi}
-    return RawBatch(raw.seq.slice(lo, hi - lo), raw.time.slice(lo, hi - lo),
-                    raw.subjects[lo:hi], headers, raw.payloads[lo:hi])
-
-
-def _rfc3339_ns(text: str) -> int:
-    """Nanoseconds since the epoch of an RFC 3339 UTC time with up to 9 decimals.
-
-    >>> _rfc3339_ns("1970-01-01T00:00:01.5Z"), _rfc3339_ns("1970-01-01T00:00:02Z")
-    (1500000000, 2000000000)
-    """
-    head, _, frac = text.rstrip("Z").partition(".")
-    whole = dt.datetime.fromisoformat(head + "+00:00")
-    return int(whole.timestamp()) * 1_000_000_000 + int((frac + "000000000")[:9])
-
-
-def positions(replies: list[bytes]) -> tuple[pl.Series, pl.Series]:
-    """Stream sequences and server times split out of JetStream reply subjects, in bulk.
-
-    ``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>``, or the
-    newer form with ``<domain>.<account>`` after ``$JS.ACK`` and a token at the end.
-
-    Examples
-    --------
-    >>> seq, ts = positions([b"$JS.ACK.RIDES.c1.1.42.42.1793534400000000001.0"])
-    >>> seq.to_list(), ts.to_list()[0].isoformat()
-    ([42], '2026-11-01T12:00:00+00:00')
-    """
-    text = pl.Series("r", replies, dtype=pl.Binary).cast(pl.String)
-    if not replies:
-        return pl.Series("seq", [], dtype=pl.UInt64), pl.Series("time", [], dtype=_TIME)
-    # One consumer's replies share "$JS.ACK.<stream>.<consumer>." (or the longer
-    # form's six tokens): split only the varying tail.
-    tokens = replies[0].split(b".")
-    head = 4 if len(tokens) == 9 else 6
-    prefix = sum(len(t) + 1 for t in tokens[:head])
-    if replies[0][:prefix] == replies[-1][:prefix]:  # one consumer (one read): one prefix
-        tail = text.str.slice(prefix).str.split_exact(".", 3)
-        seq, stamp = tail.struct.field("field_1"), tail.struct.field("field_3")
-    else:  # replies of more than one consumer: the general way
-        parts = text.str.split(".")
-        long = parts.list.len() != 9
-        seq = parts.list.get(7, null_on_oob=True).zip_with(
-            long, parts.list.get(5, null_on_oob=True))
-        stamp = parts.list.get(9, null_on_oob=True).zip_with(
-            long, parts.list.get(7, null_on_oob=True))
-    return seq.cast(pl.UInt64).rename("seq"), stamp.cast(pl.Int64).cast(_TIME).rename("time")
 
 
 class JetStream:
@@ -436,18 +179,8 @@ class JetStream:
         answer: dict[str, Any] = json.loads(data)
         error = answer.get("error")
         if error and error.get("err_code") not in allow:
-            code, desc = error.get("err_code"), error.get("description", "")
             where = f"stream {stream!r} on {self.server}" if stream else self.server
-            if code == _TEMPORARILY_UNAVAILABLE:
-                raise ConnectionFailedError(
-                    f"{where}: JetStream is temporarily unavailable (a leader being elected?)")
-            if code == _STREAM_NOT_FOUND:
-                raise StreamNotFoundError(
-                    f"{where}: stream not found; list the streams with conn.streams()"
-                )
-            if error.get("code") == 403 or "permission" in desc.lower():
-                raise PermissionDeniedError(f"{where}: {desc}")
-            raise EventkitError(f"{where}: {op} failed: {desc} (error {code})")
+            raise api_error(error, op, where)
         return answer
 
     async def stream_info(self, stream: str, *, retries: int = 0) -> StreamInfo:
@@ -659,7 +392,7 @@ class JetStream:
                     body["seq"] = 1
                 answer = await self._api_or_restart(
                     f"STREAM.MSG.GET.{span.stream}", body, stream=span.stream,
-                    allow=(_NO_MESSAGE_FOUND,))
+                    allow=(ErrCode.NO_MESSAGE_FOUND,))
                 message = answer.get("message")
                 if message and span.within(int(message["seq"]), message.get("time")):
                     found.append(int(message["seq"]))
@@ -732,82 +465,44 @@ class JetStream:
         """Batches from a new consumer starting after ``after``; what arrives goes
         through ``taken``, which outlives this consumer."""
         wire = await self._reconnect()
-        config: dict[str, Any] = {
-            "name": f"eventkit_{secrets.token_hex(8)}", "ack_policy": "none",
-            "mem_storage": True, "num_replicas": 1, "replay_policy": "instant",
-            "inactive_threshold": 10_000_000_000, "max_waiting": 16,
-        }
-        if after is not None:
-            config |= {"deliver_policy": "by_start_sequence", "opt_start_seq": after + 1}
-        elif span.start_time is not None:
-            config |= {"deliver_policy": "by_start_time",
-                       "opt_start_time": _rfc3339(span.start_time)}
-        else:
-            config["deliver_policy"] = "all"
-        if len(span.subjects) == 1:
-            config["filter_subject"] = span.subjects[0]
-        elif span.subjects:
-            config["filter_subjects"] = list(span.subjects)
-        stream = span.stream
+        pull = await self._open_pull(wire, span, after, state)
         try:
-            created = await self._api_or_restart(
-                f"CONSUMER.CREATE.{stream}", {"stream_name": stream, "config": config},
-                stream=stream)
-        except EventkitError as exc:
-            if "insufficient resources" in str(exc) or "no suitable peers" in str(exc):
-                raise _Restart(str(exc)) from exc
-            raise
-        name = created["name"]
-        state.served_by = (created.get("cluster") or {}).get("leader") or self.server
-        expected = created.get("num_pending", 0)
-        inbox, sid, sink = wire.subscribe(Sink())
-        next_subject = f"{self.api_prefix}.CONSUMER.MSG.NEXT.{stream}.{name}"
-        request = json.dumps({"batch": span.pull, "max_bytes": span.pull_bytes,
-                              "expires": int(30e9)}).encode()
-        received = outstanding = 0  # messages delivered; messages asked for, not yet here
-        heard = time.monotonic()
-        try:
-            while received < expected:
-                while outstanding < 2 * span.pull and received + outstanding < expected:
-                    wire.publish(next_subject, request, reply=inbox)
-                    outstanding += span.pull
-                await wire.drain()
-                await sink.wait(span.stall)
-                if wire.is_closed:
-                    raise _Restart(f"connection lost ({wire.error or 'closed'})")
-                for code, desc, headers in sink.statuses:
-                    if code in (404, 408) or (code == 409 and desc in _PULL_ENDED):
-                        # the pull ended (expired, as many bytes as asked for, or done)
-                        outstanding -= int(headers.get("Nats-Pending-Messages", 0) or 0)
-                    elif code in (409, 503):
-                        raise _Restart(f"consumer lost ({code} {desc})")
-                sink.statuses.clear()
-                heard = max(heard, wire.heard)
-                if not len(sink):
-                    if time.monotonic() - heard > span.stall:
-                        raise _Restart(f"nothing arrived for {span.stall:.0f} s")
+            while pull.received < pull.expected:
+                chunk = await pull.next_chunk()
+                if chunk is None:
                     continue
-                chunk = sink.take()
-                n = len(chunk.payloads)
-                received += n
-                outstanding = max(outstanding - n, 0)
                 taken.add(chunk)
                 for raw in taken.full(span):
                     yield raw
                 # one consumer delivers in stream order: its last message says how far
-                seq_now, ns_now = _position(chunk.replies[-1])
-                if seq_now >= span.stop_seq or (span.stop_ns is not None
-                                                and ns_now > span.stop_ns):
+                if span.reached(*_position(chunk.replies[-1])):
                     return
         except (ConnectionError, OSError) as exc:
             raise _Restart(f"connection lost ({exc})") from exc
         finally:
             if not wire.is_closed:
-                wire.unsubscribe(sid)
+                wire.unsubscribe(pull.sid)
                 try:
-                    await self.api(f"CONSUMER.DELETE.{stream}.{name}", stream=stream)
+                    await self.api(f"CONSUMER.DELETE.{span.stream}.{pull.consumer}",
+                                   stream=span.stream)
                 except (EventkitError, OSError, TimeoutError):
                     pass  # the inactivity threshold removes it within seconds
+
+    async def _open_pull(self, wire: Wire, span: _Span, after: int | None,
+                         state: ReadState) -> _Pull:
+        """A new ephemeral consumer for the read after ``after``, and its pull flow."""
+        stream = span.stream
+        try:
+            created = await self._api_or_restart(
+                f"CONSUMER.CREATE.{stream}",
+                {"stream_name": stream, "config": _consumer_config(span, after)}, stream=stream)
+        except JetStreamAPIError as exc:
+            if exc.err_code in RETRYABLE:  # a cluster placing it: another try may do
+                raise _Restart(str(exc)) from exc
+            raise
+        state.served_by = (created.get("cluster") or {}).get("leader") or self.server
+        return _Pull(wire, span, f"{self.api_prefix}.CONSUMER.MSG.NEXT.{stream}.{created['name']}",
+                     created["name"], created.get("num_pending", 0))
 
     async def _consume_direct(self, span: _Span, after: int | None, state: ReadState,
                               taken: _Taken) -> AsyncGenerator[RawBatch, None]:
@@ -872,154 +567,89 @@ class JetStream:
             if not wire.is_closed:
                 wire.unsubscribe(sid)
 
-    # -- publishing ------------------------------------------------------------
     async def publish_many(
         self, subjects: Sequence[str], payloads: Sequence[bytes],
         headers: Sequence[dict[str, str] | None] | None = None, *,
         window: int = 8192, window_bytes: int = 32 << 20, timeout: float = 10.0,
     ) -> PublishResult:
-        """Publish in order with JetStream acks, at most ``window`` messages and
-        ``window_bytes`` bytes unacknowledged.
-
-        Acks arrive on one inbox subscription and are counted in bulk. A
-        failure (a refused message, the connection lost, no ack for
-        ``timeout`` seconds) raises :class:`PublishError` saying exactly what
-        was acknowledged and where a retry continues.
-        """
-        wire = await self.connect()
-        max_payload = int(wire.info.get("max_payload", 1 << 20))
-        blocks = [encode_headers(h) if h else None
-                  for h in (headers if headers is not None else [None] * len(payloads))]
-        for i, (payload, block) in enumerate(zip(payloads, blocks, strict=True)):
-            size = len(payload) + (len(block) if block else 0)
-            if size > max_payload:  # checked before anything is sent
-                raise ConfigurationError(
-                    f"message {i} on {subjects[i]!r} is {size} bytes with headers, over "
-                    f"the max_payload of {max_payload} of {self.server}: it would be dropped"
-                )
-        inbox, sid, sink = wire.subscribe_prefix()
-        acks = _Acks(len(payloads), [len(p) for p in payloads], subjects)
-        denied = len(wire.permission_errors)
-        queued = 0
-        try:
-            for i, payload in enumerate(payloads):
-                wire.publish(subjects[i], payload, reply=f"{inbox}.{i}", headers=blocks[i])
-                queued += len(payload)
-                if queued >= 1 << 20 or (i + 1) % 512 == 0:
-                    queued = 0
-                    await wire.drain()
-                    while (i + 1 - acks.answered >= window
-                           or acks.bytes_in_flight(i + 1) >= window_bytes):
-                        await self._await_acks(wire, sink, acks, timeout, denied)
-            await wire.drain()
-            while acks.answered < len(payloads):
-                await self._await_acks(wire, sink, acks, timeout, denied)
-        except (ConnectionError, OSError) as exc:
-            raise acks.error(f"connection to {self.server} lost while publishing ({exc})",
-                             self.server) from None
-        finally:
-            if not wire.is_closed:
-                wire.unsubscribe(sid)
-        return PublishResult(acks.stored, acks.duplicates)
-
-    async def _await_acks(self, wire: Wire, sink: Sink, acks: _Acks, timeout: float,
-                          denied: int) -> None:
-        """Count the acks that arrived, waiting up to ``timeout`` s for at least one."""
-        deadline = time.monotonic() + timeout
-        while not len(sink) and not sink.statuses:
-            if wire.is_closed:
-                raise acks.error(f"connection to {self.server} lost while publishing "
-                                 f"({wire.error or 'closed'})", self.server)
-            if len(wire.permission_errors) > denied:
-                hint = ("; if the account allows another inbox prefix for replies, pass it "
-                        "as inbox_prefix=..." if "Subscription" in wire.permission_errors[-1]
-                        else "")
-                raise PermissionDeniedError(
-                    f"{self.server} denied publishing: {wire.permission_errors[-1]}; "
-                    f"{acks.summary()}{hint}"
-                )
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise acks.error(f"{self.server} acknowledged nothing more in {timeout:.0f} s",
-                                 self.server)
-            await sink.wait(left)  # a wake-up for acks already counted just loops
-        reply_subjects, _, _, answers = sink.take()
-        acks.count(reply_subjects, answers, self.server)
-        if sink.statuses:
-            code, _, _ = sink.statuses[0]
-            raise acks.error(f"{self.server}: no stream takes subject "
-                             f"{acks.subjects[acks.resume]!r} (status {code}); create the "
-                             "stream first", self.server)
+        """See :func:`eventkit.source._publish.publish_many`."""
+        return await publish_many(self, subjects, payloads, headers, window=window,
+                                  window_bytes=window_bytes, timeout=timeout)
 
 
-class _Acks:
-    """What the server acknowledged of one publish, message by message."""
+def _consumer_config(span: _Span, after: int | None) -> dict[str, Any]:
+    """An ephemeral pull consumer's configuration: no acks, in memory, gone when idle.
 
-    def __init__(self, total: int, sizes: list[int], subjects: Sequence[str]) -> None:
-        self.total = total
-        self.sizes = sizes
-        self.sent_bytes = [0, *itertools.accumulate(sizes)]  # bytes of the first n messages
-        self.subjects = subjects
-        self.done = bytearray(total)
-        self.answered = self.stored = self.duplicates = 0
-        self.resume = 0  # every message before it is acknowledged
-        self.acked_bytes = 0
-
-    def bytes_in_flight(self, sent: int) -> int:
-        return self.sent_bytes[sent] - self.acked_bytes
-
-    def count(self, reply_subjects: list[bytes], answers: list[bytes], server: str) -> None:
-        refused: tuple[int, str] | None = None
-        for subject, answer in zip(reply_subjects, answers, strict=True):
-            i = int(subject.rsplit(b".", 1)[1])
-            if self.done[i]:
-                continue
-            if b'"error"' in answer:
-                reason = str(json.loads(answer)["error"].get("description"))
-                if refused is None or i < refused[0]:
-                    refused = (i, reason)
-                continue
-            self.done[i] = 1
-            self.answered += 1
-            if b'"duplicate":true' in answer.replace(b" ", b""):
-                self.duplicates += 1
-            else:
-                self.stored += 1
-            self.acked_bytes += self.sizes[i]
-        while self.resume < self.total and self.done[self.resume]:
-            self.resume += 1
-        if refused is not None:
-            i, reason = refused
-            raise self.error(f"{server} refused message {i} on {self.subjects[i]!r}: {reason}",
-                             server)
-
-    def summary(self) -> str:
-        return (f"{self.stored:,} of {self.total:,} messages stored"
-                + (f" ({self.duplicates:,} dropped as duplicates)" if self.duplicates else "")
-                + f", every one before index {self.resume} acknowledged")
-
-    def error(self, why: str, server: str) -> PublishError:
-        return PublishError(
-            f"{why}. {self.summary()}: publish payloads[{self.resume}:] to continue",
-            stored=self.stored, duplicates=self.duplicates, resume=self.resume)
+    >>> span = _Span("S", ("a.>",), None, 10, None, 1, 1, 1, 1, 1.0)
+    >>> c = _consumer_config(span, 4)
+    >>> c["deliver_policy"], c["opt_start_seq"], c["filter_subject"]
+    ('by_start_sequence', 5, 'a.>')
+    """
+    config: dict[str, Any] = {
+        "name": f"eventkit_{secrets.token_hex(8)}", "ack_policy": "none",
+        "mem_storage": True, "num_replicas": 1, "replay_policy": "instant",
+        "inactive_threshold": 10_000_000_000, "max_waiting": 16,
+    }
+    if after is not None:
+        config |= {"deliver_policy": "by_start_sequence", "opt_start_seq": after + 1}
+    elif span.start_time is not None:
+        config |= {"deliver_policy": "by_start_time",
+                   "opt_start_time": _rfc3339(span.start_time)}
+    else:
+        config["deliver_policy"] = "all"
+    if len(span.subjects) == 1:
+        config["filter_subject"] = span.subjects[0]
+    elif span.subjects:
+        config["filter_subjects"] = list(span.subjects)
+    return config
 
 
-@dataclass(frozen=True, slots=True)
-class PublishResult:
-    """How a publish went: messages stored, and repeats the server dropped by msg id."""
+class _Pull:
+    """One consumer's pull flow: two pulls in flight, statuses read, a stall noticed.
 
-    stored: int
-    duplicates: int
+    ``expected`` is what the consumer had pending when it was made; the flow
+    asks for no more than that.
+    """
 
-    def __str__(self) -> str:
-        dropped = (f"; {self.duplicates:,} repeated message id(s) dropped by the server"
-                   if self.duplicates else "")
-        return f"{self.stored:,} message(s) stored{dropped}"
+    def __init__(self, wire: Wire, span: _Span, subject: str, consumer: str,
+                 expected: int) -> None:
+        self.wire, self.span, self.subject = wire, span, subject
+        self.consumer, self.expected = consumer, expected
+        self.inbox, self.sid, self.sink = wire.subscribe(Sink())
+        self.request = json.dumps({"batch": span.pull, "max_bytes": span.pull_bytes,
+                                   "expires": int(30e9)}).encode()
+        self.received = self.outstanding = 0  # delivered; asked for and not yet here
+        self.heard = time.monotonic()
 
-    def _repr_html_(self) -> str:
-        from eventkit._display import result_html
+    async def next_chunk(self) -> Deliveries | None:
+        """What arrived since the last call (None if nothing did yet)."""
+        wire, sink, pull = self.wire, self.sink, self.span.pull
+        while self.outstanding < 2 * pull and self.received + self.outstanding < self.expected:
+            wire.publish(self.subject, self.request, reply=self.inbox)
+            self.outstanding += pull
+        await wire.drain()
+        await sink.wait(self.span.stall)
+        if wire.is_closed:
+            raise _Restart(f"connection lost ({wire.error or 'closed'})")
+        self._statuses()
+        self.heard = max(self.heard, wire.heard)
+        if not len(sink):
+            if time.monotonic() - self.heard > self.span.stall:
+                raise _Restart(f"nothing arrived for {self.span.stall:.0f} s")
+            return None
+        chunk = sink.take()
+        self.received += len(chunk.payloads)
+        self.outstanding = max(self.outstanding - len(chunk.payloads), 0)
+        return chunk
 
-        return result_html("Publish", str(self))
+    def _statuses(self) -> None:
+        for code, desc, headers in self.sink.statuses:
+            if code in (404, 408) or (code == 409 and desc in _PULL_ENDED):
+                # the pull ended (expired, as many bytes as asked for, or done)
+                self.outstanding -= int(headers.get("Nats-Pending-Messages", 0) or 0)
+            elif code in (409, 503):
+                raise _Restart(f"consumer lost ({code} {desc})")
+        self.sink.statuses.clear()
 
 
 class _NoJetStream(ConnectionFailedError):
@@ -1028,219 +658,3 @@ class _NoJetStream(ConnectionFailedError):
 
 class _Restart(Exception):
     """Internal: the read must reconnect or recreate its consumer and continue."""
-
-
-def _ns(value: dt.datetime) -> int:
-    delta = value.astimezone(dt.UTC) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
-
-
-def _trim(raw: RawBatch, after: int, stop_seq: int, stop_ns: int | None) -> RawBatch:
-    """Drop redeliveries (sequence not after ``after``) and what lies past the end."""
-    seq = raw.seq
-    keep = seq > after
-    keep &= seq <= stop_seq
-    if stop_ns is not None:
-        keep &= raw.time.dt.epoch("ns") <= stop_ns
-    if keep.all() and (len(seq) < 2 or seq.diff(null_behavior="drop").min() > 0):  # type: ignore[operator]
-        return raw
-    frame = pl.DataFrame({"seq": seq, "i": pl.int_range(len(seq), eager=True)}).filter(keep)
-    frame = frame.unique("seq", keep="first").sort("seq")
-    idx = frame["i"].to_list()
-    return RawBatch(
-        frame["seq"], raw.time.gather(idx),
-        [raw.subjects[i] for i in idx], _regather(raw.headers, idx),
-        [raw.payloads[i] for i in idx],
-    )
-
-
-def _past_end(raw: RawBatch, stop_seq: int, stop_ns: int | None) -> bool:
-    """Does ``raw`` reach the end of the read?"""
-    return bool(raw.seq.max() >= stop_seq) or (  # type: ignore[operator]
-        stop_ns is not None and int(raw.time.dt.epoch("ns").max()) > stop_ns  # type: ignore[arg-type]
-    )
-
-
-def _position(reply: bytes) -> tuple[int, int]:
-    """Stream sequence and server time (ns) of one JetStream reply subject.
-
-    >>> _position(b"$JS.ACK.RIDES.c1.1.42.42.1793534400000000001.0")
-    (42, 1793534400000000001)
-    """
-    tokens = reply.split(b".")
-    return (int(tokens[5]), int(tokens[7])) if len(tokens) == 9 else (int(tokens[7]),
-                                                                      int(tokens[9]))
-
-
-def _stack(chunks: list[Deliveries]) -> RawBatch:
-    """One raw batch out of a consumer's deliveries, positions split out of all replies at once."""
-    seq, stamp = positions([r for c in chunks for r in c.replies])
-    return RawBatch(seq, stamp, [s for c in chunks for s in c.subjects],
-                    _stack_headers([(c.headers, len(c.payloads)) for c in chunks]),
-                    [p for c in chunks for p in c.payloads])
-
-
-def _regather(headers: dict[int, bytes], rows: list[int]) -> dict[int, bytes]:
-    """Header blocks of the rows kept, under their new row numbers."""
-    return {new: headers[old] for new, old in enumerate(rows) if old in headers}
-
-
-def _stack_headers(parts: list[tuple[dict[int, bytes], int]]) -> dict[int, bytes]:
-    """Header blocks by row of parts stacked in order (each: its blocks by row, its length)."""
-    out: dict[int, bytes] = {}
-    offset = 0
-    for headers, length in parts:
-        out.update((offset + i, h) for i, h in headers.items())
-        offset += length
-    return out
-
-
-def _concat(batches: list[RawBatch]) -> RawBatch:
-    if len(batches) == 1:
-        return batches[0]
-    return RawBatch(
-        pl.concat([b.seq for b in batches]), pl.concat([b.time for b in batches]),
-        [s for b in batches for s in b.subjects],
-        _stack_headers([(b.headers, len(b)) for b in batches]),
-        [p for b in batches for p in b.payloads],
-    )
-
-
-def split_direct_headers(block: bytes) -> tuple[dict[str, str], bytes | None]:
-    r"""The server's headers of a direct-get reply, and the message's own header block.
-
-    The server appends its headers (``Nats-Stream`` first, then ``Nats-Subject``,
-    ``Nats-Sequence``, ``Nats-Time-Stamp`` and, for a batch, ``Nats-Num-Pending``
-    and ``Nats-Last-Sequence``) after the message's own, so they start at the
-    last ``Nats-Stream`` line; a message's own headers of the same names stay
-    the message's.
-
-    Examples
-    --------
-    >>> server, own = split_direct_headers(
-    ...     b"NATS/1.0\r\nNats-Sequence: 999\r\nNats-Stream: D\r\nNats-Subject: d.a\r\n"
-    ...     b"Nats-Sequence: 1\r\nNats-Time-Stamp: 2026-11-01T12:00:00Z\r\n\r\n")
-    >>> server["Nats-Sequence"], own
-    ('1', b'NATS/1.0\r\nNats-Sequence: 999\r\n\r\n')
-    >>> split_direct_headers(b"NATS/1.0\r\nNats-Stream: D\r\nNats-Sequence: 2\r\n\r\n")[1]
-    """
-    cut = block.rfind(b"\r\nNats-Stream:")
-    if cut < 0:
-        raise EventkitError(
-            "a direct-get reply carries no Nats-Stream header: the server is not one eventkit "
-            "knows (nats-server 2.11 or newer is)"
-        )
-    server: dict[str, str] = {}
-    for line in block[cut + 2:].decode("utf-8", "replace").split("\r\n"):
-        name, sep, value = line.partition(":")
-        if sep:
-            server[name.strip()] = value.strip()
-    own = block[:cut + 2]
-    return server, (own + b"\r\n" if own.count(b"\r\n") > 1 else None)
-
-
-def _direct_batch(blocks: list[bytes | None], payloads: list[bytes]) -> RawBatch:
-    """A raw batch out of direct-get replies (position and subject are in their headers)."""
-    seqs: list[int] = []
-    stamps: list[str] = []
-    subjects: list[bytes] = []
-    originals: dict[int, bytes] = {}
-    for row, block in enumerate(blocks):
-        headers, own = split_direct_headers(block or b"")
-        seqs.append(int(headers["Nats-Sequence"]))
-        stamps.append(headers["Nats-Time-Stamp"])
-        subjects.append(headers["Nats-Subject"].encode())
-        if own is not None:
-            originals[row] = own
-    times = pl.Series(stamps, dtype=pl.String).str.to_datetime(
-        time_unit="ns", time_zone="UTC", format="%Y-%m-%dT%H:%M:%S%.fZ")
-    return RawBatch(pl.Series(seqs, dtype=pl.UInt64), times, subjects, originals, payloads)
-
-
-def _filter_subjects(raw: RawBatch, filters: Sequence[str]) -> RawBatch:
-    keep = [i for i, s in enumerate(raw.subjects)
-            if any(subject_matches(f, s.decode()) for f in filters)]
-    return RawBatch(raw.seq.gather(keep), raw.time.gather(keep),
-                    [raw.subjects[i] for i in keep], _regather(raw.headers, keep),
-                    [raw.payloads[i] for i in keep])
-
-
-def subject_matches(pattern: str, subject: str) -> bool:
-    """Whether ``subject`` matches the NATS ``pattern`` (``*`` one token, ``>`` the rest).
-
-    Examples
-    --------
-    >>> subject_matches("rides.*.trip_started", "rides.lisbon.trip_started")
-    True
-    >>> subject_matches("rides.>", "rides")
-    False
-    """
-    p, s = pattern.split("."), subject.split(".")
-    for i, token in enumerate(p):
-        if token == ">":
-            return len(s) > i
-        if i >= len(s) or (token != "*" and token != s[i]):
-            return False
-    return len(p) == len(s)
-
-
-def subjects_regex(patterns: Sequence[str]) -> str:
-    """An anchored regular expression for the subjects NATS ``patterns`` match.
-
-    ``*`` matches one token, ``>`` (last) one or more.
-
-    Examples
-    --------
-    >>> import re
-    >>> pattern = subjects_regex(["rides.*.trip_started", "orders.>"])
-    >>> [bool(re.match(pattern, s)) for s in ["rides.lisbon.trip_started", "orders.o1.paid",
-    ...                                      "rides.lisbon.trip_ended", "orders"]]
-    [True, True, False, False]
-    """
-
-    def one(pattern: str) -> str:
-        tokens = pattern.strip().split(".")
-        return r"\.".join(
-            "[^.]+" if t == "*" else ".+" if t == ">" and i == len(tokens) - 1 else re.escape(t)
-            for i, t in enumerate(tokens))
-
-    return "^(?:" + "|".join(one(p) for p in patterns) + ")$"
-
-
-def subjects_overlap(a: str, b: str) -> bool:
-    """Whether some subject matches both patterns.
-
-    Examples
-    --------
-    >>> subjects_overlap("rides.>", "rides.berlin.*"), subjects_overlap("rides.>", "orders.>")
-    (True, False)
-    """
-    x, y = a.split("."), b.split(".")
-    for i in range(max(len(x), len(y))):
-        tx = x[i] if i < len(x) else None
-        ty = y[i] if i < len(y) else None
-        if tx == ">" or ty == ">":
-            return tx is not None and ty is not None
-        if tx is None or ty is None:
-            return False
-        if tx != ty and "*" not in (tx, ty):
-            return False
-    return True
-
-
-def _check_filters(info: StreamInfo, filters: Sequence[str], server: str) -> None:
-    if not info.subjects:  # mirrors and sourced streams take subjects from elsewhere
-        return
-    for f in filters:
-        if not any(subjects_overlap(f, s) for s in info.subjects):
-            raise ConfigurationError(
-                f"subject {f!r} is not in stream {info.name!r} on {server}: the stream "
-                f"holds {', '.join(info.subjects)}"
-            )
-
-
-def _check_name(stream: str) -> None:
-    if not stream or any(c in stream for c in " .*>\t\r\n/\\"):
-        raise ConfigurationError(
-            f"{stream!r} is not a valid stream name: no spaces, dots, '*', '>' or slashes"
-        )

@@ -11,7 +11,9 @@ import polars as pl
 from deltalake import DeltaTable
 
 from eventkit.codec import Decoded, Hints, decode
+from eventkit.connection import registry_writers
 from eventkit.exceptions import StoreError
+from eventkit.formats.rules import FormatRules
 from eventkit.store import integrity as _integrity
 from eventkit.store._disk import MISFIT_SCHEMA, fit, to_disk
 from eventkit.store.table import State, Tables, table_schema
@@ -57,6 +59,15 @@ class SyncResult:
         return result_html(f"Sync of {self.stream}", str(self), ok=self.stopped is None)
 
 
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """A batch read and decoded, waiting for its commit."""
+
+    decoded: Decoded | None
+    hi: int                   #: the last sequence it accounts for
+    gaps: pl.DataFrame | None
+
+
 class Writer:
     """Writes the batches of one sync, one after another (on one worker thread)."""
 
@@ -70,8 +81,12 @@ class Writer:
         self.first_seq: int | None = None
         self.failed: BaseException | None = None
         self.hints = Hints()  # what one batch teaches the decoding of the next
+        self.formats = FormatRules.parse(None)  # how payload formats are found
+        self.writers = registry_writers(schemas)  # the registry's Avro/Protobuf schemas
         self._open: dict[str, DeltaTable | None] = {}
         self._warned = False
+        self._held: list[_Held] = []  # batches read, not yet committed
+        self._held_events = 0
         self.notes: list[str] = []  # warned in the caller's thread when the sync returns
 
     def result(self, began: float, stopped: str | None = None) -> SyncResult:
@@ -87,23 +102,50 @@ class Writer:
             raise StoreError(f"a batch of {self.state.stream!r} is not in sequence order: "
                              "nothing was written")
         decoded = decode(raw.seq, raw.time, raw.subjects, raw.headers, raw.payloads,
-                         self.state.rules, hints=self.hints)
+                         self.state.rules, hints=self.hints, formats=self.formats,
+                         writers=self.writers)
         if self.schemas is not None:
             decoded = self.schemas.apply(decoded, self.state.rules)
         return decoded
 
     def append(self, raw: RawBatch | Decoded | Future[Decoded | None] | None, lo: int, hi: int,
                gaps: pl.DataFrame | None) -> None:
-        """Store one batch (seqs ``lo..hi``) in one envelope commit."""
+        """Store one batch (seqs ``lo..hi``), and what is held before it, in one envelope commit."""
+        self.add(raw, lo, hi, gaps, commit_at=0)
+
+    def add(self, raw: RawBatch | Decoded | Future[Decoded | None] | None, lo: int, hi: int,
+            gaps: pl.DataFrame | None, *, commit_at: int = 0) -> None:
+        """Hold one batch (seqs ``lo..hi``); commit what is held once it reaches ``commit_at``
+        events (each commit has a fixed cost: fewer, bigger commits sync faster)."""
         if isinstance(self.failed, KeyboardInterrupt):  # polars took Ctrl-C in this thread
             raise KeyboardInterrupt
         if self.failed is not None:  # never write past a batch that failed
             raise StoreError(f"an earlier batch failed: {self.failed}") from None
         try:
-            self._append(raw, lo, hi, gaps)
+            if isinstance(raw, Future):
+                raw = raw.result()
+            decoded = raw if isinstance(raw, Decoded) or raw is None else self.decode(raw)
+            if decoded is not None:
+                seq = decoded.envelope["seq"]
+                if len(seq) and (int(seq[0]) < lo or int(seq[-1]) > hi):
+                    raise StoreError(f"batch {lo}..{hi} of {self.state.stream!r} is not in "
+                                     "sequence order: nothing was written")
+            self._held.append(_Held(decoded, hi, gaps))
+            self._held_events += decoded.envelope.height if decoded is not None else 0
+            if self._held_events >= commit_at:
+                self._commit()
         except BaseException as exc:
             self.failed = exc
             raise
+
+    def flush(self) -> None:
+        """Commit what is held (the end of a sync)."""
+        if self._held and self.failed is None:
+            try:
+                self._commit()
+            except BaseException as exc:
+                self.failed = exc
+                raise
 
     def _table(self, uri: str, seq: str = "seq") -> DeltaTable | None:
         """A side table, opened once per sync and trimmed to the envelope's last sequence."""
@@ -122,26 +164,19 @@ class Writer:
         self._open[uri] = written
         _integrity.record(self.tables, written)
 
-    def _append(self, raw: RawBatch | Decoded | Future[Decoded | None] | None, lo: int,
-                hi: int, gaps: pl.DataFrame | None) -> None:
-        if isinstance(raw, Future):
-            raw = raw.result()
-        decoded = raw if isinstance(raw, Decoded) or raw is None else self.decode(raw)
-        n_gaps = int(gaps["messages"].sum()) if gaps is not None and gaps.height else 0
-        if decoded is not None:
-            seq = decoded.envelope["seq"]
-            if len(seq) and (int(seq[0]) < lo or int(seq[-1]) > hi):
-                raise StoreError(f"batch {lo}..{hi} of {self.state.stream!r} is not in "
-                                 "sequence order: nothing was written")
+    def _commit(self) -> None:
+        """The held batches: the gaps, misfits and type tables, then one envelope commit."""
+        held, self._held, self._held_events = self._held, [], 0
+        hi = held[-1].hi
+        found = [h.gaps for h in held if h.gaps is not None and h.gaps.height]
+        gaps = pl.concat(found) if found else None
+        n_gaps = int(gaps["messages"].sum()) if gaps is not None else 0
         if gaps is not None and n_gaps:
             self._write(self.tables.gaps, gaps, hi, "first_seq")
-        if decoded is None or not decoded.envelope.height:
-            env = None
-            types: dict[str, int] = {}
-            misfits = 0
-        else:
-            env = decoded.envelope
-            types, misfits = self._types(env, decoded.typed, hi)
+        batches = [h.decoded for h in held
+                   if h.decoded is not None and h.decoded.envelope.height]
+        env = pl.concat([d.envelope for d in batches]) if batches else None
+        types, misfits = self._types(batches, hi) if batches else ({}, 0)
         state = self.state.advanced(hi, events=env.height if env is not None else 0,
                                     types=types, gaps=n_gaps, misfits=misfits)
         frame = env if env is not None else _empty_envelope()
@@ -161,7 +196,7 @@ class Writer:
         """Events below the last sequence (a run read again), in one envelope commit."""
         last = self.state.last_seq
         env = decoded.envelope
-        types, misfits = self._types(env, decoded.typed, last)
+        types, misfits = self._types([decoded], last)
         state = self.state.advanced(last, events=env.height, types=types, gaps=gaps,
                                     misfits=misfits)
         table = self.tables.append(self.envelope if self.envelope is not None
@@ -172,38 +207,54 @@ class Writer:
         self.events += env.height
         self.gaps += gaps
 
-    def _types(self, env: pl.DataFrame, typed: dict[str, pl.DataFrame], hi: int
-               ) -> tuple[dict[str, int], int]:
-        counts: dict[str, int] = {}
-        bad: list[pl.DataFrame] = []
-        parts = env.select([*_HEAD, "data"]).partition_by("type", as_dict=True,
-                                                           maintain_order=True)
+    def _types(self, batches: list[Decoded], hi: int) -> tuple[dict[str, int], int]:
+        """Each type's rows of ``batches`` in one commit of its table; the misfits' count."""
+        parts: dict[str, list[tuple[pl.DataFrame, pl.Series]]] = {}
+        for decoded in batches:
+            env, typed = decoded.envelope, decoded.typed
+            split = env.select([*_HEAD, "data"]).partition_by("type", as_dict=True,
+                                                               maintain_order=True)
+            for (event_type,), rows in split.items():
+                if event_type is None:
+                    continue
+                head = rows.drop("data")
+                fields = typed.get(event_type)
+                if fields is None:
+                    frame = head
+                elif (fields.height == head.height and fields["seq"].equals(head["seq"])
+                      and not (set(fields.columns) - {"seq"}) & set(head.columns)):
+                    frame = head.hstack(fields.drop("seq").get_columns())  # the usual case
+                else:
+                    frame = head.join(fields, on="seq", how="left", maintain_order="left")
+                parts.setdefault(event_type, []).append((to_disk(frame), rows["data"]))
 
-        def one(event_type: str, rows: pl.DataFrame) -> pl.DataFrame | None:
-            head = rows.drop("data")
-            fields = typed.get(event_type)
-            frame = head if fields is None else head.join(fields, on="seq", how="left",
-                                                          maintain_order="left")
+        def one(event_type: str, pieces: list[tuple[pl.DataFrame, pl.Series]]
+                ) -> list[pl.DataFrame]:
+            # each piece fits the table as it would be after the pieces before it: the
+            # same columns and misfits as one commit per batch
             uri = self.tables.of_type(event_type)
-            table = self._table(uri)
-            disk = to_disk(frame)
-            misfit = None
-            if table is not None:
-                schema = table_schema(table)
-                if any(schema.get(n, t) != t for n, t in disk.schema.items()):
-                    disk, misfit = fit(disk, schema, rows["data"], event_type, _HEAD_DISK)
-            self._write(uri, disk, hi, disk=True)
-            return misfit
+            schema = table_schema(self._table(uri))
+            fitted: list[pl.DataFrame] = []
+            bad: list[pl.DataFrame] = []
+            for disk, data in pieces:
+                if schema and any(schema.get(n, t) != t for n, t in disk.schema.items()):
+                    disk, misfit = fit(disk, schema, data, event_type, _HEAD_DISK)
+                    if misfit.height:
+                        bad.append(misfit)
+                schema = {**schema, **disk.schema}
+                fitted.append(disk)
+            frame = fitted[0] if len(fitted) == 1 else pl.concat(fitted, how="diagonal")
+            self._write(uri, frame, hi, disk=True)
+            return bad
 
         # the type tables are independent: their commits run side by side (delta-rs
         # releases the GIL), and all of them end before the envelope's commit
-        jobs = [(t, _SIDE.submit(one, t, rows)) for (t,), rows in parts.items() if t is not None]
+        jobs = [(t, _SIDE.submit(one, t, pieces)) for t, pieces in parts.items()]
         wait([job for _, job in jobs])  # all of them ended, whether one failed or not
-        for event_type, job in jobs:
-            misfit = job.result()
-            if misfit is not None and misfit.height:
-                bad.append(misfit)
-            counts[event_type] = parts[(event_type,)].height
+        bad: list[pl.DataFrame] = []
+        for _, job in jobs:
+            bad += job.result()
+        counts = {t: sum(d.height for d, _ in pieces) for t, pieces in parts.items()}
         n_bad = sum(b.height for b in bad)
         if bad:
             self._write(self.tables.misfits, pl.concat(bad), hi)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from eventkit import query
+from eventkit._typing import TimeColumn, TimeLike
 from eventkit.envelope import ENVELOPE_SCHEMA, Rules
-from eventkit.exceptions import EventkitWarning, StoreError
+from eventkit.exceptions import EventkitWarning, StoreError, UnknownTypeError
 from eventkit.source import _loop
 from eventkit.store import maintenance
 from eventkit.store._disk import GAP_SCHEMA, MISFIT_SCHEMA
@@ -24,7 +26,7 @@ from eventkit.store.table import State, Tables
 
 if TYPE_CHECKING:
     from eventkit.connection import Connection
-    from eventkit.registry import SchemaRegistry
+    from eventkit.schema import SchemaRegistry
 
 __all__ = ["Store"]
 
@@ -69,12 +71,41 @@ class Store(maintenance.Maintenance):
         self.path = self._tables.local if self._tables.local is not None else self._tables.root
         self._conn: Connection | None = None
         self._version: int | None = None  # set on a store opened at a version
+        self._cached: tuple[tuple[int, int], State | None] | None = None  # (log entry, state)
         self._upgrade_if_old(wait=False)
 
     # -- reading -----------------------------------------------------------
     def state(self) -> State | None:
-        """What the store holds, as its last envelope commit says (None before a sync)."""
-        return self._tables.state(version=self._version)
+        """What the store holds, as its last envelope commit says (None before a sync).
+
+        On a local store the answer is kept until the envelope's log gets a new
+        entry (a commit by this or any other writer), so the properties below
+        cost a ``stat``, not a read of the log.
+        """
+        if self._version is not None or self._tables.local is None:
+            return self._tables.state(version=self._version)
+        before = self._latest_entry()
+        if self._cached is not None and self._cached[0] == before and before[0] >= 0:
+            return self._cached[1]
+        state = self._tables.state()
+        if self._latest_entry(before[0]) == before:  # no commit while it was read
+            self._cached = (before, state)
+        return state
+
+    def _latest_entry(self, known: int | None = None) -> tuple[int, int]:
+        """The newest version of the envelope's log (-1 for none) and when its entry was
+        written (a log made again from scratch differs): a ``stat`` per version past
+        ``known`` (or past the last one seen)."""
+        assert self._tables.local is not None
+        log = self._tables.local / "envelope" / "_delta_log"
+        version = known if known is not None else (self._cached[0][0] if self._cached else -1)
+        while (log / f"{version + 1:020d}.json").exists():
+            version += 1
+        try:
+            return version, (log / f"{version:020d}.json").stat().st_mtime_ns
+        except OSError:  # no log, or the store was removed: nothing kept is valid
+            self._cached = None
+            return -1, 0
 
     @property
     def stream(self) -> str | None:
@@ -97,6 +128,11 @@ class Store(maintenance.Maintenance):
         st = self.state()
         return st.events if st else 0
 
+    def _selected(self, where: list[pl.Expr]) -> pl.LazyFrame:
+        return self._tables.scan(self._tables.envelope, ENVELOPE_SCHEMA, None,
+                                 version=self._version, where=where
+                                 ).select(list(ENVELOPE_SCHEMA))
+
     def scan(self) -> pl.LazyFrame:
         """The envelope of every stored event, ordered by ``seq``, as a polars LazyFrame.
 
@@ -117,11 +153,72 @@ class Store(maintenance.Maintenance):
         st = self.state()
         if st is None or event_type not in st.types:
             known = ", ".join(st.types) if st and st.types else "none"
-            raise StoreError(f"no events of type {event_type!r} in the store "
+            raise UnknownTypeError(f"no events of type {event_type!r} in the store "
                              f"{self._tables.root}; types present: {known}")
         frame = self._tables.scan(self._tables.of_type(event_type), {}, st.last_seq)
         names = frame.collect_schema().names()
         return frame.select(_HEAD + [n for n in names if n not in _HEAD])
+
+    # -- temporal questions (see eventkit.query): read out of core ---------------
+    def between(self, t0: TimeLike | None, t1: TimeLike | None, *,
+                on: TimeColumn = "event_time") -> pl.LazyFrame:
+        """The envelope of the events from ``t0`` (included) to ``t1`` (excluded), lazily.
+
+        A filter on the scan that polars pushes into the Parquet reader: row
+        groups outside the range are skipped by their statistics. See
+        :func:`eventkit.query.between` for the bounds.
+        """
+        return self._selected(query.nanosecond_filters("between", t0, t1, on=on))
+
+    def as_of(self, t: TimeLike, *, on: TimeColumn = "event_time") -> pl.LazyFrame:
+        """The envelope of everything known at ``t``, lazily; see :func:`eventkit.query.as_of`."""
+        return self._selected(query.nanosecond_filters("as_of", t, on=on))
+
+    def upto(self, seq: int | str) -> pl.LazyFrame:
+        """The envelope up to and including sequence ``seq``, lazily; see
+        :func:`eventkit.query.upto`."""
+        return self._selected(query.nanosecond_filters("upto", seq))
+
+    def state_at(self, t: TimeLike | None = None, *, key: str | Sequence[str] = "key",
+                 on: TimeColumn = "event_time",
+                 fields: Sequence[str] | None = None) -> pl.DataFrame:
+        """The state of each entity at ``t`` (the ``"merge"`` fold), read out of core.
+
+        The same answer as :func:`eventkit.query.state_at` over the store's
+        events with their payload fields, but the store is read one range of
+        sequences at a time and folded into one row per entity, so memory
+        stays flat however long the store is (a SQL ``arg_max`` per key and
+        field). ``t`` is a sequence, a time, a duration ago or ``None`` (the
+        latest state), read on the clock ``on``.
+        """
+        from eventkit.store._state import RANGE, fold_ranges
+
+        keys = [key] if isinstance(key, str) else list(key)
+        query.check_clock(on)
+        st = self.state()
+        if st is None:
+            return pl.DataFrame()
+        envelope = self._tables.scan(self._tables.envelope, ENVELOPE_SCHEMA, st.last_seq,
+                                     version=self._version)
+        _require_columns(envelope, ["seq", "type", on, *keys])
+        head = {"seq", "type", on, *keys}
+        typed = []
+        for name in st.types:  # only the columns folded: the head's others are not read
+            frame = self._tables.scan(self._tables.of_type(name), {}, st.last_seq)
+            typed.append(frame.select(
+                c for c in frame.collect_schema().names()
+                if c in head or (c not in ENVELOPE_SCHEMA and (fields is None or c in fields))))
+
+        def known(frame: pl.LazyFrame) -> pl.LazyFrame:
+            return frame if t is None else query.as_of(frame, t, on=on)
+
+        def ranges() -> Iterator[tuple[pl.LazyFrame, list[pl.LazyFrame]]]:
+            for first in range(1, st.last_seq + 1, RANGE):
+                inside = pl.col("seq").is_between(first, first + RANGE - 1)
+                yield (envelope.select("seq", "type", on, *keys).filter(inside),
+                       [frame.filter(inside) for frame in typed])
+
+        return fold_ranges(ranges(), keys, on, None if fields is None else list(fields), known)
 
     def gaps(self) -> pl.DataFrame:
         """The sequences recorded as missing from the stream, and why (as runs)."""
@@ -174,7 +271,7 @@ class Store(maintenance.Maintenance):
     def sync(
         self, conn: Connection, stream: str | None = None, *,
         subjects: str | Sequence[str] | None = None, rules: Rules | None = None,
-        progress: bool = True, batch: int = 50_000, registry: SchemaRegistry | None = None,
+        progress: bool = True, batch: int = 200_000, registry: SchemaRegistry | None = None,
     ) -> SyncResult:
         """Bring the store up to date: store what the stream holds after the last stored sequence.
 
@@ -194,8 +291,10 @@ class Store(maintenance.Maintenance):
         progress
             Show a progress bar (a widget in a notebook).
         batch
-            Events per commit: memory use is bounded by a few batches, however
-            long the stream.
+            Events per commit (read and decoded in parts of 50,000, written in
+            one commit per table): memory use is bounded by about two commits'
+            worth, however long the stream. Each commit has a fixed cost, so
+            bigger commits sync faster; a killed sync keeps every commit it ended.
         registry
             A schema registry: its schemas give the types' column types (not
             the first batch's guess) and its upcasters bring old versions up.
@@ -212,15 +311,20 @@ class Store(maintenance.Maintenance):
             was recreated, another sync is writing to the store, its disk is
             full, or a file of it is damaged.
         """
-        return _loop.run(self.async_sync(conn, stream, subjects=subjects, rules=rules,
-                                         progress=progress, batch=batch, registry=registry))
+        return _loop.run(self.async_(conn, stream, subjects=subjects, rules=rules,
+                                     progress=progress, batch=batch, registry=registry))
 
-    async def async_sync(
+    async def async_(
         self, conn: Connection, stream: str | None = None, *,
         subjects: str | Sequence[str] | None = None, rules: Rules | None = None,
-        progress: bool = True, batch: int = 50_000, registry: SchemaRegistry | None = None,
+        progress: bool = True, batch: int = 200_000, registry: SchemaRegistry | None = None,
     ) -> SyncResult:
-        """:meth:`sync` for ``await`` (``async`` alone is a keyword)."""
+        """:meth:`sync` for ``await``.
+
+        Every async twin is its call's name with an ``a`` in front
+        (``aread``, ``acompact``); ``async`` is a Python keyword, so this one
+        ends in ``_`` as PEP 8 has it for a name that would clash.
+        """
         self._writable()
 
         async def go(stop: Any) -> SyncResult:
@@ -232,6 +336,18 @@ class Store(maintenance.Maintenance):
         for note in result.notes:  # in the caller's thread, where a notebook shows it
             warnings.warn(note, EventkitWarning, stacklevel=2)
         return result
+
+    async def async_sync(
+        self, conn: Connection, stream: str | None = None, *,
+        subjects: str | Sequence[str] | None = None, rules: Rules | None = None,
+        progress: bool = True, batch: int = 200_000, registry: SchemaRegistry | None = None,
+    ) -> SyncResult:
+        """Deprecated: :meth:`async_` (the one ``a``-prefixed name for every async twin)."""
+        warnings.warn("Store.async_sync is deprecated and goes in the next release: use "
+                      "Store.async_ (the a-prefixed twin of sync, as aread is of read)",
+                      FutureWarning, stacklevel=2)
+        return await self.async_(conn, stream, subjects=subjects, rules=rules,
+                                 progress=progress, batch=batch, registry=registry)
 
     def write(self, batches: Any, *, stream: str, rules: Rules, subjects: Sequence[str] = (),
               created: str | None = None) -> SyncResult:
@@ -249,7 +365,7 @@ class Store(maintenance.Maintenance):
     def follow(
         self, conn: Connection, stream: str | None = None, *,
         subjects: str | Sequence[str] | None = None, rules: Rules | None = None,
-        interval: float = 1.0, batch: int = 50_000, compact: bool = True,
+        interval: float = 1.0, batch: int = 200_000, compact: bool = True,
     ) -> Follower:
         """Keep the store current in the background: sync, wait ``interval`` s, sync again.
 
@@ -314,6 +430,14 @@ class Store(maintenance.Maintenance):
 
     def _upgrade_if_old(self, wait: bool = True) -> None:
         maintenance.upgrade_if_old(self._tables, wait=wait)
+
+
+def _require_columns(frame: pl.LazyFrame, names: list[str]) -> None:
+    columns = frame.collect_schema().names()
+    missing = [n for n in names if n not in columns]
+    if missing:
+        raise StoreError(f"no column {', '.join(map(repr, missing))} in the store's envelope; "
+                         f"its columns are: {', '.join(columns)}")
 
 
 def _subjects(subjects: str | Sequence[str] | None) -> tuple[str, ...] | None:

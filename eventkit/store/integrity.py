@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from eventkit.source.jetstream import JetStream
     from eventkit.store.table import State, Tables
 
-__all__ = ["IntegrityReport", "build_report", "duplicate_msg_ids", "late_events", "record",
-           "stream_facts", "verify"]
+__all__ = ["IntegrityReport", "build_report", "duplicate_msg_ids", "late_events",
+           "lost_versions", "mark_lost", "record", "stream_facts", "verify"]
 
 CHECKSUMS = "checksums.jsonl"
 _APPENDING = threading.Lock()  # type tables are committed side by side
@@ -61,11 +61,45 @@ def record(tables: Tables, table: DeltaTable) -> None:
             continue
         path = base / add["path"]
         lines.append(json.dumps({"file": str(path.relative_to(tables.local)),
-                                 "size": add["size"], "sha256": _sha256(path)}))
+                                 "size": add["size"], "sha256": _sha256(path),
+                                 "version": table.version()}))
     if lines:
         # no fsync: a line lost in a crash leaves its file unverified, never wrongly damaged
         with _APPENDING, (tables.local / CHECKSUMS).open("a") as f:
             f.write("\n".join(lines) + "\n")
+
+
+def lost_versions(tables: Tables, envelope: DeltaTable | None) -> tuple[int, int] | None:
+    """Envelope versions committed (their files recorded) that its ``_delta_log`` no longer has.
+
+    The newest log entries lost (a restore from an older backup, a damaged
+    disk) leave the table at an older version with nothing to show for it;
+    the checksums recorded after each commit still name the versions made.
+    A ``lost`` line marks them found, since the next commits take their numbers.
+    """
+    if tables.local is None:
+        return None
+    try:
+        text = (tables.local / CHECKSUMS).read_text()
+    except OSError:
+        return None
+    newest = -1
+    for line in text.splitlines():
+        with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
+            item = json.loads(line)
+            if "lost" in item:
+                newest = -1  # found before: versions after it are numbered anew
+            elif item["file"].startswith("envelope/") and "version" in item:
+                newest = max(newest, int(item["version"]))
+    have = envelope.version() if envelope is not None else -1
+    return (have + 1, newest) if newest > have else None
+
+
+def mark_lost(tables: Tables, lost: tuple[int, int], last_seq: int) -> None:
+    """Note that the envelope's versions ``lost`` were found missing (see :func:`lost_versions`)."""
+    assert tables.local is not None
+    with _APPENDING, (tables.local / CHECKSUMS).open("a") as f:
+        f.write(json.dumps({"lost": list(lost), "resynced_after_seq": last_seq}) + "\n")
 
 
 def _sha256(path: Path) -> str:

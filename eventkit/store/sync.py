@@ -28,7 +28,9 @@ from tqdm.auto import tqdm
 
 from eventkit.envelope import Rules
 from eventkit.exceptions import StoreError
+from eventkit.formats.rules import FormatRules
 from eventkit.source.jetstream import StreamInfo
+from eventkit.store import integrity as _integrity
 from eventkit.store._writer import SyncResult, Writer
 from eventkit.store.gaps import UNKNOWN, GapFinder
 from eventkit.store.table import State, Tables
@@ -51,6 +53,7 @@ WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventkit-store")
 DECODER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventkit-store-decode")
 _LOCK_TIMEOUT = 10.0  # seconds a sync waits for another one to finish
 _REREADS = 3          # a read that ends short (a replica catching up) is tried again
+FETCH = 50_000        # events per fetch and decode; a commit takes several (``batch``)
 
 
 class Busy(StoreError):
@@ -216,6 +219,16 @@ async def run_sync(store: Store, conn: Connection, stream: str | None,
                 f"ends at seq {info.last_seq}). Sync into a new directory (this store keeps "
                 "the old history)")
         writer = Writer(tables, state, envelope, schemas)
+        writer.formats = FormatRules.from_metadata(info.metadata)
+        lost = await loop.run_in_executor(WRITER, _integrity.lost_versions, tables, envelope)
+        if lost is not None:
+            await loop.run_in_executor(WRITER, _integrity.mark_lost, tables, lost, state.last_seq)
+            writer.notes.append(
+                f"the store {tables.root} lost the newest entries of its envelope's _delta_log: "
+                f"versions {lost[0]}..{lost[1]} were committed (checksums.jsonl lists their "
+                f"files) and are gone. The store now ends at seq {state.last_seq:,}; this sync "
+                "reads every event after it from the stream again (the files of the lost "
+                "versions are no part of the store any more)")
         await _read_unknown_again(writer, js, name)
         if info.last_seq == state.last_seq:
             if envelope is None:  # a first sync of an empty stream: record what it is
@@ -264,18 +277,20 @@ async def _batches(writer: Writer, js: Any, name: str, stop: int, progress: bool
         while prev < stop and stopped is None:
             short: tuple[int, int] | None = None
             fetch = js.fetch(name, subjects=state.subjects, start=prev + 1, end=stop,
-                             batch=batch)
+                             batch=min(batch, FETCH))
             async with contextlib.aclosing(fetch) as batches:
                 async for raw in batches:
                     found = await gaps.find(prev, raw.seq) if gaps else None
                     raw, hi, found, short = _until_unknown(raw, prev, found)
                     if raw is not None or found is not None or hi > prev:
                         decoded = DECODER.submit(writer.decode, raw)
-                        pending.append(WRITER.submit(writer.append, decoded, prev + 1, hi,
-                                                     found))
+                        pending.append(WRITER.submit(writer.add, decoded, prev + 1, hi,
+                                                     found, commit_at=batch))
                         bar.update(hi - prev)
                         prev = hi
-                    while len(pending) > 2:  # one batch written, one decoded, one arriving
+                    # while one commit is written, two more parts decode and one arrives:
+                    # memory is a commit and three parts, whatever the stream's length
+                    while len(pending) > 2 + min(batch // FETCH, 2):
                         await asyncio.wrap_future(pending[0])
                         pending.pop(0)
                     if short is not None:
@@ -291,7 +306,8 @@ async def _batches(writer: Writer, js: Any, name: str, stop: int, progress: bool
                 if found is not None and (found["reason"] == UNKNOWN).any():
                     short = _first_unknown(found)
                 else:
-                    pending.append(WRITER.submit(writer.append, None, prev + 1, stop, found))
+                    pending.append(WRITER.submit(writer.add, None, prev + 1, stop, found,
+                                                 commit_at=batch))
                     bar.update(stop - prev)
                     prev = stop
             if short is not None:
@@ -300,6 +316,7 @@ async def _batches(writer: Writer, js: Any, name: str, stop: int, progress: bool
                     stopped = (f"the server did not return seq {short[0]:,}..{short[1]:,} "
                                f"although the stream holds them (a replica catching up?); "
                                "the next sync reads them again")
+        pending.append(WRITER.submit(writer.flush))  # what is held: read in full, so kept
         while pending:
             await asyncio.wrap_future(pending[0])
             pending.pop(0)

@@ -8,31 +8,11 @@ JetStream clustering). Client ports are free ones, kept across restarts.
 from __future__ import annotations
 
 import socket
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import eventkit as ek
 from eventkit.source import _loop
-
-T = TypeVar("T")
-
-
-def eventually(check: Callable[[], T], timeout: float, *, every: float = 0.05) -> T:
-    """``check()``'s first truthy result within ``timeout`` s (its last error, else)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = check()
-            if result:
-                return result
-            problem: BaseException = AssertionError(f"{check} stayed {result!r}")
-        except (AssertionError, ek.EventkitError, OSError) as exc:
-            problem = exc
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {problem}") from problem
-        time.sleep(every)
+from tests.eventually import eventually
 
 
 def free_ports(n: int) -> list[int]:

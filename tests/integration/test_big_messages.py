@@ -3,8 +3,6 @@ holds a bounded amount in memory whatever the stream's size."""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import json
 import os
 import subprocess
@@ -13,10 +11,11 @@ import textwrap
 import time
 from collections.abc import Iterator
 
-import nats
 import pytest
 
 import eventkit as ek
+
+from .oracles import digest, nats_py_read
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -34,34 +33,6 @@ def big() -> Iterator[ek.EmbeddedServer]:
                 conn.publish_many([f"{name.lower()}.m{(i + j) % 7}" for j in range(n)],
                                   [b"%08d" % (i + j) + blob[j:size - 8 + j] for j in range(n)])
         yield server
-
-
-def digest(seq: int, subject: str, data: bytes) -> tuple[int, str, str]:
-    return seq, subject, hashlib.sha256(data).hexdigest()
-
-
-def nats_py_read(url: str, stream: str) -> tuple[list[tuple[int, str, str]], float]:
-    """Every message as nats-py reads it (a pull consumer without acks), and the time."""
-
-    async def run() -> tuple[list[tuple[int, str, str]], float]:
-        from nats.js.api import AckPolicy, ConsumerConfig
-
-        nc = await nats.connect(url)
-        try:
-            js = nc.jetstream()
-            total = (await js.stream_info(stream)).state.messages
-            began = time.perf_counter()
-            sub = await js.pull_subscribe("", stream=stream,
-                                          config=ConsumerConfig(ack_policy=AckPolicy.NONE))
-            out: list[tuple[int, str, str]] = []
-            while len(out) < total:  # 16 at a time: more would pass its 64 MB pending limit
-                msgs = await sub.fetch(min(16, total - len(out)), timeout=10)
-                out += [digest(m.metadata.sequence.stream, m.subject, m.data) for m in msgs]
-            return out, time.perf_counter() - began
-        finally:
-            await nc.close()
-
-    return asyncio.run(run())
 
 
 @pytest.mark.parametrize("stream", list(STREAMS))

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import eventkit as ek
+from tests.eventually import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -40,13 +41,9 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _wait_gone(pid: int, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return True
-        time.sleep(0.05)
-    return False
+def _gone(pid: int) -> bool:
+    eventually(lambda: not _alive(pid), 5.0, pause=0.05)
+    return True
 
 
 def test_demo_runs_offline_and_writes_a_page(tmp_path):
@@ -70,8 +67,8 @@ def test_demo_runs_offline_and_writes_a_page(tmp_path):
     assert "<script" not in html  # self-contained: no JavaScript, no network
 
 
-def _serve() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([*CLI, "serve", "--port", "-1"], stdout=subprocess.PIPE,
+def _serve(*more: str) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen([*CLI, "serve", "--port", "-1", *more], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -89,7 +86,25 @@ def test_serve_prints_a_url_that_works_and_ctrl_c_stops_everything():
         assert len(servers) == 1
         proc.send_signal(signal.SIGINT)
         assert proc.wait(10) == 0
-        assert _wait_gone(servers[0])
+        assert _gone(servers[0])
+
+
+def test_serve_loads_the_sample_in_a_payload_format():
+    proc, url = _serve("--sample", "--format", "protobuf")
+    with proc:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # "Ctrl-C stops it."
+        line = proc.stdout.readline()
+        assert "sample events into stream 'RIDES' as protobuf" in line, line
+        with ek.connect(url) as conn:
+            events = conn.read("RIDES", progress=False, registry=ek.SchemaRegistry(conn))
+            assert events.summary().malformed < 100  # the sample's few malformed messages
+            trips = events.of_type("trip_completed")
+            assert trips.height > 1000 and trips.get_column("fare").null_count() < 100
+            assert sorted(ek.SchemaRegistry(conn).to_polars().get_column("type").unique()) == \
+                sorted(events.types)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
 
 
 def test_a_stopped_server_leaves_its_store_and_no_temporary_files(tmp_path):
@@ -116,7 +131,7 @@ def test_a_server_left_running_stops_when_python_exits():
          "print(s.pid, s._work, flush=True)"], capture_output=True, text=True, timeout=60,
         check=True)
     pid, work = out.stdout.split()
-    assert _wait_gone(int(pid))
+    assert _gone(int(pid))
     assert not Path(work).exists()
 
 
@@ -137,7 +152,7 @@ def test_interrupting_the_process_group_leaves_the_server_running():
             assert conn.streams().height == 0
         proc.stdin.close()  # the kernel goes: its server with it
         assert proc.wait(20) == 0
-        assert _wait_gone(server)
+        assert _gone(server)
 
 
 def test_a_killed_serve_takes_its_server_with_it():
@@ -147,7 +162,7 @@ def test_a_killed_serve_takes_its_server_with_it():
         assert len(servers) == 1 and _alive(servers[0])
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
-        assert _wait_gone(servers[0]), "nats-server outlived its killed parent"
+        assert _gone(servers[0]), "nats-server outlived its killed parent"
 
 
 def test_ctrl_c_during_sync_stops_at_once_with_one_line_and_a_resume_loses_nothing(

@@ -3,19 +3,19 @@ lame-duck mode: complete, or an error saying where they stopped, never silently 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
 import time
 from collections.abc import Iterator
 
-import nats
 import pytest
 
 import eventkit as ek
+from tests.eventually import eventually
 
-from .cluster import Cluster, eventually
+from .cluster import Cluster
+from .oracles import nats_py_get
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -27,26 +27,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         yield c
     finally:
         c.stop()
-
-
-def nats_py_read(urls: list[str], stream: str) -> list[tuple[int, str, bytes]]:
-    """Every message of ``stream`` as nats-py gets it from the stream leader (MSG.GET)."""
-
-    async def run() -> list[tuple[int, str, bytes]]:
-        nc = await nats.connect(urls)
-        try:
-            js = nc.jetstream()
-            info = await js.stream_info(stream)
-            out = []
-            seqs = list(range(info.state.first_seq, info.state.last_seq + 1))
-            for i in range(0, len(seqs), 500):
-                msgs = await asyncio.gather(*(js.get_msg(stream, s) for s in seqs[i:i + 500]))
-                out += [(m.seq, m.subject, m.data or b"") for m in msgs]
-            return out
-        finally:
-            await nc.close()
-
-    return asyncio.run(run())
 
 
 def refuses(port: int | None) -> bool:
@@ -102,7 +82,7 @@ def test_reads_while_a_replica_catches_up_are_never_short(cluster, tmp_path):
             if caught_up_at is not None and len(reads) >= max(caught_up_at + 5, 14):
                 break
         assert reads.count("complete") >= 8 and reads.count("synced") >= 3
-        expected = nats_py_read(cluster.urls, "CATCH")
+        expected = nats_py_get(cluster.urls, "CATCH")
         assert len(expected) == total
         assert rows(conn.read("CATCH", progress=False)) == expected
         print(f"{len(reads)} reads, {reads.count('interrupted')} interrupted, "

@@ -17,7 +17,7 @@ import pytest
 
 import eventkit as ek
 from eventkit.cli import main
-from eventkit.registry import _KVBackend
+from eventkit.schema._kv import _KVBackend
 from tests.unit.test_registry import V1, V2, V3, RegistryContract, _payments_registry
 
 pytestmark = pytest.mark.integration
@@ -66,6 +66,7 @@ def test_the_bucket_is_a_key_value_bucket_other_nats_clients_read(server, conn, 
         return {
             "keys": sorted(await kv.keys()),
             "v1": json.loads((await kv.get("trip_completed.v1")).value),
+            "id3": json.loads((await kv.get("=ids.3")).value),
             "config": json.loads((await kv.get("trip_completed.config")).value),
             "history": [json.loads(e.value)["compatibility"]
                         for e in await kv.history("trip_completed.config")],
@@ -74,8 +75,9 @@ def test_the_bucket_is_a_key_value_bucket_other_nats_clients_read(server, conn, 
         }
 
     seen = _nats_py(server.url, look)
-    assert seen["keys"] == ["trip_completed.config", "trip_completed.v1", "trip_completed.v2",
-                            "trip_completed.v3"]
+    assert seen["keys"] == ["=ids.1", "=ids.2", "=ids.3", "trip_completed.config",
+                            "trip_completed.v1", "trip_completed.v2", "trip_completed.v3"]
+    assert seen["id3"] == {"type": "trip_completed", "version": 3}  # global schema ids
     assert seen["v1"] == V1 and seen["config"] == {"compatibility": "BACKWARD"}
     assert seen["history"] == ["FULL", "BACKWARD"]
     assert (seen["per_subject"], seen["direct"], seen["deny_delete"]) == (5, True, True)
@@ -230,3 +232,63 @@ def test_cloudevents_headers_give_the_type_and_the_version(conn):
         (1, 950), (2, 1200), (2, None), (1, 300)]
     assert reg.check(events).select("seq", "version", "path", "reason").rows() == [
         (3, 2, "total_cents", "expected integer, got string")]
+
+
+def test_avro_and_protobuf_schemas_in_the_bucket_decode_a_stream_nats_py_wrote(
+        server, conn, bucket, stream):
+    """Schemas registered in the server's bucket by one client; Confluent-framed payloads
+    made by fastavro and protobuf, published by nats-py; another client's read decodes them
+    with the schemas and upcasts the old versions."""
+    import io
+
+    import fastavro
+
+    from tests.schemas import descriptor_set, generated_rides
+
+    writer_reg = ek.SchemaRegistry(conn, bucket=bucket, compatibility="FULL")
+    paid_v1 = {"type": "record", "name": "Paid", "fields": [
+        {"name": "type", "type": "string"}, {"name": "amount", "type": "double"}]}
+    paid_v2 = {"type": "record", "name": "Paid", "fields": [
+        {"name": "type", "type": "string"}, {"name": "amount", "type": "double"},
+        {"name": "currency", "type": "string", "default": "EUR"}]}
+    assert writer_reg.register("paid", paid_v1, format="avro") == 1
+    assert writer_reg.register("paid", paid_v2, format="avro") == 2
+    assert writer_reg.register("trip", "rides.TripCompleted", format="protobuf",
+                               descriptors=descriptor_set()) == 1
+    with pytest.raises(ek.SchemaCompatibilityError, match="field 'amount': changing"):
+        writer_reg.register("paid", {**paid_v2, "fields": [
+            {"name": "type", "type": "string"}, {"name": "amount", "type": "string"}]},
+            format="avro")
+
+    def avro(schema: dict[str, Any], schema_id: int, record: dict[str, Any]) -> bytes:
+        out = io.BytesIO()
+        fastavro.schemaless_writer(out, fastavro.parse_schema(schema), record)
+        return b"\x00" + schema_id.to_bytes(4, "big") + out.getvalue()
+
+    ids = {(t, v): writer_reg.entry(t, v).id for t, v in (("paid", 1), ("paid", 2),
+                                                          ("trip", 1))}
+    trip = generated_rides().TripCompleted(ride_id="r7", fare=12.5).SerializeToString()
+    subject = f"{stream.lower()}.events"
+    payloads = [avro(paid_v1, ids["paid", 1], {"type": "paid", "amount": 9.5}),
+                avro(paid_v2, ids["paid", 2], {"type": "paid", "amount": 3.0,
+                                               "currency": "USD"}),
+                b"\x00" + ids["trip", 1].to_bytes(4, "big") + b"\x00" + trip]
+
+    async def publish(js: Any) -> None:
+        for payload, kind in zip(payloads, ["paid", "paid", "trip"], strict=True):
+            await js.publish(subject, payload, headers={"ce-type": kind})
+
+    _nats_py(server.url, publish)
+    with ek.connect(server.url) as other:
+        reader_reg = ek.SchemaRegistry(other, bucket=bucket)
+
+        @reader_reg.upcaster("paid", 1, 2, per="event")
+        def in_euros(event: dict[str, Any]) -> dict[str, Any]:
+            return {**event, "currency": "EUR (v1)"}
+
+        events = other.read(stream, registry=reader_reg, progress=False,
+                            rules=ek.Rules(type="header:ce-type"))
+    assert events.malformed().height == 0
+    assert events.of_type("paid").select("amount", "currency").rows() == [
+        (9.5, "EUR (v1)"), (3.0, "USD")]
+    assert events.of_type("trip").select("ride_id", "fare").rows() == [("r7", 12.5)]

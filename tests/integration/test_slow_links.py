@@ -11,8 +11,8 @@ import pytest
 
 import eventkit as ek
 
+from .oracles import digest, nats_py_read
 from .proxy import proxy
-from .test_big_messages import digest, nats_py_read
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -215,7 +215,7 @@ def test_a_rebuilt_store_refuses_a_recreated_stream(conn, stream, tmp_path):
 
 def test_a_full_disk_is_a_store_error_and_loses_nothing(conn, stream, tmp_path):
     # a file-size limit makes every write past 20 kB fail as a full disk does (EFBIG):
-    # a batch of 2,000 of these events is a data file of about 24 kB
+    # a batch of 5,000 of these events is a data file of about 45 kB
     _publish(conn, stream, 20_000)
     script = f"""
 import resource, signal, eventkit as ek
@@ -223,7 +223,7 @@ signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
 with ek.connect({conn.servers[0]!r}) as conn:
     try:
-        ek.Store({str(tmp_path / "s")!r}).sync(conn, {stream!r}, progress=False, batch=2000)
+        ek.Store({str(tmp_path / "s")!r}).sync(conn, {stream!r}, progress=False, batch=5000)
     except ek.StoreError as exc:
         print("StoreError:", exc)
 """
@@ -274,3 +274,27 @@ def test_a_sync_warns_in_the_callers_thread_when_types_look_like_ids(conn, strea
         result = store.sync(conn, stream, progress=False,
                             rules=ek.Rules(type="subject:-1"))
     assert result.events == 50 and len(result.notes) == 1
+
+
+def test_lost_newest_log_entries_are_named_and_read_again(conn, stream, tmp_path):
+    _publish(conn, stream, 300)
+    store = ek.Store(tmp_path / "s")
+    store.sync(conn, stream, progress=False, batch=100)  # a commit per 100 events
+    log = tmp_path / "s" / "envelope" / "_delta_log"
+    entries = sorted(log.glob("*.json"))
+    newest = int(entries[-1].stem)
+    for entry in entries[-2:]:  # the two newest envelope commits are lost
+        entry.unlink()
+    assert ek.Store(tmp_path / "s").last_seq == 100
+    with pytest.warns(ek.EventkitWarning, match=rf"versions {newest - 1}\.\.{newest} were "
+                      r"committed .* ends at seq 100; this sync reads every event after it"):
+        result = store.sync(conn, stream, progress=False, batch=100)
+    assert result.first_seq == 101 and result.events == 200
+    env = store.scan().collect()
+    assert env["seq"].to_list() == list(range(1, 301))
+    assert env["data"].to_list() == conn.read(stream, progress=False).to_polars()["data"].to_list()
+    typed = pl.concat([store.of_type(t).select("seq", "n").collect() for t in store.types])
+    assert typed.sort("seq").rows() == [(i + 1, i) for i in range(300)]  # no row twice
+    assert store.types == {"t0": 100, "t1": 100, "t2": 100}
+    _publish(conn, stream, 10, start=300)  # found once: the next sync says nothing
+    assert store.sync(conn, stream, progress=False).events == 10

@@ -11,7 +11,7 @@ import pytest
 
 import eventkit as ek
 from eventkit import query
-from tests.unit.test_charts import sample_events
+from tests.samples import sample_events
 
 
 @pytest.fixture(scope="module")

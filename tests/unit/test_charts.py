@@ -3,40 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import itertools
 import json
 import re
 from types import SimpleNamespace
 
 import altair as alt
-import orjson
 import polars as pl
 import pytest
 
 import eventkit as ek
 from eventkit import charts, query
-from eventkit.codec import decode
-from eventkit.envelope import ENVELOPE_SCHEMA, TIME, Rules
-from eventkit.events import Events
+from eventkit.envelope import ENVELOPE_SCHEMA, TIME
 from eventkit.exceptions import ColumnNotFoundError
+from tests.samples import sample_events
 
 START = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
-
-
-@functools.cache
-def sample_events() -> Events:
-    """The shipped sample history, decoded as a read would, without a server."""
-    from eventkit.sample.rides import RULES, load
-
-    frame = load()
-    blocks = [None if h is None else (
-        "NATS/1.0\r\n" + "".join(f"{k}: {v}\r\n" for k, v in orjson.loads(h).items()) + "\r\n"
-    ).encode() for h in frame["headers"].to_list()]
-    seq = pl.Series("seq", range(1, frame.height + 1), dtype=pl.UInt64)
-    time = frame["arrival"].cast(TIME)
-    return Events(decode(seq, time, frame["subject"].to_list(), blocks, frame["data"].to_list(),
-                         Rules.from_metadata(RULES)))
 
 
 def synthetic(n: int, *, types: int = 40, keys: int = 50_000, days: int = 365) -> pl.DataFrame:

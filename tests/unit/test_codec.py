@@ -296,3 +296,4 @@ def test_lines_that_are_not_utf8_are_found_piece_by_piece(lines, piece):
             return True
 
     assert _not_utf8(joined, ends, piece=piece) == [i for i, x in enumerate(lines) if bad(x)]
+

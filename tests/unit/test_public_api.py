@@ -18,6 +18,7 @@ def test_exported_names():
         "ENVELOPE_SCHEMA",
         "EventkitError",
         "EventkitWarning",
+        "JetStreamAPIError",
         "Events",
         "Fold",
         "Latest",
@@ -41,6 +42,7 @@ def test_exported_names():
         "StreamNotFoundError",
         "Summary",
         "TimeArgumentError",
+        "UnknownTypeError",
     }
     for name in ek.__all__:
         assert hasattr(ek, name), name
@@ -63,7 +65,7 @@ def test_events_methods_spell_out_the_options_of_their_queries():
 
     from eventkit import query
 
-    for name in ("state_at", "diff", "windows", "sessions", "durations", "join_as_of",
+    for name in ("state_at", "diff", "windows", "sessions", "durations", "join_asof",
                  "late_events"):
         method = inspect.signature(getattr(ek.Events, name)).parameters
         assert not any(p.kind is p.VAR_KEYWORD for p in method.values()), name
@@ -78,7 +80,7 @@ def _public_callables():
     import inspect
 
     for module_name in ("eventkit", "eventkit.store", "eventkit.query", "eventkit.where",
-                        "eventkit.export", "eventkit.charts", "eventkit.registry",
+                        "eventkit.export", "eventkit.charts", "eventkit.schema",
                         "eventkit.replay", "eventkit.sample.rides", "eventkit.sample.publish",
                         "eventkit.widgets"):
         module = importlib.import_module(module_name)
@@ -116,11 +118,12 @@ def test_async_twins_take_what_their_synchronous_calls_take():
     import inspect
 
     calls = dict(_public_callables())
-    pairs = [(name, calls[f"{head}.{attr[1:]}"])
+    # ``async_`` is the twin of ``sync`` (``async`` is a keyword: PEP 8's trailing ``_``)
+    pairs = [(name, calls[f"{head}.{attr[1:].removesuffix('_')}"])
              for name, fn in calls.items()
              for head, _, attr in [name.rpartition(".")]
              if attr.startswith("a") and inspect.iscoroutinefunction(fn)
-             and f"{head}.{attr[1:]}" in calls]
+             and f"{head}.{attr[1:].removesuffix('_')}" in calls]
     assert len(pairs) > 10
 
     def shape(fn):
@@ -129,3 +132,33 @@ def test_async_twins_take_what_their_synchronous_calls_take():
 
     differ = [name for name, sync in pairs if shape(calls[name]) != shape(sync)]
     assert differ == []
+    inherited = [(ek.Store, "compact", "acompact"), (ek.Store, "sync", "async_"),
+                 (ek.Replay, "run", "arun")]
+    assert all(inspect.iscoroutinefunction(getattr(cls, a)) for cls, _, a in inherited)
+    assert [a for cls, s, a in inherited if shape(getattr(cls, a)) != shape(getattr(cls, s))] == []
+
+
+def test_the_error_tree_in_the_docs_is_the_class_tree():
+    """The tree drawn in the exceptions module's docstring is the real one, every class in it."""
+    import re
+
+    from eventkit import exceptions
+
+    drawn: dict[str, str] = {}
+    parents: list[str] = []
+    for line in (exceptions.__doc__ or "").splitlines():
+        match = re.match(r"^    ((?:[│ ]   )*)(?:[├└]── )?(\w+(?:Error|Warning))\b", line)
+        if not match:
+            continue
+        depth = len(match.group(1)) // 4 + (1 if "── " in line else 0)
+        name = match.group(2)
+        parents[depth:] = [name]
+        drawn[name] = parents[depth - 1] if depth else ""
+    real = {name: obj for name, obj in vars(exceptions).items()
+            if isinstance(obj, type) and issubclass(obj, Exception | Warning)
+            and obj.__module__ == exceptions.__name__}
+    assert set(drawn) == set(real), "the drawn tree and the classes differ"
+    for name, parent in drawn.items():
+        if parent:
+            assert real[parent] in real[name].__bases__, f"{name} is drawn under {parent}"
+    assert set(exceptions.__all__) == set(real)

@@ -368,7 +368,7 @@ def test_join_as_of(rows: list[Row], lazy: bool, on: TimeColumn, types: tuple[st
     events = frame(rows, lazy)
     left = events.filter(pl.col("type") == left_type)
     right = events.filter(pl.col("type") == right_type)
-    got = collect(query.join_as_of(left, right, by=None, by_left=by[0], by_right=by[1],
+    got = collect(query.join_asof(left, right, by=None, by_left=by[0], by_right=by[1],
                                    fields=["status", "fare"], on=on), lazy)
     columns = ["seq", "seq_right", f"{on}_right", "status_right", "fare_right"]
     assert got.select(columns).to_dicts() == oracle_join(rows, left_type, right_type, by, on)
@@ -399,7 +399,8 @@ def events() -> pl.DataFrame:
 def test_public_names() -> None:
     assert sorted(query.__all__) == [
         "BuiltinFold", "Reducer", "as_of", "between", "diff", "durations", "history",
-        "join_as_of", "late_events", "pivot", "sessions", "state_at", "upto", "windows",
+        "join_as_of", "join_asof", "late_events", "pivot", "sessions", "state_at", "upto",
+        "windows",
     ]
 
 

@@ -18,13 +18,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import eventkit as ek
-from eventkit import _jsonschema
-from eventkit._jsonschema import Lines, event_violations, parse_schema, validate_lines
 from eventkit.codec import Decoded, combine, decode
 from eventkit.envelope import Rules
-from eventkit.registry import _DirBackend, _escape, _MemoryBackend, _unescape, event_versions
 from eventkit.sample import load, payment_schema_switch
 from eventkit.sample.rides import RULES, SHIPPED_ARGS
+from eventkit.schema import _json_decode, _json_lines, _json_types, _snapshot, event_versions
+from eventkit.schema._backends import _DirBackend, _escape, _MemoryBackend, _unescape
+from eventkit.schema._json_lines import Lines
+from eventkit.schema._json_parse import parse_schema
+from eventkit.schema._json_reference import event_violations
+from eventkit.schema._json_validate import validate_lines
+from eventkit.schema._versions import _version_rules
+from tests.samples import sample_batches
+from tests.schemas import AVRO_TRIP, PROTOS, descriptor_set
 from tests.unit.test_compatibility import NAMES, schema_docs, valid_value
 
 V1 = {"type": "object", "required": ["fare"], "properties": {"fare": {"type": "number"}}}
@@ -158,6 +164,35 @@ class RegistryContract:
         assert table["fields"].to_list() == [["fare"], ["fare", "tip"]]
 
 
+    # -- formats: every backend stores Avro and Protobuf versions and their ids ------------
+    def test_avro_and_protobuf_versions_round_trip_with_global_ids(self, clients):
+        a = clients()
+        assert a.register("trip_completed", AVRO_TRIP, format="avro") == 1
+        assert a.register("location_updated", "rides.LocationUpdated", format="protobuf",
+                          descriptors=descriptor_set()) == 1
+        assert a.register("paid", V1) == 1
+        b = clients()  # another client (a reopen), reading the same storage
+        trip, location, paid = (b.entry(t) for t in ("trip_completed", "location_updated",
+                                                    "paid"))
+        assert (trip.format, location.format, paid.format) == ("avro", "protobuf", "json")
+        assert json.loads(trip.text) == json.loads(AVRO_TRIP)
+        assert location.message == "rides.LocationUpdated"
+        assert location.descriptors == descriptor_set()
+        assert sorted([trip.id, location.id, paid.id]) == [1, 2, 3]
+        assert [a.entry(t).id for t in ("trip_completed", "location_updated", "paid")] == [
+            trip.id, location.id, paid.id]  # stable
+        snap = b.snapshot()
+        assert snap.by_id(location.id) == location == snap.entry("location_updated", 1)
+        assert snap.formats() == {"trip_completed": "avro", "location_updated": "protobuf",
+                                  "paid": "json"}
+        assert set(snap.specs) == {"paid"}  # the JSON decoding path types JSON types only
+        # the same schema again is the same version and id; a new version a new id
+        assert b.register("trip_completed", json.loads(AVRO_TRIP), format="avro") == 1
+        assert b.entry("trip_completed").id == trip.id
+        assert b.register("paid", V2) == 2 and b.entry("paid").id == 4
+        assert PROTOS.is_dir()
+
+
 class TestMemoryRegistry(RegistryContract):
     @pytest.fixture()
     def backend_factory(self) -> Callable[[], Any]:
@@ -247,12 +282,12 @@ def test_bulk_validation_equals_the_per_event_reference(data, doc):
         json.dumps(e, separators=(",", ":") if compact else None).encode() for e in events]))
     expected = sorted((i, path, reason) for i, e in enumerate(events)
                       for path, reason in event_violations(e, spec))
-    old = _jsonschema._BLOCK, _jsonschema._SMALL
+    old = _json_lines._BLOCK, _json_lines._SMALL
     try:  # small blocks, so that the halving of ranges that do not parse runs too
-        _jsonschema._BLOCK, _jsonschema._SMALL = 8, 2
+        _json_lines._BLOCK, _json_lines._SMALL = 8, 2
         small = validate_lines(lines, spec).rows()
     finally:
-        _jsonschema._BLOCK, _jsonschema._SMALL = old
+        _json_lines._BLOCK, _json_lines._SMALL = old
     assert small == expected
     assert validate_lines(lines, spec).rows() == expected
 
@@ -345,7 +380,7 @@ def test_a_date_time_that_passes_decodes_to_its_own_instant(case):
     lines = Lines(pl.Series([orjson.dumps({"at": text})]))
     found = validate_lines(lines, spec)
     assert found.rows() == [(0, "at", r) for _, r in event_violations({"at": text}, spec)]
-    decoded = _jsonschema.decode_lines(lines, spec)["at"].dt.epoch("ns").to_list()
+    decoded = _json_decode.decode_lines(lines, spec)["at"].dt.epoch("ns").to_list()
     if ns is None or not -(2**63) <= ns < 2**63:
         assert found.height == 1  # a leap second at the wrong minute, or out of range
     else:
@@ -361,7 +396,7 @@ def test_no_text_passes_as_a_date_time_and_decodes_to_null(text):
     passed = validate_lines(lines, spec).height == 0
     assert passed == (not event_violations({"at": text}, spec))
     if passed:
-        assert _jsonschema.decode_lines(lines, spec)["at"].to_list() != [None]
+        assert _json_decode.decode_lines(lines, spec)["at"].to_list() != [None]
 
 
 def test_object_and_array_keywords_without_a_type_let_other_values_pass():
@@ -431,9 +466,9 @@ def test_an_event_version_comes_from_a_header_a_field_a_subject_or_is_one():
         "data": [b'{"schema_version": 2}', b'{"schema_version": "v5"}',
                  b'{"nested": {"schema_version": 9}}', b'{}'],
         "error": [None, None, None, None]})
-    rules = ek.registry._version_rules("header:ce-dataschema,field:schema_version,subject:1")
+    rules = _version_rules("header:ce-dataschema,field:schema_version,subject:1")
     assert event_versions(frame, rules).to_list() == [4, 5, 1, 1]
-    rules = ek.registry._version_rules("subject:1")
+    rules = _version_rules("subject:1")
     assert event_versions(frame, rules).to_list() == [7, 1, 1, 1]
 
 
@@ -456,19 +491,7 @@ def test_infer_proposes_what_every_event_satisfies():
 # -- the sample history: two payment versions, one table ---------------------------
 @pytest.fixture(scope="module")
 def sample() -> Iterator[tuple[pl.DataFrame, list[Decoded], Rules]]:
-    frame = load()
-    n = frame.height
-    rules = Rules.from_metadata(RULES)
-    seq = pl.int_range(1, n + 1, dtype=pl.UInt64, eager=True)
-    blocks = [None if h is None else ("NATS/1.0\r\n" + "".join(
-        f"{k}: {v}\r\n" for k, v in orjson.loads(h).items()) + "\r\n").encode()
-        for h in frame["headers"].to_list()]
-    subjects, payloads = frame["subject"].to_list(), frame["data"].to_list()
-    batch = 20_000
-    parts = [decode(seq[i:i + batch], frame["arrival"][i:i + batch], subjects[i:i + batch],
-                    blocks[i:i + batch], payloads[i:i + batch], rules)
-             for i in range(0, n, batch)]
-    yield frame, parts, rules
+    yield load(), sample_batches(20_000), Rules.from_metadata(RULES)
 
 
 def _payments_registry() -> ek.SchemaRegistry:
@@ -607,7 +630,7 @@ def test_reusing_the_decoders_tables_gives_what_parsing_again_gives(sample, monk
             reg.register(event_type, schema, compatibility="NONE")
     snapshot = reg.snapshot()
     reused = combine([snapshot.apply(p, rules) for p in parts]).typed
-    monkeypatch.setattr(ek.registry, "_reuse", lambda *args: None)
+    monkeypatch.setattr(_snapshot, "_reuse", lambda *args: None)
     parsed = combine([snapshot.apply(p, rules) for p in parts]).typed
     assert reused.keys() == parsed.keys()
     for event_type, frame in parsed.items():
@@ -627,14 +650,14 @@ def test_bulk_decoding_equals_decoding_one_event_at_a_time(data, doc):
     order = data.draw(st.permutations(range(len(events))))
     events = [events[i] for i in order]
     lines = Lines(pl.Series([json.dumps(e).encode() for e in events]))
-    old = _jsonschema._BLOCK, _jsonschema._SMALL
+    old = _json_lines._BLOCK, _json_lines._SMALL
     try:
-        _jsonschema._BLOCK, _jsonschema._SMALL = 4, 1
-        bulk = _jsonschema.decode_lines(lines, spec)
+        _json_lines._BLOCK, _json_lines._SMALL = 4, 1
+        bulk = _json_decode.decode_lines(lines, spec)
     finally:
-        _jsonschema._BLOCK, _jsonschema._SMALL = old
-    one_by_one = _jsonschema.coerce_payloads(events, spec)
-    assert bulk.schema == one_by_one.schema == _jsonschema.arrow_schema(spec)
+        _json_lines._BLOCK, _json_lines._SMALL = old
+    one_by_one = _json_decode.coerce_payloads(events, spec)
+    assert bulk.schema == one_by_one.schema == _json_types.arrow_schema(spec)
     assert bulk.height == len(events)
     keep = [row for row, i in enumerate(order) if i < len(valid)]
     assert bulk[keep].equals(one_by_one[keep])
@@ -649,7 +672,7 @@ def test_lines_with_top_level_values_of_the_wrong_type_are_set_aside_in_one_pass
               11: b'{"e": [1]}', 12: b'{"z": {"b": "x"}, "b": 12}',
               13: b'{"b": "x", "z": {"b": 1}}'}
     payloads = [faulty.get(i, good) for i in range(15)]
-    misfits = _jsonschema._misfits(Lines(pl.Series(payloads)), spec)
+    misfits = _json_lines._misfits(Lines(pl.Series(payloads)), spec)
     # in line 12 the first "b" is a nested one: a key seen twice is set aside, to be safe;
     # line 13 holds a string in its top-level "b", which a strict parse proves
     assert misfits.to_list() == [2, 5, 6, 9, 11, 12]
@@ -734,7 +757,7 @@ def test_new_keywords_agree_with_jsonschema_and_both_paths_agree(data, doc):
     expected = sorted((i, path, reason) for i, e in enumerate(events)
                       for path, reason in event_violations(e, spec))
     assert validate_lines(lines, spec).rows() == expected
-    decoded = _jsonschema.decode_lines(lines, spec)
+    decoded = _json_decode.decode_lines(lines, spec)
     assert decoded.columns == list(doc["properties"]) and decoded.height == len(events)
 
 
@@ -746,7 +769,7 @@ def test_unions_and_enums_get_their_arrow_shape():
         "any": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
         "price": {"$ref": "#/$defs/money"},
         "small": {"allOf": [{"type": "integer", "minimum": 0}, {"maximum": 3}]}}})
-    assert _jsonschema.arrow_schema(spec) == {
+    assert _json_types.arrow_schema(spec) == {
         "note": pl.String(), "side": pl.Enum(["buy", "sell"]), "n": pl.Float64(),
         "any": pl.String(),  # enums are dictionaries (Enum), nested ones too
         "price": pl.Struct({"amount": pl.Float64(), "currency": pl.Enum(["EUR", "USD"])}),

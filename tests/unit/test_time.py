@@ -21,7 +21,7 @@ from eventkit import query
 from eventkit._time import Duration, Instant, cutoff, to_duration, to_instant, to_position
 from eventkit.envelope import TIME, parse_times
 from eventkit.exceptions import TimeArgumentError
-from eventkit.registry import versions_over_time
+from eventkit.schema import versions_over_time
 from eventkit.widgets import _views
 from tests.eventually import eventually
 
@@ -282,10 +282,10 @@ def _clock_defaults() -> dict[str, object]:
     """Every ``on`` / ``pace_on`` parameter default of the public API, by where it is."""
     import inspect
 
-    from eventkit import charts, events, registry, replay, widgets
+    from eventkit import charts, events, replay, schema, widgets
 
     found: dict[str, object] = {}
-    for module in (query, events, replay, charts, registry, widgets):
+    for module in (query, events, replay, charts, schema, widgets):
         for name in getattr(module, "__all__", dir(module)):
             thing = getattr(module, name)
             members = [thing] + ([m for k in thing.__mro__ if k.__module__.startswith("eventkit")

@@ -16,8 +16,8 @@ from ipywidgets.embed import embed_data
 
 import eventkit as ek
 from eventkit import query
-from eventkit.widgets import Explorer, LiveTail, ReplayPlayer, TimeTravel, _views
-from tests.unit.test_charts import sample_events
+from eventkit.widgets import Explorer, ReplayPlayer, TimeTravel, _views
+from tests.samples import sample_events
 
 END_TYPES = ["payment_captured", "payment_failed", "ride_cancelled"]
 START = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
@@ -156,33 +156,6 @@ def test_explorer_takes_a_lazy_frame_and_a_store_like_object(events):
     assert frames.payload.height == envelope.height
     assert frames.payload.filter(pl.col("type") == "trip_completed")["fare"].null_count() < 50
     assert Explorer(StoreLike()).matched == envelope.height
-
-
-@pytest.mark.integration
-def test_widgets_and_charts_take_a_store(rides, server, tmp_path, events):
-    with ek.connect(server.url) as conn:
-        store = ek.Store(tmp_path / "store")
-        store.sync(conn, "RIDES", progress=False)
-    envelope = store.scan().collect()
-    assert Explorer(store).matched == envelope.height
-    travel = TimeTravel(store, end_types=END_TYPES)
-    assert travel.entities == envelope.filter(
-        pl.col("key").is_not_null() & pl.col("event_time").is_not_null())["key"].n_unique()
-    assert "fare" in travel.state_table.columns
-    player = ReplayPlayer(store, speed=0, tick=0.05)
-    try:
-        player.play()
-        player.wait_until(lambda: player.run.done)
-        assert player.events == len(store)
-    finally:
-        player.close()
-    assert charts_rate_rows(store) == charts_rate_rows(envelope)
-
-
-def charts_rate_rows(source: object) -> int:
-    from eventkit import charts
-
-    return charts.rate(source).data.height
 
 
 # -- TimeTravel ----------------------------------------------------------------------
@@ -405,59 +378,6 @@ def test_displayed_widget_is_followed_by_its_static_view(events, monkeypatch):
         assert "static view" in page and '<img alt="chart" src="data:image/jpeg;base64,' in page
         assert "<table>" in page and ":has(.eventkit-live) .eventkit-static" in page
         assert len(page) < 300_000
-
-
-# -- LiveTail (a real server) --------------------------------------------------------------
-
-PASSWORD = "tail-pa55-w0rd-9f3"  # a test secret that must never reach the browser
-
-
-@pytest.mark.integration
-def test_livetail_follows_new_events_and_keeps_no_secret():
-    conf = f'authorization {{ user: "watcher", password: "{PASSWORD}" }}'
-    with ek.EmbeddedServer(config=conf) as server:
-        url = server.url.replace("nats://", f"nats://watcher:{PASSWORD}@")
-        with ek.connect(url) as conn:
-            conn.create_stream("LIVE", ["live.>"])
-            conn.publish_many(["live.a"] * 5, [b'{"type":"seen","key":"k1"}'] * 5)
-            tail = LiveTail(conn, "LIVE", backlog=3, every=0.1)
-            try:
-                _wait(lambda: tail.events_seen == 3)
-                assert tail.running and tail.last_seq == 5
-                conn.publish_many(["live.b"] * 4, [b'{"type":"new","key":"k2"}'] * 4)
-                _wait(lambda: tail.events_seen == 7 and tail.table.rows[0][0] == "9")
-                assert tail.table.rows[0][0] == "9" and tail.table.rows[0][2] == "new"
-                assert "Arrivals per" in tail.chart.title.text
-                tail.table.selected = 0
-                assert tail.selected_seq == 9 and "payload" in tail.detail.value
-                state = saved_state(tail) + tail.to_html() + repr(tail)
-                assert PASSWORD not in state and "watcher:" not in state
-                assert "watcher" not in tail.status.value
-            finally:
-                tail.close()
-            assert not tail.running
-            conn.publish_many(["live.c"], [b'{"type":"late","key":"k3"}'])
-            time.sleep(0.4)
-            assert tail.events_seen == 7  # closed: no more polling
-
-
-@pytest.mark.integration
-def test_livetail_stops_with_a_message_when_its_connection_closes(server):
-    with ek.connect(server.url) as conn:
-        conn.create_stream("GONE", ["gone.>"])
-        tail = LiveTail(conn, "GONE", every=0.05)
-    _wait(lambda: not tail.running)
-    assert tail.error and "stopped" in tail.status.value  # closed, or reset while reading
-    assert tail.error in tail.status.value
-    tail.stop()
-    tail.close()
-
-
-def _wait(condition: object, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 # -- widgets that agree ------------------------------------------------------------------

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eventkit.exceptions import ConfigurationError
+from eventkit.source._protocol import Info, Parser
 from eventkit.source._wire import Address, Auth, Sink, Wire, parse_servers
 from eventkit.source.jetstream import positions
 
@@ -34,10 +35,10 @@ def test_positions_from_both_reply_forms():
     assert ts.dt.epoch("ns").to_list() == [1793534400000000123, 1793534400000000456]
 
 
-def test_parser_splits_messages_across_reads_and_routes_statuses():
+def test_the_wire_routes_frames_to_their_sinks():
     async def run() -> None:
         wire = Wire([Address("nats", "h", 1)], Auth())
-        wire._writer = None  # no socket: only the parser is exercised
+        wire._writer = None  # no socket: only the routing is exercised
         sink = Sink()
         wire._sinks[b"1"] = sink
         hdr = b"NATS/1.0\r\nX: y\r\n\r\n"
@@ -46,16 +47,16 @@ def test_parser_splits_messages_across_reads_and_routes_statuses():
             b"MSG a.b 1 $JS.ACK.S.c.1.1.1.5.0 5\r\nhello\r\n"
             + b"HMSG a.c 1 $JS.ACK.S.c.1.2.2.6.0 %d %d\r\n%sabc\r\n" % (len(hdr), len(hdr) + 3, hdr)
             + b"HMSG _INBOX.x 1 %d %d\r\n%s\r\n" % (len(status), len(status), status)
-            + b"MSG a.d 9 4\r\nlost\r\n"
+            + b"MSG a.d 9 4\r\nlost\r\n"  # no such subscription (any more)
+            + b"MSG a.e 1 2\r\nok\r\n"
         )
-        rest = b""
+        parser = Parser()
         for i in range(0, len(stream), 7):  # arbitrary read boundaries
-            rest = wire._parse(rest + stream[i:i + 7])
-        assert rest == b""
+            wire.receive(parser.feed(stream[i:i + 7]))
         assert sink.statuses == [(408, "Request Timeout", {"A": "1"})]
         subjects, replies, headers, payloads = sink.take()
-        assert subjects == [b"a.b", b"a.c"]
-        assert payloads == [b"hello", b"abc"]
+        assert subjects == [b"a.b", b"a.c", b"a.e"]
+        assert payloads == [b"hello", b"abc", b"ok"]
         assert headers == {1: hdr}  # by row: most messages have none
         assert replies[0] == b"$JS.ACK.S.c.1.1.1.5.0"
         assert len(sink) == 0
@@ -118,10 +119,12 @@ def test_batches_are_cut_at_their_limits_however_deliveries_arrive(sizes, batch,
 def test_servers_the_cluster_advertises_keep_the_scheme_and_the_tls_name():
     wire = Wire([Address("tls", "nats.example", 4222)], Auth())
     wire.address = wire.addresses[0]
-    wire._control(b'INFO {"connect_urls": ["10.0.0.2:4222", "[::1]:4223", "b.example:4224"]}')
+    wire.receive(Parser().feed(
+        b'INFO {"connect_urls": ["10.0.0.2:4222", "[::1]:4223", "b.example:4224"]}\r\n'))
     assert [(str(a), a.tls_name) for a in wire.advertised()] == [
         ("tls://10.0.0.2:4222", "nats.example"), ("tls://[::1]:4223", "nats.example"),
         ("tls://b.example:4224", None)]
     assert not wire.lame_duck
-    wire._control(b'INFO {"ldm": true}')
+    wire.receive([Info({"ldm": True})])
     assert wire.lame_duck and len(wire.advertised()) == 3  # an update keeps what it omits
+
