@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("eventkit.source", "eventkit.server"),
     ("eventkit.envelope", "eventkit.codec", "eventkit.formats"),
     ("eventkit.schema", "eventkit.registry", "eventkit._jsonschema", "eventkit._compatibility"),
-    ("eventkit.query",),
+    ("eventkit.query", "eventkit.browsing"),
     ("eventkit.events", "eventkit.connection"),
     ("eventkit.store",),
     ("eventkit.replay",),
