@@ -39,7 +39,6 @@ MISFIT_SCHEMA: dict[str, pl.DataType] = {
     "seq": pl.UInt64(), "type": pl.String(), "field": pl.String(), "column": pl.String(),
     "found": pl.String(),
 }
-_NS = pl.Datetime("ns", "UTC")
 _INT64_MAX = 2**63 - 1
 _SAFE = frozenset(string.ascii_letters + string.digits + "-_")
 
