@@ -1,14 +1,15 @@
 """Replay speed into projections, and pacing accuracy.
 
-    python benchmarks/replay.py [--events 5000000] [--runs 3]
+    python benchmarks/replay.py [--events 5000000] [--runs 3] [--store DIR]
 
 1. Events per second from a local store (the sample history, synced) into
    the built-in ``Latest()`` projection (target: 200,000/s on 5M events), into
    a trivial vectorised projection (a batch at a time: the replay's own cost),
    and into a per-event Python callback (``Fold``, on the first 200,000). Each
-   with its peak memory over the process's before it (``VmHWM`` reset through
-   ``/proc/self/clear_refs``), against the size of the whole envelope in
-   memory and of the projection's state.
+   replay runs in a fresh process, its peak memory (``VmHWM``) over the
+   process's after opening the store, against the size of the whole envelope
+   in memory and of the projection's state. ``--store DIR`` replays a store
+   synced before instead of publishing and syncing one.
 2. Pacing: a 20-second span of history replayed at ``speed=1.0`` and at
    ``speed=10``: the wall time against the intended one, and the timing error
    of each event (p50 / p99).
@@ -19,10 +20,11 @@ Medians of ``--runs`` runs; the machine is shared, so compare ratios.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
-import gc
+import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -45,65 +47,76 @@ class Count:
         return pl.DataFrame({"events": [self.n]})
 
 
-def _rss(field: str = "VmHWM") -> float:
+def _peak_mb() -> float:
+    """This process's peak resident memory (``VmHWM``: a fresh process's own)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
+        if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
 
 
-def _median(fn, runs: int = 3) -> tuple[float, float, object]:  # type: ignore[no-untyped-def]
-    """Median seconds and median peak MB over the memory in use before (Linux)."""
-    times, peaks, out = [], [], None
-    for _ in range(runs):
-        out = None
-        gc.collect()
-        with contextlib.suppress(OSError):
-            Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS
-        before = _rss("VmRSS")
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-        peaks.append(_rss() - before)
-    return statistics.median(times), statistics.median(peaks), out
+def _child(kind: str, path: str) -> None:
+    """One replay of the store at ``path`` in this (fresh) process; prints JSON."""
+    store = ek.Store(path)
+    n = len(store) if kind != "fold" else min(len(store), 200_000)
+    base = _peak_mb()
+    t = time.perf_counter()
+    if kind == "latest":
+        state = ek.Replay(store).run(ek.Latest(), progress=False)
+    elif kind == "count":
+        state = ek.Replay(store).run(Count(), progress=False)
+    else:
+        state = ek.Replay(store, until=n).run(
+            ek.Fold(lambda s, event: (s or 0) + 1, key=None), progress=False)
+    seconds = time.perf_counter() - t
+    print(json.dumps({"seconds": seconds, "events": n, "base_mb": base, "peak_mb": _peak_mb(),
+                      "entities": state.height, "state_mb": state.estimated_size() / 2**20}))
 
 
-def throughput(n_events: int, runs: int) -> None:
+def _run(kind: str, path: str) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--child", kind, path], capture_output=True,
+                         text=True)
+    if out.returncode:
+        raise SystemExit(f"a replay failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
-    with tempfile.TemporaryDirectory() as tmp:
-        _throughput(n_events, runs, tmp)
 
-
-def _throughput(n_events: int, runs: int, tmp: str) -> None:
+def throughput(n_events: int, runs: int, path: str | None) -> None:
+    if path is not None:
+        _throughput(runs, path)
+        return
     from eventkit.sample import generate
     from eventkit.sample.publish import publish
 
-    with ek.EmbeddedServer() as server, ek.connect(server.url) as conn:
-        have = 0
-        while have < n_events:  # in chunks of a million: each its own seed and days
-            n = min(1_000_000, n_events - have)
-            start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC) + dt.timedelta(days=2 * (have // 10**6))
-            have = publish(conn, generate(seed=21 + have // 10**6, n_events=n, start=start),
-                           create=have == 0).messages
-        store = ek.Store(tmp)
-        store.sync(conn, "RIDES", progress=False)
-    n = len(store)
+    with tempfile.TemporaryDirectory() as tmp:
+        with ek.EmbeddedServer() as server, ek.connect(server.url) as conn:
+            have = 0
+            while have < n_events:  # in chunks of a million: each its own seed and days
+                n = min(1_000_000, n_events - have)
+                start = (dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+                         + dt.timedelta(days=2 * (have // 10**6)))
+                have = publish(conn, generate(seed=21 + have // 10**6, n_events=n, start=start),
+                               create=have == 0).messages
+            ek.Store(tmp).sync(conn, "RIDES", progress=False)
+        _throughput(runs, tmp)
+
+
+def _throughput(runs: int, path: str) -> None:
+    store = ek.Store(path)
     envelope_mb = store.scan().collect().estimated_size() / 2**20
-    latest_s, latest_mb, state = _median(
-        lambda: ek.Replay(store).run(ek.Latest(), progress=False), runs)
-    assert isinstance(state, pl.DataFrame)
-    count_s, count_mb, _ = _median(lambda: ek.Replay(store).run(Count(), progress=False), runs)
-    part = min(n, 200_000)
-    each_s, each_mb, _ = _median(lambda: ek.Replay(store, until=part).run(
-        ek.Fold(lambda state, event: (state or 0) + 1, key=None), progress=False), runs)
-    print(f"{n:,} events from a store (whole envelope in memory: {envelope_mb:,.0f} MB):")
-    print(f"  into Latest(): {latest_s:.2f} s, {n / latest_s:,.0f} events/s (target >= "
-          f"200,000/s), peak +{latest_mb:,.0f} MB; its state {state.height:,} entities, "
-          f"{state.estimated_size() / 2**20:,.0f} MB")
-    print(f"  into a projection that only counts (the replay's own cost): {count_s:.2f} s, "
-          f"{n / count_s:,.0f} events/s, peak +{count_mb:,.0f} MB")
-    print(f"  into a per-event Python callback (Fold), the first {part:,}: "
-          f"{part / each_s:,.0f} events/s, peak +{each_mb:,.0f} MB")
+    print(f"{len(store):,} events from a store (the whole envelope in memory: "
+          f"{envelope_mb:,.0f} MB); each replay in a fresh process, medians of {runs}:")
+    for kind, what in (("latest", "into Latest() (target >= 200,000 events/s)"),
+                       ("count", "into a projection that only counts (the replay's own cost)"),
+                       ("fold", "into a per-event Python callback (Fold), the first events")):
+        got = [_run(kind, path) for _ in range(runs)]
+        seconds = statistics.median(r["seconds"] for r in got)
+        over = statistics.median(r["peak_mb"] - r["base_mb"] for r in got)
+        n = got[0]["events"]
+        state = (f"; the state: {got[0]['entities']:,} entities, {got[0]['state_mb']:,.0f} MB"
+                 if kind == "latest" else "")
+        print(f"  {what}: {n:,} in {seconds:.2f} s, {n / seconds:,.0f} events/s, peak "
+              f"{over:,.0f} MB over the opened store{state}")
 
 
 def pacing(span_s: float = 20.0, events: int = 2_000) -> None:
@@ -138,8 +151,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=5_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--span", type=float, default=20.0)
+    parser.add_argument("--store", help="replay this synced store (no publishing)")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    throughput(args.events, args.runs)
+    if args.child:
+        _child(*args.child)
+        return
+    throughput(args.events, args.runs, args.store)
     pacing(args.span)
 
 

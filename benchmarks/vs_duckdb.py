@@ -179,7 +179,8 @@ def state_sql(table: str, t_ns: int, on: str, fields: list[str]) -> str:
                      for f in fields)
     return (f"SELECT key, arg_max(seq, {order}) AS seq, max({on}) AS {on}, "
             f"arg_max(type, {order}) AS type, {cols} FROM {table} "
-            f"WHERE {on} <= {t_ns} AND key IS NOT NULL AND {on} IS NOT NULL GROUP BY key")
+            f"WHERE {on} <= {t_ns} AND key IS NOT NULL AND {on} IS NOT NULL GROUP BY key "
+            "ORDER BY key")
 
 
 def diff_sql(t1: int, t2: int, fields: list[str] = FIELDS, ends: list[str] = ENDS) -> str:
@@ -311,7 +312,7 @@ def run_size(total: int, args: argparse.Namespace) -> list[tuple[str, float, flo
             diff_sql(ns(t1), ns(at)), ["key"], lambda r: r.select("key", "change", "fields"))
     measure("windows 1m by type", lambda: query.windows(wide, "1m", by="type"),
             "SELECT et // 60000000000 * 60000000000 AS window_start, type, count(*) AS count "
-            "FROM wide WHERE et IS NOT NULL GROUP BY ALL", ["window_start", "type"],
+            "FROM wide WHERE et IS NOT NULL GROUP BY ALL ORDER BY ALL", ["window_start", "type"],
             lambda r: r.select("window_start", "type", "count"))
     measure("sessions 10m", lambda: query.sessions(wide, "10m"),
             SESSIONS_SQL.format(gap=600 * 10**9), ["key", "session"])
@@ -335,7 +336,7 @@ def memory_probe(path: str, engine: str, on: str) -> None:
     store = ek.Store(path)
     at = START + dt.timedelta(hours=40)
     con = duckdb.connect() if engine == "duckdb" else None
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = peak_rss(reset=True)
     if con is not None:
         col = "time_ns" if on == "time" else "event_time_ns"
         env = [str(p) for p in Path(path, "envelope").glob("*.parquet")]
@@ -354,8 +355,19 @@ def memory_probe(path: str, engine: str, on: str) -> None:
                     ).to_arrow_table()
     else:
         store.state_at(at, on=on)  # type: ignore[arg-type]
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"mb": (peak - base) / 1024}))
+    print(json.dumps({"mb": (peak_rss() - base) / 1024}))
+
+
+def peak_rss(*, reset: bool = False) -> int:
+    """The process's peak resident memory in KiB; with ``reset``, the peak is first set
+    back to the current size (Linux ``clear_refs``), so the next peak is of what follows."""
+    status = Path("/proc/self/status")
+    if reset and status.exists():
+        Path("/proc/self/clear_refs").write_text("5")
+    if not status.exists():
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
+    return int(fields["VmRSS" if reset else "VmHWM"].split()[0])
 
 
 def run_memory(sizes: list[int], args: argparse.Namespace) -> None:
@@ -370,8 +382,9 @@ def run_memory(sizes: list[int], args: argparse.Namespace) -> None:
                 out = subprocess.run([sys.executable, __file__, "--probe", str(store.path),
                                       engine, on], capture_output=True, text=True, check=True)
                 mb[engine] = json.loads(out.stdout.strip().splitlines()[-1])["mb"]
+            ratio = f"x{mb['eventkit'] / mb['duckdb']:.2f}" if mb["duckdb"] > 0 else "-"
             print(f"{total:>12,}  {on:<10}  {mb['eventkit']:>9.0f}  {mb['duckdb']:>9.0f}  "
-                  f"x{mb['eventkit'] / mb['duckdb']:.2f}", flush=True)
+                  f"{ratio}", flush=True)
 
 
 def size(text: str) -> int:

@@ -64,6 +64,7 @@ from eventkit._offline import use_offline_renderer
 from eventkit._time import Duration, to_duration, to_instant
 from eventkit._typing import TimeColumn
 from eventkit.envelope import ENVELOPE_SCHEMA
+from eventkit.exceptions import ColumnNotFoundError, ConfigurationError
 
 if TYPE_CHECKING:
     from eventkit.store.integrity import IntegrityReport
@@ -176,7 +177,7 @@ def _time_x(field: str, title: str | None, *, domain: Any = None) -> alt.X:
 # -- inputs ---------------------------------------------------------------------------
 
 
-def _frame(events: object) -> pl.DataFrame:
+def _frame(events: object, needed: Sequence[str] = ()) -> pl.DataFrame:
     """The envelope of ``events``: anything with ``to_polars()`` (a read) or ``scan()`` (a
     store), or a polars frame."""
     to_polars = getattr(events, "to_polars", None)
@@ -185,8 +186,19 @@ def _frame(events: object) -> pl.DataFrame:
     if isinstance(frame, pl.LazyFrame):
         frame = frame.collect()
     if not isinstance(frame, pl.DataFrame):
-        raise TypeError(f"expected events or a polars frame, got {type(events).__name__}")
+        raise ConfigurationError(
+            f"expected events (a read, a store or a polars frame of the envelope), got "
+            f"{type(events).__name__}")
+    _require(frame, needed)
     return frame
+
+
+def _require(frame: pl.DataFrame, needed: Sequence[str]) -> None:
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise ColumnNotFoundError(
+            f"no column {', '.join(map(repr, missing))} in these events; columns: "
+            f"{', '.join(frame.columns)}")
 
 
 def _with_fields(events: object, needed: Sequence[str], *, wide: bool = False) -> pl.DataFrame:
@@ -196,10 +208,7 @@ def _with_fields(events: object, needed: Sequence[str], *, wide: bool = False) -
     to_wide = getattr(events, "wide", None)
     if (wide or any(c not in frame.columns for c in needed)) and callable(to_wide):
         frame = to_wide()
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        raise KeyError(f"no column {', '.join(map(repr, missing))} in these events; "
-                       f"columns: {', '.join(frame.columns)}")
+    _require(frame, needed)
     return frame
 
 
@@ -358,7 +367,7 @@ def rate(events: object, *, on: TimeColumn = "event_time", by: str = "type",
      (datetime.datetime(2026, 11, 1, 12, 5, tzinfo=zoneinfo.ZoneInfo(key='UTC')), 'a', 1)]
     """
     max_rows = min(max_rows, MAX_ROWS)
-    frame = _frame(events).filter(pl.col(on).is_not_null())
+    frame = _frame(events, [on, by]).filter(pl.col(on).is_not_null())
     if frame.is_empty():
         return _empty(f"Events by {by}")
     frame, lumped = _top_groups(frame, by)
@@ -414,7 +423,7 @@ def arrivals(events: object, *, last: str | dt.timedelta = "2m",
     [('a', 1)]
     """
     max_rows = min(max_rows, MAX_ROWS)
-    frame = _frame(events).filter(pl.col("time").is_not_null())
+    frame = _frame(events, ["time", by]).filter(pl.col("time").is_not_null())
     if frame.is_empty():
         return _empty("Arrivals")
     length = to_duration(last, what="last")
@@ -456,7 +465,7 @@ def totals(events: object, *, by: str = "type", top: int = 30) -> alt.Chart:
     >>> totals(pl.DataFrame({"type": ["a", "b", "a"]})).data.rows()
     [('a', 2), ('b', 1)]
     """
-    frame = _frame(events)
+    frame = _frame(events, [by])
     counts = (frame.group_by(by).len("count").sort(["count", by], descending=[True, False])
               .head(min(top, MAX_ROWS)))
     drawn: alt.Chart = alt.Chart(counts, title=f"Events by {by}").mark_bar().encode(
@@ -596,7 +605,8 @@ def timeline(events: object, keys: Sequence[str] | None = None, *, limit: int = 
     """
     max_rows = min(max_rows, MAX_ROWS)
     limit = min(limit, max_rows // 2)
-    frame = _frame(events).filter(pl.col(on).is_not_null() & pl.col("key").is_not_null())
+    frame = _frame(events, [on, "key"]).filter(pl.col(on).is_not_null()
+                                              & pl.col("key").is_not_null())
     entities = frame["key"].n_unique()
     if keys is None:
         chosen = frame["key"].unique(maintain_order=True).head(limit)
@@ -765,7 +775,7 @@ def lag(events: object, *, every: str | dt.timedelta | None = None,
     [('p50', 2.0, 3), ('p95', 57.0, 3), ('max', 57.0, 3)]
     """
     max_rows = min(max_rows, MAX_ROWS, 3 * max(windows, 1))
-    frame = _frame(events).filter(pl.col("event_time").is_not_null())
+    frame = _frame(events, ["event_time", "time"]).filter(pl.col("event_time").is_not_null())
     if frame.is_empty():
         return _empty("Lag from event time to the store")  # type: ignore[return-value]
     seconds = (pl.col("time") - pl.col("event_time")).dt.total_microseconds() / 1e6

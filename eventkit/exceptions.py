@@ -8,7 +8,8 @@ password, token, seed or JWT.
 
     EventkitError
     ├── ConfigurationError (ValueError)     bad argument or setting
-    │   └── TimeArgumentError               a time/position the caller gave
+    │   ├── TimeArgumentError               a time/position the caller gave
+    │   └── ColumnNotFoundError (KeyError)  no such column or field in these events
     ├── MissingDependencyError (ImportError) an extra is not installed (names it)
     ├── ServerNotFoundError                  no nats-server binary to start
     ├── ConnectionFailedError                server unreachable, TLS refused
@@ -35,6 +36,7 @@ from collections.abc import Sequence
 __all__ = [
     "AuthenticationError",
     "ClosedError",
+    "ColumnNotFoundError",
     "ConfigurationError",
     "ConnectionFailedError",
     "EventkitError",
@@ -65,6 +67,16 @@ class ConfigurationError(EventkitError, ValueError):
 
 class TimeArgumentError(ConfigurationError):
     """A time, duration or position argument could not be understood."""
+
+
+class ColumnNotFoundError(ConfigurationError, KeyError):
+    """A chart or widget was asked for a column or payload field the events do not have.
+
+    Also a ``KeyError``, as a missing column is in polars and pandas.
+    """
+
+    def __str__(self) -> str:  # KeyError would show the message quoted
+        return str(self.args[0]) if self.args else ""
 
 
 class MissingDependencyError(EventkitError, ImportError):

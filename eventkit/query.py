@@ -580,17 +580,23 @@ def sessions(
     # exact: the previous time moved by the gap, at the column's own unit (and the
     # calendar, for months), never a duration rounded to microseconds
     begins = ~_same_entity(keys) | (pl.col(on) > pl.col(on).shift(1).dt.offset_by(pause.polars))
-    run = begins.cum_sum()  # sessions numbered across entities, in (entity, on, seq) order
-    number = run - pl.when(~_same_entity(keys)).then(run).forward_fill() + 1
+    # rows are in (entity, on, seq) order: a session is the run from a row that begins
+    # one to the row before the next that does; no grouping needed
+    starts = history.with_row_index("\0row").with_columns(
+        begins.alias("\0begins"), (~_same_entity(keys)).alias("\0entity"),
+        pl.len().alias("\0rows"),
+    ).with_columns(pl.col("\0begins").shift(-1, fill_value=True).alias("\0ends"))
+    first = starts.filter("\0begins").select(
+        *keys, pl.col(on).alias("start"), pl.col("\0row"), pl.col("\0entity"),
+        pl.col("\0rows"))
+    last = starts.filter("\0ends").select(pl.col(on).alias("end"))
     result = (
-        history.with_columns(run.alias("\0run"), number.cast(pl.UInt32).alias("session"))
-        .group_by("\0run", maintain_order=True)
-        .agg(
-            *(pl.col(k).first() for k in keys),
-            pl.col("session").first(),
-            pl.col(on).first().alias("start"),
-            pl.col(on).last().alias("end"),
-            pl.len().alias("events"),
+        pl.concat([first, last], how="horizontal")
+        .with_columns(
+            (pl.col("\0row").shift(-1).fill_null(pl.col("\0rows")) - pl.col("\0row"))
+            .cast(pl.UInt32).alias("events"),
+            (pl.int_range(pl.len()) - pl.when(pl.col("\0entity")).then(pl.int_range(pl.len()))
+             .forward_fill() + 1).cast(pl.UInt32).alias("session"),
         )
         .with_columns((pl.col("end") - pl.col("start")).alias("duration"))
         .select(*keys, "session", "start", "end", "duration", "events")
@@ -824,13 +830,25 @@ def late_events(frame: Frame, *, key: str | Sequence[str] | None = "key") -> Fra
     keys: list[str] = _names(key)
     lf = _lazy(frame)
     _require(lf.collect_schema(), ["event_time", *keys])
-    seen = pl.col("event_time").cum_max().forward_fill().shift(1)
-    result = (
-        lf.filter(pl.all_horizontal(pl.col(keys).is_not_null()) if keys else pl.lit(True))
-        .with_columns((seen.over(keys) if keys else seen).alias("seen_event_time"))
+    # the running mark over the events that can set it (a key and an event time), on the
+    # few columns it needs; then only the late rows are taken from the frame
+    seen = pl.col("event_time").cum_max().shift(1)
+    marks = (
+        lf.with_row_index("\0row")
+        .filter(pl.col("event_time").is_not_null(), *(pl.col(k).is_not_null() for k in keys))
+        .select("\0row", "event_time",
+                (seen.over(keys) if keys else seen).alias("seen_event_time"))
         .filter(pl.col("event_time") < pl.col("seen_event_time"))
-        .with_columns((pl.col("seen_event_time") - pl.col("event_time")).alias("lateness"))
+        .select("\0row", "seen_event_time")
     )
+    lateness = (pl.col("seen_event_time") - pl.col("event_time")).alias("lateness")
+    if isinstance(frame, pl.DataFrame):
+        rows = marks.collect()
+        late = frame[rows.get_column("\0row")].with_columns(rows.get_column("seen_event_time"))
+        return late.with_columns(lateness)  # type: ignore[return-value]
+    result = (lf.with_row_index("\0row")
+              .join(marks, on="\0row", how="inner", maintain_order="left")
+              .drop("\0row").with_columns(lateness))
     return _like(result, frame)
 
 

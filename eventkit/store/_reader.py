@@ -34,7 +34,7 @@ class Ordered:
     """
 
     def __init__(self, tables: Tables, table: DeltaTable | None, after: int, upto: int,
-                 *, columns: list[str] | None = None, rows: int = 65_536) -> None:
+                 *, columns: list[str] | None = None, rows: int = 16384) -> None:
         self.after, self.upto = after, upto
         self._held: list[pl.DataFrame] = []
         self._held_rows = 0

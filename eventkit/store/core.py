@@ -311,15 +311,20 @@ class Store(maintenance.Maintenance):
             was recreated, another sync is writing to the store, its disk is
             full, or a file of it is damaged.
         """
-        return _loop.run(self.async_sync(conn, stream, subjects=subjects, rules=rules,
-                                         progress=progress, batch=batch, registry=registry))
+        return _loop.run(self.async_(conn, stream, subjects=subjects, rules=rules,
+                                     progress=progress, batch=batch, registry=registry))
 
-    async def async_sync(
+    async def async_(
         self, conn: Connection, stream: str | None = None, *,
         subjects: str | Sequence[str] | None = None, rules: Rules | None = None,
         progress: bool = True, batch: int = 200_000, registry: SchemaRegistry | None = None,
     ) -> SyncResult:
-        """:meth:`sync` for ``await`` (``async`` alone is a keyword)."""
+        """:meth:`sync` for ``await``.
+
+        Every async twin is its call's name with an ``a`` in front
+        (``aread``, ``acompact``); ``async`` is a Python keyword, so this one
+        ends in ``_`` as PEP 8 has it for a name that would clash.
+        """
         self._writable()
 
         async def go(stop: Any) -> SyncResult:
@@ -331,6 +336,18 @@ class Store(maintenance.Maintenance):
         for note in result.notes:  # in the caller's thread, where a notebook shows it
             warnings.warn(note, EventkitWarning, stacklevel=2)
         return result
+
+    async def async_sync(
+        self, conn: Connection, stream: str | None = None, *,
+        subjects: str | Sequence[str] | None = None, rules: Rules | None = None,
+        progress: bool = True, batch: int = 200_000, registry: SchemaRegistry | None = None,
+    ) -> SyncResult:
+        """Deprecated: :meth:`async_` (the one ``a``-prefixed name for every async twin)."""
+        warnings.warn("Store.async_sync is deprecated and goes in the next release: use "
+                      "Store.async_ (the a-prefixed twin of sync, as aread is of read)",
+                      FutureWarning, stacklevel=2)
+        return await self.async_(conn, stream, subjects=subjects, rules=rules,
+                                 progress=progress, batch=batch, registry=registry)
 
     def write(self, batches: Any, *, stream: str, rules: Rules, subjects: Sequence[str] = (),
               created: str | None = None) -> SyncResult:

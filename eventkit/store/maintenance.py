@@ -55,6 +55,14 @@ class Maintenance:
         """
         return _loop.run(self._acompact(retention_hours, full=True))
 
+    async def acompact(self, *, retention_hours: float | None = None) -> dict[str, int]:
+        """:meth:`compact` for ``await``."""
+        from eventkit.store._retry import on_loop
+
+        result: dict[str, int] = await on_loop(
+            lambda _stop: self._acompact(retention_hours, full=True))
+        return result
+
     async def _compact_if_small(self) -> dict[str, int]:
         return await self._acompact(None, full=False)
 

@@ -288,8 +288,9 @@ async def _batches(writer: Writer, js: Any, name: str, stop: int, progress: bool
                                                      found, commit_at=batch))
                         bar.update(hi - prev)
                         prev = hi
-                    # a commit's worth held, one more decoded, one arriving
-                    while len(pending) > 2 + batch // FETCH:
+                    # while one commit is written, two more parts decode and one arrives:
+                    # memory is a commit and three parts, whatever the stream's length
+                    while len(pending) > 2 + min(batch // FETCH, 2):
                         await asyncio.wrap_future(pending[0])
                         pending.pop(0)
                     if short is not None:

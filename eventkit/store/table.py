@@ -41,7 +41,7 @@ from deltalake import (
     WriterProperties,
     write_deltalake,
 )
-from deltalake.exceptions import DeltaError, TableNotFoundError
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from eventkit.envelope import ENVELOPE_SCHEMA, Rules
 from eventkit.exceptions import StoreError
@@ -141,7 +141,7 @@ class Tables:
         self.remote = "://" in text and not text.startswith("file://")
         self.local = None if self.remote else Path(text.removeprefix("file://")).expanduser()
         self.root = text.rstrip("/") if self.remote else str(self.local)
-        self.options = dict(storage_options or {}) or None
+        self.options = _safe_commits(text, dict(storage_options or {})) or None
 
     def uri(self, *parts: str) -> str:
         return "/".join([self.root, *parts])
@@ -300,6 +300,14 @@ class Tables:
                             storage_options=self.options if isinstance(target, str) else None)
         except OSError as exc:
             raise _disk_error(exc, self.root) from None
+        except CommitFailedError as exc:
+            if "oncurrent" not in str(exc):
+                raise StoreError(f"writing to the store {self.root} failed: {exc}") from None
+            raise StoreError(
+                f"another writer committed to the store {self.root} while this one wrote "
+                f"({exc}): nothing of this batch was kept. Run one sync (or follow, or "
+                "compact) at a time on a store; a sync run again continues after what "
+                "was committed") from None
         except DeltaError as exc:
             if any(sign in str(exc) for sign in _FULL):
                 raise _disk_error(exc, self.root) from None
@@ -331,6 +339,23 @@ def _polars_schema(table: DeltaTable) -> dict[str, pl.DataType]:
 def table_schema(table: DeltaTable | None) -> dict[str, pl.DataType]:
     """A table's disk schema as polars types (empty for no table)."""
     return _polars_schema(table) if table is not None else {}
+
+
+def _safe_commits(root: str, options: dict[str, str]) -> dict[str, str]:
+    """S3 storage options that make a commit fail when another writer took its version.
+
+    Without a locking provider or unsafe renames named, each ``_delta_log``
+    entry is put only if absent (``If-None-Match``, which S3 and most
+    S3-compatible servers honour): two processes writing one store on S3 then
+    cannot both commit a version, and the second gets a ``StoreError``.
+    """
+    if not root.startswith(("s3://", "s3a://")):
+        return options
+    said = {k.upper() for k in options}
+    if said & {"AWS_S3_ALLOW_UNSAFE_RENAME", "AWS_S3_LOCKING_PROVIDER", "AWS_CONDITIONAL_PUT",
+               "CONDITIONAL_PUT"}:
+        return options
+    return {**options, "AWS_CONDITIONAL_PUT": "etag"}
 
 
 def _disk_error(exc: BaseException, root: str) -> StoreError:

@@ -228,7 +228,7 @@ class Explorer(ChartWidget):
     def _valid_range(self, proposal: dict[str, Any]) -> tuple[dt.datetime | None, ...]:
         value = tuple(proposal["value"])
         if len(value) != 2:
-            raise traitlets.TraitError("time_range is (start, end): two times or None")
+            raise ConfigurationError("time_range is (start, end): two times or None")
         start = _views.to_utc(value[0], what="start")
         end = _views.to_utc(value[1], what="end")
         if start is not None and end is not None and end < start:
@@ -238,7 +238,7 @@ class Explorer(ChartWidget):
     @traitlets.validate("page_size")
     def _valid_page_size(self, proposal: dict[str, Any]) -> int:
         if proposal["value"] < 1:
-            raise traitlets.TraitError("page_size must be at least 1")
+            raise ConfigurationError("page_size must be at least 1")
         return proposal["value"]
 
     def _pivot_fields(self) -> None:

@@ -15,9 +15,9 @@ import polars as pl
 import traitlets
 
 from eventkit import charts
-from eventkit.source import _loop
 from eventkit.widgets import _views
-from eventkit.widgets._base import ChartWidget, mirror
+from eventkit.widgets._base import mirror
+from eventkit.widgets._polling import PollingWidget
 from eventkit.widgets._table import Table, page_html
 
 __all__ = ["LiveTail"]
@@ -29,7 +29,7 @@ _worker = concurrent.futures.ThreadPoolExecutor(max_workers=1,
                                                 thread_name_prefix="eventkit-livetail")
 
 
-class LiveTail(ChartWidget):
+class LiveTail(PollingWidget):
     """Follow a stream: new events appear in a chart and a table as they arrive.
 
     The stream is polled in the background (on eventkit's I/O thread), so
@@ -73,10 +73,8 @@ class LiveTail(ChartWidget):
 
     stream = traitlets.Unicode()
     subjects = traitlets.Tuple()
-    running = traitlets.Bool(False)
     events_seen = traitlets.Int(0)
     last_seq = traitlets.Int(0)
-    error = traitlets.Unicode("")
     sort_by = traitlets.Unicode("seq")
     descending = traitlets.Bool(True)
     page = traitlets.Int(0)
@@ -88,17 +86,14 @@ class LiveTail(ChartWidget):
         self._conn = conn  # a plain attribute, never a trait: it is not synced nor saved
         self._keep = max(int(keep), 1)
         self._last = last
-        self._every = max(float(every), 0.05)
         self._lock = threading.RLock()
-        self._stopping = threading.Event()
-        self._future: Any = None  # the polling task's concurrent.futures.Future
         self._ring = pl.DataFrame()
         self._page_seqs: list[int] = []
         self._server = str(getattr(conn, "server", ""))
         info = conn.stream(stream)
         start = max(info.first_seq or 1, (info.last_seq or 0) - max(backlog, 0) + 1)
         super().__init__(charts.arrivals(pl.DataFrame({"time": [], "type": []}, schema={
-            "time": pl.Datetime("ns", "UTC"), "type": pl.String})))
+            "time": pl.Datetime("ns", "UTC"), "type": pl.String})), every=max(float(every), 0.05))
         self.stream = stream
         self.subjects = (subjects,) if isinstance(subjects, str) else tuple(subjects or ())
         self.last_seq = start - 1
@@ -123,43 +118,16 @@ class LiveTail(ChartWidget):
         """Start polling (again) after the last sequence received."""
         if self.running:
             return
-        self._stopping.clear()
-        self.error = ""
-        self.running = True
-        self._future = _loop.submit(self._poll())
+        self._start_polling(wait_first=False)
         self._render_status()
 
-    def stop(self) -> None:
-        """Stop polling; the events received stay shown. Safe to call more than once."""
-        self._stopping.set()
-        future = self._future
-        if future is not None and not future.done():
-            future.cancel()
-        if self.running:
-            self.running = False
-            self._render_status()
-
-    def close(self) -> None:
-        """Stop polling and close the widget."""
-        self.stop()
-        super().close()
-
-    async def _poll(self) -> None:
-        subjects = list(self.subjects) or None
-        try:
-            while not self._stopping.is_set():
-                events = await self._conn._aread_quietly(
-                    self.stream, subjects=subjects, start=self.last_seq + 1, progress=False)
-                if len(events):
-                    await asyncio.get_running_loop().run_in_executor(
-                        _worker, self._absorb, events.to_polars())
-                await asyncio.sleep(self._every)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # shown, not raised: nobody awaits this task
-            self.error = f"{type(exc).__name__}: {exc}"
-            self.running = False
-            self._render_status()
+    async def _poll_once(self) -> None:
+        events = await self._conn._aread_quietly(
+            self.stream, subjects=list(self.subjects) or None, start=self.last_seq + 1,
+            progress=False)
+        if len(events):
+            await asyncio.get_running_loop().run_in_executor(_worker, self._absorb,
+                                                             events.to_polars())
 
     def _absorb(self, new: pl.DataFrame) -> None:
         with self._lock:

@@ -19,6 +19,7 @@ import traitlets
 
 from eventkit import charts
 from eventkit._typing import TimeColumn
+from eventkit.exceptions import ConfigurationError
 from eventkit.replay import Latest, Replay
 from eventkit.widgets import _views
 from eventkit.widgets._base import ChartWidget, mirror
@@ -200,13 +201,13 @@ class ReplayPlayer(ChartWidget):
     @traitlets.validate("step_size")
     def _valid_step(self, proposal: dict[str, Any]) -> int:
         if proposal["value"] < 1:
-            raise traitlets.TraitError("step_size must be at least 1")
+            raise ConfigurationError("step_size must be at least 1")
         return proposal["value"]
 
     @traitlets.validate("speed")
     def _valid_speed(self, proposal: dict[str, Any]) -> float:
         if proposal["value"] < 0:
-            raise traitlets.TraitError("speed is a positive multiple (0: as fast as possible)")
+            raise ConfigurationError("speed is a positive multiple (0: as fast as possible)")
         return proposal["value"]
 
     @traitlets.observe("playing")

@@ -7,7 +7,6 @@ report`` show, in a notebook: built on :meth:`eventkit.Connection.stream`,
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import html
 from typing import Any
@@ -19,7 +18,7 @@ import traitlets
 
 from eventkit.source import _loop
 from eventkit.widgets import _views
-from eventkit.widgets._base import ChartWidget
+from eventkit.widgets._polling import PollingWidget
 from eventkit.widgets._table import Table, page_html
 
 __all__ = ["StreamView", "stream_facts"]
@@ -89,7 +88,7 @@ def stream_facts(info: Any) -> list[tuple[str, str]]:
     ]
 
 
-class StreamView(ChartWidget):
+class StreamView(PollingWidget):
     """A stream's configuration, subjects (with counts) and consumers (with their lag), live.
 
     Refreshes every ``every`` seconds in the background (on eventkit's I/O
@@ -122,16 +121,12 @@ class StreamView(ChartWidget):
 
     stream = traitlets.Unicode()
     refreshed = traitlets.Int(0)
-    running = traitlets.Bool(False)
-    error = traitlets.Unicode("")
 
     def __init__(self, conn: Any, stream: str, *, every: float = 5.0,
                  subjects: str = ">") -> None:
         self._conn = conn  # a plain attribute, never a trait: not synced, not saved
-        self._every = float(every)
         self._pattern = subjects
-        self._future: Any = None
-        super().__init__(alt.Chart(pl.DataFrame({"x": []})).mark_point())
+        super().__init__(alt.Chart(pl.DataFrame({"x": []})).mark_point(), every=float(every))
         self.stream = stream
         self.add_class("eventkit-streamview")
         self.status = widgets.HTML()
@@ -153,8 +148,7 @@ class StreamView(ChartWidget):
         self._subjects = pl.DataFrame()
         self.refresh()
         if self._every > 0:
-            self.running = True
-            self._future = _loop.submit(self._poll())
+            self._start_polling(wait_first=True)
 
     # -- reading -----------------------------------------------------------------------
     async def _read(self) -> tuple[Any, pl.DataFrame, pl.DataFrame]:
@@ -167,29 +161,8 @@ class StreamView(ChartWidget):
         """Read the stream's state, subjects and consumers now, and show them."""
         self._show(*_loop.run(self._read()))
 
-    async def _poll(self) -> None:
-        try:
-            while True:
-                await asyncio.sleep(self._every)
-                self._show(*await self._read())
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # shown, not raised: nobody awaits this task
-            self.error = f"{type(exc).__name__}: {exc}"
-            self.running = False
-            self._render_status()
-
-    def stop(self) -> None:
-        """Stop refreshing (what is shown stays). Safe to call more than once."""
-        future = self._future
-        if future is not None and not future.done():
-            future.cancel()
-        self.running = False
-        self._render_status()
-
-    def close(self) -> None:
-        self.stop()
-        super().close()
+    async def _poll_once(self) -> None:
+        self._show(*await self._read())
 
     # -- showing -----------------------------------------------------------------------
     def _show(self, info: Any, subjects: pl.DataFrame, consumers: pl.DataFrame) -> None:

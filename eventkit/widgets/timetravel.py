@@ -14,6 +14,7 @@ import traitlets
 
 from eventkit import charts, query
 from eventkit._typing import TimeColumn
+from eventkit.exceptions import ConfigurationError
 from eventkit.widgets import _views
 from eventkit.widgets._base import ChartWidget, mirror
 from eventkit.widgets._table import Table, page_html
@@ -105,7 +106,7 @@ class TimeTravel(ChartWidget):
         self._title = f"eventkit TimeTravel, on {charts.clock_name(on)}"
         self._end_types = tuple(end_types or ())
         if self._timeline.is_empty():
-            raise ValueError(f"no events with a {on!r} to travel through")
+            raise ConfigurationError(f"no events with a {on!r} to travel through")
         self._first = self._timeline[on][0]
         self._last = self._timeline[on][-1]
         self._steps = max(int(steps), 1)

@@ -274,15 +274,33 @@ def test_async_twin_and_the_cli(server, conn, stream, tmp_path, capsys):
     _publish(conn, stream, 50)
 
     async def main() -> ek.store.SyncResult:
-        return await ek.Store(tmp_path / "a").async_sync(conn, stream, progress=False)
+        return await ek.Store(tmp_path / "a").async_(conn, stream, progress=False)
 
     assert asyncio.run(main()).events == 50
+    _publish(conn, stream, 5, start=50)
+
+    async def old_name() -> ek.store.SyncResult:
+        return await ek.Store(tmp_path / "a").async_sync(conn, stream, progress=False)
+
+    with pytest.warns(FutureWarning, match=r"async_sync is deprecated .* use Store\.async_"):
+        assert asyncio.run(old_name()).events == 5
+
+    async def compact_and_replay() -> tuple[dict[str, int], pl.DataFrame]:
+        store = ek.Store(tmp_path / "a")
+        done = await store.acompact(retention_hours=0)
+        return done, await ek.Replay(store).arun(ek.Latest(), progress=False)
+
+    done, state = asyncio.run(compact_and_replay())
+    assert done["files_added"] >= 1  # two commits became one file, the old ones vacuumed
+    assert len(list((tmp_path / "a" / "envelope").glob("*.parquet"))) == 1
+    assert state.height == 7 and state["seq"].max() == 55  # keys k0..k6, the last event seq 55
+    _publish(conn, stream, 45, start=55)  # the CLI's store below syncs 100
     argv = ["sync", "--server", server.url, "--stream", stream, "--store",
             str(tmp_path / "cli"), "--no-progress"]
     assert cli.main(argv) == 0
-    assert "stored 50 new events" in capsys.readouterr().out
+    assert "stored 100 new events" in capsys.readouterr().out
     assert cli.main(argv) == 0
-    assert "nothing new after seq 50" in capsys.readouterr().out
+    assert "nothing new after seq 100" in capsys.readouterr().out
     assert cli.main([*argv[:4], "RIDES", *argv[5:]]) == 2
     assert "holds stream" in capsys.readouterr().err
 
@@ -293,7 +311,7 @@ def test_a_cancelled_sync_leaves_a_readable_store_and_resumes(conn, stream, tmp_
     store = ek.Store(tmp_path / "s")
 
     async def interrupted() -> float:  # what Ctrl-C in a notebook does to a running sync
-        task = asyncio.ensure_future(store.async_sync(conn, stream, progress=False, batch=2000))
+        task = asyncio.ensure_future(store.async_(conn, stream, progress=False, batch=2000))
         while store.last_seq == 0:
             await asyncio.sleep(0.005)
         task.cancel()

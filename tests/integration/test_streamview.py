@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 
 import nats
@@ -63,3 +64,32 @@ def test_streamview_shows_config_subjects_and_consumer_lag_and_refreshes():
         finally:
             view.close()
         assert not view.running
+
+
+def test_a_failing_poll_stops_and_shows_its_error_in_both_polling_widgets(server):
+    """LiveTail and StreamView share one polling loop: when the stream goes away (deleted by
+    nats-py), each stops and shows why, in its status, without raising into the kernel."""
+    from eventkit.widgets import LiveTail
+
+    async def delete(name: str) -> None:
+        nc = await nats.connect(server.url)
+        try:
+            await nc.jetstream().delete_stream(name)
+        finally:
+            await nc.close()
+
+    with ek.connect(server.url) as conn:
+        conn.create_stream("GONE", ["gone.>"])
+        conn.publish_many(["gone.a"] * 3, [b'{"type": "a"}'] * 3)
+        tail = LiveTail(conn, "GONE", every=0.1)
+        view = StreamView(conn, "GONE", every=0.1)
+        try:
+            eventually(lambda: tail.events_seen == 3)
+            assert tail.running and view.running and not tail.error and not view.error
+            asyncio.run(delete("GONE"))
+            for widget in (tail, view):
+                eventually(lambda w=widget: not w.running and "StreamNotFoundError" in w.error)
+                assert "GONE" in widget.error and html.escape(widget.error) in widget.status.value
+        finally:
+            tail.close()
+            view.close()

@@ -12,8 +12,10 @@ import altair as alt
 import polars as pl
 import pytest
 
+import eventkit as ek
 from eventkit import charts, query
 from eventkit.envelope import ENVELOPE_SCHEMA, TIME
+from eventkit.exceptions import ColumnNotFoundError
 from tests.samples import sample_events
 
 START = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
@@ -130,7 +132,7 @@ def test_field_over_time_points_then_bins():
     points = charts.field_over_time(events, "fare", event_type="trip_completed",
                                     max_points=10_000)
     assert sum(part.data.height for part in points.vconcat) == fares.len()
-    with pytest.raises(KeyError, match="no column 'nope'"):
+    with pytest.raises(ColumnNotFoundError, match="no column 'nope'"):
         charts.field_over_time(events, "nope")
 
 
@@ -384,3 +386,17 @@ def test_lag_axis_says_days_when_events_were_stored_long_after():
         time=pl.col("event_time") + pl.duration(days=30, seconds=pl.col("seq") % 100))
     labels = [t for _, t in draw(charts.lag(month_late)).axis_ticks("y")]
     assert "30 d" in labels and "1 d" in labels
+
+
+def test_every_error_a_user_can_cause_in_charts_is_an_eventkit_error():
+    """A wrong input or a missing column is an EventkitError (a ConfigurationError, so a
+    ValueError; a missing column also a KeyError), never a bare TypeError or KeyError."""
+    events = sample_events()
+    with pytest.raises(ek.ConfigurationError, match="expected events"):
+        charts.rate(42)  # type: ignore[arg-type]
+    for call in (lambda: charts.field_over_time(events, "nope"),
+                 lambda: charts.rate(events.to_polars().drop("event_time"))):
+        with pytest.raises(ColumnNotFoundError) as caught:
+            call()
+        assert isinstance(caught.value, ek.ConfigurationError | KeyError | ValueError)
+        assert str(caught.value).startswith("no column")  # not quoted as a KeyError's repr

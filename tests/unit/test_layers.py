@@ -1,4 +1,4 @@
-"""The package's layers: every import points down (or sideways), never up, never in a circle.
+"""The package's shape: imports point down the layers, never in a circle; modules stay small.
 
 The layers follow the data: bytes come off the wire (``source``), become Arrow
 (``codec``, the payload formats and the schema registry), are held as events or
@@ -11,6 +11,8 @@ left out; an import inside a function runs, so it counts.
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -148,3 +150,44 @@ def test_the_checker_sees_an_upward_import(tmp_path: Path) -> None:
     assert "eventkit.envelope" in tree  # sanity: it reads real imports
     assert layer_of("eventkit.widgets.explorer") > layer_of("eventkit.query")
     assert layer_of("eventkit.source._wire") < layer_of("eventkit.codec")
+
+
+MOST_LINES = 550  # of code, docstrings and comments aside (CONTRIBUTING.md)
+
+
+def code_lines(source: str) -> int:
+    """Lines holding code: not blank, not only a comment, not part of a docstring."""
+    docstrings: set[int] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            first = node.body[0] if node.body else None
+            if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                    and isinstance(first.value.value, str)):
+                docstrings.update(range(first.lineno, (first.end_lineno or first.lineno) + 1))
+    lines: set[int] = set()
+    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
+            tokenize.ENDMARKER}
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type not in skip:
+            lines.update(n for n in range(token.start[0], token.end[0] + 1) if n not in docstrings)
+    return len(lines)
+
+
+def test_code_lines_counts_code_only():
+    source = '''"""Module doc,
+    two lines."""
+# a comment
+
+def f(x):
+    """Doc."""
+    return (x +
+            1)  # trailing comment
+'''
+    assert code_lines(source) == 3
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_module_is_too_big(module: str) -> None:
+    lines = code_lines(MODULES[module].read_text(encoding="utf-8"))
+    assert lines <= MOST_LINES, (
+        f"{module} has {lines} lines of code (most: {MOST_LINES}): split it by concern")

@@ -118,11 +118,12 @@ def test_async_twins_take_what_their_synchronous_calls_take():
     import inspect
 
     calls = dict(_public_callables())
-    pairs = [(name, calls[f"{head}.{attr[1:]}"])
+    # ``async_`` is the twin of ``sync`` (``async`` is a keyword: PEP 8's trailing ``_``)
+    pairs = [(name, calls[f"{head}.{attr[1:].removesuffix('_')}"])
              for name, fn in calls.items()
              for head, _, attr in [name.rpartition(".")]
              if attr.startswith("a") and inspect.iscoroutinefunction(fn)
-             and f"{head}.{attr[1:]}" in calls]
+             and f"{head}.{attr[1:].removesuffix('_')}" in calls]
     assert len(pairs) > 10
 
     def shape(fn):
@@ -131,6 +132,10 @@ def test_async_twins_take_what_their_synchronous_calls_take():
 
     differ = [name for name, sync in pairs if shape(calls[name]) != shape(sync)]
     assert differ == []
+    inherited = [(ek.Store, "compact", "acompact"), (ek.Store, "sync", "async_"),
+                 (ek.Replay, "run", "arun")]
+    assert all(inspect.iscoroutinefunction(getattr(cls, a)) for cls, _, a in inherited)
+    assert [a for cls, s, a in inherited if shape(getattr(cls, a)) != shape(getattr(cls, s))] == []
 
 
 def test_the_error_tree_in_the_docs_is_the_class_tree():

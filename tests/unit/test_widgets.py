@@ -10,7 +10,6 @@ import time
 import altair as alt
 import polars as pl
 import pytest
-import traitlets
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ipywidgets.embed import embed_data
@@ -102,7 +101,7 @@ def test_explorer_time_range_from_python_moves_the_brush(events):
     assert explorer.time_range == (t0, t1)
     with pytest.raises(ek.TimeArgumentError, match="no time zone"):
         explorer.time_range = (dt.datetime(2026, 11, 1), None)
-    with pytest.raises(traitlets.TraitError):
+    with pytest.raises(ek.ConfigurationError, match="two times"):
         explorer.time_range = (t0,)
 
 
@@ -262,8 +261,10 @@ def test_player_plays_pauses_steps_and_changes_speed(events):
         player.wait_until(lambda: 0 < player.events < 100 and player.playing)
         player.pause()
         assert player.run.paused and "paused" in player.status.value
-        with pytest.raises(traitlets.TraitError):
+        with pytest.raises(ek.ConfigurationError, match="at least 1"):
             player.step_size = 0
+        with pytest.raises(ek.ConfigurationError, match="positive"):
+            player.speed = -1
     finally:
         player.close()
     player.run._thread.join(2)
@@ -333,6 +334,19 @@ def test_explorer_pivot_tab_groups_the_selection(events):
             explorer.pivot_by = "nope"
         with pytest.raises(ek.ConfigurationError, match="cannot pivot on 'city'"):
             explorer.pivot_sums = ("city",)  # not a number
+    finally:
+        explorer.close()
+
+
+def test_widget_misuse_raises_eventkit_errors(events):
+    with pytest.raises(ek.ConfigurationError, match="expected events"):
+        Explorer(42)
+    with pytest.raises(ek.ConfigurationError, match="to travel through"):
+        TimeTravel(events.to_polars().head(0))
+    explorer = Explorer(events)
+    try:
+        with pytest.raises(ek.ConfigurationError, match="at least 1"):
+            explorer.page_size = 0
     finally:
         explorer.close()
 
