@@ -90,16 +90,29 @@ def decode_mixed(
     extra: dict[int, dict[str, str]] = {}   # headers the envelope rules see besides the real ones
     ptype = _provisional(rules, subject, hjson)
     kind = _kinds(formats, hjson, data, ptype, writers)
-    special = {i for i in _header(hjson, _ENCODING).is_not_null().arg_true().to_list()}
-    special |= set((kind == "cloudevents").arg_true().to_list())
+    coded = set(_header(hjson, _ENCODING).is_not_null().arg_true().to_list())
+    special = coded | set((kind == "cloudevents").arg_true().to_list())
     if not special and bool((kind == "json").all()):  # JSON after all (a few bad payloads)
         out = json_decode(seq, time, subject.to_list(), headers, payloads, rules, **json_options)
         return [Part(out.envelope, {t: [f] for t, f in out.typed.items()})]
     kinds: dict[int, str] = {}
     types: dict[int, str | None] = {}
-    for i in sorted(special - set(errors)):  # one by one: compressed, structured CloudEvents
+    found, provisional = kind.to_list(), ptype.to_list()
+    inner_rules = FormatRules(("magic", "registry", "json"))
+    envelopes = [i for i in sorted(special - set(errors) - coded) if found[i] == "cloudevents"]
+    for i, got in zip(envelopes, one.unwrap_many([body[i] for i in envelopes]), strict=True):
+        if isinstance(got, Exception):  # structured CloudEvents, unwrapped in one pass
+            errors[i] = f"cloudevents: {got}"
+            continue
+        body[i], extra[i], inner = got
+        t = extra[i].get("ce-type") or provisional[i]
+        kinds[i] = inner or one.format_of(inner_rules, None, body[i], t, writers)
+        types[i] = t
+        if not body[i].strip():
+            errors[i] = EMPTY
+    for i in sorted(special - set(errors) - set(envelopes)):  # one by one: compressed ones
         names = orjson.loads(texts[i]) if i in texts else None
-        t, k, coding = ptype[i], None, None
+        t, k, coding = provisional[i], None, None
         try:
             if names and (coding := one.get_header(names, _ENCODING)):
                 body[i] = one.decompress(body[i], coding)
@@ -107,8 +120,7 @@ def decode_mixed(
             if k == "cloudevents":
                 body[i], extra[i], inner = one.unwrap(body[i])
                 t = extra[i].get("ce-type") or t
-                k = inner or one.format_of(FormatRules(("magic", "registry", "json")), None,
-                                           body[i], t, writers)
+                k = inner or one.format_of(inner_rules, None, body[i], t, writers)
         except Exception as exc:
             where = "cloudevents" if k == "cloudevents" else f"content-encoding {coding}"
             errors[i] = f"{where}: {exc}"
@@ -238,6 +250,9 @@ def _json_part(rows: list[int], seq: pl.Series, time: pl.Series, subject: pl.Ser
     withheld = False
     for k, i in enumerate(rows):
         if i in extra:
+            if not wanted:  # no rule reads a header: the envelope's attributes are not asked
+                withheld = withheld or i in headers
+                continue
             real = orjson.loads(texts[i]) if i in texts else None
             blocks[k] = one.header_block(real, extra[i])
         elif i in headers:
