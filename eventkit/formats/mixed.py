@@ -21,6 +21,7 @@ decode is kept, flagged in ``error`` with its format, schema and the reason.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -187,9 +188,15 @@ def _header(hjson: pl.Series, names: Sequence[str]) -> pl.Series:
     """The first of header ``names`` (any case) in each row's header JSON (looked up once per
     distinct header set: a batch's messages mostly carry the same few)."""
     def first(text: str) -> str | None:
-        found = {k.lower(): v for k, v in orjson.loads(text).items()}
+        found = _lowered(text)
         return next((found[n] for n in names if found.get(n)), None)
     return _mapped(hjson, first)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _lowered(text: str) -> dict[str, Any]:
+    """A header JSON's names in lower case (parsed once for the several headers looked up)."""
+    return {k.lower(): v for k, v in orjson.loads(text).items()}
 
 
 def _provisional(rules: Rules, subject: pl.Series, hjson: pl.Series) -> pl.Series:
