@@ -162,17 +162,22 @@ def _msgpack_as_json(kind: pl.Series, body: list[bytes], special: set[int],
     if not rows:
         return []
     values, _ = messagepack.unpack([body[i] for i in rows])
-    done = []
     dumps, passthrough = orjson.dumps, orjson.OPT_PASSTHROUGH_DATETIME
-    for i, value in zip(rows, values, strict=True):
-        if value is None:
-            continue
-        try:
-            body[i] = dumps(value, option=passthrough)
-        except TypeError:
-            continue
-        done.append(i)
-    return done
+    pairs = [(i, value) for i, value in zip(rows, values, strict=True) if value is not None]
+    try:  # the usual batch: every map says itself in JSON (one comprehension)
+        texts = [dumps(value, option=passthrough) for _, value in pairs]
+    except TypeError:  # some do not: found one by one
+        done = []
+        for i, value in pairs:
+            try:
+                body[i] = dumps(value, option=passthrough)
+            except TypeError:
+                continue
+            done.append(i)
+        return done
+    for (i, _), text in zip(pairs, texts, strict=True):
+        body[i] = text
+    return [i for i, _ in pairs]
 
 
 def _header_text(block: bytes) -> str:
