@@ -42,11 +42,16 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, Protocol, runtime_checkable
 
+import polars as pl
+
 from eventkit._typing import TimeLike
 from eventkit.exceptions import TimeArgumentError
 
-__all__ = ["Duration", "Instant", "cutoff", "parse_duration", "to_datetime", "to_duration",
+__all__ = ["TIME", "Duration", "Instant", "cutoff", "parse_duration", "to_datetime", "to_duration",
            "to_instant", "to_position"]
+
+#: The one time type of eventkit's frames: nanoseconds, UTC (what the server stamps).
+TIME = pl.Datetime("ns", "UTC")
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MIN_NS = -62_135_596_800 * 10**9                   # 0001-01-01T00:00:00Z

@@ -903,7 +903,7 @@ def integrity(report: IntegrityReport, *, bins: int = 30) -> alt.HConcatChart | 
     ...                      "reason": pl.String})
     >>> report = NS(missing=0, kept=0, behind=3, gaps=empty, stream="RIDES",
     ...     duplicates=pl.DataFrame({"events": [2]}), malformed=pl.DataFrame({"seq": [4, 9]}),
-    ...     late=pl.DataFrame({"late_by": []}, schema={"late_by": pl.Duration("ns")}))
+    ...     late=pl.DataFrame({"lateness": []}, schema={"lateness": pl.Duration("ns")}))
     >>> integrity(report).data.filter(pl.col("events") > 0).rows()
     [('duplicate Nats-Msg-Id', 2, 'odd'), ('malformed', 2, 'odd'), ('not synced yet', 3, 'info')]
     """
@@ -938,7 +938,7 @@ def integrity(report: IntegrityReport, *, bins: int = 30) -> alt.HConcatChart | 
     late = report.late
     if not late.height:
         return bars
-    seconds = late.select((pl.col("late_by").dt.total_microseconds() / 1e6).alias("s"))
+    seconds = late.select((pl.col("lateness").dt.total_microseconds() / 1e6).alias("s"))
     hist = values(seconds, "s", bins=bins)
     hist.title = _title("How late", f"{late.height:,} late events, binned into {bins} bins (s)")
     return alt.hconcat(bars, hist)

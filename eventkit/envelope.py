@@ -29,11 +29,11 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from eventkit._time import TIME
 from eventkit.exceptions import ConfigurationError
 
 __all__ = ["ENVELOPE_SCHEMA", "TIME", "Rule", "Rules"]
 
-TIME = pl.Datetime("ns", "UTC")
 _ARROW_TIME = pa.timestamp("ns", "UTC")  # TIME, as Arrow says it
 
 ENVELOPE_SCHEMA: dict[str, pl.DataType] = {

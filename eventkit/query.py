@@ -846,7 +846,7 @@ def late_events(frame: Frame, *, key: str | Sequence[str] | None = "key") -> Fra
     if isinstance(frame, pl.DataFrame):
         rows = marks.collect()
         late = frame[rows.get_column("\0row")].with_columns(rows.get_column("seen_event_time"))
-        return late.with_columns(lateness)  # type: ignore[return-value]
+        return late.with_columns(lateness)
     result = (lf.with_row_index("\0row")
               .join(marks, on="\0row", how="inner", maintain_order="left")
               .drop("\0row").with_columns(lateness))

@@ -27,6 +27,7 @@ __all__ = [
     "message_indexes",
     "nested_message",
     "unwrap",
+    "unwrap_many",
 ]
 
 
@@ -104,6 +105,38 @@ def unwrap(raw: bytes) -> tuple[bytes, dict[str, str], str | None]:
     if kind is not None:
         attrs["content-type"] = event.get("datacontenttype") or "application/json"
     return data, attrs, kind
+
+
+def unwrap_many(raws: Sequence[bytes]
+                ) -> list[tuple[bytes, dict[str, str], str | None] | Exception]:
+    """:func:`unwrap` of a batch's structured events (the error in place of a bad one's
+    result): the common case (``data`` JSON, text attributes) in one lean pass.
+
+    >>> body, attrs, kind = unwrap_many([b'{"specversion":"1.0","type":"t","data":{"n":1}}'])[0]
+    >>> body, kind, attrs
+    (b'{"n":1}', 'json', {'ce-specversion': '1.0', 'ce-type': 't', 'content-type': ...})
+    >>> unwrap_many([b'[]'])
+    [ValueError('structured event has no specversion')]
+    """
+    loads, dumps = orjson.loads, orjson.dumps
+    out: list[tuple[bytes, dict[str, str], str | None] | Exception] = []
+    for raw in raws:
+        try:
+            event = loads(raw)
+        except orjson.JSONDecodeError:
+            event = None
+        if (type(event) is dict and "specversion" in event and "data_base64" not in event
+                and event.get("datacontenttype", "application/json") == "application/json"):
+            attrs = {"ce-" + k: v for k, v in event.items() if k != "data"}
+            if set(map(type, attrs.values())) == {str}:  # (C loops, not a Python one)
+                attrs["content-type"] = "application/json"
+                out.append((dumps(event.get("data")), attrs, "json"))
+                continue
+        try:
+            out.append(unwrap(raw))
+        except Exception as exc:  # a bad envelope: its reason, the batch goes on
+            out.append(exc)
+    return out
 
 
 def header_block(real: Mapping[str, str] | None, extra: Mapping[str, str]) -> bytes:

@@ -21,6 +21,7 @@ decode is kept, flagged in ``error`` with its format, schema and the reason.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -90,16 +91,29 @@ def decode_mixed(
     extra: dict[int, dict[str, str]] = {}   # headers the envelope rules see besides the real ones
     ptype = _provisional(rules, subject, hjson)
     kind = _kinds(formats, hjson, data, ptype, writers)
-    special = {i for i in _header(hjson, _ENCODING).is_not_null().arg_true().to_list()}
-    special |= set((kind == "cloudevents").arg_true().to_list())
+    coded = set(_header(hjson, _ENCODING).is_not_null().arg_true().to_list())
+    special = coded | set((kind == "cloudevents").arg_true().to_list())
     if not special and bool((kind == "json").all()):  # JSON after all (a few bad payloads)
         out = json_decode(seq, time, subject.to_list(), headers, payloads, rules, **json_options)
         return [Part(out.envelope, {t: [f] for t, f in out.typed.items()})]
     kinds: dict[int, str] = {}
     types: dict[int, str | None] = {}
-    for i in sorted(special - set(errors)):  # one by one: compressed, structured CloudEvents
+    found, provisional = kind.to_list(), ptype.to_list()
+    inner_rules = FormatRules(("magic", "registry", "json"))
+    envelopes = [i for i in sorted(special - set(errors) - coded) if found[i] == "cloudevents"]
+    for i, got in zip(envelopes, one.unwrap_many([body[i] for i in envelopes]), strict=True):
+        if isinstance(got, Exception):  # structured CloudEvents, unwrapped in one pass
+            errors[i] = f"cloudevents: {got}"
+            continue
+        body[i], extra[i], inner = got
+        t = extra[i].get("ce-type") or provisional[i]
+        kinds[i] = inner or one.format_of(inner_rules, None, body[i], t, writers)
+        types[i] = t
+        if not body[i].strip():
+            errors[i] = EMPTY
+    for i in sorted(special - set(errors) - set(envelopes)):  # one by one: compressed ones
         names = orjson.loads(texts[i]) if i in texts else None
-        t, k, coding = ptype[i], None, None
+        t, k, coding = provisional[i], None, None
         try:
             if names and (coding := one.get_header(names, _ENCODING)):
                 body[i] = one.decompress(body[i], coding)
@@ -107,8 +121,7 @@ def decode_mixed(
             if k == "cloudevents":
                 body[i], extra[i], inner = one.unwrap(body[i])
                 t = extra[i].get("ce-type") or t
-                k = inner or one.format_of(FormatRules(("magic", "registry", "json")), None,
-                                           body[i], t, writers)
+                k = inner or one.format_of(inner_rules, None, body[i], t, writers)
         except Exception as exc:
             where = "cloudevents" if k == "cloudevents" else f"content-encoding {coding}"
             errors[i] = f"{where}: {exc}"
@@ -149,17 +162,22 @@ def _msgpack_as_json(kind: pl.Series, body: list[bytes], special: set[int],
     if not rows:
         return []
     values, _ = messagepack.unpack([body[i] for i in rows])
-    done = []
     dumps, passthrough = orjson.dumps, orjson.OPT_PASSTHROUGH_DATETIME
-    for i, value in zip(rows, values, strict=True):
-        if value is None:
-            continue
-        try:
-            body[i] = dumps(value, option=passthrough)
-        except TypeError:
-            continue
-        done.append(i)
-    return done
+    pairs = [(i, value) for i, value in zip(rows, values, strict=True) if value is not None]
+    try:  # the usual batch: every map says itself in JSON (one comprehension)
+        texts = [dumps(value, option=passthrough) for _, value in pairs]
+    except TypeError:  # some do not: found one by one
+        done = []
+        for i, value in pairs:
+            try:
+                body[i] = dumps(value, option=passthrough)
+            except TypeError:
+                continue
+            done.append(i)
+        return done
+    for (i, _), text in zip(pairs, texts, strict=True):
+        body[i] = text
+    return [i for i, _ in pairs]
 
 
 def _header_text(block: bytes) -> str:
@@ -175,9 +193,15 @@ def _header(hjson: pl.Series, names: Sequence[str]) -> pl.Series:
     """The first of header ``names`` (any case) in each row's header JSON (looked up once per
     distinct header set: a batch's messages mostly carry the same few)."""
     def first(text: str) -> str | None:
-        found = {k.lower(): v for k, v in orjson.loads(text).items()}
+        found = _lowered(text)
         return next((found[n] for n in names if found.get(n)), None)
     return _mapped(hjson, first)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _lowered(text: str) -> dict[str, Any]:
+    """A header JSON's names in lower case (parsed once for the several headers looked up)."""
+    return {k.lower(): v for k, v in orjson.loads(text).items()}
 
 
 def _provisional(rules: Rules, subject: pl.Series, hjson: pl.Series) -> pl.Series:
@@ -238,6 +262,9 @@ def _json_part(rows: list[int], seq: pl.Series, time: pl.Series, subject: pl.Ser
     withheld = False
     for k, i in enumerate(rows):
         if i in extra:
+            if not wanted:  # no rule reads a header: the envelope's attributes are not asked
+                withheld = withheld or i in headers
+                continue
             real = orjson.loads(texts[i]) if i in texts else None
             blocks[k] = one.header_block(real, extra[i])
         elif i in headers:

@@ -114,7 +114,8 @@ def _descriptors(fields: dict[str, dict[str, tuple[str, bool]]]) -> bytes:
                 f.type = scalar[kind]
             else:
                 f.type, f.type_name = 11, wrapper[kind]
-    return files.SerializeToString()
+    serialized: bytes = files.SerializeToString()
+    return serialized
 
 
 def sample_schemas(frame: pl.DataFrame | None = None) -> dict[str, list[SampleSchema]]:
@@ -216,7 +217,8 @@ def _writer(format: str, schemas: dict[str, list[SampleSchema]]) -> Any:
                     setattr(m, k, v)
             index = list(m.DESCRIPTOR.file.message_types_by_name).index(m.DESCRIPTOR.name)
             indexes = b"\x00" if index == 0 else bytes([2, 2 * index])  # zigzag varints
-            return b"\x00" + schema_id.to_bytes(4, "big") + indexes + m.SerializeToString()
+            body: bytes = m.SerializeToString()
+            return b"\x00" + schema_id.to_bytes(4, "big") + indexes + body
         return proto
     if format == "msgpack":
         import msgpack

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from polars._typing import PolarsDataType
 
 from eventkit.schema._json_lines import Lines, _parsed
-from eventkit.schema._json_parse import _I64, Spec, _kind_of
+from eventkit.schema._json_parse import _I64, Spec, json_kind
 from eventkit.schema._json_types import TIME, _rfc3339_time, arrow_schema
 
 
@@ -94,7 +94,7 @@ def _py_fit(value: Any, spec: Spec) -> Any:
     """
     if value is None:
         return None
-    kind, got = spec.kind, _kind_of(value)
+    kind, got = spec.kind, json_kind(value)
     if kind == "integer" and got == "number" and float(value).is_integer():
         value, got = int(value), "integer"
     if kind in ("any", "string") or (kind == "object" and not spec.properties):

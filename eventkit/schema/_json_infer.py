@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     pass
 
-from eventkit.schema._json_parse import DRAFT, _kind_of
+from eventkit.schema._json_parse import DRAFT, json_kind
 from eventkit.schema._json_types import _is_rfc3339
 
 
@@ -34,7 +34,7 @@ def _see(seen: _Seen, value: Any) -> None:
         seen.nulls += 1
         return
     seen.values += 1
-    kind = _kind_of(value)
+    kind = json_kind(value)
     seen.kinds.add(kind)
     if kind == "string":
         if seen.all_datetime and not _is_rfc3339(value):
@@ -98,7 +98,7 @@ def infer_schema(payloads: Sequence[Any], *, title: str | None = None,
     body["type"] = "object"
     for name, value in (pinned or {}).items():
         if name in body.get("properties", {}):
-            body["properties"][name] = {"type": _kind_of(value), "const": value}
+            body["properties"][name] = {"type": json_kind(value), "const": value}
     head: dict[str, Any] = {"$schema": DRAFT}
     if title is not None:
         head["title"] = title

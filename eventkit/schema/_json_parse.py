@@ -506,7 +506,7 @@ def _mixed(values: list[Any]) -> bool:
     """An enum no single Arrow type holds: objects, arrays, or scalars of several kinds."""
     if any(isinstance(v, dict | list) for v in values):
         return True
-    kinds = {_kind_of(v) for v in values if v is not None}
+    kinds = {json_kind(v) for v in values if v is not None}
     return len(kinds) > 1 and kinds != {"integer", "number"}
 
 
@@ -568,13 +568,13 @@ def _enum(doc: Mapping[str, Any], path: str, what: str) -> tuple[Any, ...] | Non
                                      "numbers, booleans and null")
     unique: list[Any] = []
     for v in values:  # not a set: 1 == True in Python, but not in JSON
-        if not any(_kind_of(v) == _kind_of(u) and v == u for u in unique):
+        if not any(json_kind(v) == json_kind(u) and v == u for u in unique):
             unique.append(v)
     return tuple(unique)
 
 
 def _enum_kind(values: tuple[Any, ...], path: str, what: str) -> str:
-    kinds = {_kind_of(v) for v in values if v is not None}
+    kinds = {json_kind(v) for v in values if v is not None}
     if kinds == {"integer", "number"}:
         return "number"
     if len(kinds) != 1:
@@ -634,7 +634,7 @@ def _pattern(value: Any, path: str, what: str) -> str:
     return value
 
 
-def _kind_of(value: Any) -> str:
+def json_kind(value: Any) -> str:
     """The JSON type of a decoded value."""
     if value is None:
         return "null"
@@ -652,7 +652,7 @@ def _kind_of(value: Any) -> str:
 
 
 def _is_kind(value: Any, kind: str) -> bool:
-    got = _kind_of(value)
+    got = json_kind(value)
     if kind == "integer" and got == "number" and float(value).is_integer():
         return True
     return got == kind or (kind == "number" and got == "integer") or kind == "any"

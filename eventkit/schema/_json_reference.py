@@ -14,7 +14,7 @@ import orjson
 if TYPE_CHECKING:
     pass
 
-from eventkit.schema._json_parse import _I64, Spec, _join, _json_equal, _kind_of, _py_regex
+from eventkit.schema._json_parse import _I64, Spec, _join, _json_equal, _py_regex, json_kind
 from eventkit.schema._json_types import (
     EXTRA,
     FORMAT,
@@ -102,7 +102,7 @@ def _py_object(obj: dict[str, Any], spec: Spec, path: str, out: list[tuple[str, 
 
 
 def _py_value(value: Any, spec: Spec, path: str, out: list[tuple[str, str]]) -> None:
-    got = _kind_of(value)
+    got = json_kind(value)
     kind = spec.kind
     if kind == "integer" and got == "number" and float(value).is_integer():
         value, got = int(value), "integer"  # JSON Schema: 5.0 is an integer (the bulk path agrees)

@@ -14,10 +14,10 @@ import polars as pl
 if TYPE_CHECKING:
     pass
 
+from eventkit._time import TIME
 from eventkit.schema._json_parse import Spec
 
 # -- Arrow types: the one place JSON Schema meets polars ------------------------
-TIME = pl.Datetime("ns", "UTC")
 _OBJECT_PROBE = "__eventkit_object__"
 
 

@@ -15,6 +15,7 @@ from itertools import chain
 
 import polars as pl
 
+from eventkit._time import TIME
 from eventkit.exceptions import EventkitError
 from eventkit.source._api import _rfc3339_ns
 from eventkit.source._subjects import subject_matches
@@ -22,7 +23,6 @@ from eventkit.source._wire import Deliveries
 
 __all__ = ["RawBatch", "ReadState", "positions", "split_direct_headers"]
 
-_TIME = pl.Datetime("ns", "UTC")
 
 
 @dataclass(slots=True)
@@ -174,7 +174,7 @@ def positions(replies: list[bytes]) -> tuple[pl.Series, pl.Series]:
     """
     text = pl.Series("r", replies, dtype=pl.Binary).cast(pl.String)
     if not replies:
-        return pl.Series("seq", [], dtype=pl.UInt64), pl.Series("time", [], dtype=_TIME)
+        return pl.Series("seq", [], dtype=pl.UInt64), pl.Series("time", [], dtype=TIME)
     # One consumer's replies share "$JS.ACK.<stream>.<consumer>." (or the longer
     # form's six tokens): split only the varying tail.
     tokens = replies[0].split(b".")
@@ -190,7 +190,7 @@ def positions(replies: list[bytes]) -> tuple[pl.Series, pl.Series]:
             long, parts.list.get(5, null_on_oob=True))
         stamp = parts.list.get(9, null_on_oob=True).zip_with(
             long, parts.list.get(7, null_on_oob=True))
-    return seq.cast(pl.UInt64).rename("seq"), stamp.cast(pl.Int64).cast(_TIME).rename("time")
+    return seq.cast(pl.UInt64).rename("seq"), stamp.cast(pl.Int64).cast(TIME).rename("time")
 
 
 def _trim(raw: RawBatch, after: int, stop_seq: int, stop_ns: int | None) -> RawBatch:

@@ -19,6 +19,8 @@ from typing import Any
 import orjson
 import polars as pl
 
+from eventkit.schema._json_parse import json_kind
+
 __all__ = [
     "GAP_SCHEMA",
     "MISFIT_SCHEMA",
@@ -37,7 +39,6 @@ MISFIT_SCHEMA: dict[str, pl.DataType] = {
     "seq": pl.UInt64(), "type": pl.String(), "field": pl.String(), "column": pl.String(),
     "found": pl.String(),
 }
-_NS = pl.Datetime("ns", "UTC")
 _INT64_MAX = 2**63 - 1
 _SAFE = frozenset(string.ascii_letters + string.digits + "-_")
 
@@ -205,7 +206,8 @@ def _fit_values(seqs: pl.Series, payloads: pl.Series, name: str, want: pl.DataTy
             converted = _convert(value, want)
         except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
             values.append(None)
-            bad.append((int(seq), _json_type(value)))
+            kind = json_kind(value)  # JSON Schema's words; an integer is a number here
+            bad.append((int(seq), "number" if kind == "integer" else kind))
             continue
         values.append(converted)
     return pl.Series(name, values, dtype=want, strict=False), bad
@@ -231,15 +233,3 @@ def _convert(value: Any, want: pl.DataType) -> Any:
             raise TypeError(value)
         return value
     return pl.Series([value], dtype=want, strict=True)[0]
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"

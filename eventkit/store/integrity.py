@@ -150,20 +150,20 @@ def _table_uris(tables: Tables) -> list[str]:
 def late_events(envelope: pl.LazyFrame) -> pl.LazyFrame:
     """Events whose ``event_time`` is earlier than that of an event of the same entity before them.
 
-    "Before" is stream order (``seq``). ``latest_before`` is the latest event
-    time of the entity so far, ``late_by`` how much earlier this event is.
+    "Before" is stream order (``seq``). The columns are those of
+    :func:`eventkit.query.late_events`: ``seen_event_time`` is the latest event
+    time of the entity so far, ``lateness`` how much earlier this event is.
 
     Examples
     --------
     >>> t = lambda m: dt.datetime(2026, 11, 1, 12, m, tzinfo=dt.UTC)
     >>> env = pl.LazyFrame({"seq": [1, 2, 3, 4], "key": ["a", "a", "b", "a"],
     ...                     "type": ["x", "y", "x", "z"], "event_time": [t(5), t(9), t(1), t(7)]})
-    >>> late_events(env).select("seq", "key", "late_by").collect().rows()
+    >>> late_events(env).select("seq", "key", "lateness").collect().rows()
     [(4, 'a', datetime.timedelta(seconds=120))]
     """
     return (
         query.late_events(envelope.select("seq", "key", "type", "event_time"))
-        .rename({"seen_event_time": "latest_before", "lateness": "late_by"})
         .sort("seq")
     )
 
@@ -216,7 +216,7 @@ class IntegrityReport:
     gaps: pl.DataFrame             #: ``first_seq, last_seq, messages, reason``
     duplicates: pl.DataFrame       #: ``msg_id, events, seqs``
     malformed: pl.DataFrame        #: ``seq, subject, type, key, error``
-    late: pl.DataFrame             #: ``seq, key, type, event_time, latest_before, late_by``
+    late: pl.DataFrame             #: ``seq, key, type, event_time, seen_event_time, lateness``
     per_type: pl.DataFrame         #: ``type, events``
     gaps_tracked: bool = True      #: False for a store of some subjects only
     misfits: pl.DataFrame = field(default_factory=no_misfits)
@@ -256,7 +256,7 @@ class IntegrityReport:
             lines.append("  gaps:    not tracked for a store of some subjects only")
         lines.append(f"  duplicate Nats-Msg-Id: {self.duplicates.height:,}"
                      f"  malformed: {self.malformed.height:,}  late: {self.late.height:,}"
-                     + (f" (up to {self.late['late_by'].max()!s})" if self.late.height else ""))
+                     + (f" (up to {self.late['lateness'].max()!s})" if self.late.height else ""))
         if self.misfits.height:
             by = self.misfits.group_by("type", "field", "column", "found",
                                        maintain_order=True).len()

@@ -96,7 +96,7 @@ def test_example_notebook_runs_and_its_widgets_respond(lab: Lab, page: object) -
     expect(explorer.locator(".ek-event pre").last).to_contain_text("ride_id")
     _shot(explorer, "03-explorer-brushed")
     # a type filter redraws the chart: the brush stays, the selection narrows
-    explorer.locator(".widget-select-multiple select").select_option("trip_completed")
+    explorer.get_by_label("type", exact=True).select_option("trip_completed")
     expect(status).to_contain_text("type in trip_completed", timeout=20_000)
     expect(status).to_contain_text(" .. ")
     assert 0 < _count(status.inner_text()) < selected

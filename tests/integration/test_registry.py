@@ -18,7 +18,7 @@ import pytest
 import eventkit as ek
 from eventkit.cli import main
 from eventkit.schema._kv import _KVBackend
-from tests.unit.test_registry import V1, V2, V3, RegistryContract, _payments_registry
+from tests.registry_contract import V1, V2, V3, RegistryContract, payments_registry
 
 pytestmark = pytest.mark.integration
 
@@ -142,7 +142,7 @@ def test_clients_racing_on_one_type_never_share_a_version(server, bucket):
 
 def test_a_read_with_the_registry_gives_one_typed_table_of_both_payment_versions(
         server, rides, conn, bucket):
-    reg = _payments_registry()
+    reg = payments_registry()
     kv = ek.SchemaRegistry(conn, bucket=bucket)
     for v in reg.versions("payment_captured"):
         kv.register("payment_captured", reg.get("payment_captured", v), compatibility="NONE")

@@ -133,7 +133,7 @@ def test_the_integrity_report_is_exact(conn, tmp_path):
     assert report.duplicates.rows() == [("m1", 2, [3, 11]), ("m2", 2, [10, 12])]
     assert report.malformed["seq"].to_list() == [7, 8]
     assert report.malformed["error"][1] == "empty payload"
-    assert report.late.select("seq", "key", "late_by").rows() == [
+    assert report.late.select("seq", "key", "lateness").rows() == [
         (6, "k1", dt.timedelta(seconds=3)), (9, "k2", dt.timedelta(seconds=61)),
         (12, "k1", dt.timedelta(seconds=1))]
     assert report.per_type.rows() == [("a", 6), ("b", 4), ("c", 2)]

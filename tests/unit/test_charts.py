@@ -159,7 +159,7 @@ def test_schema_versions_find_the_payment_switch():
 
 
 def test_integrity_chart_from_a_report_shape():
-    late = pl.DataFrame({"late_by": [dt.timedelta(seconds=s) for s in (1, 5, 30)]})
+    late = pl.DataFrame({"lateness": [dt.timedelta(seconds=s) for s in (1, 5, 30)]})
     report = SimpleNamespace(
         stream="RIDES", missing=2, kept=0, behind=5,
         gaps=pl.DataFrame({"messages": [3, 2], "reason": ["deleted", "missing"]},

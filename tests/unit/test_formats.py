@@ -16,6 +16,8 @@ import orjson
 import polars as pl
 import pytest
 import zstandard
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from eventkit.codec import decode
 from eventkit.envelope import Rules
@@ -377,3 +379,28 @@ def test_a_json_stream_with_a_few_bad_payloads_reads_as_without_formats() -> Non
     assert found.to_polars().equals(plain.to_polars())
     for event_type in plain.types:
         assert found.of_type(event_type).equals(plain.of_type(event_type))
+
+
+_JSONISH = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6)
+                        | st.text(max_size=5),
+                        lambda inner: st.lists(inner, max_size=3)
+                        | st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=6)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.dictionaries(
+    st.sampled_from(["specversion", "type", "id", "source", "datacontenttype", "data",
+                     "data_base64", "time", "extra"]),
+    st.sampled_from(["1.0", "application/json", "text/plain", "", "aGk=", "!!"]) | _JSONISH,
+    max_size=7), max_size=6))
+def test_structured_cloudevents_unwrapped_in_bulk_as_one_by_one(events: list[Any]) -> None:
+    from eventkit.formats._unwrap import unwrap, unwrap_many
+    raws = [orjson.dumps(e) for e in events] + [b"{oops", b"[1]"]
+
+    def alone(raw: bytes) -> Any:
+        try:
+            return unwrap(raw)
+        except Exception as exc:
+            return str(exc)
+    bulk = [str(r) if isinstance(r, Exception) else r for r in unwrap_many(raws)]
+    assert bulk == [alone(r) for r in raws]

@@ -191,3 +191,16 @@ def test_no_module_is_too_big(module: str) -> None:
     lines = code_lines(MODULES[module].read_text(encoding="utf-8"))
     assert lines <= MOST_LINES, (
         f"{module} has {lines} lines of code (most: {MOST_LINES}): split it by concern")
+
+
+def test_no_test_module_imports_another():
+    """Shared test pieces live in tests/*.py (eventually, samples, oracles...), never in a test
+    module that another imports: a test module is run, not used."""
+    tests = ROOT.parent / "tests"
+    crossing = []
+    for path in sorted(tests.rglob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and (
+                    node.module.split(".")[-1].startswith("test_")):
+                crossing.append(f"{path.relative_to(tests)} imports {node.module}")
+    assert not crossing, crossing

@@ -4,7 +4,6 @@ upcasters, and the shipped sample's two payment versions read as one table."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 from collections.abc import Callable, Iterator
@@ -18,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import eventkit as ek
-from eventkit.codec import Decoded, combine, decode
+from eventkit.codec import Decoded, combine
 from eventkit.envelope import Rules
 from eventkit.sample import load, payment_schema_switch
 from eventkit.sample.rides import RULES, SHIPPED_ARGS
@@ -29,168 +28,9 @@ from eventkit.schema._json_parse import parse_schema
 from eventkit.schema._json_reference import event_violations
 from eventkit.schema._json_validate import validate_lines
 from eventkit.schema._versions import _version_rules
+from tests.json_schemas import NAMES, schema_docs, valid_value
+from tests.registry_contract import V1, V2, RegistryContract, envelope, payments_registry
 from tests.samples import sample_batches
-from tests.schemas import AVRO_TRIP, PROTOS, descriptor_set
-from tests.unit.test_compatibility import NAMES, schema_docs, valid_value
-
-V1 = {"type": "object", "required": ["fare"], "properties": {"fare": {"type": "number"}}}
-V2 = {"type": "object", "required": ["fare"], "properties": {
-    "fare": {"type": "number"}, "tip": {"type": ["number", "null"]}}}
-V3 = {"type": "object", "required": ["fare"], "properties": {
-    "fare": {"type": "number"}, "tip": {"type": ["number", "null"]},
-    "rating": {"enum": [1, 2, 3, 4, 5]}}}
-
-
-class _Together:
-    """A backend view whose version reads wait for one another: two clients see one history."""
-
-    def __init__(self, inner: Any, barrier: asyncio.Barrier) -> None:
-        self._inner, self._barrier = inner, barrier
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    async def versions(self, event_type: str) -> list[int]:
-        seen = await self._inner.versions(event_type)
-        await self._barrier.wait()
-        return seen
-
-
-class RegistryContract:
-    """Passed by every backend. A subclass gives ``backend_factory``: each call a new client's
-    view of one shared, initially empty storage."""
-
-    @pytest.fixture()
-    def clients(self, backend_factory: Callable[[], Any]) -> Callable[[], ek.SchemaRegistry]:
-        # V1 -> V2 -> V3 add optional fields to open objects: lenient (the policies are
-        # tested in test_compatibility; here the storage)
-        return lambda: ek.SchemaRegistry(backend_factory(), policy="lenient")
-
-    def test_versions_count_from_one_and_every_version_is_kept(self, clients):
-        a, b = clients(), clients()
-        assert [a.register("trip_completed", v) for v in (V1, V2, V3)] == [1, 2, 3]
-        for reg in (a, b):
-            assert reg.versions("trip_completed") == [1, 2, 3]
-            assert [reg.get("trip_completed", version=v) for v in (1, 2, 3)] == [V1, V2, V3]
-            assert reg.get("trip_completed") == V3
-            assert reg.types() == ["trip_completed"]
-        assert b.versions("other") == []
-
-    def test_the_same_schema_again_is_the_same_version(self, clients):
-        a, b = clients(), clients()
-        assert a.register("t", V1) == 1 and a.register("t", V2) == 2
-        assert b.register("t", json.dumps(V1)) == 1  # JSON text works too
-        assert a.versions("t") == [1, 2]
-
-    def test_a_refused_schema_leaves_nothing_behind(self, clients):
-        a, b = clients(), clients()
-        a.register("t", V1)
-        breaking = {"type": "object", "required": ["fare", "tip"], "properties": {
-            "fare": {"type": "number"}, "tip": {"type": "number"}}}
-        with pytest.raises(ek.SchemaCompatibilityError, match="field 'tip'"):
-            b.register("t", breaking)
-        assert a.versions("t") == [1] and b.versions("t") == [1]
-
-    def test_unknown_types_and_versions_are_lookup_errors(self, clients):
-        reg = clients()
-        reg.register("t", V1)
-        with pytest.raises(ek.SchemaNotFoundError, match=r"no schema for 'u'.*types registered: t"):
-            reg.get("u")
-        with pytest.raises(LookupError, match=r"t has no version 7.*versions: \[1\]"):
-            reg.get("t", version=7)
-
-    def test_the_compatibility_of_a_type_is_kept_for_every_client(self, clients):
-        a, b = clients(), clients()
-        a.register("t", V1, compatibility="FORWARD")
-        assert b.compatibility("t") == "FORWARD" and b.compatibility("u") == "BACKWARD"
-        # FORWARD: the old schema must read new events, so a required field may be added
-        assert b.register("t", {"type": "object", "required": ["fare", "tip"], "properties": {
-            "fare": {"type": "number"}, "tip": {"type": "number"}}}) == 2
-
-    def test_two_clients_registering_at_once_one_wins_the_other_gets_a_conflict(self, clients):
-        a, b = clients(), clients()
-        a.register("t", V1)
-        barrier = asyncio.Barrier(2)
-        a.backend = _Together(a.backend, barrier)
-        b.backend = _Together(b.backend, barrier)
-
-        async def both() -> list[Any]:
-            return await asyncio.gather(a.aregister("t", V2), b.aregister("t", V3),
-                                        return_exceptions=True)
-
-        results = asyncio.run(both())
-        won = [r for r in results if r == 2]
-        lost = [r for r in results if isinstance(r, ek.SchemaConflictError)]
-        assert len(won) == 1 and len(lost) == 1, results
-        assert "another client registered a different schema as version 2" in str(lost[0])
-        winner = V2 if results[0] == 2 else V3
-        assert clients().get("t", version=2) == winner and clients().versions("t") == [1, 2]
-
-    def test_the_same_schema_from_two_clients_at_once_is_no_conflict(self, clients):
-        a, b = clients(), clients()
-        barrier = asyncio.Barrier(2)
-        a.backend = _Together(a.backend, barrier)
-        b.backend = _Together(b.backend, barrier)
-
-        async def both() -> list[Any]:
-            return await asyncio.gather(a.aregister("t", V1), b.aregister("t", V1))
-
-        assert asyncio.run(both()) == [1, 1]
-
-    def test_any_type_name_is_stored_and_found_again(self, clients):
-        a, b = clients(), clients()
-        odd = "com.example/Ride Requested=é%"
-        a.register(odd, V1)
-        a.register("plain", V1)
-        assert b.types() == sorted([odd, "plain"]) and b.get(odd) == V1
-
-    def test_a_snapshot_checks_events_offline(self, clients):
-        reg = clients()
-        reg.register("trip_completed", V3)
-        found = reg.check(_envelope([b'{"fare": 1}', b'{"fare": "1"}', b'{"rating": 9}']))
-        assert found.select("seq", "path", "reason").rows() == [
-            (2, "fare", "expected number, got string"),
-            (3, "fare", "required field is missing or null"),
-            (3, "rating", "not one of the allowed values (1, 2, 3, 4, 5)"),
-        ]
-
-    def test_to_polars_lists_every_version(self, clients):
-        reg = clients()
-        reg.register("t", V1)
-        reg.register("t", V2)
-        table = reg.to_polars()
-        assert table.select("type", "version", "compatibility").rows() == [
-            ("t", 1, "BACKWARD"), ("t", 2, "BACKWARD")]
-        assert table["fields"].to_list() == [["fare"], ["fare", "tip"]]
-
-
-    # -- formats: every backend stores Avro and Protobuf versions and their ids ------------
-    def test_avro_and_protobuf_versions_round_trip_with_global_ids(self, clients):
-        a = clients()
-        assert a.register("trip_completed", AVRO_TRIP, format="avro") == 1
-        assert a.register("location_updated", "rides.LocationUpdated", format="protobuf",
-                          descriptors=descriptor_set()) == 1
-        assert a.register("paid", V1) == 1
-        b = clients()  # another client (a reopen), reading the same storage
-        trip, location, paid = (b.entry(t) for t in ("trip_completed", "location_updated",
-                                                    "paid"))
-        assert (trip.format, location.format, paid.format) == ("avro", "protobuf", "json")
-        assert json.loads(trip.text) == json.loads(AVRO_TRIP)
-        assert location.message == "rides.LocationUpdated"
-        assert location.descriptors == descriptor_set()
-        assert sorted([trip.id, location.id, paid.id]) == [1, 2, 3]
-        assert [a.entry(t).id for t in ("trip_completed", "location_updated", "paid")] == [
-            trip.id, location.id, paid.id]  # stable
-        snap = b.snapshot()
-        assert snap.by_id(location.id) == location == snap.entry("location_updated", 1)
-        assert snap.formats() == {"trip_completed": "avro", "location_updated": "protobuf",
-                                  "paid": "json"}
-        assert set(snap.specs) == {"paid"}  # the JSON decoding path types JSON types only
-        # the same schema again is the same version and id; a new version a new id
-        assert b.register("trip_completed", json.loads(AVRO_TRIP), format="avro") == 1
-        assert b.entry("trip_completed").id == trip.id
-        assert b.register("paid", V2) == 2 and b.entry("paid").id == 4
-        assert PROTOS.is_dir()
 
 
 class TestMemoryRegistry(RegistryContract):
@@ -227,13 +67,6 @@ def test_type_names_escape_and_come_back(name):
 
 
 # -- bulk validation is the per-event reference, line for line ---------------------
-def _envelope(payloads: list[bytes], event_type: str = "trip_completed") -> pl.DataFrame:
-    n = len(payloads)
-    t = pl.Series([dt.datetime(2026, 11, 1, tzinfo=dt.UTC)] * n).cast(pl.Datetime("ns", "UTC"))
-    return decode(pl.int_range(1, n + 1, dtype=pl.UInt64, eager=True), t,
-                  [f"rides.{event_type}"] * n, [None] * n, payloads, Rules()).envelope
-
-
 _ODD = st.sampled_from([
     None, True, 0, -3, 2**40, 2**63, -(2**63) - 1, 5.0, 0.5, 1e300, "5", "true", "", "x",
     "2026-11-01T12:00:00Z", "2026-11-01T12:00:00.123456789+01:00", "2026-02-30T00:00:00Z",
@@ -450,7 +283,7 @@ def test_unsupported_keywords_are_refused_not_ignored():
 def test_events_of_an_unregistered_version_and_undecodable_payloads_are_flagged():
     reg = ek.SchemaRegistry()
     reg.register("trip_completed", V1)
-    env = _envelope([b'{"fare": 1}', b'{"fare": 1, "schema_version": 3}', b"{oops"])
+    env = envelope([b'{"fare": 1}', b'{"fare": 1, "schema_version": 3}', b"{oops"])
     found = reg.check(env)
     assert found.select("seq", "version").rows() == [(2, 3), (3, 1)]
     assert found["reason"][0] == "version 3 is not registered (registered: 1)"
@@ -473,7 +306,7 @@ def test_an_event_version_comes_from_a_header_a_field_a_subject_or_is_one():
 
 
 def test_infer_proposes_what_every_event_satisfies():
-    env = _envelope([
+    env = envelope([
         b'{"fare": 9.5, "at": "2026-11-01T12:00:00Z", "note": null, "tags": ["a"]}',
         b'{"fare": 10, "at": "2026-11-01T12:00:01.5Z", "tags": [], "d": {"id": "x"}}',
     ])
@@ -494,30 +327,9 @@ def sample() -> Iterator[tuple[pl.DataFrame, list[Decoded], Rules]]:
     yield load(), sample_batches(20_000), Rules.from_metadata(RULES)
 
 
-def _payments_registry() -> ek.SchemaRegistry:
-    reg = ek.SchemaRegistry()
-    common = {"type": {"type": "string"}, "ride_id": {"type": "string"},
-              "event_time": {"type": "string", "format": "date-time"},
-              "currency": {"enum": ["EUR", "GBP", "PLN", "CZK"]}}
-    reg.register("payment_captured", {"type": "object", "properties": {
-        **common, "amount": {"type": "number", "exclusiveMinimum": 0}},
-        "required": ["ride_id", "event_time", "amount", "currency"]})
-    reg.register("payment_captured", {"type": "object", "properties": {
-        **common, "schema_version": {"const": 2}, "amount_cents": {"type": "integer"},
-        "method": {"enum": ["card", "wallet"]}},
-        "required": ["ride_id", "event_time", "schema_version", "amount_cents", "currency",
-                     "method"]}, compatibility="NONE")
-
-    @reg.upcaster("payment_captured", 1, 2)
-    def to_cents(v1: pl.DataFrame) -> pl.DataFrame:
-        return v1.with_columns(amount_cents=(pl.col("amount") * 100).round().cast(pl.Int64))
-
-    return reg
-
-
 def test_both_payment_versions_decode_into_one_table_through_an_upcaster(sample):
     _, parts, rules = sample
-    reg = _payments_registry()
+    reg = payments_registry()
     snapshot = reg.snapshot()
     events = ek.Events(combine([snapshot.apply(p, rules) for p in parts]))
     payments = events.of_type("payment_captured")
@@ -552,7 +364,7 @@ def test_both_payment_versions_decode_into_one_table_through_an_upcaster(sample)
 
 def test_an_event_upcaster_and_a_missing_step_carry_fields_over(sample):
     _, parts, rules = sample
-    reg = _payments_registry()
+    reg = payments_registry()
     reg._upcasters.clear()
 
     @reg.upcaster("payment_captured", 1, 2, per="event")
@@ -570,7 +382,7 @@ def test_an_event_upcaster_and_a_missing_step_carry_fields_over(sample):
 
 def test_an_upcaster_must_keep_its_rows(sample):
     _, parts, rules = sample
-    reg = _payments_registry()
+    reg = payments_registry()
     reg.upcaster("payment_captured", 1, 2)(lambda v1: v1.head(1))
     with pytest.raises(ek.ConfigurationError, match="one row per row it was given"):
         reg.snapshot().apply(parts[0], rules)

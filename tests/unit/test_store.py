@@ -147,7 +147,7 @@ def test_late_events_against_a_per_event_oracle(rows):
         if key in latest and t < latest[key]:
             want.append((seq, key, latest[key] - t))
         latest[key] = max(latest.get(key, t), t)
-    got = late_events(env).select("seq", "key", "late_by").collect().rows()
+    got = late_events(env).select("seq", "key", "lateness").collect().rows()
     assert got == want
 
 
