@@ -30,7 +30,7 @@ _SIDE = ThreadPoolExecutor(max_workers=4, thread_name_prefix="eventkit-store-typ
 #: More types than this from one stream: the type rule most likely takes an id.
 MANY_TYPES = 1_000
 #: A commit is made once this many bytes of events are held, however few (big messages).
-COMMIT_BYTES = 64 * 2**20
+COMMIT_BYTES = 32 * 2**20
 
 
 @dataclass(frozen=True, slots=True)

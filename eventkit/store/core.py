@@ -292,7 +292,7 @@ class Store(maintenance.Maintenance):
             Show a progress bar (a widget in a notebook).
         batch
             Events per commit (read and decoded in parts of 50,000, written in
-            one commit per table; a commit is made sooner once 64 MiB of events
+            one commit per table; a commit is made sooner once 32 MiB of events
             are held): memory use is bounded by about two commits' worth,
             however long the stream. Each commit has a fixed cost, so
             bigger commits sync faster; a killed sync keeps every commit it ended.
