@@ -63,14 +63,13 @@ def main() -> None:
     parser.add_argument("--formats", default=",".join(FORMATS))
     args = parser.parse_args()
 
-    import fastavro
 
     from eventkit.codec import Hints, combine, decode
     from eventkit.envelope import Rules
     from eventkit.formats.rules import FormatRules
-    from eventkit.formats.schemas import Schemas, WriterSchema
+    from eventkit.formats.schemas import Schemas
     from eventkit.sample import RULES, generate
-    from eventkit.sample.formats import encode, protobuf_class
+    from eventkit.sample.formats import encode, writer_schemas
 
     t = time.perf_counter()
     frame = generate(seed=7, n_events=args.events)
@@ -86,13 +85,7 @@ def main() -> None:
     for fmt in args.formats.split(","):
         payloads, headers, schemas = encode(frame, fmt)
         blocks = _blocks(headers)
-        writers = Schemas(
-            [WriterSchema(s.event_type, 1, "avro", fastavro.parse_schema(orjson.loads(s.text)),
-                          s.schema_id)
-             for s in (schemas["avro"] if fmt == "avro" else [])]
-            + [WriterSchema(s.event_type, 1, "protobuf",
-                            protobuf_class(s), s.schema_id)
-               for s in (schemas["protobuf"] if fmt == "protobuf" else [])])
+        writers = writer_schemas(schemas, fmt)
 
         def ours(blocks: list[bytes | None] = blocks, payloads: list[bytes] = payloads,
                  writers: Schemas = writers) -> Any:

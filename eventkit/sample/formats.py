@@ -15,10 +15,13 @@ import datetime as dt
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import polars as pl
+
+if TYPE_CHECKING:
+    from eventkit.formats.schemas import Schemas
 
 __all__ = ["CONTENT_TYPES", "SampleSchema", "encode", "protobuf_class", "sample_schemas"]
 
@@ -137,6 +140,23 @@ def protobuf_class(schema: SampleSchema) -> Any:
 
     return protobuf_message(SchemaEntry(schema.event_type, 1, "protobuf", schema.text,
                                         schema.schema_id, schema.descriptors, schema.message))
+
+
+def writer_schemas(schemas: Mapping[str, list[SampleSchema]], format: str) -> Schemas:
+    """The writer schemas a decode of the sample in ``format`` needs (none for JSON and the rest),
+    as a read gets them from the registry."""
+    import fastavro
+
+    from eventkit.formats.schemas import Schemas, WriterSchema
+
+    if format == "avro":
+        return Schemas([WriterSchema(s.event_type, 1, "avro",
+                                     fastavro.parse_schema(orjson.loads(s.text)), s.schema_id)
+                        for s in schemas["avro"]])
+    if format == "protobuf":
+        return Schemas([WriterSchema(s.event_type, 1, "protobuf", protobuf_class(s), s.schema_id)
+                        for s in schemas["protobuf"]])
+    return Schemas()
 
 
 def _name(event_type: str) -> str:

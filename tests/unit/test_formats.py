@@ -320,19 +320,13 @@ def test_format_rules_refuse_unknown_places() -> None:
 @pytest.mark.parametrize("fmt", ["avro", "protobuf", "msgpack", "cloudevents"])
 def test_the_sample_in_each_format_reads_as_its_json_does(fmt: str) -> None:
     from eventkit.sample import RULES, generate
-    from eventkit.sample.formats import encode, protobuf_class
+    from eventkit.sample.formats import encode, writer_schemas
 
     frame = generate(seed=3, n_events=3000)
     rules = Rules(type=RULES["eventkit.type"], key=RULES["eventkit.key"],
                   event_time=RULES["eventkit.event_time"])
     payloads, headers, schemas = encode(frame, fmt)
-    writers = Schemas(
-        [WriterSchema(s.event_type, 1, "avro", fastavro.parse_schema(orjson.loads(s.text)),
-                      s.schema_id)
-         for s in (schemas["avro"] if fmt == "avro" else [])]
-        + [WriterSchema(s.event_type, 1, "protobuf",
-                        protobuf_class(s), s.schema_id)
-           for s in (schemas["protobuf"] if fmt == "protobuf" else [])])
+    writers = writer_schemas(schemas, fmt)
     subjects = frame.get_column("subject").to_list()
     json_headers = [None if h is None else orjson.loads(h) for h in frame.get_column("headers")]
     want = run(frame.get_column("data").to_list(), json_headers, subjects=subjects, rules=rules,
