@@ -15,9 +15,10 @@ import polars as pl
 if TYPE_CHECKING:
     from polars._typing import PolarsDataType
 
+from eventkit._time import TIME
 from eventkit.schema._json_lines import Lines, _parsed
 from eventkit.schema._json_parse import _I64, Spec, json_kind
-from eventkit.schema._json_types import TIME, _rfc3339_time, arrow_schema
+from eventkit.schema._json_types import _rfc3339_time, arrow_schema
 
 
 # -- decoding -------------------------------------------------------------------

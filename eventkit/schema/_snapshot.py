@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from eventkit._time import TIME
 from eventkit.codec import Decoded
 from eventkit.envelope import Rule, Rules, payload_column
 from eventkit.exceptions import (
@@ -25,7 +26,7 @@ from eventkit.schema._entry import SchemaEntry
 from eventkit.schema._json_decode import _from_text, coerce_payloads, conform, decode_lines
 from eventkit.schema._json_lines import Lines
 from eventkit.schema._json_parse import Spec
-from eventkit.schema._json_types import TIME, arrow_schema
+from eventkit.schema._json_types import arrow_schema
 from eventkit.schema._json_validate import validate_lines
 
 if TYPE_CHECKING:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -134,3 +135,18 @@ def page(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]
             yield context.pages[0] if context.pages else context.new_page()
         finally:
             context.close()
+
+
+def run_all_cells(page: object) -> None:
+    """Run every cell from JupyterLab's menu, as a person does, and wait until each has run."""
+    from playwright.sync_api import expect
+
+    statusbar = page.locator("#jp-main-statusbar")  # type: ignore[attr-defined]
+    expect(statusbar).to_contain_text("Idle", timeout=90_000)
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()  # type: ignore
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()  # type: ignore
+    page.wait_for_function(  # type: ignore[attr-defined]
+        """() => {
+            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
+            return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+        }""", timeout=150_000)

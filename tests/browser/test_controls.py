@@ -9,7 +9,7 @@ import nbformat
 import polars as pl
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, Lab
+from tests.browser.conftest import ARTIFACTS, Lab, run_all_cells
 
 pytestmark = pytest.mark.browser
 
@@ -32,20 +32,6 @@ def _count(text: str) -> int:
     return int(match.group(1).replace(",", ""))
 
 
-def _run_all(page: object) -> None:
-    from playwright.sync_api import expect
-
-    statusbar = page.locator("#jp-main-statusbar")  # type: ignore[attr-defined]
-    expect(statusbar).to_contain_text("Idle", timeout=90_000)
-    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()  # type: ignore
-    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()  # type: ignore
-    page.wait_for_function(  # type: ignore[attr-defined]
-        """() => {
-            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
-            return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
-        }""", timeout=150_000)
-
-
 def test_explorer_controls_and_streamview_in_jupyterlab(lab: Lab, page: object) -> None:
     from playwright.sync_api import expect
 
@@ -55,7 +41,7 @@ def test_explorer_controls_and_streamview_in_jupyterlab(lab: Lab, page: object) 
     nbformat.write(nb, lab.root / "controls.ipynb")
     page.set_default_timeout(60_000)  # type: ignore[attr-defined]
     page.goto(lab.open_url("controls.ipynb"))  # type: ignore[attr-defined]
-    _run_all(page)
+    run_all_cells(page)
     tracebacks = page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']")  # type: ignore
     assert tracebacks.count() == 0, tracebacks.first.inner_text()
 

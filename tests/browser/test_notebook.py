@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, Lab
+from tests.browser.conftest import ARTIFACTS, Lab, run_all_cells
 
 pytestmark = pytest.mark.browser
 
@@ -46,14 +46,7 @@ def test_example_notebook_runs_and_its_widgets_respond(lab: Lab, page: object) -
     expect(statusbar).to_contain_text("Idle", timeout=90_000)
     expect(page.locator(".jp-Notebook .jp-Cell").first).to_be_visible()  # type: ignore
 
-    # Run all cells from the menu, and wait until every code cell has run.
-    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()  # type: ignore
-    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()  # type: ignore
-    page.wait_for_function(  # type: ignore[attr-defined]
-        """() => {
-            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
-            return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
-        }""", timeout=150_000)
+    run_all_cells(page)  # from the menu, until every code cell has run
     expect(statusbar).to_contain_text("Idle")
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")  # type: ignore
     tracebacks = page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']")  # type: ignore
