@@ -29,7 +29,6 @@ FIRST_ID = 100  # the sample's schema ids: 100, 101, ... in type order
 CONTENT_TYPES = {"avro": "application/avro", "protobuf": "application/x-protobuf",
                  "msgpack": "application/msgpack", "cloudevents": "application/cloudevents+json",
                  "json": None}
-_PACKAGE = "eventkit.sample"
 
 
 @dataclass(frozen=True, slots=True)
