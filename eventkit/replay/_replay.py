@@ -24,6 +24,7 @@ from eventkit.replay._sources import (
     _StoreSource,
     _StreamSource,
 )
+from eventkit.source._twins import thread_twin
 from eventkit.source.jetstream import subjects_regex
 
 if TYPE_CHECKING:
@@ -128,6 +129,8 @@ class Replay:
             return self._source.first_seq_at(self._start) - 1
         return 0
 
+    afirst_after = thread_twin(first_after)
+
     def frames(self, after: int | None = None) -> Iterator[pl.DataFrame]:
         """The events as frames (envelope and payload fields), in sequence order."""
         frames = self._source.frames(self.first_after() if after is None else after,
@@ -146,11 +149,7 @@ class Replay:
             raise run.error
         return run.state()
 
-    async def arun(self, projection: Projection, *, progress: bool = True) -> pl.DataFrame:
-        """:meth:`run` for ``await``: the replay runs on a worker thread, the loop stays free."""
-        import asyncio
-
-        return await asyncio.to_thread(self.run, projection, progress=progress)
+    arun = thread_twin(run)
 
     def start(self, projection: Projection, *, snapshot_every: int = 50_000,
               paused: bool = False) -> ReplayRun:
@@ -200,6 +199,8 @@ class Replay:
             duplicates += result.duplicates
         return PublishResult(stored, duplicates)
 
+    ato_subject = thread_twin(to_subject)
+
     def to_store(self, path: str | os.PathLike[str], *, rules: Rules | None = None) -> Store:
         """Write the replayed events into a new local store at ``path``; returns the store.
 
@@ -216,6 +217,8 @@ class Replay:
         store.write((_raw(f) for f in self.frames()), stream=self.stream or "replay",
                     rules=rules, subjects=self.subjects, created=self._created())
         return store
+
+    ato_store = thread_twin(to_store)
 
     def _created(self) -> str | None:
         """When the source stream was created (so a sync refuses a stream created again)."""
