@@ -1,13 +1,16 @@
 """Protobuf payloads to polars, in bulk, driven by the message's descriptor.
 
-Each payload is parsed by the protobuf runtime (upb, in C); the columns are
-then built field by field over the whole batch (one pass per field, not one
-per message), so nested messages become structs, repeated fields lists, maps
-lists of ``key``/``value`` structs, enums ``Enum`` of their value names, and
-the well-known types their Arrow types: ``Timestamp`` a UTC datetime (ns),
-``Duration`` a duration (ns), the wrappers (``DoubleValue``, ...) their
-nullable value. Fields with presence (messages, ``optional``, oneof members)
-are null where unset; proto3 scalars without presence read their default.
+A batch's messages are read together from their wire format
+(:mod:`eventkit.formats._protowire`, numpy over all the bytes at once); the
+few it leaves (malformed, or encoded as writers rarely do) are parsed by the
+protobuf runtime (upb, in C), whose columns are then built field by field
+over those messages. Either way nested messages become structs, repeated
+fields lists, maps lists of ``key``/``value`` structs, enums ``Enum`` of
+their value names, and the well-known types their Arrow types:
+``Timestamp`` a UTC datetime (ns), ``Duration`` a duration (ns), the
+wrappers (``DoubleValue``, ...) their nullable value. Fields with presence
+(messages, ``optional``, oneof members) are null where unset; proto3 scalars
+without presence read their default.
 """
 
 from __future__ import annotations
@@ -21,17 +24,13 @@ import polars as pl
 import pyarrow as pa
 
 from eventkit._deps import missing
+from eventkit.formats._protobuf_types import SCALARS as _SCALARS
+from eventkit.formats._protobuf_types import WRAPPERS as _WRAPPERS
+from eventkit.formats._protobuf_types import enum_names as _enum_names
 
 __all__ = ["read_messages"]
 
-_SCALARS = {  # FieldDescriptor.TYPE_* -> Arrow
-    1: pa.float64(), 2: pa.float32(), 3: pa.int64(), 4: pa.uint64(), 5: pa.int32(),
-    6: pa.uint64(), 7: pa.uint32(), 8: pa.bool_(), 9: pa.string(), 12: pa.binary(),
-    13: pa.uint32(), 15: pa.int32(), 16: pa.int64(), 17: pa.int32(), 18: pa.int64(),
-}
 _MESSAGE, _ENUM = 11, 14
-_WRAPPERS = {f"google.protobuf.{n}Value" for n in
-             ("Double", "Float", "Int64", "UInt64", "Int32", "UInt32", "Bool", "String", "Bytes")}
 
 
 def _protobuf() -> Any:
@@ -64,6 +63,38 @@ def read_messages(bodies: Sequence[bytes], message: Any, *, what: str = "protobu
     {1: 'protobuf google.protobuf.Timestamp: Error parsing message'}
     """
     _protobuf()
+    descriptor = message.DESCRIPTOR
+    try:
+        import numpy as np
+
+        from eventkit.formats import _protowire
+    except ImportError:  # no numpy: message by message
+        fast = None
+    else:
+        fast = _protowire.read(bodies, descriptor)
+    if fast is None:
+        table, bad = _parsed(bodies, message, what)
+    else:
+        columns, slow = fast
+        table = _table(columns, descriptor, len(bodies))
+        bad = {}
+        if slow.any():  # what the bulk read left: protobuf's parser, message by message
+            rows = np.flatnonzero(slow).tolist()
+            other, why = _parsed([bodies[i] for i in rows], message, what)
+            bad = {rows[k]: reason for k, reason in why.items()}
+            read = [i for k, i in enumerate(rows) if k not in why]
+            order = np.argsort(np.concatenate([np.flatnonzero(~slow), np.array(read, np.int64)]))
+            table = pa.concat_tables([table.filter(pa.array(~slow)), other]).take(order)
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    if "__empty__" in frame.columns:
+        frame = frame.drop("__empty__")
+    return frame.cast(_enums(descriptor)), bad  # type: ignore[arg-type]
+
+
+def _parsed(bodies: Sequence[bytes], message: Any, what: str) -> tuple[pa.Table, dict[int, str]]:
+    """Messages parsed by protobuf (upb) and their fields read from Python: the way for
+    what :mod:`eventkit.formats._protowire` does not read."""
     from google.protobuf.message import DecodeError
 
     parse = message.FromString
@@ -78,12 +109,13 @@ def read_messages(bodies: Sequence[bytes], message: Any, *, what: str = "protobu
             except DecodeError as exc:
                 bad[i] = f"{what} {message.DESCRIPTOR.full_name}: {_reason(exc)}"
     descriptor = message.DESCRIPTOR
-    columns = _columns(msgs, descriptor.fields)
-    table = pa.table(columns) if columns else pa.table({"__empty__": pa.nulls(len(msgs))})
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    frame = frame.cast(_enums(descriptor))  # type: ignore[arg-type]
-    return (frame if columns else frame.drop("__empty__")), bad
+    return _table(list(_columns(msgs, descriptor.fields).values()), descriptor, len(msgs)), bad
+
+
+def _table(columns: list[pa.Array], descriptor: Any, n: int) -> pa.Table:
+    if not columns:
+        return pa.table({"__empty__": pa.nulls(n)})
+    return pa.Table.from_arrays(columns, names=[f.name for f in descriptor.fields])
 
 
 _PREFIX: list[bytes] = []
@@ -255,10 +287,6 @@ def _one_type(field: Any) -> pl.DataType:
     out = pl.from_arrow(pa.array([], _SCALARS[field.type]))
     assert isinstance(out, pl.Series)
     return out.dtype
-
-
-def _enum_names(enum: Any) -> list[str]:
-    return list(dict.fromkeys(v.name for v in enum.values))
 
 
 def _enums(descriptor: Any) -> dict[str, pl.DataType]:
