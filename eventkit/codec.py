@@ -356,7 +356,8 @@ def _classify(payloads: Sequence[bytes], data: pl.Series) -> tuple[dict[int, str
     odd = ~(data.bin.starts_with(b"{") & data.bin.ends_with(b"}"))
     odd |= data.bin.contains(b"\n") | data.bin.contains(b"\r")
     replaced: dict[int, bytes] = {}
-    for i in sorted({*odd.arg_true().to_list(), *_not_utf8(joined, (sizes + 1).cum_sum())}):
+    ends = (sizes + 1).cum_sum()
+    for i in sorted({*odd.arg_true().to_list(), *_not_utf8(joined, ends)}):
         raw = payloads[i]
         reason = EMPTY if not raw.strip() else _json_object_error(raw)
         if reason:
@@ -364,11 +365,15 @@ def _classify(payloads: Sequence[bytes], data: pl.Series) -> tuple[dict[int, str
             replaced[i] = b"{}"
         else:  # JSON allows whitespace, and so line breaks, between tokens
             replaced[i] = raw.replace(b"\r", b" ").replace(b"\n", b" ")
-    if replaced:
-        text = [*payloads, b""]
-        for i, line in replaced.items():
-            text[i] = line
-        joined = b"\n".join(text)
+    if replaced:  # the text spliced around the few lines replaced (one copy, no join again)
+        view = memoryview(joined)
+        pieces: list[bytes | memoryview] = []
+        pos = 0
+        for i, end in zip(replaced, ends.gather(list(replaced)).to_list(), strict=True):
+            pieces += [view[pos:end - len(payloads[i]) - 1], replaced[i], b"\n"]
+            pos = end
+        pieces.append(view[pos:])
+        joined = b"".join(pieces)
         sizes = sizes.scatter(list(replaced), [len(r) for r in replaced.values()])
     offsets = pl.concat([pl.Series([0], dtype=pl.Int64), (sizes + 1).cum_sum()]).to_arrow()
     lines = pa.LargeBinaryArray.from_buffers(
