@@ -338,8 +338,9 @@ def _numbers(batch: _Batch, field: Any, value: np.ndarray, at: np.ndarray) -> np
     """The field's values from their varints (``value``) or fixed bytes (at ``at``)."""
     kind = field.type
     if kind in _FIXED:
-        raw = batch.words[at]
-        return (raw if _FIXED[kind][2] == "8" else raw.astype(np.uint32)).view(_FIXED[kind])
+        raw: np.ndarray = batch.words[at]
+        fixed: np.ndarray = (raw if _FIXED[kind][2] == "8" else raw.astype(np.uint32))
+        return fixed.view(_FIXED[kind])
     if kind == 3:
         return value.view(np.int64)
     if kind == 4:
@@ -349,7 +350,8 @@ def _numbers(batch: _Batch, field: Any, value: np.ndarray, at: np.ndarray) -> np
     if kind == 13:
         return value.astype(np.uint32)
     if kind == 8:
-        return value != 0
+        flags: np.ndarray = value != 0
+        return flags
     if kind == 17:
         small = value.astype(np.uint32)
         return ((small >> np.uint32(1)) ^ (np.uint32(0) - (small & np.uint32(1)))).view(np.int32)
