@@ -194,8 +194,7 @@ def test_replay_seek_to_a_datetime_keeps_its_microsecond(picked):
     run = ek.Replay(events).start(ek.Latest(), paused=True)
     try:
         run.seek(t)
-        run.wait(10)
-        assert run.position == 3
+        assert run.wait_until(lambda: run.position == 3, timeout=10)
     finally:
         run.stop()
 
