@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pyarrow as pa
 
-from eventkit.formats._protobuf_types import SCALARS, WRAPPERS, enum_names
+from eventkit.formats._protobuf_types import MAX_SECONDS, SCALARS, WRAPPERS, enum_names
 
 __all__ = ["covered", "read"]
 
@@ -43,7 +43,6 @@ _SHIFTS = (7 * _TEN).astype(np.uint64)
 _ONE, _ZERO = np.uint64(1), np.uint64(0)
 _HIGH_BITS, _LOW_BITS = np.uint64(0x8080808080808080), np.uint64(0x7F7F7F7F7F7F7F7F)
 _M1, _M2, _M3 = np.uint64(0x007F007F007F007F), np.uint64(0x00003FFF00003FFF), np.uint64(0x0FFFFFFF)
-_MAX_SECONDS = (2**63 - 1) // 1_000_000_000 - 1  # a time in int64 nanoseconds
 
 
 class _Batch(NamedTuple):
@@ -414,7 +413,7 @@ def _messages(batch: _Batch, descriptor: Any, mine: _Records, slow: np.ndarray) 
     if name in _TIMES:
         seconds = columns[descriptor.fields_by_name["seconds"].index].to_numpy()
         nanos = columns[descriptor.fields_by_name["nanos"].index].to_numpy()
-        inner |= np.abs(seconds) > _MAX_SECONDS
+        inner |= np.abs(seconds) > MAX_SECONDS
         ns = np.where(inner, 0, seconds) * 1_000_000_000 + nanos
         out = pa.array(ns, pa.int64()).cast(_TIMES[name])
     elif name in WRAPPERS:
