@@ -80,12 +80,13 @@ def covered(descriptor: Any, inside: frozenset[str] = frozenset()) -> bool:
 def read(bodies: Sequence[bytes], descriptor: Any) -> tuple[list[pa.Array], np.ndarray] | None:
     """Each field's column over ``bodies`` (one row per body), and the rows protobuf's parser
     must read instead (a boolean mask); None when the message type is not read here."""
-    joined = b"".join(bodies)
-    if not covered(descriptor) or len(joined) > 2**31 - 1 - _PAD:
+    if not covered(descriptor):
+        return None
+    data = b"".join([*bodies, bytes(_PAD)])
+    if len(data) > 2**31 - 1:
         return None
     sizes = np.fromiter(map(len, bodies), np.int64, len(bodies))
     end = np.cumsum(sizes)
-    data = joined + bytes(_PAD)
     words = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
     batch = _Batch(np.frombuffer(data, np.uint8), words, pa.py_buffer(data))
     return _message(batch, end - sizes, end, descriptor)

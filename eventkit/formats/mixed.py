@@ -335,7 +335,8 @@ def _groups(rows: list[int], kind: pl.Series, data: pl.Series, ptype: pl.Series,
         if _registered(key):  # the registered message itself: old versions upcast
             frame = writers.newest(key[0], frame)
         errors.update({group[k]: why for k, why in bad.items()})
-        decoded.append(([i for k, i in enumerate(group) if k not in bad], frame))
+        decoded.append(([i for k, i in enumerate(group) if k not in bad] if bad else group,
+                        frame))
     maps: dict[int, dict[str, Any]] = {}
     if msgpack_rows:
         msgpack_rows.sort()
@@ -367,11 +368,13 @@ def _plain_group(part: pl.DataFrame, kind: str, sid: int | None, fp: bytes | Non
         errors.update(dict.fromkeys(rows, why))
         return
     if entry.format == "protobuf" and sid is not None:  # message indexes after the id
-        for index, skip, i in part.select("index", "skip", "row").iter_rows():
-            if index is not None:  # one index in one byte (found for the batch)
-                members.setdefault((entry, (index,), "id"), []).append(i)
-                bodies[i] = body[i][skip:]
+        for (index, skip), same in part.group_by("index", "skip", maintain_order=True):
+            if index is None:
                 continue
+            found = same.get_column("row").to_list()  # one index in one byte (for the batch)
+            members.setdefault((entry, (index,), "id"), []).extend(found)
+            bodies.update(zip(found, [body[i][skip:] for i in found], strict=True))
+        for i in part.filter(pl.col("index").is_null()).get_column("row").to_list():
             try:
                 path, at = one.message_indexes(body[i], 5)
             except IndexError:
