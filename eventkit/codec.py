@@ -20,9 +20,12 @@ from __future__ import annotations
 import bisect
 import codecs
 import io
-from collections.abc import Iterator, Mapping, Sequence
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, TypeVar, overload
 
 import orjson
 import polars as pl
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["Decoded", "Hints", "combine", "decode", "header_json"]
 
 EMPTY = "empty payload"
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -284,11 +288,15 @@ def _decode_by_subject(
     parts: dict[str, tuple[pl.Series, pl.DataFrame]] = {}
     columns = []
     schemas = dict(hints.schemas)  # kept only if the groups prove to be the types
+    groups: list[tuple[str, pl.Series]] = []
+    for event_type, rows in _rows_by_type(guess, good):
+        if event_type is None:  # not so (no row of ``good`` is without a guess)
+            return None
+        groups.append((event_type, rows))
     try:
-        for event_type, rows in _rows_by_type(guess, good):
-            if event_type is None:  # not so (no row of ``good`` is without a guess)
-                return None
-            read = _read_learning(_text(lines, rows), event_type, schemas)
+        reads = _each(lambda event_type, rows: _read_learning(_text(lines, rows), event_type,
+                                                              schemas), groups)
+        for (event_type, rows), read in zip(groups, reads, strict=True):
             if read.height != len(rows):
                 return None
             picked = [rows.rename("__row")]
@@ -348,7 +356,8 @@ def _classify(payloads: Sequence[bytes], data: pl.Series) -> tuple[dict[int, str
     odd = ~(data.bin.starts_with(b"{") & data.bin.ends_with(b"}"))
     odd |= data.bin.contains(b"\n") | data.bin.contains(b"\r")
     replaced: dict[int, bytes] = {}
-    for i in sorted({*odd.arg_true().to_list(), *_not_utf8(joined, (sizes + 1).cum_sum())}):
+    ends = (sizes + 1).cum_sum()
+    for i in sorted({*odd.arg_true().to_list(), *_not_utf8(joined, ends)}):
         raw = payloads[i]
         reason = EMPTY if not raw.strip() else _json_object_error(raw)
         if reason:
@@ -356,11 +365,15 @@ def _classify(payloads: Sequence[bytes], data: pl.Series) -> tuple[dict[int, str
             replaced[i] = b"{}"
         else:  # JSON allows whitespace, and so line breaks, between tokens
             replaced[i] = raw.replace(b"\r", b" ").replace(b"\n", b" ")
-    if replaced:
-        text = [*payloads, b""]
-        for i, line in replaced.items():
-            text[i] = line
-        joined = b"\n".join(text)
+    if replaced:  # the text spliced around the few lines replaced (one copy, no join again)
+        view = memoryview(joined)
+        pieces: list[bytes | memoryview] = []
+        pos = 0
+        for i, end in zip(replaced, ends.gather(list(replaced)).to_list(), strict=True):
+            pieces += [view[pos:end - len(payloads[i]) - 1], replaced[i], b"\n"]
+            pos = end
+        pieces.append(view[pos:])
+        joined = b"".join(pieces)
         sizes = sizes.scatter(list(replaced), [len(r) for r in replaced.values()])
     offsets = pl.concat([pl.Series([0], dtype=pl.Int64), (sizes + 1).cum_sum()]).to_arrow()
     lines = pa.LargeBinaryArray.from_buffers(
@@ -462,17 +475,38 @@ def _typed_tables(
     hints: dict[str, pa.Schema | None],
 ) -> dict[str, pl.DataFrame]:
     """One frame per event type: ``seq``, then the payload fields."""
-    typed: dict[str, pl.DataFrame] = {}
-    for event_type, rows in _rows_by_type(envelope.get_column("type"), good):
-        if event_type is None:
-            continue
+    def read(event_type: str, rows: pl.Series) -> pl.DataFrame:
         text = _text(lines, rows)
         if event_type in schemas:
-            fields = _read_type(text, schemas[event_type])
-        else:
-            fields = _read_learning(text, event_type, hints)
-        typed[event_type] = _typed(envelope.get_column("seq"), rows, fields, consumed)
-    return typed
+            return _read_type(text, schemas[event_type])
+        return _read_learning(text, event_type, hints)
+
+    groups = [(t, rows) for t, rows in _rows_by_type(envelope.get_column("type"), good)
+              if t is not None]
+    seq = envelope.get_column("seq")
+    return {event_type: _typed(seq, rows, fields, consumed)
+            for (event_type, rows), fields in zip(groups, _each(read, groups), strict=True)}
+
+
+_readers: ThreadPoolExecutor | None = None
+_readers_lock = threading.Lock()
+
+
+def _each(read: Callable[[str, pl.Series], T], groups: list[tuple[str, pl.Series]]) -> list[T]:
+    """``read`` of each type's rows, in order, the types read side by side.
+
+    Arrow's JSON reader and polars' work without the GIL, and a type's lines
+    are mostly too few for either to spread over the cores by itself: a few
+    types at a time use them (the first failure raises, as a plain loop).
+    """
+    global _readers
+    if len(groups) < 2:
+        return [read(event_type, rows) for event_type, rows in groups]
+    with _readers_lock:
+        if _readers is None:
+            _readers = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1),
+                                          thread_name_prefix="eventkit-json")
+    return list(_readers.map(read, *zip(*groups, strict=True)))
 
 
 def _rows_by_type(types: pl.Series, good: pl.Series) -> Iterator[tuple[str | None, pl.Series]]:

@@ -400,3 +400,32 @@ def test_every_error_a_user_can_cause_in_charts_is_an_eventkit_error():
             call()
         assert isinstance(caught.value, ek.ConfigurationError | KeyError | ValueError)
         assert str(caught.value).startswith("no column")  # not quoted as a KeyError's repr
+
+
+def test_names_in_one_session_get_colours_that_do_not_look_alike():
+    # in a fresh process, as the demo draws them: the sample's cities, then its types
+    import subprocess
+    import sys
+
+    from eventkit.sample.rides import CITIES
+
+    names = [*CITIES, "ride_requested", "driver_assigned", "trip_started", "trip_completed"]
+    code = ("import sys, eventkit.charts as c; "
+            "print(' '.join(c.type_color(n) for n in sys.argv[1:]))")
+    out = subprocess.run([sys.executable, "-c", code, *names], capture_output=True, text=True,
+                         check=True)
+    colours = out.stdout.split()
+    assert len(set(colours)) == len(names)
+    # CIE76 differences computed here from sRGB (D65) without eventkit's helper
+    def lab(hex_colour: str) -> tuple[float, ...]:
+        rgb = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = (((c + 0.055) / 1.055) ** 2.4 if c > 0.04045 else c / 12.92 for c in rgb)
+        xyz = ((0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047,
+               0.2126 * r + 0.7152 * g + 0.0722 * b,
+               (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883)
+        fx, fy, fz = (v ** (1 / 3) if v > 0.008856 else 7.787 * v + 16 / 116 for v in xyz)
+        return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
+    cities = colours[:len(CITIES)]  # the first eight names drawn: none alike
+    closest = min(sum((p - q) ** 2 for p, q in zip(lab(a), lab(b), strict=True)) ** 0.5
+                  for i, a in enumerate(cities) for b in cities[i + 1:])
+    assert closest >= 30, (closest, dict(zip(names, colours, strict=True)))

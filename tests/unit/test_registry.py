@@ -53,7 +53,7 @@ class TestDirectoryRegistry(RegistryContract):
             "compatibility": "FULL"}
         (tmp_path / "ride_requested").mkdir()
         (tmp_path / "ride_requested" / "v1.json").write_text(json.dumps(V2))  # by hand
-        assert ek.SchemaRegistry.from_dir(tmp_path).types() == ["ride_requested",
+        assert ek.SchemaRegistry.from_dir(tmp_path).types == ["ride_requested",
                                                                 "trip completed"]
         assert not list(tmp_path.rglob("*.tmp"))
 

@@ -284,7 +284,8 @@ def test_store_state_is_read_again_only_when_the_log_changes(tmp_path, monkeypat
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(Tables, "state", counted)
-    assert (store.last_seq, len(store), store.stream, store.types) == (5, 5, "R", {"a": 5})
+    assert (store.last_seq, len(store), store.stream, store.types, store.type_counts()) == (
+        5, 5, "R", ["a"], {"a": 5})
     assert reads == [True]  # one read of the log for four properties
     other = ek.Store(tmp_path / "s")  # another writer (here: another Store object) commits
     other.compact(retention_hours=None)
