@@ -77,9 +77,11 @@ def covered(descriptor: Any, inside: frozenset[str] = frozenset()) -> bool:
     return True
 
 
-def read(bodies: Sequence[bytes], descriptor: Any) -> tuple[list[pa.Array], np.ndarray] | None:
-    """Each field's column over ``bodies`` (one row per body), and the rows protobuf's parser
-    must read instead (a boolean mask); None when the message type is not read here."""
+def read(bodies: Sequence[bytes], descriptor: Any, skip: Sequence[int] | None = None
+         ) -> tuple[list[pa.Array], np.ndarray] | None:
+    """Each field's column over ``bodies`` (one row per body, its first ``skip`` bytes left
+    out), and the rows protobuf's parser must read instead (a boolean mask); None when the
+    message type is not read here."""
     if not covered(descriptor):
         return None
     data = b"".join([*bodies, bytes(_PAD)])
@@ -87,9 +89,12 @@ def read(bodies: Sequence[bytes], descriptor: Any) -> tuple[list[pa.Array], np.n
         return None
     sizes = np.fromiter(map(len, bodies), np.int64, len(bodies))
     end = np.cumsum(sizes)
+    start = end - sizes
+    if skip is not None:
+        start += np.minimum(np.asarray(skip, dtype=np.int64), sizes)
     words = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
     batch = _Batch(np.frombuffer(data, np.uint8), words, pa.py_buffer(data))
-    return _message(batch, end - sizes, end, descriptor)
+    return _message(batch, start, end, descriptor)
 
 
 def _varint(batch: _Batch, pos: np.ndarray
