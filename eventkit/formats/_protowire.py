@@ -76,18 +76,24 @@ def covered(descriptor: Any, inside: frozenset[str] = frozenset()) -> bool:
     return True
 
 
-def read(bodies: Sequence[bytes], descriptor: Any) -> tuple[list[pa.Array], np.ndarray] | None:
-    """Each field's column over ``bodies`` (one row per body), and the rows protobuf's parser
-    must read instead (a boolean mask); None when the message type is not read here."""
-    joined = b"".join(bodies)
-    if not covered(descriptor) or len(joined) > 2**31 - 1 - _PAD:
+def read(bodies: Sequence[bytes], descriptor: Any, skip: Sequence[int] | None = None
+         ) -> tuple[list[pa.Array], np.ndarray] | None:
+    """Each field's column over ``bodies`` (one row per body, its first ``skip`` bytes left
+    out), and the rows protobuf's parser must read instead (a boolean mask); None when the
+    message type is not read here."""
+    if not covered(descriptor):
+        return None
+    data = b"".join([*bodies, bytes(_PAD)])
+    if len(data) > 2**31 - 1:
         return None
     sizes = np.fromiter(map(len, bodies), np.int64, len(bodies))
     end = np.cumsum(sizes)
-    data = joined + bytes(_PAD)
+    start = end - sizes
+    if skip is not None:
+        start += np.minimum(np.asarray(skip, dtype=np.int64), sizes)
     words = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
     batch = _Batch(np.frombuffer(data, np.uint8), words, pa.py_buffer(data))
-    return _message(batch, end - sizes, end, descriptor)
+    return _message(batch, start, end, descriptor)
 
 
 def _varint(batch: _Batch, pos: np.ndarray
@@ -96,25 +102,34 @@ def _varint(batch: _Batch, pos: np.ndarray
     (None: all are). Those of up to 8 bytes from the 8 bytes read at once (their 7-bit
     groups joined by three shifts), longer ones byte by byte."""
     first = batch.buf[pos]
-    value = first.astype(np.uint64)
-    after = pos + 1
-    going = np.flatnonzero(first >= 0x80)
-    if not going.size:
+    more = first >= 0x80
+    if not more.any():
+        return first.astype(np.uint64), pos + 1, None
+    if more.all():
+        value, size, longer = _words(batch.words[pos])
+        after = pos + size
+        going = np.arange(len(pos))
+    else:
+        value, after = first.astype(np.uint64), pos + 1
+        going = np.flatnonzero(more)
+        value[going], size, longer = _words(batch.words[pos[going]])
+        after[going] += size - 1
+    if not longer.any():
         return value, after, None
-    word = batch.words[pos[going]]
+    return _long_varints(batch.buf, going[longer], pos, value, after)
+
+
+def _words(word: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The varints that start the little-endian ``word`` s: values, sizes, and which go on
+    past 8 bytes (their value and size are for :func:`_long_varints` to find)."""
     stop = ~word & _HIGH_BITS        # the bytes without a continuation bit
-    last = stop & (_ZERO - stop)     # the first of them
+    last = stop & (_ZERO - stop)     # the first of them: 2**(8 * size - 1)
     x = word & ((last << _ONE) - _ONE) & _LOW_BITS
     x = (x & _M1) | ((x >> _ONE) & _M1 << np.uint64(7))
     x = (x & _M2) | ((x >> np.uint64(2)) & _M2 << np.uint64(14))
     x = (x & _M3) | ((x >> np.uint64(4)) & _M3 << np.uint64(28))
-    value[going] = x
-    exponent = last.astype(np.float64).view(np.int64) >> 52  # last is 2**(8k + 7)
-    after[going] += (exponent - 1030) // 8
-    longer = stop == 0
-    if not longer.any():
-        return value, after, None
-    return _long_varints(batch.buf, going[longer], pos, value, after)
+    size = ((last.astype(np.float64).view(np.int64) >> 52) - 1022) >> 3
+    return x, size, stop == 0
 
 
 def _long_varints(buf: np.ndarray, going: np.ndarray, pos: np.ndarray, value: np.ndarray,
@@ -154,9 +169,10 @@ def _layout(descriptor: Any) -> list[tuple[int, int, bytes, bool]]:
 
 
 def _scan(batch: _Batch, start: np.ndarray, end: np.ndarray, descriptor: Any
-          ) -> tuple[dict[int, _Records], np.ndarray]:
-    """Every field record of the messages at ``start:end``, by field number, and the rows
-    found malformed or out of reach (groups, too many fields).
+          ) -> tuple[dict[int, _Records], set[int], np.ndarray]:
+    """Every field record of the messages at ``start:end`` by field number, the fields whose
+    records are in row order (once per message at most), and the rows found malformed or out
+    of reach (groups, too many fields).
 
     The fields are first looked for where writers put them (in number order): each field
     is one step over all messages, whichever have it. What is left of a message then (a
@@ -166,6 +182,7 @@ def _scan(batch: _Batch, start: np.ndarray, end: np.ndarray, descriptor: Any
     rows = np.flatnonzero(start < end)
     pos, limit = start[rows], end[rows]
     found: dict[int, list[_Records]] = {}
+    walked: set[int] = set()  # fields met by _walk (in no particular row order)
     for number, wire, tag, repeated in _layout(descriptor):
         while rows.size:
             hit = buf[pos] == tag[0]
@@ -212,13 +229,14 @@ def _scan(batch: _Batch, start: np.ndarray, end: np.ndarray, descriptor: Any
         rest = rest._replace(row=rows[rest.row])
         slow[rows[more_slow]] = True
         numbers, first = np.unique(field, return_index=True)
+        walked.update(numbers.tolist())
         for k, number in enumerate(numbers.tolist()):
             stop = first[k + 1] if k + 1 < len(first) else len(field)
             found.setdefault(number, []).append(_Records(*(c[first[k]:stop] for c in rest)))
     joined = {n: parts[0] if len(parts) == 1 else
               _Records(*map(np.concatenate, zip(*parts, strict=True)))
               for n, parts in found.items()}
-    return joined, slow
+    return joined, {n for n, parts in found.items() if len(parts) == 1} - walked, slow
 
 
 def _walk(batch: _Batch, start: np.ndarray, end: np.ndarray
@@ -266,12 +284,14 @@ def _walk(batch: _Batch, start: np.ndarray, end: np.ndarray
 def _message(batch: _Batch, start: np.ndarray, end: np.ndarray, descriptor: Any
              ) -> tuple[list[pa.Array], np.ndarray]:
     """The columns of the messages at ``start:end`` (one per field), and the slow rows."""
-    found, slow = _scan(batch, start, end, descriptor)
+    found, ordered, slow = _scan(batch, start, end, descriptor)
     columns = []
     for f in descriptor.fields:
         mine = found.get(f.number, _empty())
-        reader = _repeated if f.is_repeated else _singular
-        columns.append(reader(batch, f, mine, start, slow))
+        if f.is_repeated:
+            columns.append(_repeated(batch, f, mine, start, slow))
+        else:
+            columns.append(_singular(batch, f, mine, start, slow, f.number in ordered))
     for oneof in descriptor.oneofs:  # two members set: the last wins (protobuf's parser)
         members = [found[f.number].row for f in oneof.fields if f.number in found]
         if len(members) > 1:
@@ -294,10 +314,10 @@ def _checked(field: Any, mine: _Records, slow: np.ndarray, *, packed: bool = Fal
 
 
 def _singular(batch: _Batch, field: Any, mine: _Records, start: np.ndarray,
-              slow: np.ndarray) -> pa.Array:
+              slow: np.ndarray, ordered: bool) -> pa.Array:
     m = len(start)
     mine = _checked(field, mine, slow)
-    if mine.row.size and not (mine.row[1:] > mine.row[:-1]).all():
+    if not ordered and mine.row.size and not (mine.row[1:] > mine.row[:-1]).all():
         twice = np.bincount(mine.row, minlength=m) > 1
         slow[twice] = True  # written twice: merged or the last kept (protobuf's parser)
         order = np.argsort(mine.row, kind="stable")
@@ -305,8 +325,16 @@ def _singular(batch: _Batch, field: Any, mine: _Records, start: np.ndarray,
         keep = np.ones(len(order), dtype=bool)
         keep[:-1] = mine.row[1:] != mine.row[:-1]
         mine = mine.take(np.flatnonzero(keep))
+    if len(mine.row) == m:  # in every message (its rows are 0, 1, ... m - 1)
+        if field.type == _MESSAGE:
+            return _messages(batch, field.message_type, mine, slow)
+        if field.type in (_STRING, _BYTES):
+            return _texts(batch, field, mine.at, mine.value.astype(np.int64), mine.row, slow,
+                          None)
+        return _scalars(field, _numbers(batch, field, mine.value, mine.at), mine.row, slow,
+                        None)
     absent = None
-    if field.has_presence and len(mine.row) < m:
+    if field.has_presence:
         absent = np.ones(m, dtype=bool)
         absent[mine.row] = False
     if field.type == _MESSAGE:

@@ -42,9 +42,11 @@ def _protobuf() -> Any:
     return descriptor_pb2, descriptor_pool, message_factory
 
 
-def read_messages(bodies: Sequence[bytes], message: Any, *, what: str = "protobuf"
-                  ) -> tuple[pl.DataFrame, dict[int, str]]:
+def read_messages(bodies: Sequence[bytes], message: Any, *, what: str = "protobuf",
+                  skip: Sequence[int] | None = None) -> tuple[pl.DataFrame, dict[int, str]]:
     """Serialized messages of one type as one frame, and why the bad ones did not parse.
+
+    ``skip`` gives, per body, the bytes before the message (a framing already read).
 
     Examples
     --------
@@ -72,16 +74,18 @@ def read_messages(bodies: Sequence[bytes], message: Any, *, what: str = "protobu
     except ImportError:  # no numpy: message by message
         fast = None
     else:
-        fast = _protowire.read(bodies, descriptor)
+        fast = _protowire.read(bodies, descriptor, skip)
     if fast is None:
-        table, bad = _parsed(bodies, message, what)
+        table, bad = _parsed(_cut(bodies, skip), message, what)
     else:
         columns, slow = fast
         table = _table(columns, descriptor, len(bodies))
         bad = {}
         if slow.any():  # what the bulk read left: protobuf's parser, message by message
             rows = np.flatnonzero(slow).tolist()
-            other, why = _parsed([bodies[i] for i in rows], message, what)
+            other, why = _parsed(_cut([bodies[i] for i in rows],
+                                      None if skip is None else [skip[i] for i in rows]),
+                                 message, what)
             bad = {rows[k]: reason for k, reason in why.items()}
             read = [i for k, i in enumerate(rows) if k not in why]
             order = np.argsort(np.concatenate([np.flatnonzero(~slow), np.array(read, np.int64)]))
@@ -91,6 +95,10 @@ def read_messages(bodies: Sequence[bytes], message: Any, *, what: str = "protobu
     if "__empty__" in frame.columns:
         frame = frame.drop("__empty__")
     return frame.cast(_enums(descriptor)), bad  # type: ignore[arg-type]
+
+
+def _cut(bodies: Sequence[bytes], skip: Sequence[int] | None) -> Sequence[bytes]:
+    return bodies if skip is None else [b[k:] for b, k in zip(bodies, skip, strict=True)]
 
 
 def _parsed(bodies: Sequence[bytes], message: Any, what: str) -> tuple[pa.Table, dict[int, str]]:
