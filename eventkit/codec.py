@@ -299,21 +299,24 @@ def _decode_by_subject(
         for (event_type, rows), read in zip(groups, reads, strict=True):
             if read.height != len(rows):
                 return None
+            schema = read.schema
             picked = [rows.rename("__row")]
             for f in fields:
-                if f not in read.columns:
-                    picked.append(pl.repeat(None, len(rows), dtype=pl.String, eager=True)
-                                  .rename(field_column(f)))
-                elif read.schema[f] in (pl.String, pl.Null):
-                    picked.append(read.get_column(f).cast(pl.String).rename(field_column(f)))
-                else:  # a rule field that is not text (an id, an epoch time): the general
-                    hints.stop()  # way reads it as text, every batch; so stop trying
-                    return None
+                if f not in schema:  # null for this type (the concat below fills it in)
+                    continue
+                if schema[f] not in (pl.String, pl.Null):  # a rule field that is not text (an
+                    hints.stop()  # id, an epoch time): the general way reads it as text,
+                    return None   # every batch; so stop trying
+                picked.append(read.get_column(f).cast(pl.String).rename(field_column(f)))
             columns.append(pl.DataFrame(picked))
             parts[event_type] = (rows, read)
     except (pl.exceptions.PolarsError, pa.ArrowInvalid, orjson.JSONDecodeError):
         return None  # a payload that is not JSON after all
-    rule_fields = pl.concat(columns).sort("__row")
+    names = [field_column(f) for f in fields]
+    rule_fields = pl.concat(columns, how="diagonal")
+    rule_fields = rule_fields.select(
+        "__row", *(pl.col(c) if c in rule_fields.columns else pl.lit(None, pl.String).alias(c)
+                   for c in names)).sort("__row")
     if rule_fields.height != n:
         rule_fields = pl.DataFrame({"__row": pl.int_range(n, dtype=pl.UInt32, eager=True)}).join(
             rule_fields, on="__row", how="left", maintain_order="left")
@@ -520,10 +523,14 @@ def _rows_by_type(types: pl.Series, good: pl.Series) -> Iterator[tuple[str | Non
 
 def _typed(seq: pl.Series, rows: pl.Series, fields: pl.DataFrame,
            consumed: set[str]) -> pl.DataFrame:
-    """A type's table: the ``seq`` of its rows, then its payload fields."""
-    head = seq.gather(rows).to_frame()
-    fields = _payload_names(fields, consumed)
-    return pl.concat([head, fields], how="horizontal") if fields.width else head
+    """A type's table: the ``seq`` of its rows, then its payload fields.
+
+    A field the envelope took by rule under its own name (``type``, ``key``,
+    ``event_time``) is left out; other envelope names get a ``payload_`` prefix.
+    """
+    # Series by Series: a frame op per type and batch costs more than the columns' work here
+    return pl.DataFrame([seq.gather(rows), *(fields.get_column(c).rename(payload_column(c))
+                                             for c in fields.columns if c not in consumed)])
 
 
 _JSON_READ = pa_json.ReadOptions(block_size=1 << 20)  # 1 MiB: a type's lines in a few pieces
@@ -585,17 +592,6 @@ def _read_type(text: pa.Buffer, schema: Mapping[str, pl.DataType] | None) -> pl.
         for line in text.to_pybytes().splitlines():
             names.update(dict.fromkeys(orjson.loads(line)))
         return _read(text, {name: pl.String() for name in names})
-
-
-def _payload_names(fields: pl.DataFrame, consumed: set[str]) -> pl.DataFrame:
-    """Payload fields under names that cannot collide with the envelope's.
-
-    A field the envelope took by rule under its own name (``type``, ``key``,
-    ``event_time``) is dropped; other envelope names get a ``payload_`` prefix.
-    """
-    fields = fields.drop(*consumed, strict=False)
-    clash = {c: payload_column(c) for c in fields.columns if payload_column(c) != c}
-    return fields.rename(clash) if clash else fields
 
 
 def combine(parts: Sequence[Decoded]) -> Decoded:
