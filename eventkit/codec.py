@@ -564,8 +564,9 @@ def _read_learning(text: pa.Buffer, event_type: str, hints: dict[str, pa.Schema 
 def _json_schema(frame: pl.DataFrame) -> pa.Schema | None:
     """The Arrow schema Arrow's JSON reader takes for ``frame``'s columns (None if none)."""
     try:
-        return pa.schema([pa.field(name, _json_type(t)) for name, t in
-                          zip(frame.columns, frame.to_arrow().schema.types, strict=True)])
+        types = frame.clear().to_arrow().schema.types  # the types, not the rows, converted
+        return pa.schema([pa.field(name, _json_type(t))
+                          for name, t in zip(frame.columns, types, strict=True)])
     except (TypeError, pa.ArrowException):  # e.g. an integer past int64 (Int128)
         return None
 
