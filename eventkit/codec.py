@@ -534,6 +534,7 @@ def _typed(seq: pl.Series, rows: pl.Series, fields: pl.DataFrame,
 
 
 _JSON_READ = pa_json.ReadOptions(block_size=1 << 20)  # 1 MiB: a type's lines in a few pieces
+_HEAD = 128 << 10  # what a type's first lines infer its schema from (see _read_learning)
 
 
 def _read_learning(text: pa.Buffer, event_type: str, hints: dict[str, pa.Schema | None]
@@ -546,13 +547,21 @@ def _read_learning(text: pa.Buffer, event_type: str, hints: dict[str, pa.Schema 
     the new schema kept. The one thing it lets through, an integer in a
     field learned as decimals, reads as a decimal: :func:`union` gives the
     same when batches are stacked, so a read's result does not change.
+
+    A type met for the first time with many lines learns the same way within
+    its batch: its first :data:`_HEAD` bytes of lines are inferred, and all
+    its lines read with what they say (or inferred whole if refused).
     """
     known = hints.get(event_type)
+    if event_type not in hints and text.size > 2 * _HEAD:
+        cut = text[:_HEAD].to_pybytes().rfind(b"\n") + 1
+        known = _json_schema(_read_type(text[:cut], None)) if cut else None
     if known is not None:
         try:
             options = pa_json.ParseOptions(explicit_schema=known, unexpected_field_behavior="error")
             table = pa_json.read_json(pa.BufferReader(text), read_options=_JSON_READ,
                                       parse_options=options)
+            hints[event_type] = known
             return pl.from_arrow(table)  # type: ignore[return-value]
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
