@@ -20,6 +20,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
 import urllib.request
 import weakref
@@ -120,6 +121,9 @@ class EmbeddedServer:
         self._args = args
         self._jetstream = jetstream
         self._proc: subprocess.Popen[bytes] | None = None
+        # start and kill from different threads (a fault test's timer kills it while the
+        # test starts it again) take turns: a start never sees a server half killed
+        self._lifecycle = threading.RLock()
         self.client_port: int | None = None
         self.monitor_port: int | None = None
 
@@ -132,39 +136,40 @@ class EmbeddedServer:
     # -- lifecycle ---------------------------------------------------------
     def start(self, *, timeout: float = 10.0) -> EmbeddedServer:
         """Start the server and wait until it accepts clients and JetStream is ready."""
-        if self._proc is not None and self._proc.poll() is None:
+        with self._lifecycle:
+            if self._proc is not None and self._proc.poll() is None:
+                return self
+            if not self._work.exists():  # started again after stop()
+                self._new_work()
+            ports_dir = self._work / "ports"
+            ports_dir.mkdir(exist_ok=True)
+            for stale in ports_dir.glob("*.ports"):
+                stale.unlink()
+            # after a kill, come back on the same port so clients reconnect
+            port = self.client_port if self.client_port is not None else self._port
+            cmd = [find_nats_server(), "-a", self.host, "-p", str(port), "-m", "-1",
+                   "--ports_file_dir", str(ports_dir)]
+            if self._jetstream:
+                cmd += ["-js", "-sd", str(self.store_dir)]
+            if self._config is not None:
+                conf = self._work / "server.conf"
+                conf.write_text(self._config)
+                cmd += ["-c", str(conf)]
+            cmd += list(self._args)
+            log = (self._work / "server.log").open("ab")
+            # PR_SET_PDEATHSIG fires when the *thread* that forked dies: fork from one
+            # thread that lives as long as the process, whichever thread asks.
+            _running.add(self)
+            self._proc = _spawner.submit(
+                subprocess.Popen, cmd, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+                # its own session: interrupting a notebook kernel (SIGINT to the
+                # kernel's process group) or Ctrl-C in a shell must not stop it
+                start_new_session=True,
+            ).result()
+            log.close()
+            self._wait_ready(ports_dir, timeout)
             return self
-        if not self._work.exists():  # started again after stop()
-            self._new_work()
-        ports_dir = self._work / "ports"
-        ports_dir.mkdir(exist_ok=True)
-        for stale in ports_dir.glob("*.ports"):
-            stale.unlink()
-        # after a kill, come back on the same port so clients reconnect
-        port = self.client_port if self.client_port is not None else self._port
-        cmd = [find_nats_server(), "-a", self.host, "-p", str(port), "-m", "-1",
-               "--ports_file_dir", str(ports_dir)]
-        if self._jetstream:
-            cmd += ["-js", "-sd", str(self.store_dir)]
-        if self._config is not None:
-            conf = self._work / "server.conf"
-            conf.write_text(self._config)
-            cmd += ["-c", str(conf)]
-        cmd += list(self._args)
-        log = (self._work / "server.log").open("ab")
-        # PR_SET_PDEATHSIG fires when the *thread* that forked dies: fork from one
-        # thread that lives as long as the process, whichever thread asks.
-        _running.add(self)
-        self._proc = _spawner.submit(
-            subprocess.Popen, cmd, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
-            # its own session: interrupting a notebook kernel (SIGINT to the
-            # kernel's process group) or Ctrl-C in a shell must not stop it
-            start_new_session=True,
-        ).result()
-        log.close()
-        self._wait_ready(ports_dir, timeout)
-        return self
 
     def _wait_ready(self, ports_dir: Path, timeout: float) -> None:
         assert self._proc is not None
@@ -213,10 +218,11 @@ class EmbeddedServer:
 
     def kill(self) -> None:
         """SIGKILL the server, keeping its store (for fault tests)."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
-        self._proc = None
+        with self._lifecycle:
+            if self._proc is not None and self._proc.poll() is None:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc = None
 
     # -- facts -------------------------------------------------------------
     @property
