@@ -462,6 +462,22 @@ def test_diff_arguments(events: pl.DataFrame) -> None:
         query.diff(events.select("seq", "time", "event_time", "type", "key"), 1, 2)
 
 
+@pytest.mark.parametrize("field", ["fare", "fa\x1fre"])
+def test_diff_names_the_fields_that_changed_whatever_their_names(field: str) -> None:
+    """The names of changed fields are listed exactly, even a name with the separator the
+    list is built with; an entity that ended without a field changing lists none."""
+    at = [BASE + i * SECOND for i in range(4)]
+    events = pl.DataFrame({"seq": [1, 2, 3, 4], "event_time": at, "type": ["a", "a", "a", "x"],
+                           "key": ["k1", "k2", "k1", "k2"], field: [1.0, 2.0, 3.0, None],
+                           "zone": ["n", None, None, None]},
+                          schema_overrides={"event_time": TIME})
+    got = query.diff(events, at[1], at[3], end_types=["x"])
+    assert got.select("key", "change", "fields").rows() == [("k1", "changed", [field]),
+                                                            ("k2", "ended", [])]
+    got = query.diff(events, at[0], at[1])  # created with every field set, then none
+    assert got["fields"].to_list() == [[field]]
+
+
 def test_other_bad_arguments(events: pl.DataFrame) -> None:
     with pytest.raises(ConfigurationError, match="two event types"):
         query.durations(events, "created", "created")
