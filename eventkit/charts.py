@@ -351,14 +351,8 @@ def rate(events: object, *, on: TimeColumn = "event_time", by: str = "type",
                    f"{frame.height:,} events in {counts.height:,} rows "
                    f"(per {_label(step)} window and {by}, on {on}; no bar: no event){lumped}")
     span = None if domain is None else [_utc_ms(domain[0]), _utc_ms(domain[1])]
-    chart: alt.Chart = alt.Chart(counts, title=title).mark_bar().encode(
-        x=_time_x("window_start:T", f"{on} (UTC)", domain=span), x2="window_end:T",
-        y=alt.Y("top:Q", title="events", scale=alt.Scale(zero=True, domainMin=0)),
-        y2="bottom:Q",
-        color=_color(by, counts[by]),
-        tooltip=[alt.Tooltip("window_start:T", title="window (UTC)", format="%Y-%m-%d %H:%M:%S"),
-                 f"{by}:N", "count:Q"],
-    ).properties(width=width, height=height)
+    chart = _stacked_bars(counts, by, title, x_title=f"{on} (UTC)", domain=span,
+                          tooltip=("window (UTC)", "%Y-%m-%d %H:%M:%S"), size=(width, height))
     if brush:
         value = None
         if brush_range is not None and None not in brush_range:
@@ -405,19 +399,25 @@ def arrivals(events: object, *, last: str | dt.timedelta = "2m",
     after = (end + step if isinstance(step, dt.timedelta)
              else to_instant(frame["time"].tail(1)).shift(step).to_datetime())
     domain = [_utc_ms(start), _utc_ms(after)]
-    drawn: alt.Chart = alt.Chart(counts, title=_title(
+    title = _title(
         f"Arrivals per {_label(step)}, the last {_label(length)}, on {clock_name('time')}",
-        f"{recent.height:,} events in {counts.height:,} rows (on time, by {by}){lumped}"),
-    ).mark_bar().encode(
-        x=_time_x("window_start:T", "time (UTC)", domain=domain),
-        x2="window_end:T",
+        f"{recent.height:,} events in {counts.height:,} rows (on time, by {by}){lumped}")
+    return _stacked_bars(counts, by, title, x_title="time (UTC)", domain=domain,
+                         tooltip=("from (UTC)", "%H:%M:%S"), size=(width, height))
+
+
+def _stacked_bars(counts: pl.DataFrame, by: str, title: Any, *, x_title: str, domain: Any,
+                  tooltip: tuple[str, str], size: tuple[int, int]) -> alt.Chart:
+    """Bars of counts per window, stacked by ``by`` (``counts`` from :func:`_stacked`)."""
+    chart: alt.Chart = alt.Chart(counts, title=title).mark_bar().encode(
+        x=_time_x("window_start:T", x_title, domain=domain), x2="window_end:T",
         y=alt.Y("top:Q", title="events", scale=alt.Scale(zero=True, domainMin=0)),
         y2="bottom:Q",
         color=_color(by, counts[by]),
-        tooltip=[alt.Tooltip("window_start:T", title="from (UTC)", format="%H:%M:%S"),
+        tooltip=[alt.Tooltip("window_start:T", title=tooltip[0], format=tooltip[1]),
                  f"{by}:N", "count:Q"],
-    ).properties(width=width, height=height)
-    return drawn
+    ).properties(width=size[0], height=size[1])
+    return chart
 
 
 def totals(events: object, *, by: str = "type", top: int = 30) -> alt.Chart:
