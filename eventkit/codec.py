@@ -299,21 +299,24 @@ def _decode_by_subject(
         for (event_type, rows), read in zip(groups, reads, strict=True):
             if read.height != len(rows):
                 return None
+            schema = read.schema
             picked = [rows.rename("__row")]
             for f in fields:
-                if f not in read.columns:
-                    picked.append(pl.repeat(None, len(rows), dtype=pl.String, eager=True)
-                                  .rename(field_column(f)))
-                elif read.schema[f] in (pl.String, pl.Null):
-                    picked.append(read.get_column(f).cast(pl.String).rename(field_column(f)))
-                else:  # a rule field that is not text (an id, an epoch time): the general
-                    hints.stop()  # way reads it as text, every batch; so stop trying
-                    return None
+                if f not in schema:  # null for this type (the concat below fills it in)
+                    continue
+                if schema[f] not in (pl.String, pl.Null):  # a rule field that is not text (an
+                    hints.stop()  # id, an epoch time): the general way reads it as text,
+                    return None   # every batch; so stop trying
+                picked.append(read.get_column(f).cast(pl.String).rename(field_column(f)))
             columns.append(pl.DataFrame(picked))
             parts[event_type] = (rows, read)
     except (pl.exceptions.PolarsError, pa.ArrowInvalid, orjson.JSONDecodeError):
         return None  # a payload that is not JSON after all
-    rule_fields = pl.concat(columns).sort("__row")
+    names = [field_column(f) for f in fields]
+    rule_fields = pl.concat(columns, how="diagonal")
+    rule_fields = rule_fields.select(
+        "__row", *(pl.col(c) if c in rule_fields.columns else pl.lit(None, pl.String).alias(c)
+                   for c in names)).sort("__row")
     if rule_fields.height != n:
         rule_fields = pl.DataFrame({"__row": pl.int_range(n, dtype=pl.UInt32, eager=True)}).join(
             rule_fields, on="__row", how="left", maintain_order="left")
@@ -520,13 +523,18 @@ def _rows_by_type(types: pl.Series, good: pl.Series) -> Iterator[tuple[str | Non
 
 def _typed(seq: pl.Series, rows: pl.Series, fields: pl.DataFrame,
            consumed: set[str]) -> pl.DataFrame:
-    """A type's table: the ``seq`` of its rows, then its payload fields."""
-    head = seq.gather(rows).to_frame()
-    fields = _payload_names(fields, consumed)
-    return pl.concat([head, fields], how="horizontal") if fields.width else head
+    """A type's table: the ``seq`` of its rows, then its payload fields.
+
+    A field the envelope took by rule under its own name (``type``, ``key``,
+    ``event_time``) is left out; other envelope names get a ``payload_`` prefix.
+    """
+    # Series by Series: a frame op per type and batch costs more than the columns' work here
+    return pl.DataFrame([seq.gather(rows), *(fields.get_column(c).rename(payload_column(c))
+                                             for c in fields.columns if c not in consumed)])
 
 
 _JSON_READ = pa_json.ReadOptions(block_size=1 << 20)  # 1 MiB: a type's lines in a few pieces
+_HEAD = 128 << 10  # what a type's first lines infer its schema from (see _read_learning)
 
 
 def _read_learning(text: pa.Buffer, event_type: str, hints: dict[str, pa.Schema | None]
@@ -539,13 +547,21 @@ def _read_learning(text: pa.Buffer, event_type: str, hints: dict[str, pa.Schema 
     the new schema kept. The one thing it lets through, an integer in a
     field learned as decimals, reads as a decimal: :func:`union` gives the
     same when batches are stacked, so a read's result does not change.
+
+    A type met for the first time with many lines learns the same way within
+    its batch: its first :data:`_HEAD` bytes of lines are inferred, and all
+    its lines read with what they say (or inferred whole if refused).
     """
     known = hints.get(event_type)
+    if event_type not in hints and text.size > 2 * _HEAD:
+        cut = text[:_HEAD].to_pybytes().rfind(b"\n") + 1
+        known = _json_schema(_read_type(text[:cut], None)) if cut else None
     if known is not None:
         try:
             options = pa_json.ParseOptions(explicit_schema=known, unexpected_field_behavior="error")
             table = pa_json.read_json(pa.BufferReader(text), read_options=_JSON_READ,
                                       parse_options=options)
+            hints[event_type] = known
             return pl.from_arrow(table)  # type: ignore[return-value]
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
@@ -557,8 +573,9 @@ def _read_learning(text: pa.Buffer, event_type: str, hints: dict[str, pa.Schema 
 def _json_schema(frame: pl.DataFrame) -> pa.Schema | None:
     """The Arrow schema Arrow's JSON reader takes for ``frame``'s columns (None if none)."""
     try:
-        return pa.schema([pa.field(name, _json_type(t)) for name, t in
-                          zip(frame.columns, frame.to_arrow().schema.types, strict=True)])
+        types = frame.clear().to_arrow().schema.types  # the types, not the rows, converted
+        return pa.schema([pa.field(name, _json_type(t))
+                          for name, t in zip(frame.columns, types, strict=True)])
     except (TypeError, pa.ArrowException):  # e.g. an integer past int64 (Int128)
         return None
 
@@ -585,17 +602,6 @@ def _read_type(text: pa.Buffer, schema: Mapping[str, pl.DataType] | None) -> pl.
         for line in text.to_pybytes().splitlines():
             names.update(dict.fromkeys(orjson.loads(line)))
         return _read(text, {name: pl.String() for name in names})
-
-
-def _payload_names(fields: pl.DataFrame, consumed: set[str]) -> pl.DataFrame:
-    """Payload fields under names that cannot collide with the envelope's.
-
-    A field the envelope took by rule under its own name (``type``, ``key``,
-    ``event_time``) is dropped; other envelope names get a ``payload_`` prefix.
-    """
-    fields = fields.drop(*consumed, strict=False)
-    clash = {c: payload_column(c) for c in fields.columns if payload_column(c) != c}
-    return fields.rename(clash) if clash else fields
 
 
 def combine(parts: Sequence[Decoded]) -> Decoded:

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pyarrow as pa
 
-from eventkit.formats._protobuf_types import SCALARS, WRAPPERS, enum_names
+from eventkit.formats._protobuf_types import MAX_SECONDS, SCALARS, WRAPPERS, enum_names
 
 __all__ = ["covered", "read"]
 
@@ -43,7 +43,6 @@ _SHIFTS = (7 * _TEN).astype(np.uint64)
 _ONE, _ZERO = np.uint64(1), np.uint64(0)
 _HIGH_BITS, _LOW_BITS = np.uint64(0x8080808080808080), np.uint64(0x7F7F7F7F7F7F7F7F)
 _M1, _M2, _M3 = np.uint64(0x007F007F007F007F), np.uint64(0x00003FFF00003FFF), np.uint64(0x0FFFFFFF)
-_MAX_SECONDS = (2**63 - 1) // 1_000_000_000 - 1  # a time in int64 nanoseconds
 
 
 class _Batch(NamedTuple):
@@ -366,8 +365,9 @@ def _numbers(batch: _Batch, field: Any, value: np.ndarray, at: np.ndarray) -> np
     """The field's values from their varints (``value``) or fixed bytes (at ``at``)."""
     kind = field.type
     if kind in _FIXED:
-        raw = batch.words[at]
-        return (raw if _FIXED[kind][2] == "8" else raw.astype(np.uint32)).view(_FIXED[kind])
+        raw: np.ndarray = batch.words[at]
+        fixed: np.ndarray = (raw if _FIXED[kind][2] == "8" else raw.astype(np.uint32))
+        return fixed.view(_FIXED[kind])
     if kind == 3:
         return value.view(np.int64)
     if kind == 4:
@@ -377,7 +377,8 @@ def _numbers(batch: _Batch, field: Any, value: np.ndarray, at: np.ndarray) -> np
     if kind == 13:
         return value.astype(np.uint32)
     if kind == 8:
-        return value != 0
+        flags: np.ndarray = value != 0
+        return flags
     if kind == 17:
         small = value.astype(np.uint32)
         return ((small >> np.uint32(1)) ^ (np.uint32(0) - (small & np.uint32(1)))).view(np.int32)
@@ -440,7 +441,7 @@ def _messages(batch: _Batch, descriptor: Any, mine: _Records, slow: np.ndarray) 
     if name in _TIMES:
         seconds = columns[descriptor.fields_by_name["seconds"].index].to_numpy()
         nanos = columns[descriptor.fields_by_name["nanos"].index].to_numpy()
-        inner |= np.abs(seconds) > _MAX_SECONDS
+        inner |= np.abs(seconds) > MAX_SECONDS
         ns = np.where(inner, 0, seconds) * 1_000_000_000 + nanos
         out = pa.array(ns, pa.int64()).cast(_TIMES[name])
     elif name in WRAPPERS:

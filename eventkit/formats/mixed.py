@@ -80,25 +80,23 @@ def decode_mixed(
     subject = pl.Series("subject", subjects)
     if subject.dtype != pl.String:
         subject = subject.cast(pl.String)
-    known: dict[bytes, str] = {}  # a batch's header blocks are mostly alike: parse each once
-    texts = {i: known[b] if b in known else known.setdefault(b, _header_text(b))
-             for i, b in headers.items()}
-    hjson = _sparse("headers", n, texts)
+    sets = HeaderSets(n, headers)
+    hjson = sets.hjson
     data = pl.Series("data", payloads, dtype=pl.Binary)
     body = list(payloads)
     errors: dict[int, str] = {i: EMPTY for i in
                               (data.bin.size() == 0).arg_true().to_list()}
     extra: dict[int, dict[str, str]] = {}   # headers the envelope rules see besides the real ones
-    ptype = _provisional(rules, subject, hjson)
-    kind = _kinds(formats, hjson, data, ptype, writers)
-    coded = set(_header(hjson, _ENCODING).is_not_null().arg_true().to_list())
+    ptype = _provisional(rules, subject, sets)
+    kind = _kinds(formats, sets, data, ptype, writers)
+    coded = set(sets.first(_ENCODING).is_not_null().arg_true().to_list())
     special = coded | set((kind == "cloudevents").arg_true().to_list())
     if not special and bool((kind == "json").all()):  # JSON after all (a few bad payloads)
         out = json_decode(seq, time, subject.to_list(), headers, payloads, rules, **json_options)
         return [Part(out.envelope, {t: [f] for t, f in out.typed.items()})]
     kinds: dict[int, str] = {}
     types: dict[int, str | None] = {}
-    found, provisional = kind.to_list(), ptype.to_list()
+    found, provisional = (kind.to_list(), ptype.to_list()) if special else ([], [])
     inner_rules = FormatRules(("magic", "registry", "json"))
     envelopes = [i for i in sorted(special - set(errors) - coded) if found[i] == "cloudevents"]
     for i, got in zip(envelopes, one.unwrap_many([body[i] for i in envelopes]), strict=True):
@@ -112,7 +110,7 @@ def decode_mixed(
         if not body[i].strip():
             errors[i] = EMPTY
     for i in sorted(special - set(errors) - set(envelopes)):  # one by one: compressed ones
-        names = orjson.loads(texts[i]) if i in texts else None
+        names = orjson.loads(text) if (text := sets.text(i)) else None
         t, k, coding = provisional[i], None, None
         try:
             if names and (coding := one.get_header(names, _ENCODING)):
@@ -135,16 +133,17 @@ def decode_mixed(
         ptype = ptype.scatter(rows, list(types.values()))
     if errors:
         kind = kind.scatter(list(errors), [None] * len(errors))
-    as_json = _msgpack_as_json(kind, body, special, errors)
-    if as_json:
-        kind = kind.scatter(as_json, ["json"] * len(as_json))
-        special |= set(as_json)
+    as_json = _msgpack_as_json(kind, body, special)
+    if as_json is not None:
+        kind = kind.zip_with(as_json.is_not_null(), pl.repeat("json", n, dtype=pl.String,
+                                                              eager=True))
     json_rows = (kind == "json").arg_true().to_list()
     other = (kind != "json").fill_null(True).arg_true().to_list()
     parts: list[Part] = []
     if json_rows:
-        parts.append(_json_part(json_rows, seq, time, subject, headers, payloads, body, texts,
-                                extra, special, rules, json_decode, json_options))
+        parts.append(_json_part(json_rows, seq, time, subject, headers, data, body, sets,
+                                extra, special, as_json is not None, rules, json_decode,
+                                json_options))
     if other:
         groups, maps = _groups(other, kind, data, ptype, body, special, errors, writers)
         parts.append(_other_part(other, seq, time, subject, hjson, data, extra, errors, groups,
@@ -152,36 +151,74 @@ def decode_mixed(
     return parts
 
 
-def _msgpack_as_json(kind: pl.Series, body: list[bytes], special: set[int],
-                     errors: dict[int, str]) -> list[int]:
-    """MessagePack maps rewritten as JSON text in ``body`` (their rows returned), so they go
-    the JSON way: typed as JSON is, with what earlier batches taught. Maps holding what JSON
-    has no word for (``bin``, timestamps, non-text keys) stay MessagePack, as do the bad ones
-    (their reasons are found there)."""
-    rows = [i for i in (kind == "msgpack").arg_true().to_list() if i not in special]
-    if not rows:
-        return []
-    values, _ = messagepack.unpack([body[i] for i in rows])
-    dumps, passthrough = orjson.dumps, orjson.OPT_PASSTHROUGH_DATETIME
-    pairs = [(i, value) for i, value in zip(rows, values, strict=True) if value is not None]
-    try:  # the usual batch: every map says itself in JSON (one comprehension)
-        texts = [dumps(value, option=passthrough) for _, value in pairs]
-    except TypeError:  # some do not: found one by one
-        done = []
-        for i, value in pairs:
-            try:
-                body[i] = dumps(value, option=passthrough)
-            except TypeError:
-                continue
-            done.append(i)
-        return done
-    for (i, _), text in zip(pairs, texts, strict=True):
-        body[i] = text
-    return [i for i, _ in pairs]
+def _msgpack_as_json(kind: pl.Series, body: list[bytes], special: set[int]
+                     ) -> pl.Series | None:
+    """MessagePack maps rewritten as JSON text in ``body``, so they go the JSON way: typed as
+    JSON is, with what earlier batches taught; null for the rows rewritten (None if none).
+    Maps holding what JSON has no word for (``bin``, timestamps, non-text keys) stay
+    MessagePack, as do the bad ones (their reasons are found there)."""
+    rows = (kind == "msgpack").arg_true()
+    if special:
+        rows = rows.filter(~rows.is_in(list(special)))
+    if not len(rows):
+        return None
+    at = rows.to_list()
+    texts = messagepack.to_json(body if len(at) == len(body) else [body[i] for i in at])
+    for i, text in zip(at, texts, strict=True):
+        if text is not None:
+            body[i] = text
+    done = pl.Series(texts, dtype=pl.Binary).is_not_null()
+    if not done.any():
+        return None
+    return pl.repeat(True, len(body), dtype=pl.Boolean, eager=True).scatter(
+        rows.filter(done), None)
 
 
-def _header_text(block: bytes) -> str:
-    return orjson.dumps(parse_headers(block)[2]).decode()  # as eventkit.codec.header_json
+class HeaderSets:
+    """A batch's header blocks, each distinct one parsed once (a batch's messages mostly
+    carry the same few): per row a code into them, and what is looked up in them is looked
+    up once per distinct block, then spread over the rows by that code."""
+
+    def __init__(self, n: int, headers: Mapping[int, bytes]) -> None:
+        known: dict[bytes, int] = {}
+        codes = [known.setdefault(b, len(known)) for b in headers.values()]
+        self._rows = headers
+        self._codes = codes
+        self.names = [parse_headers(b)[2] for b in known]
+        self.texts = [orjson.dumps(h).decode() for h in self.names]  # as codec.header_json
+        code = pl.repeat(None, n, dtype=pl.UInt32, eager=True)
+        self.code = code.scatter(list(headers), codes) if codes else code
+        self.hjson = self.spread(self.texts).rename("headers")
+
+    def spread(self, values: Sequence[str | None]) -> pl.Series:
+        """Per row, the value of its header block (``values`` by distinct block)."""
+        return pl.Series(values, dtype=pl.String).gather(self.code)
+
+    def first(self, names: Sequence[str], then: Callable[[str | None], str | None] | None = None
+              ) -> pl.Series:
+        """The first of header ``names`` (any case) in each row's headers (``then`` of it)."""
+        def first(headers: dict[str, str]) -> str | None:
+            found = {k.lower(): v for k, v in headers.items()}
+            value = next((found[n] for n in names if found.get(n)), None)
+            return then(value) if then is not None else value
+        return self.spread([first(h) for h in self.names])
+
+    def get(self, name: str) -> pl.Series:
+        """Header ``name`` (exactly so) in each row's headers."""
+        return self.spread([h.get(name) for h in self.names])
+
+    @functools.cached_property
+    def _by_row(self) -> dict[int, int]:
+        return dict(zip(self._rows, self._codes, strict=True))
+
+    def code_of(self, row: int) -> int | None:
+        """Row ``row``'s distinct header block (None if it has none)."""
+        return self._by_row.get(row)
+
+    def text(self, row: int) -> str | None:
+        """Row ``row``'s headers as JSON text (None if it has none)."""
+        code = self._by_row.get(row)
+        return None if code is None else self.texts[code]
 
 
 def _sparse(name: str, n: int, values: Mapping[int, str | None]) -> pl.Series:
@@ -189,28 +226,13 @@ def _sparse(name: str, n: int, values: Mapping[int, str | None]) -> pl.Series:
     return column.scatter(list(values), list(values.values())) if values else column
 
 
-def _header(hjson: pl.Series, names: Sequence[str]) -> pl.Series:
-    """The first of header ``names`` (any case) in each row's header JSON (looked up once per
-    distinct header set: a batch's messages mostly carry the same few)."""
-    def first(text: str) -> str | None:
-        found = _lowered(text)
-        return next((found[n] for n in names if found.get(n)), None)
-    return _mapped(hjson, first)
-
-
-@functools.lru_cache(maxsize=1 << 14)
-def _lowered(text: str) -> dict[str, Any]:
-    """A header JSON's names in lower case (parsed once for the several headers looked up)."""
-    return {k.lower(): v for k, v in orjson.loads(text).items()}
-
-
-def _provisional(rules: Rules, subject: pl.Series, hjson: pl.Series) -> pl.Series:
+def _provisional(rules: Rules, subject: pl.Series, sets: HeaderSets) -> pl.Series:
     """Each message's type by the header and subject places of the type rule (before decoding)."""
     out = pl.repeat(None, len(subject), dtype=pl.String, eager=True)
     for rule in rules.type:
         if rule.source == "header":
-            if hjson.null_count() < len(hjson):
-                out = out.fill_null(hjson.str.json_path_match(f"$['{rule.name}']"))
+            if sets.texts:
+                out = out.fill_null(sets.get(rule.name))
         elif rule.source == "subject":
             out = out.fill_null(subject.str.split(".").list.get(int(rule.name), null_on_oob=True))
     return out.rename("ptype")
@@ -225,7 +247,7 @@ def _mapped(values: pl.Series, lookup: Callable[[Any], str | None]) -> pl.Series
                                  return_dtype=pl.String)
 
 
-def _kinds(formats: FormatRules, hjson: pl.Series, data: pl.Series, ptype: pl.Series,
+def _kinds(formats: FormatRules, sets: HeaderSets, data: pl.Series, ptype: pl.Series,
            writers: Schemas) -> pl.Series:
     """Each message's format by the rules, for the whole batch (JSON where no place answers)."""
     kind = pl.repeat(None, len(data), dtype=pl.String, eager=True)
@@ -233,7 +255,7 @@ def _kinds(formats: FormatRules, hjson: pl.Series, data: pl.Series, ptype: pl.Se
         if not kind.null_count():
             break
         if place.startswith("header:"):
-            found = _mapped(_header(hjson, [place[7:].lower()]), content_format)
+            found = sets.first([place[7:].lower()], content_format)
         elif place == "magic":
             confluent = data.bin.starts_with(b"\x00") & (data.bin.size() >= 5)
             ids = data.bin.slice(1, 4).bin.reinterpret(dtype=pl.UInt32, endianness="big")
@@ -252,37 +274,36 @@ def _kinds(formats: FormatRules, hjson: pl.Series, data: pl.Series, ptype: pl.Se
 
 
 def _json_part(rows: list[int], seq: pl.Series, time: pl.Series, subject: pl.Series,
-               headers: Mapping[int, bytes], payloads: Sequence[bytes], body: list[bytes],
-               texts: Mapping[int, str], extra: dict[int, dict[str, str]], special: set[int],
-               rules: Rules, json_decode: JsonDecode, options: dict[str, Any]) -> Part:
+               headers: Mapping[int, bytes], data: pl.Series, body: list[bytes],
+               sets: HeaderSets, extra: dict[int, dict[str, str]], special: set[int],
+               rewritten: bool, rules: Rules, json_decode: JsonDecode, options: dict[str, Any]
+               ) -> Part:
     index = pl.Series(rows, dtype=pl.UInt32)
     blocks: dict[int, bytes] = {}
     wanted = [name.lower() for name in rules.headers()]
-    read: dict[str, bool] = {}  # per distinct header set: does a rule read one of them?
-    withheld = False
-    for k, i in enumerate(rows):
-        if i in extra:
-            if not wanted:  # no rule reads a header: the envelope's attributes are not asked
-                withheld = withheld or i in headers
-                continue
-            real = orjson.loads(texts[i]) if i in texts else None
-            blocks[k] = one.header_block(real, extra[i])
-        elif i in headers:
-            text = texts[i]
-            if text not in read:
-                read[text] = any(f'"{name}"' in text.lower() for name in wanted)
-            if read[text]:
-                blocks[k] = headers[i]
-            else:  # the JSON decode need not parse it again: put back below
-                withheld = True
-    out = json_decode(seq.gather(index), time.gather(index), subject.gather(index).to_list(),
-                      blocks, [body[i] for i in rows], rules, **options)
+    if not wanted:  # no rule reads a header: none is parsed again, all are put back below
+        withheld = bool(headers)
+    else:
+        read = [any(f'"{name}"' in text.lower() for name in wanted) for text in sets.texts]
+        withheld = False
+        for k, i in enumerate(rows):
+            if i in extra:
+                real = orjson.loads(text) if (text := sets.text(i)) else None
+                blocks[k] = one.header_block(real, extra[i])
+            elif i in headers:
+                if read[sets.code_of(i) or 0]:
+                    blocks[k] = headers[i]
+                else:  # the JSON decode need not parse it again: put back below
+                    withheld = True
+    whole = len(rows) == len(body)  # (rows are in order)
+    out = json_decode(seq if whole else seq.gather(index), time if whole else time.gather(index),
+                      subject.to_list() if whole else subject.gather(index).to_list(), blocks,
+                      body if whole else [body[i] for i in rows], rules, **options)
     typed = {t: [f] for t, f in out.typed.items()}
-    if not withheld and not any(i in special for i in rows):  # as stored, as read
+    if not (withheld or extra or rewritten) and not any(i in special for i in rows):  # as read
         return Part(out.envelope, typed)
-    env = out.envelope.with_columns(
-        pl.Series("data", [payloads[i] for i in rows], dtype=pl.Binary),
-        pl.Series("headers", [texts.get(i) for i in rows], dtype=pl.String))
+    env = out.envelope.with_columns(data if whole else data.gather(index),
+                                    sets.hjson if whole else sets.hjson.gather(index))
     return Part(env, typed)
 
 

@@ -24,6 +24,7 @@ import polars as pl
 import pyarrow as pa
 
 from eventkit._deps import missing
+from eventkit.formats._protobuf_types import MAX_SECONDS
 from eventkit.formats._protobuf_types import SCALARS as _SCALARS
 from eventkit.formats._protobuf_types import WRAPPERS as _WRAPPERS
 from eventkit.formats._protobuf_types import enum_names as _enum_names
@@ -117,7 +118,36 @@ def _parsed(bodies: Sequence[bytes], message: Any, what: str) -> tuple[pa.Table,
             except DecodeError as exc:
                 bad[i] = f"{what} {message.DESCRIPTOR.full_name}: {_reason(exc)}"
     descriptor = message.DESCRIPTOR
-    return _table(list(_columns(msgs, descriptor.fields).values()), descriptor, len(msgs)), bad
+
+    def table(msgs: list[Any]) -> pa.Table:
+        return _table(list(_columns(msgs, descriptor.fields).values()), descriptor, len(msgs))
+
+    try:
+        return table(msgs), bad
+    except _OutOfRange:  # a time no column holds: those messages flagged, the rest kept
+        kept = [i for i in range(len(bodies)) if i not in bad]
+        fine = []
+        for i, msg in zip(kept, msgs, strict=True):
+            try:
+                table([msg])
+            except _OutOfRange as exc:
+                bad[i] = f"{what} {descriptor.full_name}: {exc}"
+            else:
+                fine.append(msg)
+        return table(fine), bad
+
+
+class _OutOfRange(ValueError):
+    """A Timestamp or Duration beyond what int64 nanoseconds hold (years 1678-2261)."""
+
+
+def _nanoseconds(msgs: list[Any], name: str) -> list[int]:
+    out = [m.seconds * 1_000_000_000 + m.nanos for m in msgs]
+    for m in msgs:
+        if abs(m.seconds) > MAX_SECONDS:
+            raise _OutOfRange(f"{name} of {m.seconds} seconds is out of the range of a time "
+                              "in nanoseconds (years 1678-2261)")
+    return out
 
 
 def _table(columns: list[pa.Array], descriptor: Any, n: int) -> pa.Table:
@@ -247,11 +277,10 @@ def _values(values: list[Any], field: Any, mask: pa.Array | None) -> pa.Array:
 def _message_values(msgs: list[Any], descriptor: Any, mask: pa.Array | None) -> pa.Array:
     name = descriptor.full_name
     if name == "google.protobuf.Timestamp":
-        return pa.array([m.seconds * 1_000_000_000 + m.nanos for m in msgs], pa.int64(),
+        return pa.array(_nanoseconds(msgs, name), pa.int64(),
                         mask=mask).cast(pa.timestamp("ns", "UTC"))
     if name == "google.protobuf.Duration":
-        return pa.array([m.seconds * 1_000_000_000 + m.nanos for m in msgs], pa.int64(),
-                        mask=mask).cast(pa.duration("ns"))
+        return pa.array(_nanoseconds(msgs, name), pa.int64(), mask=mask).cast(pa.duration("ns"))
     if name in _WRAPPERS:
         return _values([m.value for m in msgs], descriptor.fields_by_name["value"], mask)
     columns = _columns(msgs, descriptor.fields)

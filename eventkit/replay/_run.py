@@ -93,7 +93,7 @@ class ReplayRun:
             time.sleep(0.01)
         return True
 
-    def wait_up_to_end(self, condition: Callable[[], bool], timeout: float = 30.0) -> bool:
+    def wait_until(self, condition: Callable[[], bool], timeout: float = 30.0) -> bool:
         """Wait until ``condition()`` holds (e.g. ``lambda: run.events >= 100``), the run
         ended, or ``timeout`` seconds passed; True if the condition holds."""
         deadline = time.monotonic() + timeout

@@ -180,6 +180,25 @@ def test_the_common_case_is_read_in_bulk(classes: dict[str, Any]) -> None:
     assert frame.row(1, named=True)["maybe"] is None and frame["s"].to_list() == ["héllo", "", ""]
 
 
+def test_a_time_beyond_nanoseconds_flags_its_message_and_keeps_the_rest(
+        classes: dict[str, Any]) -> None:
+    # protobuf takes any int64 seconds; a time in nanoseconds ends in 2262: that message is
+    # flagged with the reason (it raised OverflowError and lost the whole batch), the rest read
+    cls = classes["Everything"]
+    far = cls(s="far")
+    far.at.seconds = 10**12  # year ~33,700
+    long = cls(s="long")
+    long.inners.add(name="x")
+    long.times.add(seconds=-(10**11))
+    bodies = [cls(s="a").SerializeToString(), far.SerializeToString(),
+              long.SerializeToString(), cls(s="b").SerializeToString()]
+    frame, bad = protobuf.read_messages(bodies, cls)
+    assert sorted(bad) == [1, 2]
+    assert "Timestamp of 1000000000000 seconds is out of the range" in bad[1]
+    assert frame["s"].to_list() == ["a", "b"]
+    same_as_protobuf(bodies, cls)
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.data_too_large])
 @given(data=st.data())

@@ -193,9 +193,8 @@ def test_replay_seek_to_a_datetime_keeps_its_microsecond(picked):
     events, t = picked
     run = ek.Replay(events).start(ek.Latest(), paused=True)
     try:
-        run.seek(t)
-        run.wait(10)
-        assert run.position == 3
+        run.seek(t)  # a seek ends paused at its target: wait for that, not for the end
+        assert run.wait_until(lambda: run.paused and run.position == 3, timeout=10)
     finally:
         run.stop()
 

@@ -67,6 +67,29 @@ def test_one_chart_widget_per_widget_updated_in_place(events):
     assert [c for c in explorer.children if isinstance(c, alt.JupyterChart)] == [view]
 
 
+def test_a_chart_without_selections_is_redrawn_from_its_spec_unchecked(events, monkeypatch):
+    """Altair's schema check of the whole spec runs for a widget's first chart and for charts
+    with a selection; a chart with none, replacing one with none, is sent unchecked."""
+    checked: list[bool] = []
+    to_dict = alt.TopLevelMixin.to_dict
+
+    def spy(self: alt.TopLevelMixin, *args: object, **kwargs: object) -> dict:
+        checked.append(bool(kwargs.get("validate", True)))
+        return to_dict(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(alt.TopLevelMixin, "to_dict", spy)
+    travel = TimeTravel(events, end_types=END_TYPES)
+    assert checked[0]  # the first chart
+    checked.clear()
+    travel.at = START + dt.timedelta(hours=5)
+    assert checked and not any(checked)  # the chart and its parts, none checked
+    assert travel.chart_view.spec == travel.chart.to_dict()  # the same spec, checked here
+    explorer = Explorer(events)
+    checked.clear()
+    explorer.types = ("trip_completed",)  # a chart with a brush: altair's own path
+    assert checked[0] and explorer.chart_view.selections.brush is not None
+
+
 # -- Explorer ----------------------------------------------------------------------------
 
 
