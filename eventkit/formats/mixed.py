@@ -314,7 +314,8 @@ def _groups(rows: list[int], kind: pl.Series, data: pl.Series, ptype: pl.Series,
     MessagePack maps by row; the reasons of those that do not decode go into ``errors``."""
     members: dict[Any, list[int]] = {}
     bodies: dict[int, bytes] = {}
-    framing: dict[int, int] = {}  # Protobuf: Confluent's bytes still before a body (cut later)
+    behind: dict[Any, list[tuple[list[int], int]]] = {}  # Protobuf rows whose bodies are
+    # still behind Confluent's framing (its size): cut by the bulk read, not one by one here
     msgpack_rows: list[int] = []
     aside = special.union(errors)
     plain = [i for i in rows if i not in aside] if aside else rows
@@ -332,30 +333,41 @@ def _groups(rows: list[int], kind: pl.Series, data: pl.Series, ptype: pl.Series,
             .when((pl.col("data").bin.slice(5, 1) == b"\x02")
                   & (pl.col("data").bin.size() >= 7)).then(
                 pl.col("data").bin.slice(6, 1).bin.reinterpret(dtype=pl.UInt8).cast(pl.Int32))
-            .otherwise(None))
+            .otherwise(None),
+            skip=pl.when(pl.col("data").bin.slice(5, 1) == b"\x00").then(6).otherwise(7))
         frame = frame.with_columns(pl.when(pl.col("index") < 128).then(pl.col("index") // 2)
-                                   .alias("index"), skip=pl.when(pl.col("index") == 0).then(6)
-                                   .when(pl.col("index") < 128).then(7))
+                                   .alias("index"))
         msgpack_rows = frame.filter(pl.col("kind") == "msgpack").get_column("row").to_list()
         rest = frame.filter(pl.col("kind") != "msgpack").drop("data")
         for (k, sid, fp, t), part in rest.group_by("kind", "sid", "fp", "ptype",
                                                     maintain_order=True):
-            _plain_group(part, k, sid, fp, t, body, members, bodies, errors, writers, framing)
+            _plain_group(part, k, sid, fp, t, body, members, bodies, errors, writers, behind)
     for i in sorted(special & set(rows)):
         if i in errors:
             continue
-        key, framed, why = one.group_of(kind[i], body[i], ptype[i], writers)
+        key, cut, why = one.group_of(kind[i], body[i], ptype[i], writers)
         if why:
             errors[i] = why
         elif key == "msgpack":
             msgpack_rows.append(i)
         else:
             members.setdefault(key, []).append(i)
-            bodies[i] = framed
+            bodies[i] = cut
     decoded = []
-    for key, group in members.items():
-        frame, bad = _decode_group(key, [bodies[i] for i in group],
-                                   [framing.get(i, 0) for i in group] if framing else None)
+    for key in dict.fromkeys([*members, *behind]):
+        group = members.get(key, [])
+        texts, skip = [bodies[i] for i in group], None
+        if key in behind:
+            skip = [0] * len(group)
+            for found, size in behind[key]:
+                group = group + found
+                texts += map(body.__getitem__, found)
+                skip += [size] * len(found)
+            if len(behind[key]) > 1 or key in members:  # in row order, as one list would be
+                order = sorted(range(len(group)), key=group.__getitem__)
+                group, texts = [group[k] for k in order], [texts[k] for k in order]
+                skip = [skip[k] for k in order]
+        frame, bad = _decode_group(key, texts, skip)
         if _registered(key):  # the registered message itself: old versions upcast
             frame = writers.newest(key[0], frame)
         errors.update({group[k]: why for k, why in bad.items()})
@@ -373,7 +385,7 @@ def _groups(rows: list[int], kind: pl.Series, data: pl.Series, ptype: pl.Series,
 def _plain_group(part: pl.DataFrame, kind: str, sid: int | None, fp: bytes | None,
                  event_type: str | None, body: list[bytes], members: dict[Any, list[int]],
                  bodies: dict[int, bytes], errors: dict[int, str], writers: Schemas,
-                 framing: dict[int, int]) -> None:
+                 behind: dict[Any, list[tuple[list[int], int]]]) -> None:
     """One group of messages that share format and schema id (or fingerprint, or type)."""
     rows = part.get_column("row").to_list()
     entry, skip = None, 0
@@ -397,9 +409,7 @@ def _plain_group(part: pl.DataFrame, kind: str, sid: int | None, fp: bytes | Non
             if index is None:
                 continue
             found = same.get_column("row").to_list()  # one index in one byte (for the batch)
-            members.setdefault((entry, (index,), "id"), []).extend(found)
-            bodies.update(zip(found, map(body.__getitem__, found), strict=True))
-            framing.update(dict.fromkeys(found, skip))  # cut by the bulk read
+            behind.setdefault((entry, (index,), "id"), []).append((found, skip))
         for i in part.filter(pl.col("index").is_null()).get_column("row").to_list():
             try:
                 path, at = one.message_indexes(body[i], 5)

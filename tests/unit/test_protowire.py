@@ -261,3 +261,27 @@ def test_types_held_in_groups_or_themselves_are_left_to_protobuf(tmp_path: Path)
                           "tree.proto")
     Tree = message(tree, "t.Tree")
     assert _protowire.read([b""], Tree.DESCRIPTOR) is None
+
+
+def test_confluent_indexes_one_byte_or_not_read_in_one_group(classes: dict[str, Any]) -> None:
+    """Index [0] as the byte 00 (cut by the bulk read) and as longer varints (cut one by
+    one) in one batch: one group, in row order."""
+    from eventkit.codec import decode
+    from eventkit.envelope import Rules
+    from eventkit.formats.rules import FormatRules
+    from eventkit.formats.schemas import Schemas, WriterSchema
+
+    Everything = classes["Everything"]
+    prefix = b"\x00" + (9).to_bytes(4, "big")
+    indexes = [b"\x00", b"\x02\x80\x00", b"\x00", b"\x02\x00", b"\x00"]
+    payloads = [prefix + ix + Everything(i64=k, s=f"r{k}").SerializeToString()
+                for k, ix in enumerate(indexes)]
+    n = len(payloads)
+    out = decode(pl.Series(range(1, n + 1), dtype=pl.UInt64),
+                 pl.Series([0] * n).cast(pl.Datetime("ns", "UTC")), [b"rides.x"] * n,
+                 [None] * n, payloads, Rules(), formats=FormatRules.parse(None),
+                 writers=Schemas([WriterSchema("everything", 1, "protobuf", Everything, 9)]))
+    assert out.envelope.get_column("error").null_count() == n
+    table = next(iter(out.typed.values()))
+    assert table.get_column("i64").to_list() == [0, 1, 2, 3, 4]
+    assert table.get_column("seq").to_list() == [1, 2, 3, 4, 5]
