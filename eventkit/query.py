@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
 import polars as pl
 
+from eventkit._deprecated import alias
 from eventkit._time import Duration, Instant, cutoff, to_duration, to_position
 from eventkit._typing import BuiltinFold, TimeColumn, TimeLike
 from eventkit.browsing import history, pivot
@@ -783,24 +784,7 @@ def join_asof(
     return _like(result, left)
 
 
-def join_as_of(left: Frame, right: pl.DataFrame | pl.LazyFrame, *,
-               by: str | Sequence[str] | None = "key",
-               by_left: str | Sequence[str] | None = None,
-               by_right: str | Sequence[str] | None = None,
-               fields: Sequence[str] | None = None, suffix: str = "_right",
-               on: TimeColumn = "event_time") -> Frame:
-    """Deprecated: :func:`join_asof`, polars' name for the verb (the same arguments)."""
-    renamed("join_as_of", "join_asof")
-    return join_asof(left, right, by=by, by_left=by_left, by_right=by_right, fields=fields,
-                     suffix=suffix, on=on)
-
-
-def renamed(old: str, new: str) -> None:
-    """Warn that ``old`` is the deprecated name of ``new`` (kept for one release)."""
-    import warnings
-
-    warnings.warn(f"{old} is now {new}: the old name goes in the next release",
-                  DeprecationWarning, stacklevel=3)
+join_as_of = alias(join_asof, "join_as_of")
 
 
 def late_events(frame: Frame, *, key: str | Sequence[str] | None = "key") -> Frame:

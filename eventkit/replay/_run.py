@@ -16,7 +16,7 @@ from eventkit._time import Instant, cutoff, to_position
 from eventkit._typing import TimeLike
 from eventkit.exceptions import ConfigurationError
 from eventkit.replay._projections import Projection, _BatchProjection, _EventProjection
-from eventkit.replay._sources import _until
+from eventkit.replay._sources import _up_to_end
 
 if TYPE_CHECKING:
     from eventkit.replay._replay import Replay
@@ -252,7 +252,7 @@ class ReplayRun:
             self.time_reached, self.clock_reached = mark.time, mark.clock
         try:
             for frame in self.replay.frames(after=self.position, batch=self.snapshot_every):
-                part = _until(frame, target)
+                part = _up_to_end(frame, target)
                 if part.height:
                     self._feed(part)
                 if part.height < frame.height:

@@ -20,7 +20,7 @@ _HEAD_DISK = frozenset({*_HEAD, "time_ns", "event_time_ns"})
 
 
 class _Source(Protocol):
-    def frames(self, after: int, until: int | Instant | None, size: int,
+    def frames(self, after: int, end: int | Instant | None, size: int,
                ) -> Iterator[pl.DataFrame]: ...
 
 
@@ -36,13 +36,13 @@ class _FrameSource:
             self.wide = self.wide.sort("seq")
         self.wide = self.wide.set_sorted("seq")
 
-    def frames(self, after: int, until: int | Instant | None, size: int,
+    def frames(self, after: int, end: int | Instant | None, size: int,
                ) -> Iterator[pl.DataFrame]:
         seqs = self.wide["seq"]
         first = int(seqs.search_sorted(after, side="right"))
-        last = int(seqs.search_sorted(until, side="right")) if isinstance(until, int) else None
+        last = int(seqs.search_sorted(end, side="right")) if isinstance(end, int) else None
         part = self.wide.slice(first, None if last is None else max(last - first, 0))
-        part = _until(part, until) if isinstance(until, Instant) else part
+        part = _up_to_end(part, end) if isinstance(end, Instant) else part
         for offset in range(0, part.height, size):
             yield part.slice(offset, size)
 
@@ -53,7 +53,7 @@ class _StoreSource:
 
     store: Store
 
-    def frames(self, after: int, until: int | Instant | None, size: int,
+    def frames(self, after: int, end: int | Instant | None, size: int,
                ) -> Iterator[pl.DataFrame]:
         from eventkit.codec import union
         from eventkit.store._reader import Ordered
@@ -63,7 +63,7 @@ class _StoreSource:
         state = self.store.state()
         if state is None:
             return
-        upto = min(until, state.last_seq) if isinstance(until, int) else state.last_seq
+        upto = min(end, state.last_seq) if isinstance(end, int) else state.last_seq
         envelope = Ordered(tables, tables.open(tables.envelope, self.store._version), after,
                            upto, columns=list(ENVELOPE_SCHEMA))
         types = []
@@ -74,7 +74,7 @@ class _StoreSource:
                 types.append(Ordered(tables, table, after, upto, columns=fields))
         for batch in envelope:
             for offset in range(0, batch.height, size):
-                head = _until(batch.slice(offset, size), until)
+                head = _up_to_end(batch.slice(offset, size), end)
                 if not head.height:
                     continue
                 hi = int(head["seq"][-1])
@@ -92,16 +92,16 @@ class _StreamSource:
     stream: str
     subjects: tuple[str, ...]
 
-    def frames(self, after: int, until: int | Instant | None, size: int,
+    def frames(self, after: int, end: int | Instant | None, size: int,
                ) -> Iterator[pl.DataFrame]:
         last = self.conn.stream(self.stream).last_seq  # bounded by what the stream holds now
-        stop = min(until, last) if isinstance(until, int) else last
+        stop = min(end, last) if isinstance(end, int) else last
         while after < stop:
             hi = min(after + size, stop)
             frame = self.conn.read(self.stream, subjects=self.subjects or None, start=after + 1,
                                    end=hi, progress=False).wide()
-            if isinstance(until, Instant):
-                kept = _until(frame, until)
+            if isinstance(end, Instant):
+                kept = _up_to_end(frame, end)
                 if kept.height:
                     yield kept
                 if kept.height < frame.height:
@@ -120,12 +120,12 @@ class _StreamSource:
         return seq if seq is not None else self.conn.stream(self.stream).last_seq + 1
 
 
-def _until(frame: Any, until: int | Instant | None) -> Any:
-    if until is None:
+def _up_to_end(frame: Any, end: int | Instant | None) -> Any:
+    if end is None:
         return frame
-    if isinstance(until, int):
-        return frame.filter(pl.col("seq") <= until)
-    return frame.filter(pl.col("time") <= _instant(until, "<="))
+    if isinstance(end, int):
+        return frame.filter(pl.col("seq") <= end)
+    return frame.filter(pl.col("time") <= _instant(end, "<="))
 
 
 def _instant(value: Instant, op: Literal[">=", "<="]) -> pl.Expr:
