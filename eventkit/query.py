@@ -823,7 +823,9 @@ def late_events(frame: Frame, *, key: str | Sequence[str] | None = "key") -> Fra
     _require(lf.collect_schema(), ["event_time", *keys])
     # the running mark over the events that can set it (a key and an event time), on the
     # few columns it needs; then only the late rows are taken from the frame
-    seen = pl.col("event_time").cum_max().shift(1)
+    # the running max including the event itself: above its own time exactly when the
+    # max before it is (and then equal to it), so no shift within each entity is needed
+    seen = pl.col("event_time").cum_max()
     marks = (
         lf.with_row_index("\0row")
         .filter(pl.col("event_time").is_not_null(), *(pl.col(k).is_not_null() for k in keys))

@@ -133,10 +133,12 @@ class Replay:
 
     afirst_after = thread_twin(first_after)
 
-    def frames(self, after: int | None = None) -> Iterator[pl.DataFrame]:
-        """The events as frames (envelope and payload fields), in sequence order."""
+    def frames(self, after: int | None = None, *,
+               batch: int | None = None) -> Iterator[pl.DataFrame]:
+        """The events as frames (envelope and payload fields) of ``batch`` events at most
+        (the replay's own by default), in sequence order."""
         frames = self._source.frames(self.first_after() if after is None else after,
-                                     self._end, self.batch)
+                                     self._end, batch or self.batch)
         if isinstance(self._start, Instant):
             start = self._start
             frames = (f.filter(pl.col("time") >= _instant(start, ">=")) for f in frames)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import copy
 import datetime as dt
 import threading
@@ -50,6 +51,7 @@ class ReplayRun:
         self._lock = threading.RLock()
         self._steps = 0
         self._seek_to: int | Instant | None = None
+        self._catching_up = False
         self._snapshots: list[_Mark] = [
             _Mark(self.position, None, None, None, 0, _snapshot(projection))]
         self._thread: threading.Thread | None = None
@@ -106,6 +108,11 @@ class ReplayRun:
     @property
     def paused(self) -> bool:
         return not self._running.is_set()
+
+    @property
+    def seeking(self) -> bool:
+        """Whether a seek is asked for or under way (the position is not where it goes yet)."""
+        return self._seek_to is not None or self._catching_up
 
     @property
     def events_per_second(self) -> float:
@@ -205,9 +212,12 @@ class ReplayRun:
             clock = self.replay.pace_on
             self.clock_reached = part[clock][-1] if clock in part.columns else None
             if self.events // self.snapshot_every > before // self.snapshot_every:
-                self._snapshots.append(_Mark(
-                    self.position, int(part["time"].dt.epoch("ns")[-1]), self.time_reached,
-                    self.clock_reached, self.events, _snapshot(self.projection)))
+                seqs = [s.seq for s in self._snapshots]  # kept in order, each position once
+                at = bisect.bisect_left(seqs, self.position)
+                if at == len(seqs) or seqs[at] != self.position:
+                    self._snapshots.insert(at, _Mark(
+                        self.position, int(part["time"].dt.epoch("ns")[-1]), self.time_reached,
+                        self.clock_reached, self.events, _snapshot(self.projection)))
 
     def _pace(self, part: pl.DataFrame, speed: float,
               origin: tuple[float, int] | None) -> tuple[float, int] | None:
@@ -225,22 +235,30 @@ class ReplayRun:
         return origin
 
     def _take_seek(self) -> bool:
-        """Do a pending seek: restore the nearest snapshot, play forward to the target, pause."""
+        """Do a pending seek: restore the nearest snapshot, play forward to the target, pause.
+
+        The way forward is fed in batches of ``snapshot_every`` events (a
+        vectorised projection folds each at once) and leaves a snapshot at
+        each; snapshots past the target stay, for the next seek forward.
+        """
         with self._lock:
             target, self._seek_to = self._seek_to, None
             if target is None:
                 return False
+            self._catching_up = True
             mark = [s for s in self._snapshots if _before(s, target)][-1]
             _restore(self.projection, mark.state)
             self.position, self.events = mark.seq, mark.events
             self.time_reached, self.clock_reached = mark.time, mark.clock
-            self._snapshots = [s for s in self._snapshots if s.seq <= mark.seq]
-        for frame in self.replay.frames(after=self.position):
-            part = _up_to_end(frame, target)
-            if part.height:
-                self._feed(part)
-            if part.height < frame.height:
-                break
+        try:
+            for frame in self.replay.frames(after=self.position, batch=self.snapshot_every):
+                part = _up_to_end(frame, target)
+                if part.height:
+                    self._feed(part)
+                if part.height < frame.height:
+                    break
+        finally:
+            self._catching_up = False
         self._running.clear()
         return True
 

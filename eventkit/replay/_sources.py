@@ -26,13 +26,23 @@ class _Source(Protocol):
 
 @dataclass
 class _FrameSource:
-    """Events in memory (what a read returned): slices of one wide frame."""
+    """Events in memory (what a read returned): slices of one wide frame, in ``seq`` order
+    (found by binary search: a seek far into a long history copies nothing)."""
 
     wide: pl.DataFrame
 
+    def __post_init__(self) -> None:
+        if not self.wide["seq"].is_sorted():
+            self.wide = self.wide.sort("seq")
+        self.wide = self.wide.set_sorted("seq")
+
     def frames(self, after: int, end: int | Instant | None, size: int,
                ) -> Iterator[pl.DataFrame]:
-        part = _up_to_end(self.wide.filter(pl.col("seq") > after), end)
+        seqs = self.wide["seq"]
+        first = int(seqs.search_sorted(after, side="right"))
+        last = int(seqs.search_sorted(end, side="right")) if isinstance(end, int) else None
+        part = self.wide.slice(first, None if last is None else max(last - first, 0))
+        part = _up_to_end(part, end) if isinstance(end, Instant) else part
         for offset in range(0, part.height, size):
             yield part.slice(offset, size)
 

@@ -267,7 +267,7 @@ class ReplayPlayer(ChartWidget):
         with self._drawing:
             run = self.run
             mark = (run.position, run.events)
-            if mark == self._drawn and not force:
+            if (mark == self._drawn or run.seeking) and not force:  # a seek: draw where it goes
                 return
             self._drawn = mark
             state = run.state()
