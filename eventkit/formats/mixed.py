@@ -220,17 +220,20 @@ class HeaderSets:
               ) -> pl.Series:
         """The first of header ``names`` (any case) in each row's headers (``then`` of it)."""
         said: dict[str | None, str | None] = {}  # ``then`` of each distinct value, once
-        def first(headers: dict[str, str]) -> str | None:
-            found = {k.lower(): v for k, v in headers.items()}
+        def first(found: dict[str, str]) -> str | None:
             value = next((found[n] for n in names if found.get(n)), None)
             if then is None:
                 return value
             return said[value] if value in said else said.setdefault(value, then(value))
-        return self.spread([first(h) for h in self.names])
+        return self.spread([first(h) for h in self._lowered])
 
     def get(self, name: str) -> pl.Series:
         """Header ``name`` (exactly so) in each row's headers."""
         return self.spread([h.get(name) for h in self.names])
+
+    @functools.cached_property
+    def _lowered(self) -> list[dict[str, str]]:  # names in lower case, for :meth:`first`
+        return [{k.lower(): v for k, v in h.items()} for h in self.names]
 
     @functools.cached_property
     def _by_row(self) -> dict[int, int]:
