@@ -45,8 +45,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import threading
-import zlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +58,7 @@ except ImportError as exc:  # the core installs without the jupyter extra
     raise missing("altair", "eventkit.charts") from exc
 
 from eventkit import query
+from eventkit._colors import OTHER_COLOR, PALETTE, type_color
 from eventkit._offline import use_offline_renderer
 from eventkit._time import Duration, to_duration, to_instant
 from eventkit._typing import TimeColumn
@@ -72,6 +71,8 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_GROUPS",
     "MAX_ROWS",
+    "OTHER_COLOR",
+    "PALETTE",
     "arrivals",
     "color_scale",
     "field_over_time",
@@ -97,44 +98,6 @@ _STEPS = [dt.timedelta(seconds=s) for s in (
 
 
 # -- one colour per type, everywhere ----------------------------------------------------
-
-#: Colours given to types: Tableau 10 without its grey, then dark shades unlike any of them.
-PALETTE = ("#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2",
-           "#ff9da6", "#9d755d", "#393b79", "#637939", "#843c39", "#7b4173", "#bcbd22",
-           "#17becf", "#de9ed6")
-#: The colour of "(other)" (groups lumped together) and of a missing value.
-OTHER_COLOR = "#9d9d9d"
-_colors: dict[str, str] = {}
-_colors_lock = threading.Lock()
-
-
-def type_color(name: str | None) -> str:
-    """The colour of a type (or any group) named ``name``: the same in every chart and widget.
-
-    A name's colour depends on the name alone (a hash picks its place in
-    :data:`PALETTE`), so filtering never changes it; two names whose places
-    collide in one session get different colours (the later one takes the
-    next free place), and keep them for the session.
-
-    Examples
-    --------
-    >>> type_color("trip_completed") == type_color("trip_completed")
-    True
-    >>> type_color("(other)")
-    '#9d9d9d'
-    """
-    if name is None or name == "(other)":
-        return OTHER_COLOR
-    with _colors_lock:
-        color = _colors.get(name)
-        if color is None:
-            taken = set(_colors.values())
-            start = zlib.crc32(name.encode()) % len(PALETTE)
-            free = [PALETTE[(start + i) % len(PALETTE)] for i in range(len(PALETTE))
-                    if PALETTE[(start + i) % len(PALETTE)] not in taken]
-            color = _colors[name] = free[0] if free else PALETTE[start]
-        return color
-
 
 def color_scale(names: Sequence[str | None] | pl.Series) -> alt.Scale:
     """An altair colour scale giving each of ``names`` its :func:`type_color`.

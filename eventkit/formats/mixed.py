@@ -342,8 +342,10 @@ def _groups(rows: list[int], kind: pl.Series, data: pl.Series, ptype: pl.Series,
     MessagePack maps by row; the reasons of those that do not decode go into ``errors``."""
     members: dict[Any, list[int]] = {}
     bodies: dict[int, bytes] = {}
+    framing: dict[int, int] = {}  # Protobuf: Confluent's bytes still before a body (cut later)
     msgpack_rows: list[int] = []
-    plain = [i for i in rows if i not in special and i not in errors]
+    aside = special.union(errors)
+    plain = [i for i in rows if i not in aside] if aside else rows
     if plain:
         frame = pl.DataFrame({"row": pl.Series(plain, dtype=pl.UInt32)}).with_columns(
             kind=kind.gather(plain), ptype=ptype.gather(plain), data=data.gather(plain))
@@ -366,7 +368,7 @@ def _groups(rows: list[int], kind: pl.Series, data: pl.Series, ptype: pl.Series,
         rest = frame.filter(pl.col("kind") != "msgpack").drop("data")
         for (k, sid, fp, t), part in rest.group_by("kind", "sid", "fp", "ptype",
                                                     maintain_order=True):
-            _plain_group(part, k, sid, fp, t, body, members, bodies, errors, writers)
+            _plain_group(part, k, sid, fp, t, body, members, bodies, errors, writers, framing)
     for i in sorted(special & set(rows)):
         if i in errors:
             continue
@@ -380,11 +382,13 @@ def _groups(rows: list[int], kind: pl.Series, data: pl.Series, ptype: pl.Series,
             bodies[i] = framed
     decoded = []
     for key, group in members.items():
-        frame, bad = _decode_group(key, [bodies[i] for i in group])
+        frame, bad = _decode_group(key, [bodies[i] for i in group],
+                                   [framing.get(i, 0) for i in group] if framing else None)
         if _registered(key):  # the registered message itself: old versions upcast
             frame = writers.newest(key[0], frame)
         errors.update({group[k]: why for k, why in bad.items()})
-        decoded.append(([i for k, i in enumerate(group) if k not in bad], frame))
+        decoded.append(([i for k, i in enumerate(group) if k not in bad] if bad else group,
+                        frame))
     maps: dict[int, dict[str, Any]] = {}
     if msgpack_rows:
         msgpack_rows.sort()
@@ -396,7 +400,8 @@ def _groups(rows: list[int], kind: pl.Series, data: pl.Series, ptype: pl.Series,
 
 def _plain_group(part: pl.DataFrame, kind: str, sid: int | None, fp: bytes | None,
                  event_type: str | None, body: list[bytes], members: dict[Any, list[int]],
-                 bodies: dict[int, bytes], errors: dict[int, str], writers: Schemas) -> None:
+                 bodies: dict[int, bytes], errors: dict[int, str], writers: Schemas,
+                 framing: dict[int, int]) -> None:
     """One group of messages that share format and schema id (or fingerprint, or type)."""
     rows = part.get_column("row").to_list()
     entry, skip = None, 0
@@ -416,11 +421,14 @@ def _plain_group(part: pl.DataFrame, kind: str, sid: int | None, fp: bytes | Non
         errors.update(dict.fromkeys(rows, why))
         return
     if entry.format == "protobuf" and sid is not None:  # message indexes after the id
-        for index, skip, i in part.select("index", "skip", "row").iter_rows():
-            if index is not None:  # one index in one byte (found for the batch)
-                members.setdefault((entry, (index,), "id"), []).append(i)
-                bodies[i] = body[i][skip:]
+        for (index, skip), same in part.group_by("index", "skip", maintain_order=True):
+            if index is None:
                 continue
+            found = same.get_column("row").to_list()  # one index in one byte (for the batch)
+            members.setdefault((entry, (index,), "id"), []).extend(found)
+            bodies.update(zip(found, map(body.__getitem__, found), strict=True))
+            framing.update(dict.fromkeys(found, skip))  # cut by the bulk read
+        for i in part.filter(pl.col("index").is_null()).get_column("row").to_list():
             try:
                 path, at = one.message_indexes(body[i], 5)
             except IndexError:
@@ -446,7 +454,8 @@ def _registered(key: Group) -> bool:
                 == entry.schema.DESCRIPTOR.full_name)
 
 
-def _decode_group(key: Group, bodies: list[bytes]) -> tuple[pl.DataFrame, dict[int, str]]:
+def _decode_group(key: Group, bodies: list[bytes], skip: list[int] | None = None
+                  ) -> tuple[pl.DataFrame, dict[int, str]]:
     entry, path, _ = key
     what = f"{entry.format} schema {entry.event_type} v{entry.version}" + (
         f" (id {entry.schema_id})" if entry.schema_id is not None else "")
@@ -455,7 +464,7 @@ def _decode_group(key: Group, bodies: list[bytes]) -> tuple[pl.DataFrame, dict[i
     message = entry.schema
     if path and path != (0,):  # [0] (the byte 00) is the registered message itself
         message = one.nested_message(message, path)
-    return protobuf.read_messages(bodies, message, what=what)
+    return protobuf.read_messages(bodies, message, what=what, skip=skip)
 
 
 def _text_fields(frame: pl.DataFrame, fields: list[str]) -> list[pl.Series]:
@@ -543,11 +552,11 @@ def _typed(keys: pl.DataFrame, decoded: list[tuple[list[int], pl.DataFrame]],
     consumed = {name for name in ("type", "key", "event_time")
                 if any(r.source == "field" and r.name == name for r in getattr(rules, name))}
     pieces: dict[str, list[pl.DataFrame]] = {}
+    at = keys.get_column("__row")  # in row order: members are found by a binary search
     for members, frame in decoded:
         if not members:
             continue
-        head = pl.DataFrame({"__row": pl.Series(members, dtype=pl.UInt32)}).join(
-            keys, on="__row", how="left", maintain_order="left")
+        head = keys.gather(at.search_sorted(pl.Series(members, dtype=pl.UInt32)))
         whole = pl.concat([head.select("seq", "type"), _names(frame, consumed)],
                           how="horizontal")
         for (event_type,), part in whole.partition_by("type", as_dict=True,

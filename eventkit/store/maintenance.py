@@ -10,7 +10,6 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
-import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
 from eventkit.envelope import Rules
@@ -19,7 +18,7 @@ from eventkit.source import _loop
 from eventkit.store import integrity as _integrity
 from eventkit.store._disk import GAP_SCHEMA, type_dir
 from eventkit.store.sync import WRITER, Lock, locked
-from eventkit.store.table import META, State, Tables
+from eventkit.store.table import META, State, Tables, add_actions
 
 if TYPE_CHECKING:
     from eventkit.source.jetstream import RawBatch
@@ -143,8 +142,7 @@ def _compact(tables: Tables, retention_hours: float | None, full: bool) -> dict[
 
 def _small_tail(table: DeltaTable) -> list[dict[str, Any]]:
     """The run of small files at the table's end (by ``seq``)."""
-    frame = pl.from_arrow(pa.table(table.get_add_actions(flatten=True)))
-    assert isinstance(frame, pl.DataFrame)
+    frame = add_actions(table)
     key = "min.seq" if "min.seq" in frame.columns else "min.first_seq"
     if not frame.height or key not in frame.columns:
         return []

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
-import pyarrow as pa
 from tqdm.auto import tqdm
 
 from eventkit.envelope import Rules
@@ -33,7 +32,7 @@ from eventkit.source.jetstream import StreamInfo
 from eventkit.store import integrity as _integrity
 from eventkit.store._writer import SyncResult, Writer
 from eventkit.store.gaps import UNKNOWN, GapFinder
-from eventkit.store.table import State, Tables
+from eventkit.store.table import State, Tables, add_actions
 
 if TYPE_CHECKING:
     from eventkit.connection import Connection
@@ -157,8 +156,7 @@ def _created_after(created: str | None, tables: Tables, envelope: Any) -> bool:
         return False
     import datetime as dt
 
-    actions = pl.from_arrow(pa.table(envelope.get_add_actions(flatten=True)))
-    assert isinstance(actions, pl.DataFrame)
+    actions = add_actions(envelope)
     if "max.time" not in actions.columns or actions["max.time"].is_null().all():
         return False
     newest = actions["max.time"].max()

@@ -34,7 +34,7 @@ def test_the_store_holds_what_a_read_gives(rides, conn, tmp_path):
     assert set(store.types) == set(events.types)
     for name in events.types:
         assert store.of_type(name).collect().equals(events.of_type(name)), name
-    assert sum(store.types.values()) == len(store) == rides.messages
+    assert sum(store.type_counts().values()) == len(store) == rides.messages
 
 
 def test_a_sync_resumes_after_the_last_sequence_and_nothing_new_is_quick(conn, stream,
@@ -57,6 +57,27 @@ def test_a_sync_resumes_after_the_last_sequence_and_nothing_new_is_quick(conn, s
     assert last.is_sorted() and last.n_unique() == last.len() >= 3
     assert 5000 in last.to_list() and last[-1] == 8000
     assert set(versions["operation"]) == {"WRITE"}
+
+
+def test_a_re_sync_right_after_a_sync_stays_quick_in_a_fresh_process(server, conn, stream,
+                                                                      tmp_path):
+    # it took 300 ms (a third of a second: pyarrow's pa.table() imported pandas on the
+    # first look at the table's files); in a fresh process, as a notebook or cron job is
+    import subprocess
+    import sys
+
+    _publish(conn, stream, 2000)
+    code = (
+        "import sys, time, eventkit as ek\n"
+        f"conn = ek.connect({server.url!r})\n"
+        f"store = ek.Store({str(tmp_path / 's')!r})\n"
+        f"store.sync(conn, {stream!r}, progress=False)\n"
+        "t = time.perf_counter(); again = store.sync(conn, progress=False)\n"
+        "print(again.events, 'pandas' in sys.modules, time.perf_counter() - t)\n"
+        "conn.close()\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout.split()
+    assert out[:2] == ["0", "False"], out  # nothing new, and no pandas imported on the way
 
 
 def test_the_tables_are_delta_lake_for_other_tools(rides, conn, tmp_path):
