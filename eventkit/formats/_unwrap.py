@@ -26,6 +26,7 @@ __all__ = [
     "header_block",
     "message_indexes",
     "nested_message",
+    "structured_data",
     "unwrap",
     "unwrap_many",
 ]
@@ -136,6 +137,53 @@ def unwrap_many(raws: Sequence[bytes]
             out.append(unwrap(raw))
         except Exception as exc:  # a bad envelope: its reason, the batch goes on
             out.append(exc)
+    return out
+
+
+_DECODERS: list[Any] = []
+
+
+def _data_decoder() -> Any:
+    """A msgspec decoder of a structured event's ``data`` as its raw JSON text, and of what
+    says whether that is all there is to it (``specversion``, ``datacontenttype``,
+    ``data_base64``); other attributes are skipped."""
+    if not _DECODERS:
+        try:
+            import msgspec
+        except ImportError as exc:
+            from eventkit._deps import missing
+            raise missing("msgspec", "reading structured CloudEvents") from exc
+
+        structured = msgspec.defstruct("Structured", [
+            ("specversion", Any), ("datacontenttype", Any, "application/json"),
+            ("data", msgspec.Raw, msgspec.Raw()), ("data_base64", msgspec.Raw, msgspec.Raw())])
+        _DECODERS.append((msgspec.json.Decoder(structured).decode, msgspec.DecodeError))
+    return _DECODERS[0]
+
+
+def structured_data(raws: Sequence[bytes]) -> list[bytes | None]:
+    """The ``data`` of structured events as its JSON text, as it stands in the event (one C
+    call per event, no Python objects built for it); None for the events that need
+    :func:`unwrap`: data in another format or base64, no ``specversion``, not JSON.
+
+    >>> structured_data([b'{"specversion":"1.0","type":"t","data":{"n": [1]}}', b'[]',
+    ...                  b'{"specversion":"1.0","data_base64":"AA=="}'])
+    [b'{"n": [1]}', None, None]
+    """
+    decode, refused = _data_decoder()
+    out: list[bytes | None] = []
+    add = out.append
+    for raw in raws:
+        try:
+            event = decode(raw)
+        except refused:
+            add(None)
+            continue
+        if (event.datacontenttype == "application/json" and event.data
+                and not event.data_base64):
+            add(bytes(event.data))
+        else:
+            add(None)
     return out
 
 

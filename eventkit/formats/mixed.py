@@ -99,6 +99,11 @@ def decode_mixed(
     found, provisional = (kind.to_list(), ptype.to_list()) if special else ([], [])
     inner_rules = FormatRules(("magic", "registry", "json"))
     envelopes = [i for i in sorted(special - set(errors) - coded) if found[i] == "cloudevents"]
+    unwrapped = set(envelopes)
+    if envelopes and not any(h.startswith("ce-") or h == "content-type"
+                             for h in (name.lower() for name in rules.headers())):
+        # no rule reads an attribute: only the data is taken out
+        envelopes = _plain_envelopes(envelopes, body, kinds, types, provisional)
     for i, got in zip(envelopes, one.unwrap_many([body[i] for i in envelopes]), strict=True):
         if isinstance(got, Exception):  # structured CloudEvents, unwrapped in one pass
             errors[i] = f"cloudevents: {got}"
@@ -109,7 +114,7 @@ def decode_mixed(
         types[i] = t
         if not body[i].strip():
             errors[i] = EMPTY
-    for i in sorted(special - set(errors) - set(envelopes)):  # one by one: compressed ones
+    for i in sorted(special - set(errors) - unwrapped):  # one by one: compressed ones
         names = orjson.loads(text) if (text := sets.text(i)) else None
         t, k, coding = provisional[i], None, None
         try:
@@ -149,6 +154,23 @@ def decode_mixed(
         parts.append(_other_part(other, seq, time, subject, hjson, data, extra, errors, groups,
                                  maps, rules))
     return parts
+
+
+def _plain_envelopes(rows: list[int], body: list[bytes], kinds: dict[int, str],
+                     types: dict[int, str | None], provisional: list[str | None]) -> list[int]:
+    """Structured CloudEvents whose data is JSON: that data is put in ``body`` as it stands
+    in the event, to go the JSON way (their attributes are not asked for); the rows of the
+    others returned, to be unwrapped one by one."""
+    rest, done = [], []
+    for i, data in zip(rows, one.structured_data([body[i] for i in rows]), strict=True):
+        if data is None:
+            rest.append(i)
+        else:
+            body[i] = data
+            done.append(i)
+    kinds.update(dict.fromkeys(done, "json"))
+    types.update(zip(done, [provisional[i] for i in done], strict=True))
+    return rest
 
 
 def _msgpack_as_json(kind: pl.Series, body: list[bytes], special: set[int]
@@ -197,15 +219,21 @@ class HeaderSets:
     def first(self, names: Sequence[str], then: Callable[[str | None], str | None] | None = None
               ) -> pl.Series:
         """The first of header ``names`` (any case) in each row's headers (``then`` of it)."""
-        def first(headers: dict[str, str]) -> str | None:
-            found = {k.lower(): v for k, v in headers.items()}
+        said: dict[str | None, str | None] = {}  # ``then`` of each distinct value, once
+        def first(found: dict[str, str]) -> str | None:
             value = next((found[n] for n in names if found.get(n)), None)
-            return then(value) if then is not None else value
-        return self.spread([first(h) for h in self.names])
+            if then is None:
+                return value
+            return said[value] if value in said else said.setdefault(value, then(value))
+        return self.spread([first(h) for h in self._lowered])
 
     def get(self, name: str) -> pl.Series:
         """Header ``name`` (exactly so) in each row's headers."""
         return self.spread([h.get(name) for h in self.names])
+
+    @functools.cached_property
+    def _lowered(self) -> list[dict[str, str]]:  # names in lower case, for :meth:`first`
+        return [{k.lower(): v for k, v in h.items()} for h in self.names]
 
     @functools.cached_property
     def _by_row(self) -> dict[int, int]:

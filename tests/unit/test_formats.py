@@ -310,6 +310,30 @@ def test_cloudevents_structured_and_binary(trip_avro: Any) -> None:
     assert env.get_column("error")[3].startswith("cloudevents: structured event is not JSON")
 
 
+def test_structured_cloudevents_whose_rules_read_no_attribute_flag_only_the_bad_ones() -> None:
+    def event(i: int, **over: Any) -> bytes:
+        return orjson.dumps({"specversion": "1.0", "type": "trip_completed", "id": f"e{i}",
+                             "source": "/rides", "data": {"ride_id": f"r{i}", "fare": i + 0.5},
+                             **over})
+    packed = base64.b64encode(msgpack.packb({"ride_id": "r3", "fare": 3.5})).decode()
+    batch = [event(0), b'{"specversion": "1.0", "data": {"ride_id": "r1",\n "fare": 1.5}}',
+             b"{not json", event(3, data=None, data_base64=packed,
+                                  datacontenttype="application/msgpack"),
+             orjson.dumps({"type": "x", "data": {"ride_id": "r4"}}), event(5)]
+    events = run(batch, [{"content-type": "application/cloudevents+json"}] * len(batch),
+                 subjects=["rides.trip_completed"] * len(batch),
+                 rules=Rules(type="subject:-1", key="field:ride_id"))
+    env = events.to_polars()
+    errors = env.get_column("error").to_list()
+    assert [e is None for e in errors] == [True, True, False, True, False, True]
+    assert errors[2].startswith("cloudevents: structured event is not JSON")
+    assert errors[4] == "cloudevents: structured event has no specversion"
+    table = events.of_type("trip_completed")
+    assert table.get_column("fare").to_list() == [0.5, 1.5, None, 3.5, None, 5.5]  # bad: nulls
+    assert env.get_column("key").to_list() == ["r0", "r1", None, "r3", None, "r5"]
+    assert env.get_column("data").to_list() == batch
+
+
 def test_compressed_payloads() -> None:
     body = b'{"type":"a","v":1}'
     packed = msgpack.packb({"type": "a", "v": 2})
