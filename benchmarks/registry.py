@@ -114,7 +114,7 @@ def main() -> None:
 
     # one event at a time, the usual way
     env = events.to_polars().filter(pl.col("error").is_null()).head(args.naive)
-    docs = {(t, v): reg.get(t, v) for t in reg.types() for v in reg.versions(t)}
+    docs = {(t, v): reg.get(t, v) for t in reg.types for v in reg.versions(t)}
     naive: dict[str, float] = {}
     try:
         import jsonschema

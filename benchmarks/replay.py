@@ -66,7 +66,7 @@ def _child(kind: str, path: str) -> None:
     elif kind == "count":
         state = ek.Replay(store).run(Count(), progress=False)
     else:
-        state = ek.Replay(store, until=n).run(
+        state = ek.Replay(store, end=n).run(
             ek.Fold(lambda s, event: (s or 0) + 1, key=None), progress=False)
     seconds = time.perf_counter() - t
     print(json.dumps({"seconds": seconds, "events": n, "base_mb": base, "peak_mb": _peak_mb(),

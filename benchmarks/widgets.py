@@ -182,9 +182,9 @@ def main() -> None:
     middle = report("ReplayPlayer: seek on to the middle of the stream",
                     timed([seek(last // 2)]))
     seek_naive = report("  naive: replay from the first event to the target", timed(
-        [lambda s=s: Replay(events, until=s).run(Latest()) for s in targets[:3]]))
+        [lambda s=s: Replay(events, end=s).run(Latest()) for s in targets[:3]]))
     middle_naive = report("  naive: replay from the first event to the middle", timed(
-        [lambda: Replay(events, until=last // 2).run(Latest())]))
+        [lambda: Replay(events, end=last // 2).run(Latest())]))
     player.close()
     print()
     n = len(events)  # type: ignore[arg-type]

@@ -5,7 +5,7 @@
 (Rule(source='field', name='ride_id'),)
 """
 
-from eventkit.connection import Connection, connect
+from eventkit.connection import Connection, aconnect, connect
 from eventkit.envelope import ENVELOPE_SCHEMA, Rule, Rules
 from eventkit.events import Events, ReadInfo, Summary
 from eventkit.exceptions import (
@@ -83,5 +83,6 @@ __all__ = [
     "TimeArgumentError",
     "UnknownTypeError",
     "__version__",
+    "aconnect",
     "connect",
 ]

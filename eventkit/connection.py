@@ -13,7 +13,6 @@ import os
 import re
 import ssl
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,8 +30,8 @@ from eventkit.events import Events, ReadInfo
 from eventkit.exceptions import ClosedError, ConfigurationError, EventkitWarning
 from eventkit.formats.rules import FormatRules
 from eventkit.formats.schemas import Schemas, WriterSchema
-from eventkit.source import _loop
 from eventkit.source._loop import on_loop
+from eventkit.source._twins import sync_twin, warn
 from eventkit.source._wire import Auth, Secret, hide_urls, parse_servers
 from eventkit.source.jetstream import (
     CONSUMER_SCHEMA,
@@ -46,7 +45,7 @@ from eventkit.source.options import resolve
 if TYPE_CHECKING:
     from eventkit.schema import SchemaRegistry, Snapshot
 
-__all__ = ["Connection", "connect"]
+__all__ = ["Connection", "aconnect", "connect"]
 
 T = TypeVar("T")
 
@@ -60,7 +59,7 @@ class _State(enum.Enum):
     CLOSED = "closed"
 
 
-def connect(
+async def aconnect(
     servers: str | Sequence[str] | None = None,
     *,
     context: str | bool | None = None,
@@ -136,7 +135,10 @@ def connect(
                       tls_key=tls_key, domain=domain, api_prefix=api_prefix,
                       inbox_prefix=inbox_prefix, tls_handshake_first=tls_handshake_first,
                       name=name, connect_timeout=connect_timeout)
-    return conn.open()
+    return await conn.aopen()
+
+
+connect = sync_twin(aconnect)
 
 
 class Connection:
@@ -175,26 +177,23 @@ class Connection:
         self._state = _State.UNOPENED
 
     # -- lifecycle ---------------------------------------------------------
-    def open(self) -> Connection:
-        _loop.run(self.aopen())
-        return self
-
     async def aopen(self) -> Connection:
+        """Open the connection (:func:`connect` opens the one it makes)."""
         if self._state is _State.CLOSED:
             raise ClosedError("this connection is closed: call eventkit.connect() again")
         await on_loop(self._js.connect())
         self._state = _State.OPEN
         return self
 
-    def close(self) -> None:
-        if self._state is not _State.CLOSED:
-            _loop.run(self._js.close())
-            self._state = _State.CLOSED
+    open = sync_twin(aopen)
 
     async def aclose(self) -> None:
+        """Close the connection (leaving a ``with`` block closes it too)."""
         if self._state is not _State.CLOSED:
             await on_loop(self._js.close())
             self._state = _State.CLOSED
+
+    close = sync_twin(aclose)
 
     def __enter__(self) -> Connection:
         return self
@@ -234,11 +233,8 @@ class Connection:
                 f"state={self._state.value!r})")
 
     # -- streams -----------------------------------------------------------
-    def streams(self) -> pl.DataFrame:
-        """Every stream: name, subjects, message count, first/last sequence and time."""
-        return _loop.run(self.astreams())
-
     async def astreams(self) -> pl.DataFrame:
+        """Every stream: name, subjects, message count, first/last sequence and time."""
         self._check_open()
         infos = await on_loop(self._js.streams())
         return pl.DataFrame(
@@ -252,29 +248,29 @@ class Connection:
                     "consumers": pl.UInt32},
         )
 
-    def stream(self, name: str) -> StreamInfo:
-        """What one stream holds now."""
-        return _loop.run(self.astream(name))
+    streams = sync_twin(astreams)
 
     async def astream(self, name: str) -> StreamInfo:
+        """What one stream holds now."""
         self._check_open()
         return await on_loop(self._js.stream_info(name))
 
-    def subjects(self, stream: str, pattern: str = ">") -> pl.DataFrame:
+    stream = sync_twin(astream)
+
+    async def asubjects(self, stream: str, pattern: str = ">") -> pl.DataFrame:
         """The stream's subjects matching ``pattern``, with how many messages each holds.
 
         Columns ``subject`` and ``messages``, the busiest first.
         """
-        return _loop.run(self.asubjects(stream, pattern))
-
-    async def asubjects(self, stream: str, pattern: str = ">") -> pl.DataFrame:
         self._check_open()
         counts = await on_loop(self._js.subject_counts(stream, pattern))
         return pl.DataFrame({"subject": list(counts), "messages": list(counts.values())},
                             schema={"subject": pl.String, "messages": pl.Int64}).sort(
             "messages", "subject", descending=[True, False])
 
-    def consumers(self, stream: str) -> pl.DataFrame:
+    subjects = sync_twin(asubjects)
+
+    async def aconsumers(self, stream: str) -> pl.DataFrame:
         """The stream's consumers and their lag (what ``nats consumer report`` shows).
 
         One row per consumer: ``name``, ``durable``, ``filter``, ``delivered_seq``
@@ -282,14 +278,13 @@ class Connection:
         (messages not yet delivered), ``ack_pending``, ``redelivered``,
         ``waiting`` (pull requests), ``last_active`` and ``leader``.
         """
-        return _loop.run(self.aconsumers(stream))
-
-    async def aconsumers(self, stream: str) -> pl.DataFrame:
         self._check_open()
         rows = await on_loop(self._js.consumers(stream))
         return pl.DataFrame(rows, schema=CONSUMER_SCHEMA, orient="row")
 
-    def create_stream(
+    consumers = sync_twin(aconsumers)
+
+    async def acreate_stream(
         self, name: str, subjects: Sequence[str], *, storage: StreamStorage = "file",
         retention: StreamRetention = "limits", num_replicas: int = 1,
         max_msgs: int | None = None, max_bytes: int | None = None,
@@ -335,23 +330,6 @@ class Connection:
         ...     info.name
         'AUDIT'
         """
-        return _loop.run(self.acreate_stream(
-            name, subjects, storage=storage, retention=retention, num_replicas=num_replicas,
-            max_msgs=max_msgs, max_bytes=max_bytes, max_age=max_age,
-            max_msgs_per_subject=max_msgs_per_subject, max_msg_size=max_msg_size,
-            discard=discard, duplicate_window=duplicate_window, allow_direct=allow_direct,
-            description=description, metadata=metadata, config=config))
-
-    async def acreate_stream(
-        self, name: str, subjects: Sequence[str], *, storage: StreamStorage = "file",
-        retention: StreamRetention = "limits", num_replicas: int = 1,
-        max_msgs: int | None = None, max_bytes: int | None = None,
-        max_age: dt.timedelta | None = None, max_msgs_per_subject: int | None = None,
-        max_msg_size: int | None = None, discard: DiscardPolicy = "old",
-        duplicate_window: dt.timedelta | None = None, allow_direct: bool | None = None,
-        description: str | None = None, metadata: Mapping[str, str] | None = None,
-        config: Mapping[str, Any] | None = None,
-    ) -> StreamInfo:
         self._check_open()
         fields = _stream_config(
             storage=storage, retention=retention, num_replicas=num_replicas, max_msgs=max_msgs,
@@ -360,7 +338,9 @@ class Connection:
             allow_direct=allow_direct, description=description, metadata=metadata)
         return await on_loop(self._js.add_stream(name, subjects, **{**fields, **(config or {})}))
 
-    def delete_message(self, stream: str, seq: int, *, erase: bool = False) -> None:
+    create_stream = sync_twin(acreate_stream)
+
+    async def adelete_message(self, stream: str, seq: int, *, erase: bool = False) -> None:
         """Delete the message at sequence ``seq`` from ``stream`` (the sequence stays a gap).
 
         Parameters
@@ -386,33 +366,30 @@ class Connection:
         ...     conn.stream("AUDIT").messages
         2
         """
-        _loop.run(self.adelete_message(stream, seq, erase=erase))
-
-    async def adelete_message(self, stream: str, seq: int, *, erase: bool = False) -> None:
         self._check_open()
         if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
             raise ConfigurationError(f"seq must be a stream sequence (an int >= 1), not {seq!r}")
         await on_loop(self._js.delete_message(stream, seq, erase=erase))
 
-    def publish_many(self, subjects: Sequence[str], payloads: Sequence[bytes],
-                     headers: Sequence[dict[str, str] | None] | None = None) -> PublishResult:
-        """Publish messages in order, each acknowledged by JetStream.
-
-        Checks each message's size with its headers against the server's limit first.
-        """
-        return _loop.run(self.apublish_many(subjects, payloads, headers))
+    delete_message = sync_twin(adelete_message)
 
     async def apublish_many(self, subjects: Sequence[str], payloads: Sequence[bytes],
                             headers: Sequence[dict[str, str] | None] | None = None,
                             ) -> PublishResult:
+        """Publish messages in order, each acknowledged by JetStream.
+
+        Checks each message's size with its headers against the server's limit first.
+        """
         self._check_open()
         lengths = {len(subjects), len(payloads), len(payloads if headers is None else headers)}
         if len(lengths) > 1:
             raise ConfigurationError("subjects, payloads and headers must have the same length")
         return await on_loop(self._js.publish_many(subjects, payloads, headers))
 
+    publish_many = sync_twin(apublish_many)
+
     # -- reading -----------------------------------------------------------
-    def read(
+    async def aread(
         self, stream: str, *, subjects: str | Sequence[str] | None = None,
         start: TimeLike | None = None, end: TimeLike | None = None,
         rules: Rules | None = None, progress: bool = True,
@@ -460,40 +437,23 @@ class Connection:
         Events
             ``to_polars()`` for the envelope, ``of_type(name)`` for typed tables.
         """
-        return _told(_loop.run(self._aread_quietly(
-            stream, subjects=subjects, start=start, end=end, rules=rules, progress=progress,
-            registry=registry, format=format)))
-
-    async def aread(
-        self, stream: str, *, subjects: str | Sequence[str] | None = None,
-        start: TimeLike | None = None, end: TimeLike | None = None,
-        rules: Rules | None = None, progress: bool = True,
-        registry: SchemaRegistry | None = None,
-        format: str | FormatRules | None = None,
-    ) -> Events:
-        return _told(await self._aread_quietly(
-            stream, subjects=subjects, start=start, end=end, rules=rules, progress=progress,
-            registry=registry, format=format))
-
-    async def _aread_quietly(
-        self, stream: str, *, subjects: str | Sequence[str] | None = None,
-        start: TimeLike | None = None, end: TimeLike | None = None,
-        rules: Rules | None = None, progress: bool = True,
-        registry: SchemaRegistry | None = None,
-        format: str | FormatRules | None = None,
-    ) -> Events:
-        """:meth:`aread` without its warnings: what the read did differently than asked
-        stays in ``events.info.notes`` (for the synchronous call, which warns in the
-        caller's thread, and for widgets, which show it their own way)."""
         self._check_open()
-        return await on_loop(self._read(stream, subjects, start, end, rules, progress,
-                                        registry, format))
+        return _told(await on_loop(self._read(stream, subjects, start, end, rules, progress,
+                                              registry, format)))
+
+    read = sync_twin(aread)
+
+    async def _aread_quietly(self, stream: str, *, subjects: Sequence[str] | None,
+                             start: int, progress: bool) -> Events:
+        """What :meth:`aread` reads, its notes left unsaid (for the live tail, which shows
+        them its own way)."""
+        self._check_open()
+        return await on_loop(self._read(stream, subjects, start, None, None, progress))
 
     async def _read(
         self, stream: str, subjects: str | Sequence[str] | None, start: TimeLike | None,
         end: TimeLike | None, rules: Rules | None, progress: bool,
-        registry: SchemaRegistry | None = None,
-        format: str | FormatRules | None = None,
+        registry: SchemaRegistry | None = None, format: str | FormatRules | None = None,
     ) -> Events:
         began = time.perf_counter()
         read_at = dt.datetime.now(dt.UTC)
@@ -569,9 +529,10 @@ async def _why_empty(js: JetStream, info: StreamInfo, filters: tuple[str, ...],
 
 
 def _told(events: Events) -> Events:
-    """Say, in the caller's thread, what the read did differently than asked."""
+    """Say, in the caller's thread (see :func:`~eventkit.source._twins.warn`), what the
+    read did differently than asked."""
     for note in events.info.notes if events.info else ():
-        warnings.warn(note, EventkitWarning, stacklevel=3)
+        warn(note, EventkitWarning)
     return events
 
 

@@ -13,6 +13,7 @@ import polars as pl
 import pyarrow as pa
 
 from eventkit import export, query
+from eventkit._deprecated import alias
 from eventkit._time import Duration
 from eventkit._typing import BuiltinFold, TimeColumn, TimeLike
 from eventkit.codec import Decoded, union
@@ -157,8 +158,8 @@ class Events:
     >>> t = pl.Series([dt.datetime(2026, 11, 1, tzinfo=dt.UTC)] * 2).cast(pl.Datetime("ns", "UTC"))
     >>> events = Events(decode(pl.Series([1, 2], dtype=pl.UInt64), t, [b"r.x", b"r.x"],
     ...                        [None, None], [b'{"type":"a","id":"k1","n":1}', b""], Rules()))
-    >>> len(events), events.types, events.malformed().height
-    (2, ['a'], 1)
+    >>> len(events), events.types, events.type_counts(), events.malformed().height
+    (2, ['a', 'x'], {'a': 1, 'x': 1}, 1)
     >>> events.of_type("a").select("seq", "key", "n")
     shape: (1, 3)
     ┌─────┬─────┬─────┐
@@ -206,8 +207,14 @@ class Events:
 
     @property
     def types(self) -> list[str]:
-        """Event types present, in order of first appearance."""
-        return list(self._typed)
+        """The event types present, sorted (as on :class:`~eventkit.Store` and
+        :class:`~eventkit.SchemaRegistry`); :meth:`type_counts` counts them."""
+        return sorted(self._envelope["type"].drop_nulls().unique().to_list())
+
+    def type_counts(self) -> dict[str, int]:
+        """Events per type, by type name (as :meth:`eventkit.Store.type_counts`)."""
+        counts = self._envelope.group_by("type").len().drop_nulls("type")
+        return dict(sorted(counts.iter_rows()))
 
     def of_type(self, event_type: str) -> pl.DataFrame:
         """One event type: ``seq, subject, time, type, key, event_time``, then its fields.
@@ -315,16 +322,7 @@ class Events:
                                by_left=by_left, by_right=by_right, fields=fields,
                                suffix=suffix, on=on)
 
-    def join_as_of(self, left_type: str, right_type: str, *,
-                   by: str | Sequence[str] | None = "key",
-                   by_left: str | Sequence[str] | None = None,
-                   by_right: str | Sequence[str] | None = None,
-                   fields: Sequence[str] | None = None, suffix: str = "_right",
-                   on: TimeColumn = "event_time") -> pl.DataFrame:
-        """Deprecated: :meth:`join_asof` (polars' name for the verb)."""
-        query.renamed("Events.join_as_of", "Events.join_asof")
-        return self.join_asof(left_type, right_type, by=by, by_left=by_left,
-                              by_right=by_right, fields=fields, suffix=suffix, on=on)
+    join_as_of = alias(join_asof, "join_as_of")
 
     def late_events(self, *, key: str | Sequence[str] | None = "key") -> pl.DataFrame:
         """Events older (in ``event_time``) than one already seen for their entity; see

@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
 import polars as pl
 
+from eventkit._deprecated import alias
 from eventkit._time import Duration, Instant, cutoff, to_duration, to_position
 from eventkit._typing import BuiltinFold, TimeColumn, TimeLike
 from eventkit.browsing import history, pivot
@@ -403,6 +404,15 @@ def diff(
     options: dict[str, Any] = dict(key=keys, fold=fold, initial=initial, on=on, fields=fields)
     old = _lazy(state_at(frame, first, **options))
     new = _lazy(state_at(frame, second, **options))
+    return _like(compare_states(old, new, key=keys, on=on, end_types=end_types).sort(keys), frame)
+
+
+def compare_states(old: pl.LazyFrame, new: pl.LazyFrame, *, key: str | Sequence[str] = "key",
+                   on: TimeColumn = "event_time",
+                   end_types: Iterable[str] | None = None) -> pl.LazyFrame:
+    """The rows of :func:`diff` (unsorted) from two states as :func:`state_at` makes them:
+    ``old`` at ``t1``, ``new`` at ``t2`` (an entity missing from ``new`` is unchanged)."""
+    keys: list[str] = _names(key)
     meta = {*keys, "seq", on, "type"}
     old_schema, new_schema = old.collect_schema(), new.collect_schema()
     columns = [c for c in {**new_schema, **old_schema} if c not in meta]
@@ -423,18 +433,15 @@ def diff(
         .when(~existed).then(pl.lit("created"))
         .when(pl.any_horizontal(differs)).then(pl.lit("changed"))
     )
-    result = joined.select(
+    return joined.select(
         *keys,
         change.alias("change"),
-        pl.concat_list([pl.when(d).then(pl.lit(c)) for d, c in zip(differs, columns, strict=True)])
-        .list.drop_nulls()
-        .alias("fields"),
+        _names_where(differs, columns).alias("fields"),
         pl.when(existed)
         .then(pl.struct([pl.col(c + "\0before").alias(c) for c in columns]))
         .alias("before"),
         pl.struct(columns).alias("after"),
     ).filter(pl.col("change").is_not_null())
-    return _like(result.sort(keys), frame)
 
 
 # -- windows ----------------------------------------------------------------------
@@ -777,24 +784,7 @@ def join_asof(
     return _like(result, left)
 
 
-def join_as_of(left: Frame, right: pl.DataFrame | pl.LazyFrame, *,
-               by: str | Sequence[str] | None = "key",
-               by_left: str | Sequence[str] | None = None,
-               by_right: str | Sequence[str] | None = None,
-               fields: Sequence[str] | None = None, suffix: str = "_right",
-               on: TimeColumn = "event_time") -> Frame:
-    """Deprecated: :func:`join_asof`, polars' name for the verb (the same arguments)."""
-    renamed("join_as_of", "join_asof")
-    return join_asof(left, right, by=by, by_left=by_left, by_right=by_right, fields=fields,
-                     suffix=suffix, on=on)
-
-
-def renamed(old: str, new: str) -> None:
-    """Warn that ``old`` is the deprecated name of ``new`` (kept for one release)."""
-    import warnings
-
-    warnings.warn(f"{old} is now {new}: the old name goes in the next release",
-                  DeprecationWarning, stacklevel=3)
+join_as_of = alias(join_asof, "join_as_of")
 
 
 def late_events(frame: Frame, *, key: str | Sequence[str] | None = "key") -> Frame:
@@ -939,6 +929,21 @@ def _aggregates(aggs: Mapping[str, pl.Expr] | Iterable[pl.Expr] | None) -> list[
     if isinstance(aggs, Mapping):
         return [expr.alias(name) for name, expr in aggs.items()]
     return list(aggs)
+
+
+def _names_where(conditions: list[pl.Expr], names: list[str]) -> pl.Expr:
+    """The list of the ``names`` whose condition holds, per row.
+
+    Joined as text and split: ``concat_list`` of many columns costs a hundred
+    times more (polars 2.1), and a move of a time scrubber compares every field.
+    """
+    named = [pl.when(c).then(pl.lit(n)) for c, n in zip(conditions, names, strict=True)]
+    sep = "\x1f"
+    if any(sep in n or not n for n in names):  # a name the text would confuse
+        return pl.concat_list(named).list.drop_nulls()
+    text = pl.concat_str(named, separator=sep, ignore_nulls=True)
+    return (pl.when(text == "").then(pl.lit([], pl.List(pl.String)))
+            .otherwise(text.str.split(sep)))
 
 
 def _column_or_null(schema: pl.Schema, other: pl.Schema, column: str) -> pl.Expr:

@@ -1,7 +1,13 @@
-"""Hypothesis strategies for JSON Schema documents and the values they accept."""
+"""Hypothesis strategies for JSON Schema documents and the values they accept.
+
+The strategies of the parts are built once (cached by what they depend on): a
+strategy built inside a draw is built and validated again at every draw, which
+cost more than the tests that use them.
+"""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from typing import Any
 
@@ -22,14 +28,24 @@ SCALARS = [
 ]
 
 
-@st.composite
-def schema_docs(draw: st.DrawFn, depth: int = 1) -> dict[str, Any]:
+@functools.cache
+def _properties(depth: int) -> st.SearchStrategy[dict[str, Any]]:
     fields = st.sampled_from(SCALARS)
     if depth:
         fields = st.one_of(fields, schema_docs(depth - 1),
                            st.builds(lambda i: {"type": "array", "items": i},
                                      st.sampled_from(SCALARS)))
-    props = draw(st.dictionaries(st.sampled_from(NAMES), fields, max_size=3))
+    return st.dictionaries(st.sampled_from(NAMES), fields, max_size=3)
+
+
+@functools.cache
+def schema_docs(depth: int = 1) -> st.SearchStrategy[dict[str, Any]]:
+    return _schema_doc(depth)
+
+
+@st.composite
+def _schema_doc(draw: st.DrawFn, depth: int) -> dict[str, Any]:
+    props = draw(_properties(depth))
     doc: dict[str, Any] = {"type": "object", "properties": props}
     required = [n for n in props if draw(st.booleans())]
     if required:
@@ -48,8 +64,24 @@ _JSON = st.recursive(
     max_leaves=4)
 
 
+@functools.cache
+def _text(min_length: int) -> st.SearchStrategy[str]:
+    return _TEXT.filter(lambda s: len(s) >= min_length)
+
+
+@functools.cache
+def _json_but(other: type) -> st.SearchStrategy[Any]:
+    return _JSON.filter(lambda v: v is None or not isinstance(v, other))
+
+
+@functools.cache
+def valid_value(spec: Spec, undeclared: bool = True) -> st.SearchStrategy[Any]:
+    """A value ``spec`` accepts (see :func:`_valid_value`), one strategy a spec."""
+    return _valid_value(spec, undeclared)
+
+
 @st.composite
-def valid_value(draw: st.DrawFn, spec: Spec, undeclared: bool = True) -> Any:
+def _valid_value(draw: st.DrawFn, spec: Spec, undeclared: bool = True) -> Any:
     """A value ``spec`` accepts (a JSON value; never an integral float). ``undeclared``:
     an open object may hold fields it does not declare, with any value (as JSON Schema
     allows); else only its own fields (what the lenient policy assumes of writers)."""
@@ -63,11 +95,11 @@ def valid_value(draw: st.DrawFn, spec: Spec, undeclared: bool = True) -> Any:
                                 undeclared))
     if kind == "any":
         other = {"object": dict, "array": list}.get(spec.applies or "", type(None))
-        return draw(_JSON.filter(lambda v: v is None or not isinstance(v, other)))
+        return draw(_json_but(other))
     if kind == "string":
         if spec.pattern is not None:
             return draw(st.sampled_from(["EUR", "USD"]))
-        return draw(_TEXT.filter(lambda s: len(s) >= (spec.min_length or 0)))
+        return draw(_text(spec.min_length or 0))
     if kind in ("integer", "number"):
         lo = -5 if spec.minimum is None else int(spec.minimum[0]) + int(spec.minimum[1])
         hi = 5 if spec.maximum is None else int(spec.maximum[0]) - int(spec.maximum[1])

@@ -186,7 +186,7 @@ def _schema_check(args: argparse.Namespace) -> int:
         reg = _registry(args, conn)
         events = conn.read(args.stream, subjects=args.subjects, start=args.start,
                            end=args.end, progress=not c.no_progress(args))
-        registered = set(reg.types())
+        registered = set(reg.types)
         if not registered:
             where = args.dir or f"bucket {args.bucket}"
             raise ConfigurationError(

@@ -1,6 +1,10 @@
 """MessagePack payloads to polars, in bulk.
 
-The payloads of a batch are unpacked in one call (an array header, written by
+Most maps are transcoded to JSON text (:func:`to_json`, msgspec: two C calls
+a payload, no Python objects kept), so they take the JSON way and are typed
+as JSON is, with what earlier batches taught. The rest (maps holding what
+JSON has no word for, and bad payloads) are unpacked here: the payloads of a
+batch in one call (an array header, written by
 msgpack's packer, then the payloads end to end), and each event type's maps
 become one frame through polars' row builder. Should one payload be bad, the
 batch is unpacked one payload at a time to find it. Timestamps (extension
@@ -17,7 +21,7 @@ import polars as pl
 
 from eventkit._deps import missing
 
-__all__ = ["frame", "unpack"]
+__all__ = ["frame", "to_json", "unpack"]
 
 
 def _msgpack() -> Any:
@@ -26,6 +30,51 @@ def _msgpack() -> Any:
     except ImportError as exc:
         raise missing("msgpack", "reading MessagePack payloads") from exc
     return msgpack
+
+
+def _msgspec() -> Any:
+    try:
+        import msgspec
+    except ImportError as exc:
+        raise missing("msgspec", "reading MessagePack payloads") from exc
+    return msgspec
+
+
+_CODERS: list[tuple[Any, Any]] = []
+
+
+def _coders() -> tuple[Any, Any]:
+    """A MessagePack decoder that takes only maps of JSON values (text keys, no ``bin``, no
+    extension types such as timestamps, nested at most 6 deep), and a JSON encoder."""
+    if not _CODERS:
+        msgspec = _msgspec()
+        value: Any = str | int | float | bool | None
+        for _ in range(5):
+            value = str | int | float | bool | None | list[value] | dict[str, value]
+        _CODERS.append((msgspec.msgpack.Decoder(dict[str, value]), msgspec.json.Encoder()))
+    return _CODERS[0]
+
+
+def to_json(bodies: Sequence[bytes]) -> list[bytes | None]:
+    """Each payload as the JSON text of its map, or None where that would not say the same
+    (not a map, bad, or holding ``bin``, timestamps, non-text keys: see :func:`unpack`).
+
+    >>> import datetime as dt, msgpack
+    >>> to_json([msgpack.packb({"n": 1, "x": [1.5, None]}), msgpack.packb([1]),
+    ...          msgpack.packb({"at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)}, datetime=True)])
+    [b'{"n":1,"x":[1.5,null]}', None, None]
+    """
+    decoder, encoder = _coders()
+    loads, dumps = decoder.decode, encoder.encode
+    refused = (_msgspec().DecodeError,)  # (ValidationError is one)
+    out: list[bytes | None] = []
+    add = out.append
+    for body in bodies:
+        try:
+            add(dumps(loads(body)))
+        except refused:
+            add(None)
+    return out
 
 
 def unpack(bodies: Sequence[bytes]) -> tuple[list[dict[str, Any] | None], dict[int, str]]:

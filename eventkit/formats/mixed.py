@@ -80,25 +80,23 @@ def decode_mixed(
     subject = pl.Series("subject", subjects)
     if subject.dtype != pl.String:
         subject = subject.cast(pl.String)
-    known: dict[bytes, str] = {}  # a batch's header blocks are mostly alike: parse each once
-    texts = {i: known[b] if b in known else known.setdefault(b, _header_text(b))
-             for i, b in headers.items()}
-    hjson = _sparse("headers", n, texts)
+    sets = HeaderSets(n, headers)
+    hjson = sets.hjson
     data = pl.Series("data", payloads, dtype=pl.Binary)
     body = list(payloads)
     errors: dict[int, str] = {i: EMPTY for i in
                               (data.bin.size() == 0).arg_true().to_list()}
     extra: dict[int, dict[str, str]] = {}   # headers the envelope rules see besides the real ones
-    ptype = _provisional(rules, subject, hjson)
-    kind = _kinds(formats, hjson, data, ptype, writers)
-    coded = set(_header(hjson, _ENCODING).is_not_null().arg_true().to_list())
+    ptype = _provisional(rules, subject, sets)
+    kind = _kinds(formats, sets, data, ptype, writers)
+    coded = set(sets.first(_ENCODING).is_not_null().arg_true().to_list())
     special = coded | set((kind == "cloudevents").arg_true().to_list())
     if not special and bool((kind == "json").all()):  # JSON after all (a few bad payloads)
         out = json_decode(seq, time, subject.to_list(), headers, payloads, rules, **json_options)
         return [Part(out.envelope, {t: [f] for t, f in out.typed.items()})]
     kinds: dict[int, str] = {}
     types: dict[int, str | None] = {}
-    found, provisional = kind.to_list(), ptype.to_list()
+    found, provisional = (kind.to_list(), ptype.to_list()) if special else ([], [])
     inner_rules = FormatRules(("magic", "registry", "json"))
     envelopes = [i for i in sorted(special - set(errors) - coded) if found[i] == "cloudevents"]
     for i, got in zip(envelopes, one.unwrap_many([body[i] for i in envelopes]), strict=True):
@@ -112,7 +110,7 @@ def decode_mixed(
         if not body[i].strip():
             errors[i] = EMPTY
     for i in sorted(special - set(errors) - set(envelopes)):  # one by one: compressed ones
-        names = orjson.loads(texts[i]) if i in texts else None
+        names = orjson.loads(text) if (text := sets.text(i)) else None
         t, k, coding = provisional[i], None, None
         try:
             if names and (coding := one.get_header(names, _ENCODING)):
@@ -135,16 +133,17 @@ def decode_mixed(
         ptype = ptype.scatter(rows, list(types.values()))
     if errors:
         kind = kind.scatter(list(errors), [None] * len(errors))
-    as_json = _msgpack_as_json(kind, body, special, errors)
-    if as_json:
-        kind = kind.scatter(as_json, ["json"] * len(as_json))
-        special |= set(as_json)
+    as_json = _msgpack_as_json(kind, body, special)
+    if as_json is not None:
+        kind = kind.zip_with(as_json.is_not_null(), pl.repeat("json", n, dtype=pl.String,
+                                                              eager=True))
     json_rows = (kind == "json").arg_true().to_list()
     other = (kind != "json").fill_null(True).arg_true().to_list()
     parts: list[Part] = []
     if json_rows:
-        parts.append(_json_part(json_rows, seq, time, subject, headers, payloads, body, texts,
-                                extra, special, rules, json_decode, json_options))
+        parts.append(_json_part(json_rows, seq, time, subject, headers, data, body, sets,
+                                extra, special, as_json is not None, rules, json_decode,
+                                json_options))
     if other:
         groups, maps = _groups(other, kind, data, ptype, body, special, errors, writers)
         parts.append(_other_part(other, seq, time, subject, hjson, data, extra, errors, groups,
@@ -152,36 +151,74 @@ def decode_mixed(
     return parts
 
 
-def _msgpack_as_json(kind: pl.Series, body: list[bytes], special: set[int],
-                     errors: dict[int, str]) -> list[int]:
-    """MessagePack maps rewritten as JSON text in ``body`` (their rows returned), so they go
-    the JSON way: typed as JSON is, with what earlier batches taught. Maps holding what JSON
-    has no word for (``bin``, timestamps, non-text keys) stay MessagePack, as do the bad ones
-    (their reasons are found there)."""
-    rows = [i for i in (kind == "msgpack").arg_true().to_list() if i not in special]
-    if not rows:
-        return []
-    values, _ = messagepack.unpack([body[i] for i in rows])
-    dumps, passthrough = orjson.dumps, orjson.OPT_PASSTHROUGH_DATETIME
-    pairs = [(i, value) for i, value in zip(rows, values, strict=True) if value is not None]
-    try:  # the usual batch: every map says itself in JSON (one comprehension)
-        texts = [dumps(value, option=passthrough) for _, value in pairs]
-    except TypeError:  # some do not: found one by one
-        done = []
-        for i, value in pairs:
-            try:
-                body[i] = dumps(value, option=passthrough)
-            except TypeError:
-                continue
-            done.append(i)
-        return done
-    for (i, _), text in zip(pairs, texts, strict=True):
-        body[i] = text
-    return [i for i, _ in pairs]
+def _msgpack_as_json(kind: pl.Series, body: list[bytes], special: set[int]
+                     ) -> pl.Series | None:
+    """MessagePack maps rewritten as JSON text in ``body``, so they go the JSON way: typed as
+    JSON is, with what earlier batches taught; null for the rows rewritten (None if none).
+    Maps holding what JSON has no word for (``bin``, timestamps, non-text keys) stay
+    MessagePack, as do the bad ones (their reasons are found there)."""
+    rows = (kind == "msgpack").arg_true()
+    if special:
+        rows = rows.filter(~rows.is_in(list(special)))
+    if not len(rows):
+        return None
+    at = rows.to_list()
+    texts = messagepack.to_json(body if len(at) == len(body) else [body[i] for i in at])
+    for i, text in zip(at, texts, strict=True):
+        if text is not None:
+            body[i] = text
+    done = pl.Series(texts, dtype=pl.Binary).is_not_null()
+    if not done.any():
+        return None
+    return pl.repeat(True, len(body), dtype=pl.Boolean, eager=True).scatter(
+        rows.filter(done), None)
 
 
-def _header_text(block: bytes) -> str:
-    return orjson.dumps(parse_headers(block)[2]).decode()  # as eventkit.codec.header_json
+class HeaderSets:
+    """A batch's header blocks, each distinct one parsed once (a batch's messages mostly
+    carry the same few): per row a code into them, and what is looked up in them is looked
+    up once per distinct block, then spread over the rows by that code."""
+
+    def __init__(self, n: int, headers: Mapping[int, bytes]) -> None:
+        known: dict[bytes, int] = {}
+        codes = [known.setdefault(b, len(known)) for b in headers.values()]
+        self._rows = headers
+        self._codes = codes
+        self.names = [parse_headers(b)[2] for b in known]
+        self.texts = [orjson.dumps(h).decode() for h in self.names]  # as codec.header_json
+        code = pl.repeat(None, n, dtype=pl.UInt32, eager=True)
+        self.code = code.scatter(list(headers), codes) if codes else code
+        self.hjson = self.spread(self.texts).rename("headers")
+
+    def spread(self, values: Sequence[str | None]) -> pl.Series:
+        """Per row, the value of its header block (``values`` by distinct block)."""
+        return pl.Series(values, dtype=pl.String).gather(self.code)
+
+    def first(self, names: Sequence[str], then: Callable[[str | None], str | None] | None = None
+              ) -> pl.Series:
+        """The first of header ``names`` (any case) in each row's headers (``then`` of it)."""
+        def first(headers: dict[str, str]) -> str | None:
+            found = {k.lower(): v for k, v in headers.items()}
+            value = next((found[n] for n in names if found.get(n)), None)
+            return then(value) if then is not None else value
+        return self.spread([first(h) for h in self.names])
+
+    def get(self, name: str) -> pl.Series:
+        """Header ``name`` (exactly so) in each row's headers."""
+        return self.spread([h.get(name) for h in self.names])
+
+    @functools.cached_property
+    def _by_row(self) -> dict[int, int]:
+        return dict(zip(self._rows, self._codes, strict=True))
+
+    def code_of(self, row: int) -> int | None:
+        """Row ``row``'s distinct header block (None if it has none)."""
+        return self._by_row.get(row)
+
+    def text(self, row: int) -> str | None:
+        """Row ``row``'s headers as JSON text (None if it has none)."""
+        code = self._by_row.get(row)
+        return None if code is None else self.texts[code]
 
 
 def _sparse(name: str, n: int, values: Mapping[int, str | None]) -> pl.Series:
@@ -189,28 +226,13 @@ def _sparse(name: str, n: int, values: Mapping[int, str | None]) -> pl.Series:
     return column.scatter(list(values), list(values.values())) if values else column
 
 
-def _header(hjson: pl.Series, names: Sequence[str]) -> pl.Series:
-    """The first of header ``names`` (any case) in each row's header JSON (looked up once per
-    distinct header set: a batch's messages mostly carry the same few)."""
-    def first(text: str) -> str | None:
-        found = _lowered(text)
-        return next((found[n] for n in names if found.get(n)), None)
-    return _mapped(hjson, first)
-
-
-@functools.lru_cache(maxsize=1 << 14)
-def _lowered(text: str) -> dict[str, Any]:
-    """A header JSON's names in lower case (parsed once for the several headers looked up)."""
-    return {k.lower(): v for k, v in orjson.loads(text).items()}
-
-
-def _provisional(rules: Rules, subject: pl.Series, hjson: pl.Series) -> pl.Series:
+def _provisional(rules: Rules, subject: pl.Series, sets: HeaderSets) -> pl.Series:
     """Each message's type by the header and subject places of the type rule (before decoding)."""
     out = pl.repeat(None, len(subject), dtype=pl.String, eager=True)
     for rule in rules.type:
         if rule.source == "header":
-            if hjson.null_count() < len(hjson):
-                out = out.fill_null(hjson.str.json_path_match(f"$['{rule.name}']"))
+            if sets.texts:
+                out = out.fill_null(sets.get(rule.name))
         elif rule.source == "subject":
             out = out.fill_null(subject.str.split(".").list.get(int(rule.name), null_on_oob=True))
     return out.rename("ptype")
@@ -225,7 +247,7 @@ def _mapped(values: pl.Series, lookup: Callable[[Any], str | None]) -> pl.Series
                                  return_dtype=pl.String)
 
 
-def _kinds(formats: FormatRules, hjson: pl.Series, data: pl.Series, ptype: pl.Series,
+def _kinds(formats: FormatRules, sets: HeaderSets, data: pl.Series, ptype: pl.Series,
            writers: Schemas) -> pl.Series:
     """Each message's format by the rules, for the whole batch (JSON where no place answers)."""
     kind = pl.repeat(None, len(data), dtype=pl.String, eager=True)
@@ -233,7 +255,7 @@ def _kinds(formats: FormatRules, hjson: pl.Series, data: pl.Series, ptype: pl.Se
         if not kind.null_count():
             break
         if place.startswith("header:"):
-            found = _mapped(_header(hjson, [place[7:].lower()]), content_format)
+            found = sets.first([place[7:].lower()], content_format)
         elif place == "magic":
             confluent = data.bin.starts_with(b"\x00") & (data.bin.size() >= 5)
             ids = data.bin.slice(1, 4).bin.reinterpret(dtype=pl.UInt32, endianness="big")
@@ -252,37 +274,36 @@ def _kinds(formats: FormatRules, hjson: pl.Series, data: pl.Series, ptype: pl.Se
 
 
 def _json_part(rows: list[int], seq: pl.Series, time: pl.Series, subject: pl.Series,
-               headers: Mapping[int, bytes], payloads: Sequence[bytes], body: list[bytes],
-               texts: Mapping[int, str], extra: dict[int, dict[str, str]], special: set[int],
-               rules: Rules, json_decode: JsonDecode, options: dict[str, Any]) -> Part:
+               headers: Mapping[int, bytes], data: pl.Series, body: list[bytes],
+               sets: HeaderSets, extra: dict[int, dict[str, str]], special: set[int],
+               rewritten: bool, rules: Rules, json_decode: JsonDecode, options: dict[str, Any]
+               ) -> Part:
     index = pl.Series(rows, dtype=pl.UInt32)
     blocks: dict[int, bytes] = {}
     wanted = [name.lower() for name in rules.headers()]
-    read: dict[str, bool] = {}  # per distinct header set: does a rule read one of them?
-    withheld = False
-    for k, i in enumerate(rows):
-        if i in extra:
-            if not wanted:  # no rule reads a header: the envelope's attributes are not asked
-                withheld = withheld or i in headers
-                continue
-            real = orjson.loads(texts[i]) if i in texts else None
-            blocks[k] = one.header_block(real, extra[i])
-        elif i in headers:
-            text = texts[i]
-            if text not in read:
-                read[text] = any(f'"{name}"' in text.lower() for name in wanted)
-            if read[text]:
-                blocks[k] = headers[i]
-            else:  # the JSON decode need not parse it again: put back below
-                withheld = True
-    out = json_decode(seq.gather(index), time.gather(index), subject.gather(index).to_list(),
-                      blocks, [body[i] for i in rows], rules, **options)
+    if not wanted:  # no rule reads a header: none is parsed again, all are put back below
+        withheld = bool(headers)
+    else:
+        read = [any(f'"{name}"' in text.lower() for name in wanted) for text in sets.texts]
+        withheld = False
+        for k, i in enumerate(rows):
+            if i in extra:
+                real = orjson.loads(text) if (text := sets.text(i)) else None
+                blocks[k] = one.header_block(real, extra[i])
+            elif i in headers:
+                if read[sets.code_of(i) or 0]:
+                    blocks[k] = headers[i]
+                else:  # the JSON decode need not parse it again: put back below
+                    withheld = True
+    whole = len(rows) == len(body)  # (rows are in order)
+    out = json_decode(seq if whole else seq.gather(index), time if whole else time.gather(index),
+                      subject.to_list() if whole else subject.gather(index).to_list(), blocks,
+                      body if whole else [body[i] for i in rows], rules, **options)
     typed = {t: [f] for t, f in out.typed.items()}
-    if not withheld and not any(i in special for i in rows):  # as stored, as read
+    if not (withheld or extra or rewritten) and not any(i in special for i in rows):  # as read
         return Part(out.envelope, typed)
-    env = out.envelope.with_columns(
-        pl.Series("data", [payloads[i] for i in rows], dtype=pl.Binary),
-        pl.Series("headers", [texts.get(i) for i in rows], dtype=pl.String))
+    env = out.envelope.with_columns(data if whole else data.gather(index),
+                                    sets.hjson if whole else sets.hjson.gather(index))
     return Part(env, typed)
 
 
@@ -293,8 +314,10 @@ def _groups(rows: list[int], kind: pl.Series, data: pl.Series, ptype: pl.Series,
     MessagePack maps by row; the reasons of those that do not decode go into ``errors``."""
     members: dict[Any, list[int]] = {}
     bodies: dict[int, bytes] = {}
+    framing: dict[int, int] = {}  # Protobuf: Confluent's bytes still before a body (cut later)
     msgpack_rows: list[int] = []
-    plain = [i for i in rows if i not in special and i not in errors]
+    aside = special.union(errors)
+    plain = [i for i in rows if i not in aside] if aside else rows
     if plain:
         frame = pl.DataFrame({"row": pl.Series(plain, dtype=pl.UInt32)}).with_columns(
             kind=kind.gather(plain), ptype=ptype.gather(plain), data=data.gather(plain))
@@ -317,7 +340,7 @@ def _groups(rows: list[int], kind: pl.Series, data: pl.Series, ptype: pl.Series,
         rest = frame.filter(pl.col("kind") != "msgpack").drop("data")
         for (k, sid, fp, t), part in rest.group_by("kind", "sid", "fp", "ptype",
                                                     maintain_order=True):
-            _plain_group(part, k, sid, fp, t, body, members, bodies, errors, writers)
+            _plain_group(part, k, sid, fp, t, body, members, bodies, errors, writers, framing)
     for i in sorted(special & set(rows)):
         if i in errors:
             continue
@@ -331,11 +354,13 @@ def _groups(rows: list[int], kind: pl.Series, data: pl.Series, ptype: pl.Series,
             bodies[i] = framed
     decoded = []
     for key, group in members.items():
-        frame, bad = _decode_group(key, [bodies[i] for i in group])
+        frame, bad = _decode_group(key, [bodies[i] for i in group],
+                                   [framing.get(i, 0) for i in group] if framing else None)
         if _registered(key):  # the registered message itself: old versions upcast
             frame = writers.newest(key[0], frame)
         errors.update({group[k]: why for k, why in bad.items()})
-        decoded.append(([i for k, i in enumerate(group) if k not in bad], frame))
+        decoded.append(([i for k, i in enumerate(group) if k not in bad] if bad else group,
+                        frame))
     maps: dict[int, dict[str, Any]] = {}
     if msgpack_rows:
         msgpack_rows.sort()
@@ -347,7 +372,8 @@ def _groups(rows: list[int], kind: pl.Series, data: pl.Series, ptype: pl.Series,
 
 def _plain_group(part: pl.DataFrame, kind: str, sid: int | None, fp: bytes | None,
                  event_type: str | None, body: list[bytes], members: dict[Any, list[int]],
-                 bodies: dict[int, bytes], errors: dict[int, str], writers: Schemas) -> None:
+                 bodies: dict[int, bytes], errors: dict[int, str], writers: Schemas,
+                 framing: dict[int, int]) -> None:
     """One group of messages that share format and schema id (or fingerprint, or type)."""
     rows = part.get_column("row").to_list()
     entry, skip = None, 0
@@ -367,11 +393,14 @@ def _plain_group(part: pl.DataFrame, kind: str, sid: int | None, fp: bytes | Non
         errors.update(dict.fromkeys(rows, why))
         return
     if entry.format == "protobuf" and sid is not None:  # message indexes after the id
-        for index, skip, i in part.select("index", "skip", "row").iter_rows():
-            if index is not None:  # one index in one byte (found for the batch)
-                members.setdefault((entry, (index,), "id"), []).append(i)
-                bodies[i] = body[i][skip:]
+        for (index, skip), same in part.group_by("index", "skip", maintain_order=True):
+            if index is None:
                 continue
+            found = same.get_column("row").to_list()  # one index in one byte (for the batch)
+            members.setdefault((entry, (index,), "id"), []).extend(found)
+            bodies.update(zip(found, map(body.__getitem__, found), strict=True))
+            framing.update(dict.fromkeys(found, skip))  # cut by the bulk read
+        for i in part.filter(pl.col("index").is_null()).get_column("row").to_list():
             try:
                 path, at = one.message_indexes(body[i], 5)
             except IndexError:
@@ -397,7 +426,8 @@ def _registered(key: Group) -> bool:
                 == entry.schema.DESCRIPTOR.full_name)
 
 
-def _decode_group(key: Group, bodies: list[bytes]) -> tuple[pl.DataFrame, dict[int, str]]:
+def _decode_group(key: Group, bodies: list[bytes], skip: list[int] | None = None
+                  ) -> tuple[pl.DataFrame, dict[int, str]]:
     entry, path, _ = key
     what = f"{entry.format} schema {entry.event_type} v{entry.version}" + (
         f" (id {entry.schema_id})" if entry.schema_id is not None else "")
@@ -406,7 +436,7 @@ def _decode_group(key: Group, bodies: list[bytes]) -> tuple[pl.DataFrame, dict[i
     message = entry.schema
     if path and path != (0,):  # [0] (the byte 00) is the registered message itself
         message = one.nested_message(message, path)
-    return protobuf.read_messages(bodies, message, what=what)
+    return protobuf.read_messages(bodies, message, what=what, skip=skip)
 
 
 def _text_fields(frame: pl.DataFrame, fields: list[str]) -> list[pl.Series]:
@@ -494,11 +524,11 @@ def _typed(keys: pl.DataFrame, decoded: list[tuple[list[int], pl.DataFrame]],
     consumed = {name for name in ("type", "key", "event_time")
                 if any(r.source == "field" and r.name == name for r in getattr(rules, name))}
     pieces: dict[str, list[pl.DataFrame]] = {}
+    at = keys.get_column("__row")  # in row order: members are found by a binary search
     for members, frame in decoded:
         if not members:
             continue
-        head = pl.DataFrame({"__row": pl.Series(members, dtype=pl.UInt32)}).join(
-            keys, on="__row", how="left", maintain_order="left")
+        head = keys.gather(at.search_sorted(pl.Series(members, dtype=pl.UInt32)))
         whole = pl.concat([head.select("seq", "type"), _names(frame, consumed)],
                           how="horizontal")
         for (event_type,), part in whole.partition_by("type", as_dict=True,

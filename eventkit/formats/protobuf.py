@@ -1,13 +1,16 @@
 """Protobuf payloads to polars, in bulk, driven by the message's descriptor.
 
-Each payload is parsed by the protobuf runtime (upb, in C); the columns are
-then built field by field over the whole batch (one pass per field, not one
-per message), so nested messages become structs, repeated fields lists, maps
-lists of ``key``/``value`` structs, enums ``Enum`` of their value names, and
-the well-known types their Arrow types: ``Timestamp`` a UTC datetime (ns),
-``Duration`` a duration (ns), the wrappers (``DoubleValue``, ...) their
-nullable value. Fields with presence (messages, ``optional``, oneof members)
-are null where unset; proto3 scalars without presence read their default.
+A batch's messages are read together from their wire format
+(:mod:`eventkit.formats._protowire`, numpy over all the bytes at once); the
+few it leaves (malformed, or encoded as writers rarely do) are parsed by the
+protobuf runtime (upb, in C), whose columns are then built field by field
+over those messages. Either way nested messages become structs, repeated
+fields lists, maps lists of ``key``/``value`` structs, enums ``Enum`` of
+their value names, and the well-known types their Arrow types:
+``Timestamp`` a UTC datetime (ns), ``Duration`` a duration (ns), the
+wrappers (``DoubleValue``, ...) their nullable value. Fields with presence
+(messages, ``optional``, oneof members) are null where unset; proto3 scalars
+without presence read their default.
 """
 
 from __future__ import annotations
@@ -21,17 +24,14 @@ import polars as pl
 import pyarrow as pa
 
 from eventkit._deps import missing
+from eventkit.formats._protobuf_types import MAX_SECONDS
+from eventkit.formats._protobuf_types import SCALARS as _SCALARS
+from eventkit.formats._protobuf_types import WRAPPERS as _WRAPPERS
+from eventkit.formats._protobuf_types import enum_names as _enum_names
 
 __all__ = ["read_messages"]
 
-_SCALARS = {  # FieldDescriptor.TYPE_* -> Arrow
-    1: pa.float64(), 2: pa.float32(), 3: pa.int64(), 4: pa.uint64(), 5: pa.int32(),
-    6: pa.uint64(), 7: pa.uint32(), 8: pa.bool_(), 9: pa.string(), 12: pa.binary(),
-    13: pa.uint32(), 15: pa.int32(), 16: pa.int64(), 17: pa.int32(), 18: pa.int64(),
-}
 _MESSAGE, _ENUM = 11, 14
-_WRAPPERS = {f"google.protobuf.{n}Value" for n in
-             ("Double", "Float", "Int64", "UInt64", "Int32", "UInt32", "Bool", "String", "Bytes")}
 
 
 def _protobuf() -> Any:
@@ -42,9 +42,11 @@ def _protobuf() -> Any:
     return descriptor_pb2, descriptor_pool, message_factory
 
 
-def read_messages(bodies: Sequence[bytes], message: Any, *, what: str = "protobuf"
-                  ) -> tuple[pl.DataFrame, dict[int, str]]:
+def read_messages(bodies: Sequence[bytes], message: Any, *, what: str = "protobuf",
+                  skip: Sequence[int] | None = None) -> tuple[pl.DataFrame, dict[int, str]]:
     """Serialized messages of one type as one frame, and why the bad ones did not parse.
+
+    ``skip`` gives, per body, the bytes before the message (a framing already read).
 
     Examples
     --------
@@ -64,6 +66,44 @@ def read_messages(bodies: Sequence[bytes], message: Any, *, what: str = "protobu
     {1: 'protobuf google.protobuf.Timestamp: Error parsing message'}
     """
     _protobuf()
+    descriptor = message.DESCRIPTOR
+    try:
+        import numpy as np
+
+        from eventkit.formats import _protowire
+    except ImportError:  # no numpy: message by message
+        fast = None
+    else:
+        fast = _protowire.read(bodies, descriptor, skip)
+    if fast is None:
+        table, bad = _parsed(_cut(bodies, skip), message, what)
+    else:
+        columns, slow = fast
+        table = _table(columns, descriptor, len(bodies))
+        bad = {}
+        if slow.any():  # what the bulk read left: protobuf's parser, message by message
+            rows = np.flatnonzero(slow).tolist()
+            other, why = _parsed(_cut([bodies[i] for i in rows],
+                                      None if skip is None else [skip[i] for i in rows]),
+                                 message, what)
+            bad = {rows[k]: reason for k, reason in why.items()}
+            read = [i for k, i in enumerate(rows) if k not in why]
+            order = np.argsort(np.concatenate([np.flatnonzero(~slow), np.array(read, np.int64)]))
+            table = pa.concat_tables([table.filter(pa.array(~slow)), other]).take(order)
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    if "__empty__" in frame.columns:
+        frame = frame.drop("__empty__")
+    return frame.cast(_enums(descriptor)), bad  # type: ignore[arg-type]
+
+
+def _cut(bodies: Sequence[bytes], skip: Sequence[int] | None) -> Sequence[bytes]:
+    return bodies if skip is None else [b[k:] for b, k in zip(bodies, skip, strict=True)]
+
+
+def _parsed(bodies: Sequence[bytes], message: Any, what: str) -> tuple[pa.Table, dict[int, str]]:
+    """Messages parsed by protobuf (upb) and their fields read from Python: the way for
+    what :mod:`eventkit.formats._protowire` does not read."""
     from google.protobuf.message import DecodeError
 
     parse = message.FromString
@@ -78,12 +118,42 @@ def read_messages(bodies: Sequence[bytes], message: Any, *, what: str = "protobu
             except DecodeError as exc:
                 bad[i] = f"{what} {message.DESCRIPTOR.full_name}: {_reason(exc)}"
     descriptor = message.DESCRIPTOR
-    columns = _columns(msgs, descriptor.fields)
-    table = pa.table(columns) if columns else pa.table({"__empty__": pa.nulls(len(msgs))})
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    frame = frame.cast(_enums(descriptor))  # type: ignore[arg-type]
-    return (frame if columns else frame.drop("__empty__")), bad
+
+    def table(msgs: list[Any]) -> pa.Table:
+        return _table(list(_columns(msgs, descriptor.fields).values()), descriptor, len(msgs))
+
+    try:
+        return table(msgs), bad
+    except _OutOfRange:  # a time no column holds: those messages flagged, the rest kept
+        kept = [i for i in range(len(bodies)) if i not in bad]
+        fine = []
+        for i, msg in zip(kept, msgs, strict=True):
+            try:
+                table([msg])
+            except _OutOfRange as exc:
+                bad[i] = f"{what} {descriptor.full_name}: {exc}"
+            else:
+                fine.append(msg)
+        return table(fine), bad
+
+
+class _OutOfRange(ValueError):
+    """A Timestamp or Duration beyond what int64 nanoseconds hold (years 1678-2261)."""
+
+
+def _nanoseconds(msgs: list[Any], name: str) -> list[int]:
+    out = [m.seconds * 1_000_000_000 + m.nanos for m in msgs]
+    for m in msgs:
+        if abs(m.seconds) > MAX_SECONDS:
+            raise _OutOfRange(f"{name} of {m.seconds} seconds is out of the range of a time "
+                              "in nanoseconds (years 1678-2261)")
+    return out
+
+
+def _table(columns: list[pa.Array], descriptor: Any, n: int) -> pa.Table:
+    if not columns:
+        return pa.table({"__empty__": pa.nulls(n)})
+    return pa.Table.from_arrays(columns, names=[f.name for f in descriptor.fields])
 
 
 _PREFIX: list[bytes] = []
@@ -207,11 +277,10 @@ def _values(values: list[Any], field: Any, mask: pa.Array | None) -> pa.Array:
 def _message_values(msgs: list[Any], descriptor: Any, mask: pa.Array | None) -> pa.Array:
     name = descriptor.full_name
     if name == "google.protobuf.Timestamp":
-        return pa.array([m.seconds * 1_000_000_000 + m.nanos for m in msgs], pa.int64(),
+        return pa.array(_nanoseconds(msgs, name), pa.int64(),
                         mask=mask).cast(pa.timestamp("ns", "UTC"))
     if name == "google.protobuf.Duration":
-        return pa.array([m.seconds * 1_000_000_000 + m.nanos for m in msgs], pa.int64(),
-                        mask=mask).cast(pa.duration("ns"))
+        return pa.array(_nanoseconds(msgs, name), pa.int64(), mask=mask).cast(pa.duration("ns"))
     if name in _WRAPPERS:
         return _values([m.value for m in msgs], descriptor.fields_by_name["value"], mask)
     columns = _columns(msgs, descriptor.fields)
@@ -255,10 +324,6 @@ def _one_type(field: Any) -> pl.DataType:
     out = pl.from_arrow(pa.array([], _SCALARS[field.type]))
     assert isinstance(out, pl.Series)
     return out.dtype
-
-
-def _enum_names(enum: Any) -> list[str]:
-    return list(dict.fromkeys(v.name for v in enum.values))
 
 
 def _enums(descriptor: Any) -> dict[str, pl.DataType]:

@@ -1,7 +1,7 @@
 """Replay: history played back in sequence order, into projections or back onto NATS.
 
 A replay reads events in batches (from what a read returned, from a store,
-or straight from a stream), bounded by ``start`` and ``until``, and feeds
+or straight from a stream), bounded by ``start`` and ``end``, and feeds
 them in order to a projection: code that turns events into state. It runs
 as fast as possible or at a multiple of the original pace (``speed``), in the
 foreground (:meth:`Replay.run`) or in the background (:meth:`Replay.start`,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import orjson
 import polars as pl
 
+from eventkit._deprecated import renamed_keywords
 from eventkit._time import Instant, to_position
 from eventkit._typing import TimeColumn, TimeLike
 from eventkit.envelope import Rules
@@ -24,6 +25,7 @@ from eventkit.replay._sources import (
     _StoreSource,
     _StreamSource,
 )
+from eventkit.source._twins import thread_twin
 from eventkit.source.jetstream import subjects_regex
 
 if TYPE_CHECKING:
@@ -34,18 +36,18 @@ if TYPE_CHECKING:
 
 
 class Replay:
-    """History from ``start`` to ``until``, in sequence order, at the pace you choose.
+    """History from ``start`` to ``end``, in sequence order, at the pace you choose.
 
     Parameters
     ----------
     source
         What a read returned (:class:`~eventkit.Events`), a
         :class:`~eventkit.Store`, or a connection (then give ``stream``).
-    start, until
+    start, end
         Inclusive bounds on transaction time (replay follows the stream's
         order): a sequence, a time (an aware datetime, an ISO string, a
         ``pandas.Timestamp``...) or a duration ago. A time at microsecond
-        precision covers its whole microsecond, so ``until=df["time"][i]``
+        precision covers its whole microsecond, so ``end=df["time"][i]``
         keeps event ``i``.
     subjects
         Subject filter(s), e.g. ``"rides.>"``.
@@ -70,10 +72,11 @@ class Replay:
     [('o1', 5, 'dhl'), ('o2', 7, None)]
     """
 
+    @renamed_keywords(until="end")
     def __init__(
         self, source: Events | Store | Connection | pl.DataFrame, *,
         stream: str | None = None, start: TimeLike | None = None,
-        until: TimeLike | None = None, subjects: str | Sequence[str] | None = None,
+        end: TimeLike | None = None, subjects: str | Sequence[str] | None = None,
         speed: float | None = None, pace_on: TimeColumn = "event_time",
         batch: int = 10_000,
     ) -> None:
@@ -88,7 +91,7 @@ class Replay:
             state().rules if callable(state) and state() else None)
         now = dt.datetime.now(dt.UTC)
         self._start = to_position(start, now=now, what="start")
-        self._until = to_position(until, now=now, what="until")
+        self._end = to_position(end, now=now, what="end")
         self.speed = speed
         self.pace_on = pace_on
         self.batch = batch
@@ -128,10 +131,12 @@ class Replay:
             return self._source.first_seq_at(self._start) - 1
         return 0
 
+    afirst_after = thread_twin(first_after)
+
     def frames(self, after: int | None = None) -> Iterator[pl.DataFrame]:
         """The events as frames (envelope and payload fields), in sequence order."""
         frames = self._source.frames(self.first_after() if after is None else after,
-                                     self._until, self.batch)
+                                     self._end, self.batch)
         if isinstance(self._start, Instant):
             start = self._start
             frames = (f.filter(pl.col("time") >= _instant(start, ">=")) for f in frames)
@@ -146,11 +151,7 @@ class Replay:
             raise run.error
         return run.state()
 
-    async def arun(self, projection: Projection, *, progress: bool = True) -> pl.DataFrame:
-        """:meth:`run` for ``await``: the replay runs on a worker thread, the loop stays free."""
-        import asyncio
-
-        return await asyncio.to_thread(self.run, projection, progress=progress)
+    arun = thread_twin(run)
 
     def start(self, projection: Projection, *, snapshot_every: int = 50_000,
               paused: bool = False) -> ReplayRun:
@@ -200,6 +201,8 @@ class Replay:
             duplicates += result.duplicates
         return PublishResult(stored, duplicates)
 
+    ato_subject = thread_twin(to_subject)
+
     def to_store(self, path: str | os.PathLike[str], *, rules: Rules | None = None) -> Store:
         """Write the replayed events into a new local store at ``path``; returns the store.
 
@@ -216,6 +219,8 @@ class Replay:
         store.write((_raw(f) for f in self.frames()), stream=self.stream or "replay",
                     rules=rules, subjects=self.subjects, created=self._created())
         return store
+
+    ato_store = thread_twin(to_store)
 
     def _created(self) -> str | None:
         """When the source stream was created (so a sync refuses a stream created again)."""

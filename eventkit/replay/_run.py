@@ -15,7 +15,7 @@ from eventkit._time import Instant, cutoff, to_position
 from eventkit._typing import TimeLike
 from eventkit.exceptions import ConfigurationError
 from eventkit.replay._projections import Projection, _BatchProjection, _EventProjection
-from eventkit.replay._sources import _until
+from eventkit.replay._sources import _up_to_end
 
 if TYPE_CHECKING:
     from eventkit.replay._replay import Replay
@@ -236,7 +236,7 @@ class ReplayRun:
             self.time_reached, self.clock_reached = mark.time, mark.clock
             self._snapshots = [s for s in self._snapshots if s.seq <= mark.seq]
         for frame in self.replay.frames(after=self.position):
-            part = _until(frame, target)
+            part = _up_to_end(frame, target)
             if part.height:
                 self._feed(part)
             if part.height < frame.height:

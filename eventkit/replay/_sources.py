@@ -20,7 +20,7 @@ _HEAD_DISK = frozenset({*_HEAD, "time_ns", "event_time_ns"})
 
 
 class _Source(Protocol):
-    def frames(self, after: int, until: int | Instant | None, size: int,
+    def frames(self, after: int, end: int | Instant | None, size: int,
                ) -> Iterator[pl.DataFrame]: ...
 
 
@@ -30,9 +30,9 @@ class _FrameSource:
 
     wide: pl.DataFrame
 
-    def frames(self, after: int, until: int | Instant | None, size: int,
+    def frames(self, after: int, end: int | Instant | None, size: int,
                ) -> Iterator[pl.DataFrame]:
-        part = _until(self.wide.filter(pl.col("seq") > after), until)
+        part = _up_to_end(self.wide.filter(pl.col("seq") > after), end)
         for offset in range(0, part.height, size):
             yield part.slice(offset, size)
 
@@ -43,7 +43,7 @@ class _StoreSource:
 
     store: Store
 
-    def frames(self, after: int, until: int | Instant | None, size: int,
+    def frames(self, after: int, end: int | Instant | None, size: int,
                ) -> Iterator[pl.DataFrame]:
         from eventkit.codec import union
         from eventkit.store._reader import Ordered
@@ -53,7 +53,7 @@ class _StoreSource:
         state = self.store.state()
         if state is None:
             return
-        upto = min(until, state.last_seq) if isinstance(until, int) else state.last_seq
+        upto = min(end, state.last_seq) if isinstance(end, int) else state.last_seq
         envelope = Ordered(tables, tables.open(tables.envelope, self.store._version), after,
                            upto, columns=list(ENVELOPE_SCHEMA))
         types = []
@@ -64,7 +64,7 @@ class _StoreSource:
                 types.append(Ordered(tables, table, after, upto, columns=fields))
         for batch in envelope:
             for offset in range(0, batch.height, size):
-                head = _until(batch.slice(offset, size), until)
+                head = _up_to_end(batch.slice(offset, size), end)
                 if not head.height:
                     continue
                 hi = int(head["seq"][-1])
@@ -82,16 +82,16 @@ class _StreamSource:
     stream: str
     subjects: tuple[str, ...]
 
-    def frames(self, after: int, until: int | Instant | None, size: int,
+    def frames(self, after: int, end: int | Instant | None, size: int,
                ) -> Iterator[pl.DataFrame]:
         last = self.conn.stream(self.stream).last_seq  # bounded by what the stream holds now
-        stop = min(until, last) if isinstance(until, int) else last
+        stop = min(end, last) if isinstance(end, int) else last
         while after < stop:
             hi = min(after + size, stop)
             frame = self.conn.read(self.stream, subjects=self.subjects or None, start=after + 1,
                                    end=hi, progress=False).wide()
-            if isinstance(until, Instant):
-                kept = _until(frame, until)
+            if isinstance(end, Instant):
+                kept = _up_to_end(frame, end)
                 if kept.height:
                     yield kept
                 if kept.height < frame.height:
@@ -110,12 +110,12 @@ class _StreamSource:
         return seq if seq is not None else self.conn.stream(self.stream).last_seq + 1
 
 
-def _until(frame: Any, until: int | Instant | None) -> Any:
-    if until is None:
+def _up_to_end(frame: Any, end: int | Instant | None) -> Any:
+    if end is None:
         return frame
-    if isinstance(until, int):
-        return frame.filter(pl.col("seq") <= until)
-    return frame.filter(pl.col("time") <= _instant(until, "<="))
+    if isinstance(end, int):
+        return frame.filter(pl.col("seq") <= end)
+    return frame.filter(pl.col("time") <= _instant(end, "<="))
 
 
 def _instant(value: Instant, op: Literal[">=", "<="]) -> pl.Expr:

@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import orjson
 import polars as pl
 
+from eventkit._deprecated import TypeNames
 from eventkit._typing import (
     Compatibility,
     CompatibilityPolicy,
@@ -427,11 +428,16 @@ class SchemaRegistry:
                                       f"{self.backend.name} (versions: {versions})")
         return version
 
-    def types(self) -> list[str]:
-        """Event types with at least one registered version, sorted."""
-        return _loop.run(self.atypes())
+    @property
+    def types(self) -> TypeNames:
+        """The event types with at least one registered version, sorted (a list, as on
+        :class:`~eventkit.Events`); ``await registry.atypes()`` reads it without blocking.
+        (Until the next release ``registry.types()`` still works, with a warning.)"""
+        return TypeNames(_loop.run(self.atypes()), owner="SchemaRegistry")
 
     async def atypes(self) -> list[str]:
+        """The event types with at least one registered version, sorted: :attr:`types`
+        for ``await``."""
         return sorted(await _loop.on_loop(self.backend.listing()))
 
     def compatibility(self, event_type: str) -> str:

@@ -118,13 +118,15 @@ class _Taken:
         """Deliveries into ordered parts, without redeliveries or what lies past the end."""
         if not self.fresh:
             return
-        raw = _trim(_stack(self.fresh), self.received, span.stop_seq, span.stop_ns)
+        stacked = _stack(self.fresh)
+        raw = _trim(stacked, self.received, span.stop_seq, span.stop_ns)
         self.fresh = []
         if len(raw):
             self.parts.append(raw)
             self.received = int(raw.seq[-1])
-        self.count = sum(map(len, self.parts))
-        self.bytes = sum(sum(map(len, part.payloads)) for part in self.parts)
+        if raw is not stacked:  # some dropped (redeliveries, past the end): count again
+            self.count = sum(map(len, self.parts))
+            self.bytes = sum(sum(map(len, part.payloads)) for part in self.parts)
 
     def full(self, span: _Span) -> list[RawBatch]:
         """The whole batches held (cut exactly at their limits); the rest stays."""
@@ -134,13 +136,18 @@ class _Taken:
         out: list[RawBatch] = []
         while self.parts and (self.count >= span.batch or self.bytes >= span.batch_bytes):
             raw = _concat(self.parts)
-            sizes = pl.Series(list(map(len, raw.payloads)), dtype=pl.Int64).cum_sum()
-            cut = min(span.batch, int((sizes < span.batch_bytes).sum()) + 1, len(raw))
+            if self.bytes < span.batch_bytes:  # cut by count: no sizes needed
+                cut = min(span.batch, len(raw))
+                rest = _rows(raw, cut, len(raw))
+                self.bytes = sum(map(len, rest.payloads))
+            else:
+                sizes = pl.Series(list(map(len, raw.payloads)), dtype=pl.Int64).cum_sum()
+                cut = min(span.batch, int((sizes < span.batch_bytes).sum()) + 1, len(raw))
+                rest = _rows(raw, cut, len(raw))
+                self.bytes = int(sizes[-1]) - int(sizes[cut - 1])
             out.append(_rows(raw, 0, cut))
-            rest = _rows(raw, cut, len(raw))
             self.parts = [rest] if len(rest) else []
             self.count = len(rest)
-            self.bytes = int(sizes[-1]) - int(sizes[cut - 1])
         return out
 
     def rest(self, span: _Span) -> RawBatch | None:

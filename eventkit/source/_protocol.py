@@ -25,9 +25,11 @@ b'PUB a.b _INBOX.1 2\\r\\nhi\\r\\n'
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 __all__ = [
+    "COMPILED",
     "PING",
     "PONG",
     "Err",
@@ -114,7 +116,10 @@ Frame = Info | Ping | Pong | Ok | Err | Msgs | Status
 class Parser:
     """Frames out of a byte stream, cut wherever the transport cut it.
 
-    :meth:`feed` keeps an incomplete frame until the rest arrives.
+    :meth:`feed` keeps an incomplete frame until the rest arrives. Runs of
+    deliveries are read by the compiled loop where it was built (see
+    :data:`COMPILED`), else by Python; ``compiled=False`` asks for Python,
+    and both give the same frames.
 
     Examples
     --------
@@ -130,10 +135,11 @@ class Parser:
     0
     """
 
-    __slots__ = ("_buf",)
+    __slots__ = ("_buf", "_fast")
 
-    def __init__(self) -> None:
+    def __init__(self, *, compiled: bool = True) -> None:
         self._buf = b""
+        self._fast = _compiled if compiled else None
 
     @property
     def pending(self) -> int:
@@ -144,23 +150,41 @@ class Parser:
         """The frames completed by ``data`` (in order); the rest is kept for the next call."""
         buf = self._buf + data if self._buf else data
         frames: list[Frame] = []
-        pos = _parse(buf, frames)
+        pos = _parse(buf, frames, fast=self._fast)
         self._buf = buf[pos:]
         return frames
 
 
-def _parse(buf: bytes, frames: list[Frame], pos: int = 0) -> int:
+_Fast = Callable[[bytes, int, Msgs | None, list[Frame], type], tuple[int, Msgs | None]]
+
+try:  # the compiled loop (setup.py builds it where a C compiler is at hand)
+    from eventkit.source._protocol_c import deliveries as _compiled_loop
+except ImportError:  # pragma: no cover - a machine without a compiler
+    _compiled_loop = None
+
+_compiled: _Fast | None = _compiled_loop
+#: Is the compiled loop for deliveries there (else the Python loop reads them)?
+COMPILED = _compiled is not None
+
+
+def _parse(buf: bytes, frames: list[Frame], pos: int = 0, *, fast: _Fast | None = None) -> int:
     """Append the complete frames of ``buf`` from ``pos`` to ``frames``; return where the
     rest begins.
 
     Consecutive deliveries to one subscription append to the lists of one
-    :class:`Msgs`, with no call and no object per message.
+    :class:`Msgs`, with no call and no object per message. ``fast`` (the
+    compiled loop) takes the well-formed deliveries; it stops at anything
+    else, and this loop deals with that one frame before handing back.
     """
     end = len(buf)
     find = buf.find
     starts = buf.startswith
     run: Msgs | None = None
     while pos < end:
+        if fast is not None:
+            pos, run = fast(buf, pos, run, frames, Msgs)
+            if pos >= end:
+                break
         eol = find(CRLF, pos)
         if eol < 0:
             break

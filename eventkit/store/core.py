@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from eventkit import query
+from eventkit._deprecated import TypeNames
 from eventkit._typing import TimeColumn, TimeLike
 from eventkit.envelope import ENVELOPE_SCHEMA, Rules
 from eventkit.exceptions import EventkitWarning, StoreError, UnknownTypeError
@@ -119,10 +120,16 @@ class Store(maintenance.Maintenance):
         return st.last_seq if st else 0
 
     @property
-    def types(self) -> dict[str, int]:
-        """Events per type, in order of first appearance."""
+    def types(self) -> TypeNames:
+        """The event types stored, sorted (a list, as on :class:`~eventkit.Events`);
+        :meth:`type_counts` counts them. (Until the next release the list also
+        answers ``types["x"]``, ``types.items()``... as the counts did, with a warning.)"""
+        return TypeNames(self.type_counts(), owner="Store")
+
+    def type_counts(self) -> dict[str, int]:
+        """Events per type, by type name (as :meth:`eventkit.Events.type_counts`)."""
         st = self.state()
-        return st.types if st else {}
+        return dict(sorted(st.types.items())) if st else {}
 
     def __len__(self) -> int:
         st = self.state()

@@ -12,7 +12,7 @@ import traitlets
 
 from eventkit import _offline
 
-__all__ = ["ChartWidget", "mirror", "static_chart"]
+__all__ = ["ChartView", "ChartWidget", "mirror", "static_chart"]
 
 
 def mirror(a: tuple[traitlets.HasTraits, str], b: tuple[traitlets.HasTraits, str]) -> None:
@@ -57,6 +57,33 @@ def static_chart(chart: alt.TopLevelMixin | None) -> str:
     return f'<img alt="chart" src="data:image/jpeg;base64,{base64.b64encode(picture).decode()}">'
 
 
+class ChartView(alt.JupyterChart):
+    """``alt.JupyterChart``, redrawn without validating again a chart that has no selection.
+
+    Altair checks a whole spec against the Vega-Lite schema each time a chart
+    is set (~20 ms for a small two-part chart: most of the drawing of a time
+    scrubber's move). A chart that has no selections or params, replacing one
+    that had none, is sent as its unchecked spec instead: the same dict. The
+    first chart, and any chart with a selection, takes altair's own path.
+    """
+
+    @traitlets.observe("chart")
+    def _on_change_chart(self, change: Any) -> None:
+        if _plain(change.old) and _plain(change.new):
+            self.spec = change.new.to_dict(validate=False)
+        else:
+            super()._on_change_chart(change)
+
+
+def _plain(chart: Any) -> bool:
+    """Whether ``chart`` is a chart with no params (no selection to follow)."""
+    if chart is None or getattr(chart, "params", alt.Undefined) not in (alt.Undefined, []):
+        return False
+    from altair.jupyter.jupyter_chart import collect_transform_params
+
+    return not collect_transform_params(chart)
+
+
 class ChartWidget(widgets.VBox):
     """A box around one ``alt.JupyterChart``, which is kept and updated, never recreated.
 
@@ -80,7 +107,7 @@ class ChartWidget(widgets.VBox):
     def __init__(self, chart: Any) -> None:
         _offline.enable_offline()
         self._setting_chart = False
-        self.chart_view = alt.JupyterChart(chart, embed_options={"actions": False})
+        self.chart_view = ChartView(chart, embed_options={"actions": False})
         super().__init__()
         self.add_class("eventkit-live")
 

@@ -28,6 +28,7 @@ __all__ = [
     "between_positions",
     "cells",
     "change_rows",
+    "changes_between",
     "event_detail",
     "frames_of",
     "last_events",
@@ -272,6 +273,42 @@ def last_events(timeline: pl.DataFrame, following: pl.Series, rows: int) -> pl.D
     [2, 3]
     """
     return timeline.slice(0, rows).filter(following.slice(0, rows) >= rows)
+
+
+def changes_between(timeline: pl.DataFrame, before: int, after: int, *,
+                    on: TimeColumn = "event_time",
+                    end_types: Sequence[str] = ()) -> pl.DataFrame:
+    """What changed for each entity from the first ``before`` rows of ``timeline`` to its
+    first ``after`` rows: :func:`eventkit.query.diff`, computed from the rows in between.
+
+    ``timeline`` is ordered by the clock ``on`` (ties by ``seq``), has a ``key``
+    on every row, and ``before`` and ``after`` count the rows at or before
+    ``t1`` and ``t2`` (slices of :func:`eventkit.query.as_of`); the result is
+    ``query.diff(timeline, t1, t2, on=on, end_types=end_types)``. Only the
+    entities with events in between can change: their states at ``t2`` are
+    their states at ``t1`` with the rows in between folded on, so a move
+    costs the rows it crosses and the earlier rows of the entities it touches,
+    never two folds of the whole history.
+
+    Examples
+    --------
+    >>> at = lambda m: dt.datetime(2026, 11, 1, 12, m, tzinfo=dt.UTC)
+    >>> timeline = pl.DataFrame({"seq": [1, 2, 3], "type": ["req", "req", "done"],
+    ...     "key": ["r1", "r2", "r1"], "event_time": [at(0), at(1), at(5)],
+    ...     "fare": [None, None, 7.5]})
+    >>> changes_between(timeline, 2, 3, end_types=["done"]).rows()
+    [('r1', 'ended', ['fare'], {'fare': None}, {'fare': 7.5})]
+    """
+    columns = payload_columns(timeline)
+    last = [pl.col("seq").last(), pl.col(on).last(), pl.col("type").last(),
+            *(pl.col(c).last(ignore_nulls=True) for c in columns)]
+    moved = timeline.slice(before, max(after - before, 0)).group_by("key").agg(last)
+    old = (timeline.slice(0, before).join(moved.select("key"), on="key", how="semi")
+           .group_by("key").agg(last))
+    new = moved.join(old.select("key", *columns), on="key", how="left", suffix="\0old").select(
+        "key", "seq", on, "type", *(pl.coalesce(c, c + "\0old") for c in columns))
+    return query.compare_states(old.lazy(), new.lazy(), on=on, end_types=end_types
+                                ).sort("key").collect()
 
 
 def page_of(frame: pl.DataFrame, *, sort_by: str = "seq", descending: bool = False,

@@ -228,8 +228,7 @@ class TimeTravel(ChartWidget):
             return
         on = self._on
         # = query.state_at(scope, at, fields=[]), as one filter over a slice (tested so)
-        known = query.as_of(self._narrow, self.at, on=on).height
-        self._light = _views.last_events(self._narrow, self._following, known)
+        self._light = _views.last_events(self._narrow, self._following, self._known(self._at))
         rows, page = _views.page_of(self._light, sort_by=self.sort_by,
                                     descending=self.descending, page=self.page,
                                     page_size=self.page_size)
@@ -271,17 +270,19 @@ class TimeTravel(ChartWidget):
             raise ValueError("no position yet")
         return self.at
 
+    def _known(self, at: dt.datetime) -> int:
+        """How many events of the scope are at or before ``at`` (a binary search)."""
+        return query.as_of(self._narrow, at, on=self._on).height
+
     def _diff(self) -> pl.DataFrame:
         previous = self.previous
         if previous is None or previous == self.at:
             return pl.DataFrame()
         lo, hi = sorted((previous, self._at))
-        moved = _views.between_positions(self._scope, lo, hi, on=self._on)
-        touched = moved["key"].drop_nulls().unique()
         # the type of the last event is part of the state shown (a lifecycle stage)
-        scope = self._scope.filter(pl.col("key").is_in(touched.implode())).select(
-            pl.col("type").alias("type_"), pl.all())
-        changed = query.diff(scope, lo, hi, on=self._on, end_types=self._end_types)
+        scope = self._scope.select(pl.col("type").alias("type_"), pl.all())
+        changed = _views.changes_between(  # = query.diff(scope, lo, hi, ...), tested so
+            scope, self._known(lo), self._known(hi), on=self._on, end_types=self._end_types)
         changed = changed.with_columns(pl.col("fields").list.eval(
             pl.element().replace("type_", "type")),
             pl.col("before").struct.rename_fields(_renamed(changed, "before")),

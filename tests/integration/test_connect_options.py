@@ -145,7 +145,7 @@ def test_publishing_and_the_schema_registry_use_the_domain(hub_and_leaf, tmp_pat
         reg = ek.SchemaRegistry(conn, bucket="edge_schemas")
         reg.register("order_placed", SCHEMA)
         assert reg.get("order_placed") == SCHEMA
-        assert reg.types() == ["order_placed"]
+        assert reg.types == ["order_placed"]
     # where they landed: the leaf's JetStream, read directly on the leaf by nats-py
     assert [r[2] for r in _oracle(leaf.url, "EDGE_PUB")] == [b'{"n":1}', b'{"n":2}']
 

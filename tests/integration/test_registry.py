@@ -92,13 +92,13 @@ def test_a_schema_another_client_put_is_found(server, conn, bucket):
         await kv.put("ride=20requested.v1", json.dumps(V2).encode())
 
     _nats_py(server.url, put)
-    assert reg.types() == ["ride requested", "trip_completed"]
+    assert reg.types == ["ride requested", "trip_completed"]
     assert reg.get("ride requested") == V2
 
 
 def test_a_registry_with_no_bucket_yet_is_empty_and_reads_fine(conn, bucket):
     reg = ek.SchemaRegistry(conn, bucket=bucket)
-    assert reg.types() == [] and reg.versions("t") == []
+    assert reg.types == [] and reg.versions("t") == []
     with pytest.raises(ek.SchemaNotFoundError):
         reg.get("t")
     assert reg.check(pl.DataFrame({"seq": [1], "type": ["t"], "data": [b"{}"]})).height == 0

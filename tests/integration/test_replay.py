@@ -46,13 +46,13 @@ def test_replay_to_t_equals_state_at_t(events, server):
     env = events.to_polars()
     t = env["time"][env.height // 2]
     expected = events.state_at(t, on="time")  # a replay applies events in stream order
-    assert ek.Replay(events, until=t).run(ek.Latest(), progress=False).equals(expected)
+    assert ek.Replay(events, end=t).run(ek.Latest(), progress=False).equals(expected)
     with ek.connect(server.url) as conn:
-        from_stream = ek.Replay(conn, stream="RIDES", until=t, batch=7_000).run(
+        from_stream = ek.Replay(conn, stream="RIDES", end=t, batch=7_000).run(
             ek.Latest(), progress=False)
     # a replay up to t has not seen fields that first appear later: compare the rest
     assert _seen(from_stream).equals(_seen(expected))
-    folded = _seen(ek.Replay(events, until=t).run(ek.Fold(merge, {}), progress=False))
+    folded = _seen(ek.Replay(events, end=t).run(ek.Fold(merge, {}), progress=False))
     want = _seen(expected.drop("seq", "time", "type"))
     assert folded.equals(want.cast(folded.schema))
 
@@ -60,7 +60,7 @@ def test_replay_to_t_equals_state_at_t(events, server):
 def test_start_and_subjects_bound_the_replay(events, server):
     env = events.to_polars()
     seen: list[int] = []
-    ek.Replay(events, start=100, until=500, subjects="rides.lisbon.>").run(
+    ek.Replay(events, start=100, end=500, subjects="rides.lisbon.>").run(
         ek.Fold(lambda s, e: seen.append(e["seq"]), key=None), progress=False)
     want = env.filter(pl.col("seq").is_between(100, 500)
                       & pl.col("subject").str.starts_with("rides.lisbon."))["seq"].to_list()
@@ -68,7 +68,7 @@ def test_start_and_subjects_bound_the_replay(events, server):
     t = env["time"][1000]
     with ek.connect(server.url) as conn:
         first = []
-        ek.Replay(conn, stream="RIDES", start=t, until=env["seq"][1100]).run(
+        ek.Replay(conn, stream="RIDES", start=t, end=env["seq"][1100]).run(
             ek.Fold(lambda s, e: first.append(e["seq"]), key=None), progress=False)
     mid = pl.lit(t, dtype=pl.Datetime("ns", "UTC"))
     assert first == env.filter((pl.col("time") >= mid) & (pl.col("seq") <= 1101))[
@@ -130,7 +130,7 @@ def test_a_failed_view_is_rebuilt_exactly_by_a_replay(fresh_server, tmp_path):
         last = int(saved["view_last_seq"][0])
         original = saved.drop("view_last_seq")
         assert 0 < last < conn.stream("LIVE").last_seq
-        rebuilt = ek.Replay(conn, stream="LIVE", until=last).run(ek.Fold(merge, {}),
+        rebuilt = ek.Replay(conn, stream="LIVE", end=last).run(ek.Fold(merge, {}),
                                                                 progress=False)
     assert rebuilt.equals(original)
 
@@ -218,7 +218,7 @@ def test_paced_replay_keeps_the_pace(events):
     span = (env["time"][-1] - env["time"][0]).total_seconds()
     speed = max(span / 0.5, 1e-3)  # about half a second of wall time
     t = time.perf_counter()
-    run = ek.Replay(events, until=int(env["seq"][-1]), speed=speed, pace_on="time").start(
+    run = ek.Replay(events, end=int(env["seq"][-1]), speed=speed, pace_on="time").start(
         ek.Fold(merge, {}))
     assert run.wait(30)
     took = time.perf_counter() - t
@@ -231,7 +231,7 @@ def test_a_replay_into_a_store_equals_a_synced_store(server, rides, events, tmp_
         synced = ek.Store(tmp_path / "synced")
         synced.sync(conn, "RIDES", progress=False)
         rebuilt = ek.Replay(conn, stream="RIDES", batch=9_000).to_store(tmp_path / "rebuilt")
-        from_memory = ek.Replay(events, start=1000, until=20_000).to_store(tmp_path / "part")
+        from_memory = ek.Replay(events, start=1000, end=20_000).to_store(tmp_path / "part")
         assert rebuilt.integrity(conn).ok
     assert rebuilt.scan().collect().equals(synced.scan().collect())
     for event_type in synced.types:

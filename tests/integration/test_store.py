@@ -34,7 +34,7 @@ def test_the_store_holds_what_a_read_gives(rides, conn, tmp_path):
     assert set(store.types) == set(events.types)
     for name in events.types:
         assert store.of_type(name).collect().equals(events.of_type(name)), name
-    assert sum(store.types.values()) == len(store) == rides.messages
+    assert sum(store.type_counts().values()) == len(store) == rides.messages
 
 
 def test_a_sync_resumes_after_the_last_sequence_and_nothing_new_is_quick(conn, stream,

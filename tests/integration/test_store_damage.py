@@ -183,7 +183,7 @@ def test_two_syncs_at_once_one_waits_nothing_doubled(conn, stream, tmp_path):
     assert all(p.returncode in (0, 2) for p in procs), outs
     store = ek.Store(tmp_path / "s")
     assert store.scan().select("seq").collect()["seq"].to_list() == list(range(1, 30_001))
-    assert sum(store.types.values()) == 30_000
+    assert sum(store.type_counts().values()) == 30_000
 
 
 def test_a_cron_of_small_syncs_compacts_and_eventkit_compact(server, conn, stream, tmp_path):
@@ -295,6 +295,6 @@ def test_lost_newest_log_entries_are_named_and_read_again(conn, stream, tmp_path
     assert env["data"].to_list() == conn.read(stream, progress=False).to_polars()["data"].to_list()
     typed = pl.concat([store.of_type(t).select("seq", "n").collect() for t in store.types])
     assert typed.sort("seq").rows() == [(i + 1, i) for i in range(300)]  # no row twice
-    assert store.types == {"t0": 100, "t1": 100, "t2": 100}
+    assert store.type_counts() == {"t0": 100, "t1": 100, "t2": 100}
     _publish(conn, stream, 10, start=300)  # found once: the next sync says nothing
     assert store.sync(conn, stream, progress=False).events == 10

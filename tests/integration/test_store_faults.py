@@ -72,7 +72,7 @@ def _consistent(store: ek.Store) -> None:
     typed = pl.concat([store.of_type(t).select("seq").collect() for t in store.types]
                       or [pl.DataFrame(schema={"seq": pl.UInt64})])
     assert typed["seq"].sort().to_list() == seqs.to_list()
-    assert len(store) == len(seqs) == sum(store.types.values())
+    assert len(store) == len(seqs) == sum(store.type_counts().values())
 
 
 def _assert_exact(store: ek.Store, conn: ek.Connection, stream: str) -> None:

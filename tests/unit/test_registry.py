@@ -5,6 +5,7 @@ upcasters, and the shipped sample's two payment versions read as one table."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -53,7 +54,7 @@ class TestDirectoryRegistry(RegistryContract):
             "compatibility": "FULL"}
         (tmp_path / "ride_requested").mkdir()
         (tmp_path / "ride_requested" / "v1.json").write_text(json.dumps(V2))  # by hand
-        assert ek.SchemaRegistry.from_dir(tmp_path).types() == ["ride_requested",
+        assert ek.SchemaRegistry.from_dir(tmp_path).types == ["ride_requested",
                                                                 "trip completed"]
         assert not list(tmp_path.rglob("*.tmp"))
 
@@ -81,11 +82,19 @@ _ANY = st.recursive(_ODD, lambda inner: st.lists(inner, max_size=3) | st.diction
     st.sampled_from([*NAMES, "zz"]), inner, max_size=3), max_leaves=5)
 
 
+_TOUCHED = st.lists(st.sampled_from([*NAMES, "zz", "d", "e", "f"]), max_size=3)
+
+
+@functools.cache  # one strategy a spec: building it at every draw cost more than the test
+def payloads_for(spec: Any) -> st.SearchStrategy[dict[str, Any]]:
+    return _payload_for(spec)
+
+
 @st.composite
-def payloads_for(draw: st.DrawFn, spec: Any) -> dict[str, Any]:
+def _payload_for(draw: st.DrawFn, spec: Any) -> dict[str, Any]:
     """A payload near ``spec``: valid, or valid with fields replaced by odd values."""
     payload = draw(valid_value(spec))
-    for name in draw(st.lists(st.sampled_from([*NAMES, "zz", "d", "e", "f"]), max_size=3)):
+    for name in draw(_TOUCHED):
         if draw(st.booleans()):
             payload[name] = draw(_ANY)
         else:
@@ -126,7 +135,11 @@ def test_bulk_validation_equals_the_per_event_reference(data, doc):
 
 
 def _within_the_subset(value: Any) -> bool:
-    """No integral floats and no integers past 64 bits: where Arrow is stricter on purpose."""
+    """No integral floats and no integers past 64 bits: where Arrow is stricter on purpose;
+    no text ending in a newline, which Python's ``$`` (jsonschema's) matches before and
+    JSON Schema's (ECMA-262) does not: ``"EUR\n"`` does not match ``^[A-Z]{3}$``."""
+    if isinstance(value, str):
+        return not value.endswith("\n")
     if isinstance(value, float):
         return not value.is_integer()
     if isinstance(value, int) and not isinstance(value, bool):
@@ -138,13 +151,18 @@ def _within_the_subset(value: Any) -> bool:
     return True
 
 
+@functools.cache
+def _subset_payloads(spec: Any) -> st.SearchStrategy[dict[str, Any]]:
+    return payloads_for(spec).filter(_within_the_subset)
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data(), schema_docs())
 def test_the_per_event_reference_agrees_with_jsonschema(data, doc):
     spec = parse_schema(doc)
     validator = jsonschema.Draft202012Validator(doc)
     for _ in range(6):
-        event = data.draw(payloads_for(spec).filter(_within_the_subset))
+        event = data.draw(_subset_payloads(spec))
         assert validator.is_valid(event) == (not event_violations(event, spec)), (
             doc, event, event_violations(event, spec))
 

@@ -62,7 +62,7 @@ def test_an_unknown_format_and_misplaced_descriptors_are_refused():
         reg.register("t", AVRO_TRIP, format="avro", descriptors=b"x")
     with pytest.raises(ek.ConfigurationError, match="avro schema for t is not JSON"):
         reg.register("t", {"type": object()}, format="avro")
-    assert reg.types() == []
+    assert reg.types == []
 
 
 # -- Protobuf --------------------------------------------------------------------------
@@ -330,7 +330,7 @@ def test_the_command_registers_avro_and_protobuf_schemas(tmp_path, capsys):
                  "--format", "protobuf", "--descriptors", str(PROTOS / "rides.proto"),
                  "--dir", str(folder)]) == 0
     reg = ek.SchemaRegistry.from_dir(folder)
-    assert [(reg.entry(t).format, reg.entry(t).id) for t in reg.types()] == [
+    assert [(reg.entry(t).format, reg.entry(t).id) for t in reg.types] == [
         ("protobuf", 2), ("protobuf", 3), ("avro", 1)]
     assert reg.entry("moved").message == "rides.TripCompleted"
     # an incompatible Avro version: refused with the rule, and how to force it
@@ -359,7 +359,7 @@ def test_the_command_registers_a_directory_of_avro_and_json_schemas(tmp_path, ca
     assert main(["schema", "register", "--from", str(source), "--dir",
                  str(tmp_path / "reg")]) == 0
     reg = ek.SchemaRegistry.from_dir(tmp_path / "reg")
-    assert {t: reg.entry(t).format for t in reg.types()} == {"paid": "json",
+    assert {t: reg.entry(t).format for t in reg.types} == {"paid": "json",
                                                              "trip_completed": "avro"}
     capsys.readouterr()
     assert main(["schema", "register", "x", str(source / "paid" / "v1.json"), "--format",

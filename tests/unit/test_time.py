@@ -183,7 +183,7 @@ def test_a_datetime_from_the_table_keeps_its_event_in_every_inclusive_bound(pick
 
 def test_replay_and_events_keep_the_event_at_a_datetime_bound(picked):
     events, t = picked
-    seen = ek.Replay(events, until=t).run(ek.Latest(), progress=False)
+    seen = ek.Replay(events, end=t).run(ek.Latest(), progress=False)
     assert seen["n"].to_list() == [3]
     start = ek.Replay(events, start=t)
     assert [int(s) for f in start.frames() for s in f["seq"]] == [2, 3, 4]
@@ -193,9 +193,8 @@ def test_replay_seek_to_a_datetime_keeps_its_microsecond(picked):
     events, t = picked
     run = ek.Replay(events).start(ek.Latest(), paused=True)
     try:
-        run.seek(t)
-        run.wait(10)
-        assert run.position == 3
+        run.seek(t)  # a seek ends paused at its target: wait for that, not for the end
+        assert run.wait_until(lambda: run.paused and run.position == 3, timeout=10)
     finally:
         run.stop()
 

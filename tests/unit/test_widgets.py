@@ -67,6 +67,29 @@ def test_one_chart_widget_per_widget_updated_in_place(events):
     assert [c for c in explorer.children if isinstance(c, alt.JupyterChart)] == [view]
 
 
+def test_a_chart_without_selections_is_redrawn_from_its_spec_unchecked(events, monkeypatch):
+    """Altair's schema check of the whole spec runs for a widget's first chart and for charts
+    with a selection; a chart with none, replacing one with none, is sent unchecked."""
+    checked: list[bool] = []
+    to_dict = alt.TopLevelMixin.to_dict
+
+    def spy(self: alt.TopLevelMixin, *args: object, **kwargs: object) -> dict:
+        checked.append(bool(kwargs.get("validate", True)))
+        return to_dict(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(alt.TopLevelMixin, "to_dict", spy)
+    travel = TimeTravel(events, end_types=END_TYPES)
+    assert checked[0]  # the first chart
+    checked.clear()
+    travel.at = START + dt.timedelta(hours=5)
+    assert checked and not any(checked)  # the chart and its parts, none checked
+    assert travel.chart_view.spec == travel.chart.to_dict()  # the same spec, checked here
+    explorer = Explorer(events)
+    checked.clear()
+    explorer.types = ("trip_completed",)  # a chart with a brush: altair's own path
+    assert checked[0] and explorer.chart_view.selections.brush is not None
+
+
 # -- Explorer ----------------------------------------------------------------------------
 
 
@@ -182,9 +205,10 @@ def test_timetravel_changes_match_a_full_diff(events, timeline):
     assert travel.previous == t1
     full = query.diff(timeline.select(pl.col("type").alias("type_"), pl.all()), t1, t2,
                       on="event_time", end_types=END_TYPES)
-    got = travel.changes
-    assert got["key"].to_list() == full["key"].to_list()
-    assert got["change"].to_list() == full["change"].to_list()
+    assert travel.changes.equals(full.with_columns(  # the widget says "type" for type_
+        pl.col("fields").list.eval(pl.element().replace("type_", "type")),
+        *(pl.col(c).struct.rename_fields(["type", *full[c].struct.fields[1:]])
+          for c in ("before", "after"))))
     assert f"{full.height:,} entities changed" in travel.changes_table.caption
     kinds = dict(full.group_by("change").len().iter_rows())
     assert f"{kinds['ended']:,} ended" in travel.summary
@@ -223,6 +247,28 @@ def test_last_events_is_state_at_without_fields(rows, minute):
     got = _views.last_events(ordered, _views.next_of_key(ordered), known)
     expected = query.state_at(frame, at, on="event_time", fields=[])
     assert got.sort("key").select(expected.columns).equals(expected)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 30), st.sampled_from("abc"),
+                          st.sampled_from([None, 1.0, 2.0]), st.sampled_from([None, "x", "y"])),
+                min_size=1, max_size=40), st.integers(0, 32), st.integers(0, 32),
+       st.sampled_from(["time", "event_time"]))
+def test_changes_between_is_a_diff_of_the_rows_crossed(rows, one, two, on):
+    """A move's changes from the rows in between only, equal to a diff of two full states
+    (late events, ties, fields set and unset, entities created and ended on the way)."""
+    times = [START + dt.timedelta(minutes=m) for _, m, _, _, _ in rows]
+    frame = pl.DataFrame(
+        {"seq": list(range(1, len(rows) + 1)), "key": [f"k{k}" for k, *_ in rows],
+         "time": times, "event_time": times, "type": [r[2] for r in rows],
+         "fare": [r[3] for r in rows], "driver": [r[4] for r in rows]},
+        schema_overrides={"time": ek.ENVELOPE_SCHEMA["time"],
+                          "event_time": ek.ENVELOPE_SCHEMA["event_time"]})
+    ordered = frame.sort(on, "seq")
+    t1, t2 = sorted((START + dt.timedelta(minutes=one), START + dt.timedelta(minutes=two)))
+    known = [query.as_of(ordered, t, on=on).height for t in (t1, t2)]
+    got = _views.changes_between(ordered, *known, on=on, end_types=["c"])
+    assert got.equals(query.diff(ordered, t1, t2, on=on, end_types=["c"]))
 
 
 # -- ReplayPlayer (over eventkit.replay) --------------------------------------------------

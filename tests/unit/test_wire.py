@@ -97,18 +97,22 @@ def test_batches_are_cut_at_their_limits_however_deliveries_arrive(sizes, batch,
     replies = [b"$JS.ACK.S.c.1.%d.%d.%d.0" % (i + 1, i + 1, 10**18 + i) for i in range(len(sizes))]
     payloads = [b"x" * n for n in sizes]
 
-    def batches(cuts: list[int]) -> list[list[int]]:
+    def batches(cuts: list[int], again: frozenset[int] = frozenset()) -> list[list[int]]:
         taken, out, lo = _Taken(0), [], 0
         for hi in [*sorted(set(cuts)), len(sizes)]:
             if hi > lo:
                 taken.add(Deliveries([b"s"] * (hi - lo), replies[lo:hi], {}, payloads[lo:hi]))
+                if hi in again:  # a redelivery of what came already (after a reconnect)
+                    taken.add(Deliveries([b"s"], replies[lo:lo + 1], {}, payloads[lo:lo + 1]))
                 out += [raw.seq.to_list() for raw in taken.full(span)]
                 lo = hi
         rest = taken.rest(span)
         return out + ([rest.seq.to_list()] if rest is not None else [])
 
     one = batches([])
-    chunked = batches(data.draw(st.lists(st.integers(1, len(sizes)), max_size=10)))
+    cuts = data.draw(st.lists(st.integers(1, len(sizes)), max_size=10))
+    chunked = batches(cuts, frozenset(data.draw(st.lists(st.sampled_from(cuts), max_size=3))
+                                      if cuts else ()))
     assert one == chunked  # the same batches whatever the chunks
     assert [s for b in one for s in b] == list(range(1, len(sizes) + 1))
     for b in one[:-1]:  # every batch but the last is full, by count or by bytes, and no more
