@@ -1,6 +1,7 @@
 """Syncing a store (Delta Lake): as fast as a plain read, flat memory, instant re-syncs.
 
     python benchmarks/store.py [--small 1000000] [--large 5000000] [--runs 3] [--no-queries]
+    python benchmarks/store.py --queries-on STORE_DIR     # the query memory figures alone
 
 Starts an embedded nats-server, publishes the sample ride-share history in
 chunks of a million events (each chunk its own seed and days), and syncs it
@@ -12,9 +13,12 @@ into a fresh store, each run in a fresh process so that its peak memory
   an incremental sync of the grown part into the first store.
 
 - a plain ``conn.read`` of the same events, for the sync's speed ratio (aim >= 0.8);
-- on the large store, a filter (``scan().filter(...).collect()``) and the
-  state of every key at a time on both clocks, in polars and in DuckDB
-  (``store.sql``), each in a fresh process: polars' peak over DuckDB's (aim <= 1.5).
+- on the large store, a filter (``scan().filter(...).collect()``) and
+  ``Store.state_at`` at the median server time on both clocks, against DuckDB's
+  own Parquet reader over the same files (``arg_max`` per key), each in a
+  fresh process: the query's peak memory over that process's baseline (after
+  imports, opening the store, listing its files), polars' over DuckDB's (aim
+  <= 1.5). ``vs_duckdb.py --memory`` measures the same way (it calls this).
 
 Prints medians and the ratio of peak memory large/small (the aim: at most 1.3).
 """
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import resource
 import shutil
 import statistics
@@ -77,51 +82,127 @@ def _read(url: str, _path: str) -> None:
                       "peak_mb": peak_mb()}))
 
 
-QUERIES = {
-    "filter": (
-        lambda s, t: s.scan().filter((pl.col("type") == "trip_completed")
-                                     & (pl.col("time") <= t)).collect(),
-        "SELECT * FROM envelope WHERE type = 'trip_completed' AND time <= TIMESTAMP '{t}'"),
-    "state_time": (
-        lambda s, t: ek_query().state_at(s.scan().select("seq", "key", "type", "time",
-                                                         "event_time"),
-                                         t, on="time", fold="last").collect(),
-        "SELECT key, arg_max(type, seq) AS type FROM envelope WHERE time <= TIMESTAMP '{t}' "
-        "GROUP BY key"),
-    "state_event_time": (
-        lambda s, t: ek_query().state_at(s.scan().select("seq", "key", "type", "time",
-                                                         "event_time"),
-                                         t, on="event_time", fold="last").collect(),
-        "SELECT key, arg_max(type, [event_time_ns, seq]) AS type FROM envelope "
-        "WHERE event_time <= TIMESTAMP '{t}' GROUP BY key"),
-}
+# -- query memory: one method, used by vs_duckdb.py --memory too ---------------------------
+# Each query runs in a fresh process that has imported eventkit, polars and DuckDB, opened
+# the store and listed its files; its peak resident memory is then set back to what it
+# holds (Linux ``clear_refs``), and the query's memory is the peak over that baseline.
+# DuckDB reads the same Parquet files (the tables' current files) with its own reader.
+HEAD = ("seq", "subject", "time", "time_ns", "type", "key", "event_time", "event_time_ns")
+QUERIES = ("filter", "state_time", "state_event_time")
 
 
-def ek_query():
-    from eventkit import query
+def rss_kb(*, reset: bool = False) -> int:
+    """Resident memory in KiB: the peak so far; with ``reset``, the current size, after
+    setting the peak back to it (so the next peak is of what follows)."""
+    status = Path("/proc/self/status")
+    if not status.exists():  # not Linux: the process's peak, never reset
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if reset:
+        Path("/proc/self/clear_refs").write_text("5")
+    fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
+    return int(fields["VmRSS" if reset else "VmHWM"].split()[0])
 
-    return query
+
+def _files(store: object, name: str | None) -> list[str]:
+    tables = store._tables  # type: ignore[attr-defined]
+    table = tables.open(tables.envelope if name is None else tables.of_type(name))
+    return tables.files(table)[0] if table is not None else []
 
 
-def _query(engine_query: str, path: str) -> None:
+def duckdb_sql(query: str, env: list[str], typed: list[str], fields: list[str],
+               at_ns: int) -> str:
+    """DuckDB's SQL for ``query`` on the store's files, as a SQL author would write it."""
+    if query == "filter":
+        return (f"SELECT * FROM read_parquet({env!r}) WHERE type = 'trip_completed' "
+                f"AND time_ns <= {at_ns}")
+    col = "time_ns" if query == "state_time" else "event_time_ns"
+    order = "seq" if query == "state_time" else "(o, seq)"
+    on = col.removesuffix("_ns")
+    values = ", ".join(f'arg_max("{f}", {order}) FILTER (WHERE "{f}" IS NOT NULL) AS "{f}"'
+                       for f in fields)
+    exclude = ", ".join(HEAD)
+    return f"""
+    WITH head AS (
+      SELECT key, arg_max(seq, {order}) AS seq, max(o) AS {on}, arg_max(type, {order}) AS type
+      FROM (SELECT seq, key, type, {col} AS o FROM read_parquet({env!r}))
+      WHERE o <= {at_ns} AND key IS NOT NULL GROUP BY key),
+    vals AS (
+      SELECT key, {values}
+      FROM (SELECT seq, key, {col} AS o, * EXCLUDE ({exclude})
+            FROM read_parquet({typed!r}, union_by_name = true))
+      WHERE o <= {at_ns} AND key IS NOT NULL GROUP BY key)
+    SELECT * FROM head LEFT JOIN vals USING (key)"""
+
+
+def _query(engine: str, query: str, path: str, at_ns: int) -> None:
+    import duckdb
+
     import eventkit as ek
 
-    engine, name = engine_query.split(":")
     store = ek.Store(path)
-    t = store.scan().select(pl.col("time").median()).collect().item()
-    base = peak_mb()
+    state = store.state()
+    assert state is not None
+    env = _files(store, None)
+    typed = [f for name in state.types for f in _files(store, name)]
+    fields = sorted({c for name in state.types
+                     for c in store.of_type(name).collect_schema().names()} - set(HEAD))
+    con = duckdb.connect()
+    con.execute(f"SET threads = {os.cpu_count()}")
+    at = dt.datetime.fromtimestamp(at_ns // 1000 / 1e6, dt.UTC)  # whole microseconds
+    sql = duckdb_sql(query, env, typed, fields, at_ns + 999)  # at covers its microsecond
+    base = rss_kb(reset=True)
     began = time.perf_counter()
-    run, sql = QUERIES[name]
-    if engine == "polars":
-        rows = run(store, t).height
+    if engine == "duckdb":
+        rows = con.sql(sql).to_arrow_table().num_rows
+    elif query == "filter":
+        rows = store.scan().filter((pl.col("type") == "trip_completed")
+                                   & (pl.col("time") <= at)).collect().height
     else:
-        rows = store.sql(sql.format(t=t.strftime("%Y-%m-%d %H:%M:%S.%f+00"))).height
-    print(json.dumps({"seconds": time.perf_counter() - began, "rows": rows, "base_mb": base,
-                      "peak_mb": peak_mb()}))
+        rows = store.state_at(at, on="time" if query == "state_time" else "event_time").height
+    print(json.dumps({"seconds": time.perf_counter() - began, "rows": rows,
+                      "mb": (rss_kb() - base) / 1024, "base_mb": base / 1024}))
 
 
-def _run(url: str, path: Path, mode: str = "--child") -> dict[str, float]:
-    out = subprocess.run([sys.executable, __file__, mode, url, str(path)],
+def query_memory(path: str | Path, query: str, at_ns: int) -> dict[str, dict[str, float]]:
+    """``query`` on the store at ``path`` in polars (eventkit) and in DuckDB, each in a fresh
+    process: seconds, rows and MB of peak memory over the process's baseline."""
+    return {engine: _run(f"{engine}:{query}", Path(path), "--query-child", str(at_ns))
+            for engine in ("polars", "duckdb")}
+
+
+def at_median(path: str | Path) -> int:
+    """The median server time of the store's events, in nanoseconds (the queries' bound)."""
+    import eventkit as ek
+
+    median = ek.Store(path).scan().select(pl.col("time").dt.epoch("ns").median()).collect()
+    return int(median.item()) // 1000 * 1000
+
+
+def all_queries(path: str | Path, runs: int = 1) -> dict[str, dict[str, list[dict[str, float]]]]:
+    """Each query on each engine ``runs`` times, each run in a fresh process."""
+    at_ns = at_median(path)
+    out: dict[str, dict[str, list[dict[str, float]]]] = {}
+    for query in QUERIES:
+        for _ in range(runs):
+            for engine, run in query_memory(path, query, at_ns).items():
+                out.setdefault(query, {}).setdefault(engine, []).append(run)
+    return out
+
+
+def print_queries(queries: dict[str, dict[str, list[dict[str, float]]]], n: int) -> None:
+    print("query memory: peak RSS over the process's baseline (after imports and opening the "
+          "store), a fresh process each, medians")
+    for query, by in queries.items():
+        p, d = ({k: statistics.median(r[k] for r in by[e]) for k in ("seconds", "mb", "rows")}
+                for e in ("polars", "duckdb"))
+        same = "" if p["rows"] == d["rows"] else f" (ROWS DIFFER: {p['rows']} vs {d['rows']})"
+        print(f"  {query} on {n:,} events: polars {p['seconds']:.2f} s, {p['mb']:.0f} MB; "
+              f"DuckDB {d['seconds']:.2f} s, {d['mb']:.0f} MB; memory polars/DuckDB "
+              f"{p['mb'] / max(d['mb'], 1):.2f} (aim: at most 1.5){same}")
+
+
+def _run(url: str, path: Path, mode: str = "--child", *more: str) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, mode, url, str(path), *more],
                          capture_output=True, text=True)
     if out.returncode:
         raise SystemExit(f"a sync failed:\n{out.stderr}")
@@ -149,9 +230,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-queries", action="store_true",
                         help="leave out the filter and state-at queries on the large store")
+    parser.add_argument("--queries-on", metavar="STORE",
+                        help="only the query memory figures, on this existing store")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--read-child", nargs=2, help=argparse.SUPPRESS)
-    parser.add_argument("--query-child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--query-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         _child(*args.child)
@@ -160,10 +243,15 @@ def main() -> None:
         _read(*args.read_child)
         return
     if args.query_child:
-        _query(*args.query_child)
+        engine, query = args.query_child[0].split(":")
+        _query(engine, query, args.query_child[1], int(args.query_child[2]))
         return
 
     import eventkit as ek
+
+    if args.queries_on:
+        print_queries(all_queries(args.queries_on, args.runs), len(ek.Store(args.queries_on)))
+        return
 
     work = Path(tempfile.mkdtemp(prefix="eventkit-bench-store-"))
     try:
@@ -188,11 +276,8 @@ def main() -> None:
                 if i < args.runs - 1:
                     shutil.rmtree(path)
             incremental.append(_run(server.url, work / "small-0"))
-            queries: dict[str, dict[str, dict[str, float]]] = {}
-            for name in () if args.no_queries else QUERIES:
-                for engine in ("polars", "duckdb"):
-                    queries.setdefault(name, {})[engine] = _run(
-                        f"{engine}:{name}", work / f"large-{args.runs - 1}", "--query-child")
+            queries = {} if args.no_queries else all_queries(work / f"large-{args.runs - 1}",
+                                                             args.runs)
 
         def med(runs: list[dict[str, float]], key: str) -> float:
             return statistics.median(r[key] for r in runs)
@@ -216,12 +301,7 @@ def main() -> None:
             r, sy = med(reads, "seconds"), med(syncs, "seconds")
             print(f"conn.read of {n:,} events: {r:.2f} s, peak {med(reads, 'peak_mb'):.0f} MB; "
                   f"sync speed / read speed: {r / sy:.2f} (aim: at least 0.8)")
-        for name, by in queries.items():
-            p, d = by["polars"], by["duckdb"]
-            print(f"{name} on {large_n:,}: polars {p['seconds']:.2f} s, "
-                  f"{p['peak_mb'] - p['base_mb']:.0f} MB over base; DuckDB {d['seconds']:.2f} s, "
-                  f"{d['peak_mb'] - d['base_mb']:.0f} MB over base; peak ratio polars/DuckDB "
-                  f"{p['peak_mb'] / d['peak_mb']:.2f} (aim: at most 1.5)")
+        print_queries(queries, large_n)
         print("runs:", json.dumps({"small": small, "resync": resync, "large": large,
                                    "incremental": incremental, "read_small": read_small,
                                    "read_large": read_large, "queries": queries}))

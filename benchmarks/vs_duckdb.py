@@ -20,9 +20,10 @@ state, window functions for sessions, durations and lateness, ``ASOF JOIN``
 for the as-of join, a filter on a sorted native table for selections. Its
 results are fetched as Arrow, eventkit's are polars frames.
 
-``--memory`` runs ``Store.state_at`` (both clocks) and DuckDB's ``arg_max``
-query on stores of growing size, each in a fresh process, and prints the
-peak RSS over the process's baseline.
+``--memory`` runs the store queries of ``benchmarks/store.py`` (a filter,
+``Store.state_at`` on both clocks) and DuckDB's SQL for them on stores of
+growing size, measured as that script does: each in a fresh process, the
+peak RSS over the baseline after imports and opening the store.
 """
 
 from __future__ import annotations
@@ -30,12 +31,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
-import json
 import os
-import resource
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -331,59 +328,26 @@ def run_size(total: int, args: argparse.Namespace) -> list[tuple[str, float, flo
     return rows
 
 
-def memory_probe(path: str, engine: str, on: str) -> None:
-    """One state_at in this fresh process: print its peak RSS over the baseline, in MB."""
-    store = ek.Store(path)
-    at = START + dt.timedelta(hours=40)
-    con = duckdb.connect() if engine == "duckdb" else None
-    base = peak_rss(reset=True)
-    if con is not None:
-        col = "time_ns" if on == "time" else "event_time_ns"
-        env = [str(p) for p in Path(path, "envelope").glob("*.parquet")]
-        typed = [str(p) for p in Path(path, "types").glob("*/*.parquet")]
-        rows = (f"SELECT seq, key, type, {col} AS o, NULL::VARCHAR AS status, "
-                "NULL::VARCHAR AS driver, NULL::DOUBLE AS fare, NULL::DOUBLE AS lat, "
-                f"NULL::DOUBLE AS lon FROM read_parquet({env!r}) UNION ALL BY NAME "
-                f"SELECT seq, key, type, {col} AS o, * EXCLUDE (seq, key, type, subject, "
-                f"time, time_ns, event_time, event_time_ns) FROM read_parquet({typed!r}, "
-                "union_by_name=true)")
-        order = "seq" if on == "time" else "(o, seq)"
-        con.sql(f"SELECT key, arg_max(seq, {order}), max(o), "
-                    + ", ".join(f"arg_max({f}, {order}) FILTER (WHERE {f} IS NOT NULL)"
-                                for f in FIELDS)
-                    + f" FROM ({rows}) WHERE o <= {ns(at)} AND key IS NOT NULL GROUP BY key"
-                    ).to_arrow_table()
-    else:
-        store.state_at(at, on=on)  # type: ignore[arg-type]
-    print(json.dumps({"mb": (peak_rss() - base) / 1024}))
-
-
-def peak_rss(*, reset: bool = False) -> int:
-    """The process's peak resident memory in KiB; with ``reset``, the peak is first set
-    back to the current size (Linux ``clear_refs``), so the next peak is of what follows."""
-    status = Path("/proc/self/status")
-    if reset and status.exists():
-        Path("/proc/self/clear_refs").write_text("5")
-    if not status.exists():
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
-    return int(fields["VmRSS" if reset else "VmHWM"].split()[0])
-
-
 def run_memory(sizes: list[int], args: argparse.Namespace) -> None:
-    print("\nstate_at on a store, peak RSS over the process's baseline (MB), a fresh process "
-          "each")
-    print(f"{'events':>12}  {'on':<10}  {'eventkit':>9}  {'DuckDB':>9}  ratio")
+    """The store queries' memory, measured as ``benchmarks/store.py`` does (one method)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("store_benchmark",
+                                                  Path(__file__).with_name("store.py"))
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    print("\nqueries on a store, peak RSS over the process's baseline (after imports and "
+          "opening the store), a fresh process each (MB)")
+    print(f"{'events':>12}  {'query':<17}  {'eventkit':>9}  {'DuckDB':>9}  ratio")
     for total in sizes:
         store = open_store(Path(args.store_dir), total, args.entities)
-        for on in ("time", "event_time"):
-            mb = {}
-            for engine in ("eventkit", "duckdb"):
-                out = subprocess.run([sys.executable, __file__, "--probe", str(store.path),
-                                      engine, on], capture_output=True, text=True, check=True)
-                mb[engine] = json.loads(out.stdout.strip().splitlines()[-1])["mb"]
-            ratio = f"x{mb['eventkit'] / mb['duckdb']:.2f}" if mb["duckdb"] > 0 else "-"
-            print(f"{total:>12,}  {on:<10}  {mb['eventkit']:>9.0f}  {mb['duckdb']:>9.0f}  "
+        at_ns = bench.at_median(store.path)
+        for name in bench.QUERIES:
+            mb = {engine: run["mb"] for engine, run in
+                  bench.query_memory(store.path, name, at_ns).items()}
+            ratio = f"x{mb['polars'] / mb['duckdb']:.2f}" if mb["duckdb"] > 0 else "-"
+            print(f"{total:>12,}  {name:<17}  {mb['polars']:>9.0f}  {mb['duckdb']:>9.0f}  "
                   f"{ratio}", flush=True)
 
 
@@ -400,11 +364,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--store-dir", default="/tmp/eventkit-vs-duckdb")
     parser.add_argument("--memory", default="", help="store sizes for the peak-RSS runs")
-    parser.add_argument("--probe", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.probe:
-        memory_probe(*args.probe)
-        return
     results = {}
     for total in [size(s) for s in args.sizes.split(",") if s]:
         results[total] = run_size(total, args)

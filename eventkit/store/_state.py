@@ -9,6 +9,11 @@ position it was set at (its ``on`` time and ``seq``), so that the merge keeps,
 per field, the value of the latest event in fold order, as a SQL
 ``arg_max(field, (on, seq))`` per key does. Memory: one range plus one row
 per entity, however long the store.
+
+On ``time`` the fold order is the ranges' own (``seq``: transaction time
+never goes back along it), so a later range's value always wins and a value
+carries no position: the state is one row per entity with only the fields'
+values, as small as a SQL ``arg_max(field, seq)`` keeps it.
 """
 
 from __future__ import annotations
@@ -33,8 +38,12 @@ def _stamp(name: str, part: str) -> str:
 
 def fold_ranges(ranges: Iterable[tuple[pl.LazyFrame, Sequence[pl.LazyFrame]]],
                 keys: list[str], on: str, fields: list[str] | None,
-                known: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.DataFrame:
+                known: Callable[[pl.LazyFrame], pl.LazyFrame], *,
+                in_order: bool = False) -> pl.DataFrame:
     """Merge-fold, range by range: ``ranges`` yields (envelope rows, typed tables' rows).
+
+    ``in_order``: the ranges come in fold order (``on`` is ``time``), so the
+    fields' values need no position.
 
     ``known`` selects the events known at ``t`` (a filter); rows without an
     ``on`` time or a key are left out, as :func:`eventkit.query.state_at` does.
@@ -59,8 +68,10 @@ def fold_ranges(ranges: Iterable[tuple[pl.LazyFrame, Sequence[pl.LazyFrame]]],
             for c in columns:
                 if names[c] == pl.String and rows.schema[c] != pl.String:
                     names[c] = rows.schema[c]
-            chunk = head.join(_last_values(rows, keys, on, columns), on=keys, how="left")
-        state = chunk if state is None else _merge(state, chunk, keys, list(names))
+            values = (_last_in_order(rows, keys, columns) if in_order
+                      else _last_values(rows, keys, on, columns))
+            chunk = head.join(values, on=keys, how="left")
+        state = chunk if state is None else _merge(state, chunk, keys, list(names), in_order)
     if state is None:
         return pl.DataFrame()
     cols = [*keys, pl.col(_stamp("", "seq")).alias("seq"), pl.col(_stamp("", "on")).alias(on),
@@ -110,12 +121,34 @@ def _last_values(rows: pl.DataFrame, keys: list[str], on: str, columns: list[str
     return rows.sort(on, "seq").group_by(keys).agg(aggs)
 
 
-def _merge(old: pl.DataFrame, new: pl.DataFrame, keys: list[str], names: Sequence[str]
-           ) -> pl.DataFrame:
-    """Per entity and per field, the value set at the later position of the two states."""
+def _last_in_order(rows: pl.DataFrame, keys: list[str], columns: list[str]) -> pl.DataFrame:
+    """Per entity and field: its last non-null value in ``seq`` order.
+
+    Field by field, on that field's non-null rows only (a field is set by a few
+    types): a third of the memory of one sort and group-by over all of them.
+    """
+    per_field = pl.collect_all(
+        rows.lazy().select(*keys, "seq", c).filter(pl.col(c).is_not_null())
+        .group_by(keys).agg(pl.col(c).sort_by("seq").last()) for c in columns)
+    out = rows.select(keys).unique()
+    for frame in per_field:
+        out = out.join(frame, on=keys, how="left")
+    return out
+
+
+def _merge(old: pl.DataFrame, new: pl.DataFrame, keys: list[str], names: Sequence[str],
+           in_order: bool = False) -> pl.DataFrame:
+    """Per entity and per field, the value set at the later position of the two states
+    (with ``in_order``, ``new``'s where it has one)."""
     joined = old.join(new, on=keys, how="full", coalesce=True, suffix="\0new")
     cols: list[pl.Expr] = list(map(pl.col, keys))
     for name in ["", *names]:
+        if in_order and name:
+            if name in new.columns and name in old.columns:
+                cols.append(pl.coalesce(pl.col(name + "\0new"), pl.col(name)).alias(name))
+            elif name in new.columns or name in old.columns:
+                cols.append(pl.col(name))
+            continue
         value = _stamp("", "type") if name == "" else name
         columns = [_stamp(name, "on"), _stamp(name, "seq"), value]
         if columns[0] not in new.columns or columns[0] not in old.columns:

@@ -225,7 +225,8 @@ class Store(maintenance.Maintenance):
                 yield (envelope.select("seq", "type", on, *keys).filter(inside),
                        [frame.filter(inside) for frame in typed])
 
-        return fold_ranges(ranges(), keys, on, None if fields is None else list(fields), known)
+        return fold_ranges(ranges(), keys, on, None if fields is None else list(fields), known,
+                           in_order=on == "time")
 
     def gaps(self) -> pl.DataFrame:
         """The sequences recorded as missing from the stream, and why (as runs)."""

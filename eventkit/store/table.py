@@ -59,10 +59,16 @@ _LOG_ENTRY = re.compile(r"^\d{20}\.(json|checkpoint\.parquet)$")
 # attempt took 40% of a sync's Parquet time and zstd alone made smaller files.
 _RAW = ColumnProperties(dictionary_enabled=False, statistics_enabled="NONE")
 _FEW = ColumnProperties(dictionary_enabled=True)
+# seq and the times grow along the stream: delta-encoded they take a few bits a row, so
+# zstd has far less to do (the envelope's Parquet written 12% faster and 9% smaller)
+_GROWING = ColumnProperties(dictionary_enabled=False, encoding="DELTA_BINARY_PACKED")
 _WRITER = WriterProperties(compression="ZSTD", max_row_group_size=64 * 1024,
                            default_column_properties=ColumnProperties(dictionary_enabled=False),
                            column_properties={"data": _RAW, "headers": _RAW, "type": _FEW,
-                                              "subject": _FEW})
+                                              "subject": _FEW,
+                                              **dict.fromkeys(("seq", "time", "time_ns",
+                                                               "event_time", "event_time_ns"),
+                                                              _GROWING)})
 _CREATE = {"delta.logRetentionDuration": "interval 3650 days"}  # keep history for versions()
 
 
