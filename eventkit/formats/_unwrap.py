@@ -9,6 +9,7 @@ message); everything else is found for a whole batch at once in
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -140,25 +141,21 @@ def unwrap_many(raws: Sequence[bytes]
     return out
 
 
-_DECODERS: list[Any] = []
-
-
+@functools.cache
 def _data_decoder() -> Any:
     """A msgspec decoder of a structured event's ``data`` as its raw JSON text, and of what
     says whether that is all there is to it (``specversion``, ``datacontenttype``,
     ``data_base64``); other attributes are skipped."""
-    if not _DECODERS:
-        try:
-            import msgspec
-        except ImportError as exc:
-            from eventkit._deps import missing
-            raise missing("msgspec", "reading structured CloudEvents") from exc
+    try:
+        import msgspec
+    except ImportError as exc:
+        from eventkit._deps import missing
+        raise missing("msgspec", "reading structured CloudEvents") from exc
 
-        structured = msgspec.defstruct("Structured", [
-            ("specversion", Any), ("datacontenttype", Any, "application/json"),
-            ("data", msgspec.Raw, msgspec.Raw()), ("data_base64", msgspec.Raw, msgspec.Raw())])
-        _DECODERS.append((msgspec.json.Decoder(structured).decode, msgspec.DecodeError))
-    return _DECODERS[0]
+    structured = msgspec.defstruct("Structured", [
+        ("specversion", Any), ("datacontenttype", Any, "application/json"),
+        ("data", msgspec.Raw, msgspec.Raw()), ("data_base64", msgspec.Raw, msgspec.Raw())])
+    return msgspec.json.Decoder(structured).decode, msgspec.DecodeError
 
 
 def structured_data(raws: Sequence[bytes]) -> list[bytes | None]:

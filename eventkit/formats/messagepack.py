@@ -14,6 +14,7 @@ batch is unpacked one payload at a time to find it. Timestamps (extension
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,19 +41,15 @@ def _msgspec() -> Any:
     return msgspec
 
 
-_CODERS: list[tuple[Any, Any]] = []
-
-
+@functools.cache
 def _coders() -> tuple[Any, Any]:
     """A MessagePack decoder that takes only maps of JSON values (text keys, no ``bin``, no
     extension types such as timestamps, nested at most 6 deep), and a JSON encoder."""
-    if not _CODERS:
-        msgspec = _msgspec()
-        value: Any = str | int | float | bool | None
-        for _ in range(5):
-            value = str | int | float | bool | None | list[value] | dict[str, value]
-        _CODERS.append((msgspec.msgpack.Decoder(dict[str, value]), msgspec.json.Encoder()))
-    return _CODERS[0]
+    msgspec = _msgspec()
+    value: Any = str | int | float | bool | None
+    for _ in range(5):
+        value = str | int | float | bool | None | list[value] | dict[str, value]
+    return msgspec.msgpack.Decoder(dict[str, value]), msgspec.json.Encoder()
 
 
 def to_json(bodies: Sequence[bytes]) -> list[bytes | None]:
