@@ -478,8 +478,12 @@ def _per_unit(data: pl.DataFrame, field: str, by: str | None, title: str,
     kept = units[:MAX_UNITS]
     parts = [build(data.filter(pl.col(unit) == u), f"{field} ({u})", len(kept)) for u in kept]
     left = f"; {len(units) - MAX_UNITS} more units left out" if len(units) > MAX_UNITS else ""
-    return alt.vconcat(*parts, title=_title(
-        title, f"split by {unit}: values in different units never share an axis{left}"))
+    # each chart keeps its own colour scale (and legend): a shared one would take the union
+    # of the charts' groups but the colours of one chart's, and draw a group in another's
+    stacked: alt.VConcatChart = alt.vconcat(*parts, title=_title(
+        title, f"split by {unit}: values in different units never share an axis{left}"),
+    ).resolve_scale(color="independent")
+    return stacked
 
 
 def values(frame: object, field: str, *, by: str | None = None, bins: int = 40,

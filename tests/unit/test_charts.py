@@ -347,6 +347,21 @@ def test_a_field_with_a_currency_is_split_by_it_and_the_axis_says_it():
         assert "fare" not in texts  # no axis without its unit
 
 
+def test_charts_split_by_unit_draw_each_group_in_its_own_colour():
+    # the demo's fares: warsaw (PLN) alone in its chart was drawn in berlin's colour, since
+    # the stacked charts shared one colour scale whose range came from the first chart
+    from tests.drawing import draw
+
+    fares = sample_events().of_type("trip_completed").with_columns(
+        city=pl.col("subject").str.split(".").list.get(1))
+    fills: dict[str, set[str]] = {}
+    for bar in draw(charts.values(fares, "fare", by="city")).bars:
+        city = re.search(r"city: ([a-z]+)", bar.label)[1]
+        fills.setdefault(city, set()).add(bar.fill)
+    assert "warsaw" in fills and len(fills) > 2, fills
+    assert fills == {city: {charts.type_color(city)} for city in fills}
+
+
 def test_one_type_one_colour_in_every_chart_and_under_filtering():
     from tests.drawing import draw
 
