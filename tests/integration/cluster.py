@@ -88,5 +88,17 @@ class Cluster:
         cluster = answer.get("cluster") or {}
         return str(cluster.get("leader")), list(cluster.get("replicas") or [])
 
+    def meta_leader(self) -> str:
+        """The node leading the cluster's JetStream meta layer (it places every consumer)."""
+        import json
+        import urllib.request
+
+        def known() -> str:  # none while a node that came back rejoins and a vote runs
+            url = f"http://127.0.0.1:{self.nodes[0].monitor_port}/jsz"
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return str(json.load(r)["meta_cluster"].get("leader") or "")
+
+        return eventually(known, 20)
+
     def node(self, name: str) -> ek.EmbeddedServer:
         return self.nodes[int(name.removeprefix("n"))]

@@ -104,8 +104,10 @@ def test_a_read_given_one_url_goes_on_from_the_servers_the_cluster_advertises(
         cluster, adv, fault):
     with ek.connect(",".join(cluster.urls)) as admin:
         leader, _ = cluster.placement(admin, "ADV")
-    # not the stream's leader: the read must not wait for an election, only fail over
-    victim = next(n for n in cluster.nodes if n is not cluster.node(leader))
+    # neither the stream's leader nor the meta leader (which places the read's consumer):
+    # the read must not wait for an election, only fail over
+    leaders = {cluster.node(leader), cluster.node(cluster.meta_leader())}
+    victim = next(n for n in cluster.nodes if n not in leaders)
     with ek.connect(victim.url) as conn:  # this one URL only
         assert len(conn.read("ADV", end=10, progress=False)) == 10
         if fault == "killed":
